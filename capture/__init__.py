@@ -1,0 +1,1 @@
+"""tcpwatch capture."""
