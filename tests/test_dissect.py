@@ -1,0 +1,150 @@
+"""The inspector's dissection of one frame, on real captures (VLAN, SLL, SLL2, IPv6, options)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from capture.decode import Decoder
+from capture.dissect import Layer, Row, bit_row, dissect, dissect_segment
+from capture.pcapio import open_capture
+from capture.segment import Segment
+
+DATA = Path(__file__).parent / "data"
+
+
+def segments(name: str) -> list[Segment]:
+    """Every TCP segment of a capture in tests/data, decoded by the real decoder."""
+    decoder = Decoder()
+    out = []
+    reader = open_capture(str(DATA / name))
+    try:
+        for n, (ts, wire_len, data, linktype) in enumerate(reader, 1):
+            seg = decoder.decode(data, ts, wire_len, linktype, n)
+            if seg is not None:
+                out.append(seg)
+    finally:
+        reader.close()
+    return out
+
+
+def layer(layers: list[Layer], name: str) -> dict[str, str]:
+    """The rows of the named layer as a dict (first occurrence of each field)."""
+    found = [lay for lay in layers if lay.name == name]
+    assert found, f"no {name} layer in {[lay.name for lay in layers]}"
+    rows: dict[str, str] = {}
+    for row in found[0].rows:
+        rows.setdefault(row.field, row.value)
+    return rows
+
+
+def test_bit_row_spells_one_bit():
+    """`......1. = SYN: set` is the Wireshark-like spelling of bit 6 of 8."""
+    assert bit_row(8, 6, "SYN", 1) == Row("......1.", "SYN: set", 1)
+    assert bit_row(8, 0, "CWR", 0) == Row("0.......", "CWR: not set", 1)
+
+
+def test_vlan_syn_every_layer_and_flag_bits():
+    """An 802.1Q-tagged SYN: Ethernet, VLAN, IPv4 (DF, TTL, ID), TCP flag bits and options."""
+    # GIVEN the first frame of a VLAN-tagged HTTP capture (a SYN)
+    seg = segments("zeek_http-vlan-0.pcap")[0]
+    # WHEN it is dissected
+    layers = dissect_segment(seg)
+    # THEN every layer is there, in order, with byte ranges that tile the headers
+    assert [lay.name for lay in layers] == ["Frame", "Ethernet", "802.1Q VLAN", "IPv4", "TCP"]
+    assert [(lay.start, lay.end) for lay in layers[1:]] == [(0, 14), (14, 18), (18, 38), (38, 82)]
+    assert layer(layers, "Frame")["number"] == "1"
+    assert layer(layers, "Ethernet")["type"] == "0x8100 (n_802_1Q)"
+    assert layer(layers, "802.1Q VLAN")["type"] == "0x0800 (IPv4)"
+    ip = layer(layers, "IPv4")
+    assert ip["ttl"] == "64" and ip["id"] == "57230" and ip["flags"] == "0x2 (DF)"
+    assert ip[".1."] == "DF: set" and ip["..0"] == "MF: not set"
+    assert ip["chksum"] == "0x6dd3 (correct)"
+    tcp = layer(layers, "TCP")
+    assert tcp["flags"] == "0x002 (SYN)"
+    assert tcp["......1."] == "SYN: set"
+    assert tcp["...0...."] == "ACK: not set"
+    assert tcp["MSS"] == "1460" and tcp["WScale"] == "4"
+    assert tcp["Timestamp"] == "val 374005024 ecr 0"
+    assert "SAckOK" in tcp and tcp["dataofs"] == "11 (44 bytes)"
+
+
+def test_synack_flag_bits():
+    """The SYN/ACK of the same capture has both SYN and ACK bits set, FIN not."""
+    synack = next(s for s in segments("zeek_http-vlan-0.pcap") if s.flags & 0x12 == 0x12)
+    tcp = layer(dissect(synack.frame, synack.linktype), "TCP")
+    assert tcp["flags"] == "0x012 (ACK, SYN)"
+    assert tcp["......1."] == "SYN: set" and tcp["...1...."] == "ACK: set"
+    assert tcp[".......0"] == "FIN: not set"
+
+
+def test_linux_cooked_sll_and_payload_text_is_printable_only():
+    """SLL (113): cooked header, then IPv4/TCP; payload text keeps printable ASCII only."""
+    segs = segments("zeek_tls_irc-starttls.pcap")
+    data_seg = next(s for s in segs if s.payload_len)
+    layers = dissect(data_seg.frame, data_seg.linktype)
+    assert [lay.name for lay in layers][:3] == ["cooked linux", "IPv4", "TCP"]
+    payload = layer(layers, "Payload")
+    assert payload["length"] == f"{data_seg.payload_len} bytes"
+    assert all(0x20 <= ord(c) < 0x7F or c == "…" for c in payload["text"])
+
+
+def test_linux_cooked_v2():
+    """SLL2 (276) frames dissect to the cooked v2 header, IPv4 and TCP."""
+    seg = segments("suricata_decode-sll2-01.pcap")[0]
+    names = [lay.name for lay in dissect(seg.frame, seg.linktype)]
+    assert names[:3] == ["cooked linux v2", "IPv4", "TCP"]
+
+
+def test_ipv6_with_checksum_verified():
+    """IPv6 over Ethernet: IPv6 fields and a verified TCP checksum over the v6 pseudo-header."""
+    seg = segments("zeek_communityid_ipv6.pcap")[0]
+    layers = dissect(seg.frame, seg.linktype)
+    v6 = layer(layers, "IPv6")
+    assert v6["nh"] == "6 (TCP)"
+    assert v6["src"] == "2001:470:e5bf:dead:4957:2174:e82c:4887"
+    assert layer(layers, "TCP")["chksum"].endswith("(correct)")
+
+
+def test_bsd_loopback_ipv6():
+    """DLT_NULL with a BSD AF_INET6 family value still dissects down to IPv6 and TCP."""
+    seg = next(s for s in segments("zeek_irc-353.pcap") if s.ip_version == 6)
+    names = [lay.name for lay in dissect(seg.frame, seg.linktype)]
+    assert names[:3] == ["Loopback", "IPv6", "TCP"]
+
+
+def test_raw_ip_and_wrong_checksum_is_reported():
+    """A tampered TCP checksum is reported as wrong with the expected value."""
+    seg = segments("zeek_tcp_options.pcap")[0]
+    frame = bytearray(seg.frame)
+    frame[seg.tcp_off + 16] ^= 0xFF
+    tcp = layer(dissect(bytes(frame), seg.linktype), "TCP")
+    assert tcp["chksum"].startswith("0x") and "(wrong, expected 0x" in tcp["chksum"]
+
+
+@pytest.mark.parametrize("cut", [0, 1, 13, 20, 37, 45])
+def test_cut_frames_never_raise(cut):
+    """A frame cut anywhere dissects to something (or an Undecoded layer), never an exception."""
+    seg = segments("zeek_http-vlan-0.pcap")[0]
+    layers = dissect(seg.frame[:cut], seg.linktype)
+    assert all(isinstance(lay, Layer) for lay in layers)
+
+
+def test_hostile_payload_has_no_control_characters():
+    """Escape bytes in the payload never reach a row value."""
+    seg = next(s for s in segments("zeek_tls_irc-starttls.pcap") if s.payload_len)
+    start = seg.tcp_off + (seg.frame[seg.tcp_off + 12] >> 4) * 4
+    frame = seg.frame[:start] + b"\x1b]0;owned\x07\x9b" + seg.frame[start + 12 :]
+    for lay in dissect(frame, seg.linktype):
+        for row in lay.rows:
+            assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in row.field + row.value)
+
+
+def test_import_is_lazy():
+    """Importing capture.dissect does not import scapy (only the first dissection does)."""
+    code = "import sys, capture.dissect; print('scapy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
