@@ -1,0 +1,187 @@
+"""Headless modes: `--print` lines, `--export` records, and the totals line on stderr.
+
+A capture file is read on this thread as fast as it goes (no queue, no batches); live capture and
+`--replay` go through the same `Source` the TUI uses, polled until they finish or a signal arrives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from typing import Any, TextIO
+
+from capture.decode import Decoder
+from capture.export import CsvWriter, JsonlWriter, make_writer
+from capture.filterexpr import compile_filter
+from capture.flows import Flow, FlowTracker
+from capture.pcapio import CaptureError, open_capture
+from capture.printer import SegmentPrinter
+from capture.segment import Segment
+from capture.sources import Source, SourceStats, decoded, decoder_stats
+from tui.run import SourceError, make_source
+
+POLL_BATCH = 4096
+POLL_WAIT = 0.05
+
+
+class _Stop:
+    """Set by SIGINT/SIGTERM/SIGHUP: the run ends cleanly and still writes its export."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.event.set()
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self)
+
+
+def run_headless(args: argparse.Namespace, expression: str) -> int:
+    """Run `--print` / `--export` / `--insights`; returns the exit status."""
+    stop = _Stop()
+    stop.install()
+    selected = compile_filter(expression)
+    with ExitStack() as stack:
+        try:
+            out = _open_output(args, stack)
+        except OSError as exc:
+            print(f"tcpwatch: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            return 2
+        writer = make_writer(args.export, out) if args.export else None
+        tracker = FlowTracker(
+            max_flows=args.max_flows,
+            frames_per_flow=0,
+            on_evict=_exporter(writer, selected) if writer else None,
+        )
+        printer = SegmentPrinter(absolute=args.absolute) if args.print else None
+        try:
+            segments, stats, finish = _segments(args, stop)
+        except (CaptureError, SourceError) as exc:
+            print(f"tcpwatch: {exc}", file=sys.stderr)
+            return 2
+        _track(segments, tracker, printer, selected)
+        error = finish()
+        tracker.finish()
+        if writer is not None:
+            export = _exporter(writer, selected)
+            for flow in tracker.all_flows():
+                export(flow)
+            writer.close()
+        if args.insights:
+            _print_insights(tracker, args, out if writer is None else sys.stdout)
+        _print_totals(stats(), tracker, writer)
+        if error:
+            print(f"tcpwatch: {error}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def _open_output(args: argparse.Namespace, stack: ExitStack) -> TextIO:
+    if args.output:
+        return stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+    return sys.stdout
+
+
+def _segments(
+    args: argparse.Namespace, stop: _Stop
+) -> tuple[Iterable[Segment], Callable[[], SourceStats], Callable[[], str]]:
+    """The segments to track, a way to read the counters, and a `finish` giving a final error."""
+    if args.read and args.replay is None:
+        reader = open_capture(args.read)
+        decoder = Decoder()
+
+        def until_stopped() -> Iterator[Segment]:
+            for n, seg in enumerate(decoded(reader, decoder)):
+                if not n & 0x3FF and stop.event.is_set():
+                    return
+                yield seg
+
+        def finish_file() -> str:
+            reader.close()
+            return reader.error
+
+        return until_stopped(), lambda: decoder_stats(decoder), finish_file
+    source = make_source(args)
+    source.start()
+    return _polled(source, stop), source.stats, lambda: _finish_source(source)
+
+
+def _polled(source: Source, stop: _Stop) -> Iterator[Segment]:
+    while not stop.event.is_set():
+        batch = source.poll(POLL_BATCH)
+        yield from batch
+        if source.error or (source.finished and not batch):
+            return
+        if not batch:
+            stop.event.wait(POLL_WAIT)
+
+
+def _finish_source(source: Source) -> str:
+    source.stop()
+    return source.error or ""
+
+
+def _track(
+    segments: Iterable[Segment],
+    tracker: FlowTracker,
+    printer: SegmentPrinter | None,
+    selected: Callable[[Any], bool],
+) -> None:
+    ingest = tracker.ingest
+    if printer is None:
+        for seg in segments:
+            ingest(seg)
+        return
+    write = sys.stdout.write
+    line_buffered = not sys.stdout.isatty()
+    for seg in segments:
+        flow = ingest(seg)
+        if selected(flow):
+            write(printer.line(seg, flow) + "\n")
+            if line_buffered:
+                sys.stdout.flush()
+
+
+def _exporter(
+    writer: JsonlWriter | CsvWriter | None, selected: Callable[[Any], bool]
+) -> Callable[[Flow], None]:
+    def export(flow: Flow) -> None:
+        if writer is not None and selected(flow):
+            writer.write(flow.record())
+
+    return export
+
+
+def _print_insights(tracker: FlowTracker, args: argparse.Namespace, out: TextIO) -> None:
+    try:
+        from capture.insights import analyse, format_finding
+    except ImportError:
+        print("tcpwatch: --insights is not available in this build", file=sys.stderr)
+        return
+    for finding in analyse(tracker.all_flows()):
+        out.write(format_finding(finding, as_json=args.export == "jsonl") + "\n")
+
+
+def _print_totals(
+    stats: SourceStats, tracker: FlowTracker, writer: JsonlWriter | CsvWriter | None
+) -> None:
+    malformed = sum(stats.malformed.values())
+    reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.malformed.items()))
+    parts = [
+        f"{stats.frames} frames",
+        f"{stats.tcp} TCP segments",
+        f"{malformed} malformed" + (f" ({reasons})" if reasons else ""),
+        f"{tracker.flow_count} flows",
+        f"{tracker.evicted} evicted",
+    ]
+    if stats.kernel_drops or stats.queue_drops:
+        parts.append(f"{stats.kernel_drops} kernel drops, {stats.queue_drops} queue drops")
+    if writer is not None:
+        parts.append(f"{writer.count} records written")
+    print("tcpwatch: " + ", ".join(parts), file=sys.stderr)

@@ -1,0 +1,68 @@
+"""Build the data source the arguments ask for, and run the TUI on it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from capture.pcapio import CaptureError
+from capture.sources import FileSource, ReplaySource, Source
+
+
+class SourceError(Exception):
+    """A source could not be opened; the message is one line."""
+
+
+def make_source(args: argparse.Namespace) -> Source:
+    """A file, replay or live source for the arguments. Raises `SourceError` with one line."""
+    try:
+        if args.read and args.replay is not None:
+            return ReplaySource(args.read, speed=args.replay)
+        if args.read:
+            return FileSource(args.read)
+    except CaptureError as exc:
+        raise SourceError(str(exc)) from None
+    from capture.live import LiveError, LiveSource
+
+    try:
+        return LiveSource(
+            iface=args.interface,
+            bpf=args.filter,
+            buffer_kib=args.buffer,
+            write_path=args.write,
+            count=args.count,
+            duration=args.duration,
+            drop_privileges=not args.no_drop_privileges,
+        )
+    except LiveError as exc:
+        raise SourceError(str(exc)) from None
+
+
+def run_tui(args: argparse.Namespace, expression: str) -> int:
+    """Run the App until the user quits; returns the exit status."""
+    from capture.flows import FlowTracker
+
+    try:
+        source = make_source(args)
+        source.start()
+    except SourceError as exc:
+        print(f"tcpwatch: {exc}", file=sys.stderr)
+        return 2
+    from tui.app import TcpwatchApp
+
+    tracker = FlowTracker(max_flows=args.max_flows)
+    app = TcpwatchApp(
+        source,
+        tracker,
+        display_filter=expression,
+        linger=args.linger,
+        replay=args.replay is not None,
+    )
+    try:
+        app.run()
+    finally:
+        source.stop()
+    if source.error:
+        print(f"tcpwatch: {source.error}", file=sys.stderr)
+        return 1
+    return 0
