@@ -1,0 +1,135 @@
+"""`TcpwatchApp`: the drain timer, the screens, the keys every screen shares.
+
+Data flow: a 10 Hz timer drains the source into the tracker (`tui.drain`), then hands the tick's
+changes to the main screen inside one `batch_update`. Nothing is posted per packet. The flow
+screen refreshes itself from the tracker on its own timer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from capture.safetext import escape_untrusted
+from tui.drain import Drain, Drained
+from tui.help_screen import HelpScreen
+from tui.main_screen import MainScreen
+from widgets.status_bar import Status
+
+TICK = 0.1
+"""Seconds between drains: 10 updates a second reads as live and leaves the UI idle between."""
+
+
+def _is_live(source: Any) -> bool:
+    try:
+        from capture.live import LiveSource  # noqa: PLC0415  (only needed to tell the clock)
+    except ImportError:  # pragma: no cover - live capture is optional on some platforms
+        return False
+    return isinstance(source, LiveSource)
+
+
+class TcpwatchApp(App[None]):
+    """Watch TCP connections: a table of flows, a ladder per flow, a frame inspector."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    TITLE = "tcpwatch"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(
+        self,
+        source: Any,
+        tracker: Any,
+        *,
+        display_filter: str = "",
+        linger: float = 10.0,
+        replay: bool = False,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.tracker = tracker
+        self.replay = replay
+        self.drain = Drain(source, tracker, live=_is_live(source))
+        self.main = MainScreen(tracker.flows, linger=linger, display_filter=display_filter)
+        self._error_shown: str | None = None
+        self.ticks = 0
+        """Ticks run so far; tests wait on it instead of sleeping."""
+
+    def get_default_screen(self) -> MainScreen:
+        return self.main
+
+    def on_mount(self) -> None:
+        self.source.start()
+        self.set_interval(TICK, self.tick)
+        self.tick()
+
+    def on_unmount(self) -> None:
+        self.source.stop()
+
+    def now(self) -> float:
+        """The view's clock (capture time for files and replays, wall time live)."""
+        return self.drain.now()
+
+    def tick(self) -> None:
+        """Drain, then update the main screen once."""
+        drained = self.drain.step(self.main.model.predicate)
+        self._report_error()
+        with self.batch_update():
+            self.main.apply(drained, self.now(), self.status())
+        self.ticks += 1
+
+    def status(self) -> Status:
+        """The status bar's figures now."""
+        stats = self.source.stats()
+        if self.drain.live:
+            mode = "live"
+        elif self.replay:
+            mode = "end" if self.drain.finished else "live"
+        else:
+            mode = "end" if self.drain.finished else "loading"
+        return Status(
+            source=self.source.description,
+            capture_filter=self.source.capture_filter,
+            packets=stats.frames,
+            packets_per_s=self.drain.packets_per_second(),
+            flows_open=self.main.open_flows(),
+            flows_total=len(self.tracker.flows) + self.tracker.evicted,
+            kernel_drops=stats.kernel_drops,
+            queue_drops=stats.queue_drops,
+            malformed=sum(stats.malformed.values()),
+            mode=mode,
+        )
+
+    def refresh_status(self) -> None:
+        """Repaint the status bar now (after pause/resume), without waiting for a tick."""
+        status = self.status()
+        self.main.apply(Drained(), self.now(), status)
+
+    def _report_error(self) -> None:
+        error = self.source.error
+        if error and error != self._error_shown:
+            self._error_shown = error
+            self.notify(
+                escape_untrusted(error),
+                title="capture error",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+
+    def open_flow(self, flow_id: int) -> None:
+        """Push the flow screen for `flow_id`."""
+        from tui.flow_screen import FlowScreen  # noqa: PLC0415  (its own heavier imports)
+
+        self.push_screen(FlowScreen(self.tracker, flow_id))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

@@ -1,0 +1,159 @@
+"""The main screen: connection table, flag breakdown, filter bar, status bar, footer.
+
+The App's drain timer calls `apply` once per tick with what came in; this screen turns it into
+one incremental model update and one repaint of the widgets that changed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from capture.filterexpr import FilterError, compile_filter
+from tui.drain import Drained
+from widgets.conn_rows import FINISHED
+from widgets.conn_table import ConnectionTable
+from widgets.filter_bar import FilterBar
+from widgets.flag_breakdown import FlagBreakdown, FlagRates
+from widgets.flow_list import SORT_KEYS, SORT_ORDER, FlowList
+from widgets.status_bar import Status, StatusBar
+
+if TYPE_CHECKING:
+    from tui.app import TcpwatchApp
+
+
+class MainScreen(Screen[None]):
+    """Every flow at a glance."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "open_filter", "Filter"),
+        Binding("space", "toggle_pause", "Pause"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse", show=False),
+    ]
+
+    def __init__(self, flows: Any, *, linger: float, display_filter: str = "") -> None:
+        super().__init__()
+        self.flows = flows
+        self.model = FlowList(linger=linger)
+        self.rates = FlagRates()
+        self.display_filter = ""
+        self.paused = False
+        self._pending: set[int] = set()
+        self._initial_filter = display_filter
+
+    @property
+    def tcp_app(self) -> TcpwatchApp:
+        """The App, typed."""
+        from tui.app import TcpwatchApp  # noqa: PLC0415  (import cycle: the App imports us)
+
+        assert isinstance(self.app, TcpwatchApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield ConnectionTable(self.model, self.flows, id="connections")
+        yield FlagBreakdown(id="flags")
+        yield FilterBar(id="filter-bar")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._initial_filter:
+            self.apply_filter(self._initial_filter)
+        self.table.focus()
+
+    @property
+    def table(self) -> ConnectionTable:
+        """The connection table."""
+        return self.query_one(ConnectionTable)
+
+    # -- per tick ----------------------------------------------------------------------------
+
+    def apply(self, drained: Drained, now: float, status: Status) -> None:
+        """Fold one tick into the view (called by the App inside `batch_update`)."""
+        self.rates.absorb(drained.flag_counts)
+        if self.paused:
+            self._pending |= drained.changed
+        else:
+            self._update_model(drained.changed, now)
+        status.display_filter = self.display_filter
+        status.mode = "paused" if self.paused else status.mode
+        self.query_one(StatusBar).show(status)
+        self.query_one(FlagBreakdown).show(
+            self.model.flag_totals, self.rates.rates(now), self.rates.spark(now)
+        )
+
+    def _update_model(self, changed: set[int], now: float) -> None:
+        if self._pending:
+            changed = changed | self._pending
+            self._pending = set()
+        if changed or self.model.expire_due(now):
+            self.model.update(self.flows, changed, now)
+        self.table.sync(now)
+
+    def open_flows(self) -> int:
+        """Flows tracked and not finished."""
+        finished = sum(self.model.category_counts.get(c, 0) for c in FINISHED)
+        return len(self.flows) - finished
+
+    # -- filter ------------------------------------------------------------------------------
+
+    def action_open_filter(self) -> None:
+        self.query_one(FilterBar).open(self.display_filter)
+
+    def apply_filter(self, expression: str) -> bool:
+        """Compile and apply `expression`; on error show it in the bar and keep the old filter."""
+        bar = self.query_one(FilterBar)
+        try:
+            predicate = compile_filter(expression)
+        except FilterError as err:
+            bar.open(expression)
+            bar.show_error(str(err))
+            return False
+        self.display_filter = expression
+        self.model.predicate = predicate if expression else None
+        self.model.rebuild(self.flows, self.tcp_app.now())
+        bar.remember(expression)
+        self.table.sync(self.tcp_app.now())
+        return True
+
+    def on_filter_bar_submitted(self, event: FilterBar.Submitted) -> None:
+        if self.apply_filter(event.expression):
+            self.query_one(FilterBar).close()
+            self.table.focus()
+
+    def on_filter_bar_cleared(self, event: FilterBar.Cleared) -> None:
+        self.apply_filter("")
+        self.table.focus()
+
+    # -- sort, pause, open -------------------------------------------------------------------
+
+    def action_cycle_sort(self) -> None:
+        i = SORT_ORDER.index(self.model.sort)
+        self._sort(SORT_ORDER[(i + 1) % len(SORT_ORDER)], None)
+
+    def action_reverse_sort(self) -> None:
+        self._sort(self.model.sort, not self.model.descending)
+
+    def on_connection_table_sort_requested(self, event: ConnectionTable.SortRequested) -> None:
+        same = event.sort == self.model.sort
+        self._sort(event.sort, not self.model.descending if same else None)
+
+    def _sort(self, name: str, descending: bool | None) -> None:
+        self.model.set_sort(name, descending, self.flows)
+        self.table.sync(self.table.now)
+        arrow = "descending" if self.model.descending else "ascending"
+        self.notify(f"sorted by {SORT_KEYS[name][0]}, {arrow}", timeout=2)
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self._update_model(set(), self.tcp_app.now())
+        self.tcp_app.refresh_status()
+
+    def on_connection_table_flow_selected(self, event: ConnectionTable.FlowSelected) -> None:
+        self.tcp_app.open_flow(event.flow_id)

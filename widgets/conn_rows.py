@@ -1,0 +1,184 @@
+"""What the connection table shows for one flow: columns, state categories and cell text.
+
+Pure formatting over the documented `Flow` attributes; no Textual here so the table widget, the
+benchmarks and the tests share one definition of a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from capture.segment import endpoint
+
+Flow = Any  # capture.flows.Flow: read through its documented attributes only
+
+CATEGORIES: tuple[str, ...] = (
+    "handshaking",
+    "established",
+    "closing",
+    "closed",
+    "reset",
+    "refused",
+    "half-open",
+)
+"""State categories, each painted with its own component class (`conn-table--<category>`)."""
+
+FINISHED: frozenset[str] = frozenset({"closed", "reset", "refused"})
+"""Categories after which a flow lingers dimmed and then leaves the view."""
+
+_RESET_STATES = frozenset({"RSTO", "RSTR", "RSTOS0", "RSTRH"})
+_CLOSING = frozenset({"FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT"})
+_DONE = frozenset({"CLOSED", "TIME_WAIT"})
+_OPENING = frozenset({"SYN_SENT", "SYN_RECEIVED", "LISTEN"})
+
+SHORT_STATE: dict[str, str] = {
+    "SYN_RECEIVED": "SYN_RCVD",
+    "ESTABLISHED": "ESTAB",
+    "FIN_WAIT_1": "FIN_WAIT1",
+    "FIN_WAIT_2": "FIN_WAIT2",
+}
+
+
+def category(flow: Flow) -> str:
+    """The state category of a flow, from Zeek's conn_state and each end's RFC 9293 state."""
+    cs = flow.conn_state
+    if cs == "REJ":
+        return "refused"
+    if cs in _RESET_STATES or flow.close_kind == "rst":
+        return "reset"
+    so, sr = flow.state_orig, flow.state_resp
+    if so in _DONE and sr in _DONE and (cs == "SF" or flow.close_kind):
+        return "closed"
+    if so in _CLOSING or sr in _CLOSING or cs in ("S2", "S3"):
+        return "closing"
+    if so in _OPENING or sr in _OPENING:
+        return "handshaking"
+    if so == "ESTABLISHED" and sr == "ESTABLISHED":
+        return "established"
+    if cs == "SF":
+        return "closed"
+    return "half-open"
+
+
+def human_bytes(n: int) -> str:
+    """A byte count in at most 5 characters: 999, 1.2K, 34K, 5.6M, 12G."""
+    if n < 1000:
+        return str(n)
+    for unit in "KMGTP":
+        n_f = n / 1000.0
+        if n_f < 9.95:
+            return f"{n_f:.1f}{unit}"
+        if n_f < 999.5:
+            return f"{n_f:.0f}{unit}"
+        n = int(n_f)
+    return f"{n}E"
+
+
+def human_secs(s: float | None) -> str:
+    """A duration in at most 6 characters: 850us, 12.3ms, 4.5s, 12m03, 3h12."""
+    if s is None:
+        return "-"
+    if s < 0:
+        s = 0.0
+    if s < 0.001:
+        return f"{s * 1e6:.0f}us"
+    if s < 1:
+        return f"{s * 1e3:.1f}ms" if s < 0.1 else f"{s * 1e3:.0f}ms"
+    if s < 60:
+        return f"{s:.1f}s"
+    if s < 3600:
+        return f"{int(s // 60)}m{int(s % 60):02d}"
+    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One table column: header, width, priority (lower shows first when narrow), cell text."""
+
+    key: str
+    header: str
+    width: int
+    priority: int
+    cell: Callable[[Flow, float], str]
+    align: str = "left"
+
+
+def _orig(f: Flow, now: float) -> str:
+    return endpoint(f.orig_addr, f.orig_port)
+
+
+def _resp(f: Flow, now: float) -> str:
+    return endpoint(f.resp_addr, f.resp_port)
+
+
+def _state(name: str) -> str:
+    return SHORT_STATE.get(name, name)
+
+
+def _retries(f: Flow, now: float) -> str:
+    n = (f.syn_retries or 0) + (f.orig.retrans or 0) + (f.resp.retrans or 0)
+    return str(n) if n else ""
+
+
+def _proc(f: Flow, now: float) -> str:
+    procs = [p for p in (getattr(f, "proc_orig", None), getattr(f, "proc_resp", None)) if p]
+    return ",".join(str(p) for p in procs)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "#", 6, 7, lambda f, now: str(f.id), "right"),
+    Column("orig", "originator", 24, 0, _orig),
+    Column("resp", "responder", 24, 0, _resp),
+    Column("state_orig", "orig state", 11, 2, lambda f, now: _state(f.state_orig)),
+    Column("state_resp", "resp state", 11, 2, lambda f, now: _state(f.state_resp)),
+    Column("conn", "conn", 6, 1, lambda f, now: f.conn_state),
+    Column("history", "history", 10, 3, lambda f, now: f.history),
+    Column("pkts", "pkts o/r", 11, 4, lambda f, now: f"{f.orig.pkts}/{f.resp.pkts}", "right"),
+    Column(
+        "bytes",
+        "bytes o/r",
+        11,
+        1,
+        lambda f, now: f"{human_bytes(f.orig.payload)}/{human_bytes(f.resp.payload)}",
+        "right",
+    ),
+    Column("rtt", "rtt", 7, 5, lambda f, now: human_secs(f.irtt), "right"),
+    Column("retries", "retr", 4, 6, _retries, "right"),
+    Column("age", "age", 6, 5, lambda f, now: human_secs(now - f.first_ts), "right"),
+    Column("idle", "idle", 6, 6, lambda f, now: human_secs(now - f.last_ts), "right"),
+    Column("proc", "process", 14, 8, _proc),
+)
+"""Every column in display order; `fit_columns` picks those that fit the width."""
+
+
+def fit_columns(width: int, mark_width: int = 2) -> list[Column]:
+    """The columns that fit in `width` cells (one blank between), by priority, in display order.
+
+    Address columns widen when there is room to spare, so IPv6 endpoints show whole at 200 wide.
+    """
+    chosen: set[str] = set()
+    used = mark_width
+    for col in sorted(COLUMNS, key=lambda c: c.priority):
+        if used + col.width + 1 <= width or col.priority == 0:
+            chosen.add(col.key)
+            used += col.width + 1
+    cols = [c for c in COLUMNS if c.key in chosen]
+    spare = width - used
+    if spare > 0:
+        grow = min(spare // 2, 47 - 24)  # "[ipv6]:port" is at most 47 cells
+        cols = [
+            Column(c.key, c.header, c.width + grow, c.priority, c.cell, c.align)
+            if c.key in ("orig", "resp")
+            else c
+            for c in cols
+        ]
+    return cols
+
+
+def fit(text: str, width: int, align: str = "left") -> str:
+    """`text` cut (with an ellipsis) or padded to exactly `width` cells."""
+    if len(text) > width:
+        return text[: width - 1] + "…" if width > 0 else ""
+    return text.rjust(width) if align == "right" else text.ljust(width)

@@ -1,0 +1,279 @@
+"""The connection table: a line-API `ScrollView` over `FlowList`, one row per flow.
+
+Only the rows on screen are ever built (`render_line`), and each built row is cached by the flow's
+version, the second of capture time it shows (age and idle move with it), the width and whether
+the cursor is on it. Cost per frame is therefore bounded by the terminal height, not by the
+number of flows. The cursor is a flow id, not a row number, so it stays on its flow across
+updates, sorts and filters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from rich.cells import set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from widgets.conn_rows import CATEGORIES, FINISHED, Column, fit, fit_columns
+from widgets.flow_list import COLUMN_SORTS, FlowList
+from widgets.text import safe_str
+
+NEW_FOR = 2.0
+"""Seconds of capture time a new flow is marked `+`."""
+CHANGED_FOR = 1.0
+"""Seconds of capture time a flow that moved is marked `•`."""
+
+
+class ConnectionTable(ScrollView, can_focus=True):
+    """One row per flow, coloured by state category; fed a `FlowList` and the tracker's flows."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "conn-table--header",
+        "conn-table--sorted",
+        "conn-table--cursor",
+        "conn-table--lingering",
+        "conn-table--new",
+        "conn-table--changed",
+        *(f"conn-table--{c}" for c in CATEGORIES),
+    }
+
+    DEFAULT_CSS = """
+    ConnectionTable { height: 1fr; }
+    ConnectionTable > .conn-table--header { text-style: bold; background: $panel; }
+    ConnectionTable > .conn-table--sorted { text-style: bold underline; background: $panel; }
+    ConnectionTable > .conn-table--cursor { background: $block-cursor-background; }
+    ConnectionTable > .conn-table--lingering { text-style: dim; }
+    ConnectionTable > .conn-table--new { color: $success; text-style: bold; }
+    ConnectionTable > .conn-table--changed { color: $accent; }
+    ConnectionTable > .conn-table--handshaking { color: $warning; }
+    ConnectionTable > .conn-table--established { color: $success; }
+    ConnectionTable > .conn-table--closing { color: $secondary; }
+    ConnectionTable > .conn-table--closed { color: $foreground-muted; }
+    ConnectionTable > .conn-table--reset { color: $error; }
+    ConnectionTable > .conn-table--refused { color: $error; text-style: italic; }
+    ConnectionTable > .conn-table--half-open { color: $primary; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "edge(0)", "First", show=False),
+        Binding("end", "edge(1)", "Last", show=False),
+        Binding("enter", "select", "Open", show=True),
+    ]
+
+    class FlowHighlighted(Message):
+        """The cursor moved to another flow (`flow_id` None when the table is empty)."""
+
+        def __init__(self, flow_id: int | None) -> None:
+            self.flow_id = flow_id
+            super().__init__()
+
+    class FlowSelected(Message):
+        """A flow was chosen to open (enter, or a click on the highlighted row)."""
+
+        def __init__(self, flow_id: int) -> None:
+            self.flow_id = flow_id
+            super().__init__()
+
+    class SortRequested(Message):
+        """A column header was clicked; `sort` names the `SORT_KEYS` entry."""
+
+        def __init__(self, sort: str) -> None:
+            self.sort = sort
+            super().__init__()
+
+    def __init__(self, model: FlowList, flows: Mapping[int, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.flows = flows
+        self.now = 0.0
+        self.cursor_id: int | None = None
+        self._cursor_row = 0
+        self._columns: list[Column] = fit_columns(80)
+        self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(1024)
+
+    # -- data -------------------------------------------------------------------------------
+
+    def sync(self, now: float) -> None:
+        """Take the model's new order and the capture clock; keep the cursor on its flow."""
+        self.now = now
+        self.virtual_size = Size(self.size.width, len(self.model) + 1)
+        previous = self.cursor_id
+        row = self.model.row_of(previous) if previous is not None else None
+        if row is None:
+            row = min(self._cursor_row, len(self.model) - 1)
+        self._set_cursor_row(row, follow=previous is not None and row is not None)
+        self.refresh()
+
+    def _set_cursor_row(self, row: int, follow: bool = True) -> None:
+        n = len(self.model)
+        row = max(0, min(row, n - 1))
+        self._cursor_row = row
+        new_id = self.model.id_at(row) if n else None
+        if new_id != self.cursor_id:
+            self.cursor_id = new_id
+            self.post_message(self.FlowHighlighted(new_id))
+        if follow and n:
+            self._scroll_to_row(row)
+        self.refresh()
+
+    def _scroll_to_row(self, row: int) -> None:
+        top = round(self.scroll_y)
+        body = max(1, self.size.height - 1)
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + body:
+            self.scroll_to(y=row - body + 1, animate=False, immediate=True)
+
+    def move_to(self, flow_id: int) -> bool:
+        """Put the cursor on `flow_id` if it is shown."""
+        row = self.model.row_of(flow_id)
+        if row is None:
+            return False
+        self._set_cursor_row(row)
+        return True
+
+    @property
+    def cursor_row(self) -> int:
+        """The cursor's display row (0-based)."""
+        return self._cursor_row
+
+    @property
+    def columns(self) -> list[Column]:
+        """The columns that fit the current width."""
+        return self._columns
+
+    # -- actions and events ------------------------------------------------------------------
+
+    def action_cursor(self, delta: int) -> None:
+        self._set_cursor_row(self._cursor_row + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._set_cursor_row(self._cursor_row + direction * max(1, self.size.height - 2))
+
+    def action_edge(self, end: int) -> None:
+        self._set_cursor_row(len(self.model) - 1 if end else 0)
+
+    def action_select(self) -> None:
+        if self.cursor_id is not None:
+            self.post_message(self.FlowSelected(self.cursor_id))
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            col = self._column_at(offset.x)
+            if col is not None:
+                self.post_message(self.SortRequested(COLUMN_SORTS.get(col.key, "id")))
+            return
+        row = round(self.scroll_y) + offset.y - 1
+        if 0 <= row < len(self.model):
+            again = row == self._cursor_row
+            self._set_cursor_row(row, follow=False)
+            if again and self.cursor_id is not None:
+                self.post_message(self.FlowSelected(self.cursor_id))
+
+    def _column_at(self, x: int) -> Column | None:
+        pos = 2
+        for col in self._columns:
+            if pos <= x < pos + col.width + 1:
+                return col
+            pos += col.width + 1
+        return None
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._columns = fit_columns(event.size.width)
+        self._cache.clear()
+        self.virtual_size = Size(event.size.width, len(self.model) + 1)
+        self._scroll_to_row(self._cursor_row)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            return self._header(width)
+        row = round(self.scroll_y) + y - 1
+        if row >= len(self.model):
+            return Strip.blank(width, self.rich_style)
+        fid = self.model.id_at(row)
+        flow = self.flows.get(fid)
+        if flow is None:
+            return Strip.blank(width, self.rich_style)
+        second = int(self.now)
+        key = (fid, self.model.versions.get(fid, 0), second, width, row == self._cursor_row)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._row_strip(fid, flow, width, row == self._cursor_row)
+            self._cache[key] = strip
+        return strip.apply_offsets(0, row)
+
+    def _header(self, width: int) -> Strip:
+        key = ("header", width, self.model.sort, self.model.descending)
+        strip = self._cache.get(key)
+        if strip is None:
+            base = self.get_component_rich_style("conn-table--header")
+            sorted_style = self.get_component_rich_style("conn-table--sorted")
+            arrow = "▼" if self.model.descending else "▲"
+            segs = [Segment("  ", base)]
+            for col in self._columns:
+                is_sorted = COLUMN_SORTS.get(col.key) == self.model.sort and col.key not in (
+                    "retries",
+                    "proc",
+                    "history",
+                    "state_orig",
+                    "state_resp",
+                )
+                label = col.header + (arrow if is_sorted else "")
+                segs.append(
+                    Segment(fit(label, col.width, col.align), sorted_style if is_sorted else base)
+                )
+                segs.append(Segment(" ", base))
+            strip = Strip(segs).extend_cell_length(width, base).crop(0, width)
+            self._cache[key] = strip
+        return strip
+
+    def _row_strip(self, fid: int, flow: Any, width: int, is_cursor: bool) -> Strip:
+        cat = self.model.categories.get(fid, "half-open")
+        style = self.rich_style + self.get_component_rich_style(f"conn-table--{cat}")
+        if cat in FINISHED:
+            style += self.get_component_rich_style("conn-table--lingering")
+        if is_cursor:
+            style += self.get_component_rich_style("conn-table--cursor")
+        mark, mark_style = self._mark(flow, style)
+        segs = [Segment(mark, mark_style), Segment(" ", style)]
+        now = self.now
+        for col in self._columns:
+            text = set_cell_size(
+                fit(safe_str(col.cell(flow, now)), col.width, col.align), col.width
+            )
+            segs.append(Segment(text + " ", style))
+        return Strip(segs).extend_cell_length(width, style).crop(0, width)
+
+    def _mark(self, flow: Any, style: Style) -> tuple[str, Style]:
+        if self.now - flow.first_ts < NEW_FOR:
+            return "+", style + self.get_component_rich_style("conn-table--new")
+        if self.now - flow.last_ts < CHANGED_FOR:
+            return "•", style + self.get_component_rich_style("conn-table--changed")
+        return " ", style
+
+    def visible_region(self) -> Region:
+        """Rows on screen, as (first row, count), for tests and the benchmark."""
+        return Region(0, round(self.scroll_y), self.size.width, max(0, self.size.height - 1))

@@ -1,0 +1,162 @@
+"""Flag breakdown: segments per TCP flag for the flows shown, rates per second, a sparkline.
+
+`FlagRates` is the plain-data side: per-second buckets (capture time) of flag bytes, fed once per
+tick with what the drain counted, so rates and the sparkline are as deterministic as the capture.
+`FlagBreakdown` paints totals from `FlowList.flag_totals` plus those rates.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.widget import Widget
+
+from capture.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
+from widgets.flow_list import FLAG_KEYS
+
+LABELS: dict[str, str] = {
+    "syn": "SYN",
+    "synack": "SYN/ACK",
+    "ack": "ACK",
+    "psh": "PSH",
+    "fin": "FIN",
+    "rst": "RST",
+    "urg": "URG",
+    "ece": "ECE",
+    "cwr": "CWR",
+}
+
+SPARK_SECONDS = 60
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def flag_hits(flags: int) -> tuple[int, ...]:
+    """Which `FLAG_KEYS` counters one segment's flag byte adds to (syn is SYN without ACK)."""
+    return (
+        int(bool(flags & SYN) and not flags & ACK),
+        int(bool(flags & SYN) and bool(flags & ACK)),
+        int(bool(flags & ACK)),
+        int(bool(flags & PSH)),
+        int(bool(flags & FIN)),
+        int(bool(flags & RST)),
+        int(bool(flags & URG)),
+        int(bool(flags & ECE)),
+        int(bool(flags & CWR)),
+    )
+
+
+class FlagRates:
+    """Per-second segment and flag counts over the last minute of capture time."""
+
+    def __init__(self) -> None:
+        self._seconds: deque[tuple[int, list[int]]] = deque()
+        self._hits: dict[int, tuple[int, ...]] = {}
+
+    def absorb(self, counted: Counter[int]) -> None:
+        """Add a tick's counts, keyed `second * 512 + flag bits` (what the drain loop builds)."""
+        for packed, n in sorted(counted.items()):
+            second, flags = divmod(packed, 512)
+            bucket = self._bucket(second)
+            hits = self._hits.get(flags)
+            if hits is None:
+                hits = self._hits[flags] = flag_hits(flags)
+            for i, h in enumerate(hits):
+                if h:
+                    bucket[i] += n
+            bucket[-1] += n
+
+    def _bucket(self, second: int) -> list[int]:
+        secs = self._seconds
+        if secs and secs[-1][0] == second:
+            return secs[-1][1]
+        for entry in reversed(secs):
+            if entry[0] == second:
+                return entry[1]
+        new = [0] * (len(FLAG_KEYS) + 1)
+        if not secs or second > secs[-1][0]:
+            secs.append((second, new))
+        while secs and secs[0][0] <= secs[-1][0] - SPARK_SECONDS:
+            secs.popleft()
+        return new
+
+    def rates(self, now: float) -> list[int]:
+        """Per-flag counts in the last complete second before `now` (index -1: all segments)."""
+        want = int(now) - 1
+        for second, bucket in reversed(self._seconds):
+            if second == want:
+                return list(bucket)
+            if second < want:
+                break
+        return [0] * (len(FLAG_KEYS) + 1)
+
+    def spark(self, now: float) -> list[int]:
+        """Segments per second for each of the last `SPARK_SECONDS` seconds, oldest first."""
+        end = int(now)
+        per = {s: b[-1] for s, b in self._seconds}
+        return [per.get(s, 0) for s in range(end - SPARK_SECONDS + 1, end + 1)]
+
+
+def sparkline(values: list[int], width: int) -> str:
+    """`values` squeezed into `width` block characters, scaled to their maximum."""
+    if width <= 0 or not values:
+        return ""
+    step = len(values) / width
+    cols = [
+        max(values[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)])
+        for i in range(width)
+    ]
+    top = max(cols) or 1
+    return "".join(_BARS[0 if v == 0 else max(1, round(v / top * 8))] for v in cols)
+
+
+class FlagBreakdown(Widget):
+    """Totals per flag for the flows shown, their rate per second, illegal combinations apart."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "flag-breakdown--label",
+        "flag-breakdown--count",
+        "flag-breakdown--rate",
+        "flag-breakdown--illegal",
+        "flag-breakdown--spark",
+    }
+
+    DEFAULT_CSS = """
+    FlagBreakdown { height: 2; padding: 0 1; }
+    FlagBreakdown > .flag-breakdown--label { text-style: bold; }
+    FlagBreakdown > .flag-breakdown--rate { color: $text-muted; }
+    FlagBreakdown > .flag-breakdown--illegal { color: $error; text-style: bold; }
+    FlagBreakdown > .flag-breakdown--spark { color: $accent; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.totals: list[int] = [0] * (len(FLAG_KEYS) + 1)
+        self.rates: list[int] = [0] * (len(FLAG_KEYS) + 1)
+        self.spark: list[int] = [0] * SPARK_SECONDS
+
+    def show(self, totals: list[int], rates: list[int], spark: list[int]) -> None:
+        """Take new figures; repaints only when they differ."""
+        if (totals, rates, spark) != (self.totals, self.rates, self.spark):
+            self.totals, self.rates, self.spark = list(totals), list(rates), list(spark)
+            self.refresh()
+
+    def render(self) -> Text:
+        label = self.get_component_rich_style("flag-breakdown--label")
+        count = self.get_component_rich_style("flag-breakdown--count")
+        rate = self.get_component_rich_style("flag-breakdown--rate")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, key in enumerate(FLAG_KEYS):
+            text.append(LABELS[key] + " ", label)
+            text.append(f"{self.totals[i]:,}", count)
+            text.append(f" {self.rates[i]}/s  ", rate)
+        line2 = Text(no_wrap=True)
+        illegal = self.totals[len(FLAG_KEYS)]
+        style = self.get_component_rich_style("flag-breakdown--illegal") if illegal else rate
+        line2.append(f"illegal {illegal:,}", style)
+        line2.append(f"   segs {self.rates[-1]:,}/s  last 60s ", rate)
+        width = min(self.content_size.width - line2.cell_len, 120)
+        spark_style = self.get_component_rich_style("flag-breakdown--spark")
+        line2.append(sparkline(self.spark, width), spark_style)
+        return Text("\n", no_wrap=True).join([text, line2])
