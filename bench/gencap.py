@@ -5,7 +5,7 @@ handshakes with options, data both ways with consistent seq/ack, retransmissions
 ending, a SYN flood from spoofed sources and a port scan. Frames are packed with `struct`
 (no scapy): a million packets take seconds. Checksums are left at zero; IP lengths are exact.
 
-    python bench/gencap.py --packets 1000000 --flows 40000 --out bench/out/realistic.pcap
+    python bench/gencap.py --packets 1000000 --flows 44000 --out bench/out/realistic.pcap
     python bench/gencap.py --syn-flood 1000000 --out bench/out/flood-1m.pcap
 """
 
@@ -47,7 +47,7 @@ MEAN_PKTS = {"refused": 2, "unanswered": 4, FLOOD_KIND: 1}
 
 
 def _plan_stream(rng: random.Random, flows: int, rounds_mean: float) -> Iterator[FlowPlan]:
-    """Flow plans in start order: `flows` normal ones with the flood and scan among them, then more."""
+    """Flow plans in start order: `flows` normal ones (flood and scan among them), then more."""
     kinds = list(KIND_WEIGHTS)
     weights = list(KIND_WEIGHTS.values())
     t = T0
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the options and write the capture."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--packets", type=int, default=1_000_000, help="at least this many packets")
-    ap.add_argument("--flows", type=int, default=40_000, help="normal flows (plus flood and scan)")
+    ap.add_argument("--flows", type=int, default=44_000, help="normal flows (plus flood and scan)")
     ap.add_argument("--flood", type=int, default=5_000, help="spoofed SYNs inside the capture")
     ap.add_argument("--syn-flood", type=int, default=0, metavar="N", help="only N single-SYN flows")
     ap.add_argument("--seed", type=int, default=1)

@@ -1,0 +1,169 @@
+"""Whole-process ingest speed and peak memory: tcpwatch side by side with tshark and tcpdump.
+
+Generates (or reuses) the realistic capture of bench/gencap.py in bench/out/, then runs each
+tool once on it, in the same run, timing the whole process (start-up included) and taking its
+peak RSS from the kernel's rusage of that child (`os.wait4`):
+
+    tcpwatch -r FILE --export jsonl > /dev/null
+    tshark -n -q -z conv,tcp -r FILE
+    tcpdump -n -r FILE > /dev/null
+    tcpdump -n -r FILE 'ip proto 99'          (libpcap's raw read: the floor)
+
+    .venv/bin/python bench/ingest_bench.py [--packets N] [--flows N] [--tools tcpwatch,tshark]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+TCPWATCH = str(ROOT / ".venv" / "bin" / "tcpwatch")
+TARGET_PPS = 500_000
+TARGET_VS_TSHARK = 3.5
+TARGET_RSS_MB = 150
+
+
+@dataclass
+class Run:
+    """One measured process."""
+
+    name: str
+    argv: list[str]
+    seconds: float = 0.0
+    peak_kb: int = 0
+    status: int = 0
+    stderr_tail: str = ""
+
+
+def tool_commands(path: Path) -> dict[str, list[str]]:
+    """The compared command lines, by short name (stdout goes to /dev/null for all of them)."""
+    f = str(path)
+    return {
+        "tcpwatch": [TCPWATCH, "-r", f, "--export", "jsonl"],
+        "tshark": ["tshark", "-n", "-q", "-z", "conv,tcp", "-r", f],
+        "tcpdump": ["tcpdump", "-n", "-r", f],
+        "floor": ["tcpdump", "-n", "-r", f, "ip proto 99"],
+    }
+
+
+def measure(name: str, argv: list[str]) -> Run:
+    """Run `argv` to completion; wall time and the child's own peak RSS (ru_maxrss, KiB)."""
+    run = Run(name, argv)
+    err_path = OUT / f".{name}.stderr"
+    with open(os.devnull, "wb") as devnull, err_path.open("wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=devnull, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        run.seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    run.status = proc.returncode
+    run.peak_kb = usage.ru_maxrss
+    lines = err_path.read_text(errors="replace").strip().splitlines()
+    run.stderr_tail = lines[-1] if lines else ""
+    return run
+
+
+def count_records(path: Path) -> int:
+    """Packets in a little-endian classic pcap, by walking the record headers."""
+    rec = struct.Struct("<IIII")
+    n = 0
+    with path.open("rb") as fh:
+        fh.seek(24)
+        while True:
+            head = fh.read(16)
+            if len(head) < 16:
+                return n
+            fh.seek(rec.unpack(head)[2], 1)
+            n += 1
+
+
+def ensure_capture(packets: int, flows: int, seed: int) -> tuple[Path, int]:
+    """Generate the capture unless one with the same parameters is already in bench/out/."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"realistic-{packets}-{flows}-{seed}.pcap"
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        return path, int(json.loads(meta.read_text())["packets"])
+    gen = [sys.executable, str(ROOT / "bench" / "gencap.py"), "--packets", str(packets)]
+    gen += ["--flows", str(flows), "--seed", str(seed), "--out", str(path)]
+    subprocess.run(gen, check=True)
+    n = count_records(path)
+    meta.write_text(json.dumps({"packets": n, "flows": flows, "seed": seed}))
+    return path, n
+
+
+def report(runs: list[Run], packets: int) -> str:
+    """A side-by-side table with packets/s, peak RSS and the ratio to tshark."""
+    tshark = next((r for r in runs if r.name == "tshark"), None)
+    rows = [
+        "| tool | wall s | packets/s | peak RSS MB | vs tshark | exit |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        pps = packets / r.seconds if r.seconds else 0.0
+        ratio = f"{tshark.seconds / r.seconds:.2f}x" if tshark and r.seconds else "-"
+        mb = r.peak_kb / 1024
+        rows.append(
+            f"| {r.name} | {r.seconds:.2f} | {pps:,.0f} | {mb:.1f} | {ratio} | {r.status} |"
+        )
+    return "\n".join(rows)
+
+
+def verdict(runs: list[Run], packets: int) -> list[str]:
+    """tcpwatch against the issue's targets."""
+    by = {r.name: r for r in runs}
+    tw = by.get("tcpwatch")
+    if tw is None or tw.status != 0:
+        return ["tcpwatch: not measured" + (f" (exit {tw.status}: {tw.stderr_tail})" if tw else "")]
+    pps = packets / tw.seconds
+    met = "met" if pps >= TARGET_PPS else "NOT met"
+    out = [f"packets/s {pps:,.0f} (target >= {TARGET_PPS:,}): {met}"]
+    if "tshark" in by:
+        ratio = by["tshark"].seconds / tw.seconds
+        ok = "met" if ratio >= TARGET_VS_TSHARK else "NOT met"
+        out.append(f"vs tshark {ratio:.2f}x (target >= {TARGET_VS_TSHARK}x): {ok}")
+    mb = tw.peak_kb / 1024
+    out.append(
+        f"peak RSS {mb:.1f} MB (target < {TARGET_RSS_MB} MB): {'met' if mb < 150 else 'NOT met'}"
+    )
+    out.append(f"tcpwatch totals: {tw.stderr_tail}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate or reuse the capture, measure every tool, print the table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--flows", type=int, default=44_000, help="normal flows; ~6k flood+scan added")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tools", default="tcpwatch,tshark,tcpdump,floor")
+    args = ap.parse_args(argv)
+    path, packets = ensure_capture(args.packets, args.flows, args.seed)
+    cmds = tool_commands(path)
+    runs = []
+    for name in args.tools.split(","):
+        if shutil.which(cmds[name][0]) is None:
+            print(f"{name}: {cmds[name][0]} not found, skipped", file=sys.stderr)
+            continue
+        runs.append(measure(name, cmds[name]))
+        print(f"{name}: {runs[-1].seconds:.2f} s", file=sys.stderr)
+    print(f"capture: {path} ({packets:,} packets, {path.stat().st_size / 1e6:.0f} MB)")
+    for r in runs:
+        print(f"  {r.name}: {' '.join(r.argv)}")
+    print(report(runs, packets))
+    print("\n".join(verdict(runs, packets)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
