@@ -14,6 +14,8 @@ from capture.segment import Segment
 
 _IP4 = struct.Struct("!BxHHHBB2x4s4s")
 _IP4TCP = struct.Struct("!BxHHHBB2x4s4sHHIIBBH2xH")
+_FAST = struct.Struct("!2xH4xB3x4s4sHHIIBBH2xH")
+_new_segment = object.__new__
 _IP6 = struct.Struct("!4xHBB16s16s")
 _TCP = struct.Struct("!HHIIBBH2xH")
 _U16 = struct.Struct("!H")
@@ -87,6 +89,49 @@ class Decoder:
     ) -> Segment | None:
         """Decode one frame; None when it is not a (first-fragment) TCP segment."""
         self.frames += 1
+        # Fast path: Ethernet, IPv4 without options, unfragmented TCP (most frames on most links).
+        if (
+            linktype == 1
+            and data[12:15] == b"\x08\x00\x45"
+            and len(data) >= 54
+            and data[23] == 6
+            and not data[20] & 0x3F
+            and not data[21]
+        ):
+            (total, ttl, src, dst, sport, dport, seq, ack, off_byte, flag_byte, window, urg) = (
+                _FAST.unpack_from(data, 14)
+            )
+            hlen = (off_byte >> 4) * 4
+            if hlen >= 20 and 20 + hlen <= total:
+                fast = _new_segment(Segment)
+                fast.frame_no = frame_no
+                fast.ts = ts
+                fast.linktype = 1
+                fast.frame = data
+                fast.wire_len = wire_len
+                fast.truncated = len(data) - 14 < total
+                fast.ip_version = 4
+                fast.ip_off = 14
+                fast.src = src
+                fast.dst = dst
+                fast.ip_len = total
+                fast.ttl = ttl
+                fast.vlan = ()
+                fast.tcp_off = 34
+                fast.sport = sport
+                fast.dport = dport
+                fast.seq = seq
+                fast.ack = ack
+                fast.flags = flag_byte | ((off_byte & 1) << 8)
+                fast.window = window
+                fast.urg_ptr = urg
+                fast.opts = data[54 : 34 + hlen] if hlen > 20 else b""
+                fast.bad_opts = ""
+                fast.payload_len = total - 20 - hlen
+                self.tcp += 1
+                if fast.truncated:
+                    self.truncated += 1
+                return fast
         try:
             seg = self._decode(data, linktype)
         except (Malformed, struct.error, IndexError) as exc:
