@@ -49,6 +49,7 @@ _TOKEN_RE = re.compile(r"\s*(?:(&&|\|\||>=|<=|==|!=|[()!<>=])|([\w.:/\[\]\-]+)|(
 
 STATES: frozenset[str] = frozenset(
     {
+        "UNKNOWN",
         "CLOSED",
         "LISTEN",
         "SYN_SENT",

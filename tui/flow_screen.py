@@ -1,0 +1,204 @@
+"""The flow screen: one flow's state-timeline ladder, its summary, and the frame inspector.
+
+Pushed by the main screen (`enter` on a row) as `FlowScreen(tracker, flow_id)`. While the flow is
+open the screen re-reads it from the tracker on its own 10 Hz timer, and rebuilds the ladder only
+when the flow changed (the App's drain timer keeps feeding the tracker meanwhile).
+
+Keys: `a` absolute/relative sequence numbers, `t` teaching notes, `w` save the flow's kept frames
+as a pcap, `enter` (or a click) on a ladder line inspects that frame, `escape` back.
+
+Tests and snapshots reach a given state without key presses through `FlowScreen(tracker, flow_id,
+select_frame=N)` (opens frame N in the inspector once mounted) or `screen.inspect(N)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from capture.dissect import dissect_segment
+from capture.pcapio import CaptureError, PcapWriter
+from capture.safetext import escape_untrusted
+from capture.segment import Segment, endpoint
+from widgets.flow_summary import summary_lines
+from widgets.hexdump import HexDump
+from widgets.inspector import Inspector
+from widgets.ladder import Ladder
+from widgets.ladder_rows import build_rows
+from widgets.text import safe_text
+
+REFRESH_HZ = 10
+
+
+class FlowScreen(Screen[None]):
+    """One flow in detail; refreshes itself from the tracker while the flow is open."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("a", "toggle_absolute", "Abs/rel seq"),
+        Binding("t", "toggle_notes", "Notes"),
+        Binding("w", "save_pcap", "Save pcap"),
+    ]
+
+    DEFAULT_CSS = """
+    FlowScreen #flow-summary { height: auto; max-height: 7; padding: 0 1; background: $panel; }
+    FlowScreen #flow-ladder { height: 1fr; min-height: 6; }
+    FlowScreen #flow-inspect { height: 45%; display: none; border-top: solid $primary; }
+    FlowScreen #flow-inspect.-open { display: block; }
+    FlowScreen #flow-inspector { width: 1fr; min-width: 30; }
+    FlowScreen #flow-hexdump { width: 76; border-left: solid $panel; }
+    """
+
+    def __init__(
+        self,
+        tracker: Any,
+        flow_id: int,
+        *,
+        select_frame: int | None = None,
+        save_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.tracker = tracker
+        self.flow_id = flow_id
+        self.flow = self._lookup()
+        self.select_frame = select_frame
+        self.save_dir = save_dir
+        self.inspected: int | None = None
+        """Frame number shown in the inspector."""
+        self._signature: tuple[Any, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="flow-summary")
+        yield Ladder(id="flow-ladder")
+        with Horizontal(id="flow-inspect"):
+            yield Inspector(id="flow-inspector")
+            yield HexDump(id="flow-hexdump")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        ladder = self.query_one(Ladder)
+        if self.flow is not None:
+            f = self.flow
+            ladder.set_endpoints(
+                endpoint(f.orig_addr, f.orig_port), endpoint(f.resp_addr, f.resp_port)
+            )
+        self.refresh_flow()
+        ladder.focus()
+        self._warm_scapy()
+        self.set_interval(1 / REFRESH_HZ, self.refresh_flow)
+        if self.select_frame is not None:
+            self.inspect(self.select_frame)
+
+    @work(thread=True, exclusive=True, group="scapy-import")
+    def _warm_scapy(self) -> None:
+        """Import scapy's layers off the UI thread (~0.3 s) so the first inspection is instant."""
+        from scapy.layers import inet, inet6, l2  # noqa: F401, PLC0415
+
+    def _lookup(self) -> Any:
+        flow = self.tracker.flows.get(self.flow_id)
+        if flow is None:  # evicted (still exported): keep what we had, or search all we can
+            flow = next((f for f in self.tracker.all_flows() if f.id == self.flow_id), None)
+        return flow
+
+    def signature(self) -> tuple[Any, ...]:
+        """Cheap fingerprint of the flow; the ladder is rebuilt only when it changes."""
+        f = self.flow
+        if f is None:
+            return ()
+        return (f.orig.pkts, f.resp.pkts, len(f.transitions), f.conn_state, f.history, f.last_ts)
+
+    def refresh_flow(self) -> None:
+        """Re-read the flow; rebuild the summary and the ladder if anything changed."""
+        if self.flow is None:
+            self.flow = self._lookup()
+        sig = self.signature()
+        if sig == self._signature:
+            return
+        self._signature = sig
+        summary = self.query_one("#flow-summary", Static)
+        if self.flow is None:
+            summary.update(safe_text(f"flow {self.flow_id} is not tracked"))
+            return
+        lines = [f"flow {self.flow.id}  uid {self.flow.uid}", *summary_lines(self.flow)]
+        summary.update(safe_text("\n".join(lines)))
+        self.query_one(Ladder).set_rows(build_rows(self.flow))
+
+    def segment(self, frame_no: int) -> Segment | None:
+        """The kept segment of frame `frame_no`, if the tracker still holds it."""
+        if self.flow is None:
+            return None
+        return next((s for s in self.flow.frames() if s.frame_no == frame_no), None)
+
+    def inspect(self, frame_no: int) -> bool:
+        """Open frame `frame_no` in the inspector and hex dump; False if it is not kept."""
+        seg = self.segment(frame_no)
+        if seg is None:
+            return False
+        layers = dissect_segment(seg)
+        self.inspected = frame_no
+        self.query_one("#flow-inspect").add_class("-open")
+        self.query_one(Inspector).show(layers)
+        tcp = next((lay for lay in layers if lay.name == "TCP"), None)
+        self.query_one(HexDump).show(seg.frame, (tcp.start, tcp.end) if tcp else None)
+        return True
+
+    def on_ladder_segment_selected(self, message: Ladder.SegmentSelected) -> None:
+        self.inspect(message.frame_no)
+
+    def on_inspector_layer_highlighted(self, message: Inspector.LayerHighlighted) -> None:
+        self.query_one(HexDump).set_highlight((message.start, message.end))
+
+    def action_back(self) -> None:
+        """Close the inspector if open, else go back to the main screen."""
+        pane = self.query_one("#flow-inspect")
+        if pane.has_class("-open"):
+            pane.remove_class("-open")
+            self.inspected = None
+            self.query_one(Ladder).focus()
+        else:
+            self.app.pop_screen()
+
+    def action_toggle_absolute(self) -> None:
+        ladder = self.query_one(Ladder)
+        ladder.absolute = not ladder.absolute
+
+    def action_toggle_notes(self) -> None:
+        ladder = self.query_one(Ladder)
+        ladder.notes = not ladder.notes
+
+    def action_save_pcap(self) -> None:
+        """Write the flow's kept frames to tcpwatch-flow-<id>.pcap (cwd) and say where."""
+        try:
+            path, count, left_out = self.save_pcap()
+        except (OSError, CaptureError) as err:
+            self.notify(
+                escape_untrusted(str(err)), title="save failed", severity="error", markup=False
+            )
+            return
+        text = f"{count} frames saved to {path}"
+        if left_out:
+            text += f" ({left_out} with another link type left out)"
+        self.notify(escape_untrusted(text), title="pcap saved", markup=False)
+
+    def save_pcap(self) -> tuple[Path, int, int]:
+        """Write the kept frames; returns (path, frames written, frames of other link types)."""
+        frames = self.flow.frames() if self.flow is not None else []
+        path = (self.save_dir or Path.cwd()) / f"tcpwatch-flow-{self.flow_id}.pcap"
+        linktype = frames[0].linktype if frames else 1
+        writer = PcapWriter(str(path), linktype)
+        written = 0
+        try:
+            for seg in frames:
+                if seg.linktype == linktype:  # one pcap holds one link type
+                    writer.write(seg.ts, seg.frame, seg.wire_len)
+                    written += 1
+        finally:
+            writer.close()
+        return path, written, len(frames) - written

@@ -1,0 +1,271 @@
+"""The state-timeline ladder: client on the left, server on the right, one line per segment.
+
+    frame  Δt          client 10.0.0.1:5555                                server 10.0.0.2:80
+        1  +0          SYN_SENT      │─[S] SYN seq 0 len 0 win 64240 <mss…>──▶│
+        2  +120.0µs                  │◀──[S.] SYN ACK seq 0 ack 1 len 0 win…──│ SYN_RECEIVED
+
+Each line is a `LadderRow` (`widgets.ladder_rows`); this widget only lays them out. Line API with a
+fixed header line: only visible lines are built, and built strips are cached until the rows, the
+width or a display toggle change. A cursor (kept on its frame across updates) selects a segment
+with `enter` or a click (`SegmentSelected`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.events import Click
+from textual.geometry import Region, Size, Spacing
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from capture.segment import RST
+from widgets.ladder_rows import LadderRow
+from widgets.text import safe_str
+
+FRAME_W, DT_W, STATE_W, MIN_LANE = 7, 11, 14, 34
+MARK_MAX = 34
+
+
+def fmt_dt(dt: float) -> str:
+    """Time since the previous segment, compact: `+0`, `+85µs`, `+12.345ms`, `+1.204s`."""
+    if dt <= 0:
+        return "+0"
+    if dt < 1e-3:
+        return f"+{dt * 1e6:.0f}µs"
+    if dt < 1:
+        return f"+{dt * 1e3:.3f}ms"
+    return f"+{dt:.3f}s"
+
+
+def arrow(label: str, width: int, rightwards: bool) -> str:
+    """`─label───▶` or `◀───label─` exactly `width` cells, the label cut with `…` if needed."""
+    room = width - 3
+    if cell_len(label) > room:
+        label = set_cell_size(label, room - 1) + "…"
+    fill = "─" * (width - 3 - cell_len(label))
+    return f"─{label} {fill}▶" if rightwards else f"◀{fill} {label}─"
+
+
+class Ladder(ScrollView, can_focus=True):
+    """The ladder of one flow; `set_rows` replaces its rows (the cursor stays on its frame)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "ladder--header",
+        "ladder--orig",
+        "ladder--resp",
+        "ladder--state",
+        "ladder--mark",
+        "ladder--rst",
+        "ladder--skip",
+        "ladder--note",
+        "ladder--cursor",
+    }
+
+    DEFAULT_CSS = """
+    Ladder { height: 1fr; }
+    Ladder > .ladder--header { text-style: bold; background: $panel; }
+    Ladder > .ladder--orig { color: $primary; }
+    Ladder > .ladder--resp { color: $secondary; }
+    Ladder > .ladder--state { color: $success; text-style: bold; }
+    Ladder > .ladder--mark { color: $warning; text-style: bold; }
+    Ladder > .ladder--rst { color: $error; }
+    Ladder > .ladder--skip { color: $text-muted; text-style: italic; }
+    Ladder > .ladder--note { color: $accent; text-style: italic; }
+    Ladder > .ladder--cursor { background: $block-cursor-background; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "cursor(-20)", "Page up", show=False),
+        Binding("pagedown", "cursor(20)", "Page down", show=False),
+        Binding("home", "cursor(-1000000000)", "First", show=False),
+        Binding("end", "cursor(1000000000)", "Last", show=False),
+        Binding("enter", "select", "Inspect", show=True),
+    ]
+
+    absolute: reactive[bool] = reactive(False)
+    """Show absolute sequence numbers instead of relative ones."""
+    notes: reactive[bool] = reactive(False)
+    """Show the teaching annotations column."""
+
+    class SegmentSelected(Message):
+        """The user picked the segment of frame `frame_no` (enter or click)."""
+
+        def __init__(self, frame_no: int) -> None:
+            self.frame_no = frame_no
+            super().__init__()
+
+    def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.rows: list[LadderRow] = []
+        self.cursor = 0
+        self.client = "client"
+        self.server = "server"
+        self._cache: LRUCache[tuple[int, int, bool, bool, bool], Strip] = LRUCache(1024)
+
+    def set_endpoints(self, client: str, server: str) -> None:
+        """The header's endpoint texts (escaped here)."""
+        self.client, self.server = safe_str(client), safe_str(server)
+        self._invalidate()
+
+    def set_rows(self, rows: list[LadderRow]) -> None:
+        """Replace the rows; the cursor stays on the same frame, or follows the tail."""
+        at_end = not self.rows or self.cursor >= len(self.rows) - 1
+        current = self.rows[self.cursor].frame_no if self.rows else None
+        self.rows = rows
+        index = next((i for i, r in enumerate(rows) if r.frame_no == current), None)
+        if index is None or at_end and self.cursor != 0:
+            index = 0 if current is None else len(rows) - 1
+        self.cursor = max(0, min(index, len(rows) - 1))
+        self._invalidate()
+
+    def row_text(self, index: int) -> str:
+        """Row `index` as plain text (what is drawn, without styles)."""
+        return "".join(seg.text for seg in self._segments(index, self._lane(), Style()))
+
+    @property
+    def selected(self) -> LadderRow | None:
+        """The row under the cursor."""
+        return self.rows[self.cursor] if self.rows else None
+
+    def watch_absolute(self) -> None:
+        self._invalidate()
+
+    def watch_notes(self) -> None:
+        self._invalidate()
+
+    def on_resize(self) -> None:
+        self._invalidate()
+
+    def action_cursor(self, delta: int) -> None:
+        """Move the cursor by `delta` rows and scroll it into view."""
+        if self.rows:
+            self.move_to(max(0, min(len(self.rows) - 1, self.cursor + delta)))
+
+    def move_to(self, index: int) -> None:
+        """Put the cursor on row `index`."""
+        self.cursor = index
+        self.scroll_to_region(Region(0, index + 1, 1, 1), animate=False, spacing=self._spacing())
+        self._cache.clear()
+        self.refresh()
+
+    def action_select(self) -> None:
+        """Open the segment under the cursor in the inspector."""
+        row = self.selected
+        if row is not None and row.kind == "segment":
+            self.post_message(self.SegmentSelected(row.frame_no))
+
+    def on_click(self, event: Click) -> None:
+        index = event.y - 1 + self.scroll_offset.y
+        if event.y >= 1 and 0 <= index < len(self.rows):
+            self.move_to(index)
+            self.action_select()
+
+    def _spacing(self) -> Spacing:
+        return Spacing(1, 0, 0, 0)  # the header line covers the top row
+
+    def _invalidate(self) -> None:
+        self._cache.clear()
+        width = self._content_width()
+        self.virtual_size = Size(width, len(self.rows) + 1)
+        self.refresh()
+
+    def _lane(self) -> int:
+        fixed = FRAME_W + DT_W + 2 * STATE_W + 2 + self._mark_width()
+        return max(MIN_LANE, self.size.width - fixed)
+
+    def _mark_width(self) -> int:
+        widest = max((cell_len(self._marks_text(r)) for r in self.rows), default=0)
+        return min(widest, MARK_MAX)
+
+    def _content_width(self) -> int:
+        return max((cell_len(self.row_text(i)) for i in range(len(self.rows))), default=0)
+
+    def _marks_text(self, row: LadderRow) -> str:
+        text = " ⚠ " + "; ".join(row.marks) if row.marks else ""
+        if self.notes and row.note:
+            text += "  ✎ " + row.note
+        return text
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            strip = Strip(self._header(base))
+        else:
+            index = y - 1 + self.scroll_offset.y
+            if index >= len(self.rows):
+                return Strip.blank(width, base)
+            key = (index, width, self.absolute, self.notes, index == self.cursor)
+            cached = self._cache.get(key)
+            if cached is None:
+                style = base
+                if index == self.cursor:
+                    style = base + self.get_component_rich_style("ladder--cursor")
+                cached = Strip(self._segments(index, self._lane(), style))
+                self._cache[key] = cached
+            strip = cached
+        x = self.scroll_offset.x
+        return strip.crop(x, x + width).extend_cell_length(width, base)
+
+    def _header(self, base: Style) -> list[Segment]:
+        style = base + self.get_component_rich_style("ladder--header")
+        middle = 2 * STATE_W + self._lane() + 2
+        left, right = f"client {self.client}", f"server {self.server}"
+        gap = max(1, middle - cell_len(left) - cell_len(right))
+        text = f"{'frame':>{FRAME_W - 1}} {'Δt':<{DT_W}}{left}{' ' * gap}{right}"
+        return [Segment(text, style)]
+
+    def _style(self, name: str, base: Style) -> Style:
+        return base + self.get_component_rich_style(name)
+
+    def _segments(self, index: int, lane: int, base: Style) -> list[Segment]:
+        row = self.rows[index]
+        if row.kind == "skip":
+            text = f"⋯ {row.skipped} segment{'s' * (row.skipped != 1)} not kept ⋯"
+            pad = " " * (FRAME_W + DT_W + STATE_W)
+            return [Segment(pad + "│" + text.center(lane) + "│", self._style("ladder--skip", base))]
+        frame = f"{row.frame_no:>{FRAME_W - 1}} " if row.frame_no else f"{'end':>{FRAME_W - 1}} "
+        dt = fmt_dt(row.dt) if row.kind == "segment" else ""
+        state = self._style("ladder--state", base)
+        out = [
+            Segment(frame + f"{dt:<{DT_W}}", base),
+            Segment(_state_cell(row.orig_states), state),
+            Segment("│", base),
+        ]
+        if row.kind == "segment":
+            kind = (
+                "ladder--rst"
+                if row.flags & RST
+                else ("ladder--orig" if row.from_orig else "ladder--resp")
+            )
+            out.append(
+                Segment(
+                    arrow(row.label(self.absolute), lane, row.from_orig), self._style(kind, base)
+                )
+            )
+        else:
+            out.append(Segment(" " * lane, base))
+        out += [Segment("│", base), Segment(" " + _state_cell(row.resp_states), state)]
+        if row.marks:
+            out.append(Segment(" ⚠ " + "; ".join(row.marks), self._style("ladder--mark", base)))
+        if self.notes and row.note:
+            out.append(Segment("  ✎ " + row.note, self._style("ladder--note", base)))
+        return out
+
+
+def _state_cell(states: list[str]) -> str:
+    """The states an endpoint moved to at this line, fitted to the state column."""
+    text = "→".join(states)
+    if cell_len(text) > STATE_W - 1:
+        text = "…" + text[-(STATE_W - 2) :]
+    return f"{text:<{STATE_W - 1}}"

@@ -1,0 +1,217 @@
+"""The rows of the state-timeline ladder, built from a `Flow` as plain data (no Textual here).
+
+One `LadderRow` per kept segment, in capture order: its direction, flags, sequence numbers (both
+absolute and relative to each direction's ISN), length, window, the options of SYNs, the time
+since the previous segment, each endpoint's state transitions at that frame, and marks for what
+deserves attention (retransmissions, SYN retries with their gaps, zero windows, illegal flag
+combinations). Where the tracker did not keep frames (its per-flow ring), a row says how many are
+missing. `annotate` adds the teaching notes (ISN, ISN+1, FIN takes a sequence number, TIME_WAIT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from capture.segment import (
+    ACK,
+    FIN,
+    PSH,
+    RST,
+    SYN,
+    URG,
+    Segment,
+    flag_words,
+    parse_options,
+    tcpdump_flags,
+)
+
+MOD = 1 << 32
+
+
+@dataclass(slots=True)
+class LadderRow:
+    """One line of the ladder: a segment, a state change without a kept frame, or a gap."""
+
+    frame_no: int
+    ts: float
+    dt: float
+    from_orig: bool
+    flags: int = 0
+    seq: int = 0
+    ack: int = 0
+    rel_seq: int = 0
+    rel_ack: int = 0
+    length: int = 0
+    window: int = 0
+    options: str = ""
+    marks: list[str] = field(default_factory=list)
+    orig_states: list[str] = field(default_factory=list)
+    resp_states: list[str] = field(default_factory=list)
+    note: str = ""
+    skipped: int = 0
+    """For a `skip` row: how many segments of the flow were not kept there."""
+    kind: str = "segment"
+    """`segment`, `state` (transitions whose frame was not kept) or `skip`."""
+
+    def label(self, absolute: bool) -> str:
+        """The text on the arrow: flags both ways, seq/ack, length, window, SYN options."""
+        seq, ack = (self.seq, self.ack) if absolute else (self.rel_seq, self.rel_ack)
+        parts = [f"[{tcpdump_flags(self.flags)}] {flag_words(self.flags)}", f"seq {seq}"]
+        if self.flags & ACK:
+            parts.append(f"ack {ack}")
+        parts.append(f"len {self.length}")
+        parts.append(f"win {self.window}")
+        if self.options:
+            parts.append(f"<{self.options}>")
+        return " ".join(parts)
+
+
+def illegal_combination(flags: int) -> str:
+    """The name of an illegal flag combination (RFC 9293 forbids or never produces it), or ""."""
+    if flags & 0xFF == 0:
+        return "null (no flags)"
+    if flags & (FIN | PSH | URG) == FIN | PSH | URG and not flags & ACK:
+        return "xmas (FIN+PSH+URG)"
+    for pair, name in ((SYN | FIN, "SYN+FIN"), (SYN | RST, "SYN+RST"), (FIN | RST, "FIN+RST")):
+        if flags & pair == pair:
+            return name
+    return ""
+
+
+def syn_options(seg: Segment) -> str:
+    """The options of a SYN or SYN/ACK in short form: `mss 1460,sackOK,TS,wscale 7`."""
+    opts = parse_options(seg.opts)
+    shown = [
+        name if not value or name == "TS" else f"{name} {value}" for _, name, value in opts.items
+    ]
+    return ",".join(s for s in shown if s not in ("nop", "eol"))
+
+
+def _is_orig(flow: Any, seg: Segment) -> bool:
+    return bool(seg.src == flow.orig_addr and seg.sport == flow.orig_port)
+
+
+class _Direction:
+    """Per-direction bookkeeping while walking the segments: ISN, highest sequence, SYNs seen."""
+
+    __slots__ = ("isn", "high", "syn_ts", "syns")
+
+    def __init__(self, isn: int | None) -> None:
+        self.isn = isn
+        self.high: int | None = None
+        self.syn_ts: float | None = None
+        self.syns = 0
+
+
+def build_rows(flow: Any) -> list[LadderRow]:
+    """The ladder rows of `flow`: its kept frames in order, with transitions and marks."""
+    frames: list[Segment] = flow.frames()
+    dirs = {True: _Direction(flow.orig.isn), False: _Direction(flow.resp.isn)}
+    for seg in frames:  # ISNs unknown (no SYN seen): count from the first sequence number
+        d = dirs[_is_orig(flow, seg)]
+        if d.isn is None:
+            d.isn = (seg.seq - 1) % MOD if seg.flags & SYN else seg.seq
+    by_frame = _transitions_by_frame(flow)
+    rows: list[LadderRow] = []
+    prev_ts = frames[0].ts if frames else 0.0
+    for seg in frames:
+        rows.append(_row(flow, seg, dirs, seg.ts - prev_ts, by_frame.pop(seg.frame_no, [])))
+        prev_ts = seg.ts
+    _add_loose_transitions(rows, by_frame)
+    _add_skipped(rows, flow, len(frames))
+    return rows
+
+
+def _row(
+    flow: Any, seg: Segment, dirs: dict[bool, _Direction], dt: float, trans: list[Any]
+) -> LadderRow:
+    orig = _is_orig(flow, seg)
+    mine, theirs = dirs[orig], dirs[not orig]
+    row = LadderRow(seg.frame_no, seg.ts, dt, orig, seg.flags, seg.seq, seg.ack)
+    row.rel_seq = (seg.seq - (mine.isn or 0)) % MOD
+    row.rel_ack = (seg.ack - (theirs.isn or 0)) % MOD if theirs.isn is not None else seg.ack
+    row.length, row.window = seg.payload_len, seg.window
+    if seg.flags & SYN:
+        row.options = syn_options(seg)
+    _mark(row, seg, mine)
+    for t in trans:
+        (row.orig_states if _side_is_orig(t.side) else row.resp_states).append(t.new)
+    return row
+
+
+def _mark(row: LadderRow, seg: Segment, mine: _Direction) -> None:
+    flags = seg.flags
+    bad = illegal_combination(flags)
+    if bad:
+        row.marks.append(f"illegal {bad}")
+    if flags & SYN:
+        mine.syns += 1
+        if mine.syns > 1 and mine.syn_ts is not None:
+            kind = "SYN/ACK" if flags & ACK else "SYN"
+            row.marks.append(f"{kind} retry #{mine.syns - 1} (+{_fmt_gap(seg.ts - mine.syn_ts)})")
+        mine.syn_ts = seg.ts
+    elif _is_retransmission(seg, mine):
+        row.marks.append("retransmission")
+    if seg.window == 0 and not flags & RST:
+        row.marks.append("zero window")
+    end = (seg.seq + seg.payload_len + (1 if flags & (SYN | FIN) else 0)) % MOD
+    if mine.high is None or _seq_lt(mine.high, end):
+        mine.high = end
+
+
+def _is_retransmission(seg: Segment, mine: _Direction) -> bool:
+    """Data or a FIN that starts before what this direction already sent (RFC 9293 modulo 2^32)."""
+    if mine.high is None or not (seg.payload_len or seg.flags & FIN) or seg.flags & RST:
+        return False
+    return _seq_lt(seg.seq, mine.high)
+
+
+def _seq_lt(a: int, b: int) -> bool:
+    return a != b and (b - a) % MOD < (1 << 31)
+
+
+def _fmt_gap(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}ms" if seconds < 1 else f"{seconds:.2f}s"
+
+
+def _side_is_orig(side: Any) -> bool:
+    return side in ("orig", True, "o")
+
+
+def _transitions_by_frame(flow: Any) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    for t in flow.transitions:
+        out.setdefault(t.frame_no, []).append(t)
+    return out
+
+
+def _add_loose_transitions(rows: list[LadderRow], loose: dict[int, list[Any]]) -> None:
+    """Transitions whose frame was not kept (or that came from the end of input) get a row."""
+    for frame_no, trans in sorted(loose.items()):
+        row = LadderRow(frame_no, trans[0].ts, 0.0, True, kind="state")
+        for t in trans:
+            (row.orig_states if _side_is_orig(t.side) else row.resp_states).append(t.new)
+        at = next((i for i, r in enumerate(rows) if r.frame_no > frame_no), len(rows))
+        if frame_no == 0:  # no frame: the end of the capture finalised it
+            at = len(rows)
+        rows.insert(at, row)
+
+
+def _add_skipped(rows: list[LadderRow], flow: Any, kept: int) -> None:
+    """One row for the segments of this flow the tracker's ring did not keep."""
+    total = flow.orig.pkts + flow.resp.pkts
+    if total <= kept:
+        return
+    skip = LadderRow(0, 0.0, 0.0, True, skipped=total - kept, kind="skip")
+    at = _gap_index(rows)
+    rows.insert(at, skip)
+
+
+def _gap_index(rows: list[LadderRow]) -> int:
+    """Where the missing frames were: the largest jump in time between kept segments."""
+    seg_rows = [i for i, r in enumerate(rows) if r.kind == "segment"]
+    if len(seg_rows) < 2:
+        return len(rows)
+    best = max(seg_rows[1:], key=lambda i: rows[i].dt)
+    return best
