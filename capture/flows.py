@@ -1,0 +1,575 @@
+"""Flows: one TCP connection each, built from segments by `FlowTracker.ingest`.
+
+Identity is the 4-tuple plus the VLAN ids. The flow key is a canonical tuple (the lower
+address/port pair first), so both directions find the flow with one dict lookup: on CPython 3.11
+building and looking up that tuple costs ~140 ns, a packed bytes key ~260 ns.
+
+The originator is the sender of the first SYN (SYN without ACK). Without one the orientation is
+inferred (`direction_inferred`): a SYN/ACK's sender is the responder; else an endpoint in
+`FlowTracker.listen_ports` (live mode: our listening sockets) is the responder; else the first
+packet's sender is the originator, unless Zeek would flip it (`capture.zeek.initial_flip`).
+
+A SYN whose sequence number differs from the one its sender used first on the 4-tuple (its ISN,
+or Wireshark's base guess: its first seq - 1, or the peer's first ack - 1) starts a new flow, as
+Wireshark's `tcp.stream` does: port reuse after a close or from TIME_WAIT, or a new attempt after
+an abandoned one. A SYN retransmission (same ISN) stays in its flow.
+
+Teardown (`close_kind`), decided by the FINs and the first RST:
+  ""             neither FIN nor RST seen
+  "half-closed"  one side sent a FIN, the other neither FIN nor RST (yet, or by the end)
+  "fin-4way"     the second FIN came after its sender had acknowledged the first FIN
+  "fin-3way"     the second FIN's own segment is what first acknowledged the first FIN (FIN/ACK)
+  "simultaneous" the second FIN did not acknowledge the first (both sides closed at once)
+  "rst"          an RST came before any FIN
+  "fin-then-rst" an RST came after one side's FIN, before the other side's
+An RST after both FINs leaves the FIN kind. The tracker never reads a clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from capture import zeek
+from capture.segment import (
+    ACK,
+    CWR,
+    ECE,
+    FIN,
+    PSH,
+    RST,
+    SYN,
+    URG,
+    Segment,
+    addr_str,
+    parse_options,
+)
+from capture.tcpstate import (
+    ESTABLISHED,
+    MASK,
+    TIME_WAIT,
+    Endpoint,
+    Transition,
+    advance,
+    seq_ge,
+)
+
+HALF = 0x80000000
+KEEP_SPECIAL = 32
+"""Segments that moved an endpoint (handshake, teardown) always kept per flow, at most."""
+KEEP_TIMES = 16
+"""SYN (or SYN/ACK) times kept per side: the first and its retries."""
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+FlowKey = tuple[bytes, bytes, int, int, tuple[int, ...]]
+ListenPorts = set[Any]
+"""Members are port ints or (address bytes, port) tuples."""
+
+
+class Side(Endpoint):
+    """One direction of a flow: its endpoint state plus what it sent."""
+
+    __slots__ = (
+        "pkts", "ip_bytes", "payload", "noack", "syn", "synack", "fin", "rst", "psh", "urg",
+        "ece", "cwr", "base", "hi", "retrans", "zero_window", "mss", "wscale", "sack_perm",
+        "timestamps", "tfo", "syn_data", "syn_times", "synack_times",
+    )  # fmt: skip
+
+    def __init__(self, side: str) -> None:
+        super().__init__(side)
+        self.pkts = self.ip_bytes = self.payload = self.noack = 0
+        self.syn = self.synack = self.fin = self.rst = 0
+        self.psh = self.urg = self.ece = self.cwr = 0
+        self.base = -1
+        """Wireshark's base sequence number (ISN, or first seq - 1, or peer's first ack - 1)."""
+        self.hi = -1
+        """Highest sequence number sent + 1 (the end of the sequence space seen)."""
+        self.retrans = self.zero_window = 0
+        self.mss: int | None = None
+        self.wscale: int | None = None
+        self.sack_perm: bool | None = None
+        self.timestamps: bool | None = None
+        self.tfo: bytes | None = None
+        """TFO cookie on its SYN (b"" = cookie request), None without the option."""
+        self.syn_data = 0
+        """Payload bytes carried on its first SYN or SYN/ACK (TFO data)."""
+        self.syn_times: list[float] | None = None
+        self.synack_times: list[float] | None = None
+
+    @property
+    def flags(self) -> dict[str, int]:
+        """Segments per flag: syn = SYN without ACK, synack = SYN+ACK, others = that flag set."""
+        return {
+            "syn": self.syn, "synack": self.synack, "fin": self.fin, "rst": self.rst,
+            "psh": self.psh, "urg": self.urg, "ece": self.ece, "cwr": self.cwr,
+            "ack": self.pkts - self.noack,
+        }  # fmt: skip
+
+
+def _uid(fid: int) -> str:
+    """Zeek-style uid: "C" and 17 base62 characters, derived from the flow id only."""
+    n = int.from_bytes(hashlib.blake2b(fid.to_bytes(8, "big"), digest_size=13).digest(), "big")
+    out = []
+    for _ in range(17):
+        n, r = divmod(n, 62)
+        out.append(_B62[r])
+    return "C" + "".join(out)
+
+
+def _gaps(times: list[float] | None) -> list[float]:
+    if not times:
+        return []
+    return [round(b - a, 9) for a, b in zip(times, times[1:], strict=False)]
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 9)
+
+
+class Flow:
+    """One TCP connection (or attempt), as the tracker has seen it so far."""
+
+    __slots__ = (
+        "id", "key", "orig_low", "orig_addr", "orig_port", "resp_addr", "resp_port", "vlan",
+        "direction_inferred", "first_ts", "last_ts", "orig", "resp", "transitions", "zeek",
+        "irtt", "rtt_syn_synack", "rtt_synack_ack", "mru_syn", "mru_synack", "closed_by",
+        "rst_by", "rst_state", "end_kind", "illegal", "ring", "special", "steady", "superseded",
+        "proc_orig", "proc_resp", "pid_orig", "pid_resp",
+    )  # fmt: skip
+
+    def __init__(self, fid: int, key: FlowKey, seg: Segment, sender_is_orig: bool) -> None:
+        self.id = fid
+        self.key = key
+        if sender_is_orig:
+            self.orig_addr, self.orig_port = seg.src, seg.sport
+            self.resp_addr, self.resp_port = seg.dst, seg.dport
+        else:
+            self.orig_addr, self.orig_port = seg.dst, seg.dport
+            self.resp_addr, self.resp_port = seg.src, seg.sport
+        # Whether the originator is the key's first (lower) endpoint.
+        self.orig_low = key[0] == self.orig_addr and key[2] == self.orig_port
+        self.vlan = seg.vlan
+        self.direction_inferred = seg.flags & (SYN | ACK) != SYN
+        self.first_ts = self.last_ts = seg.ts
+        self.orig = Side("orig")
+        self.resp = Side("resp")
+        self.transitions: list[Transition] = []
+        self.zeek = zeek.ZeekState()
+        if not sender_is_orig:
+            self.zeek.flip()
+        self.irtt: float | None = None
+        """Wireshark's iRTT: the last SYN to the first segment with ACK and without SYN."""
+        self.rtt_syn_synack: float | None = None
+        self.rtt_synack_ack: float | None = None
+        self.mru_syn = self.mru_synack = -1.0
+        self.closed_by = self.rst_by = self.rst_state = self.end_kind = ""
+        self.illegal: dict[str, int] | None = None
+        self.ring: deque[Segment] | None = None
+        self.special: list[Segment] | None = None
+        self.steady = False
+        """Both endpoints ESTABLISHED: a plain ACK segment needs no state work."""
+        self.superseded = False
+        """A newer flow took over the 4-tuple (port reuse); no more segments come here."""
+        self.proc_orig: str | None = None
+        self.proc_resp: str | None = None
+        self.pid_orig: int | None = None
+        self.pid_resp: int | None = None
+
+    @property
+    def uid(self) -> str:
+        """Zeek-style connection uid, deterministic from the flow id."""
+        return _uid(self.id)
+
+    @property
+    def state_orig(self) -> str:
+        """The originator's RFC 9293 state."""
+        return self.orig.state
+
+    @property
+    def state_resp(self) -> str:
+        """The responder's RFC 9293 state."""
+        return self.resp.state
+
+    @property
+    def history(self) -> str:
+        """Zeek's history string (so far)."""
+        return self.zeek.history
+
+    @property
+    def conn_state(self) -> str:
+        """Zeek's conn_state (provisional while the connection is open)."""
+        return self.zeek.conn_state()
+
+    @property
+    def closed(self) -> bool:
+        """An RST was seen, or a FIN from both sides."""
+        return bool(self.rst_by) or (self.orig.fin_seq >= 0 and self.resp.fin_seq >= 0)
+
+    @property
+    def close_kind(self) -> str:
+        """How the connection ended (see the module docstring)."""
+        if self.end_kind:
+            return self.end_kind
+        return "half-closed" if self.closed_by else ""
+
+    @property
+    def syn_retries(self) -> int:
+        """Retransmissions of the originator's SYN (same ISN)."""
+        times = self.orig.syn_times
+        return len(times) - 1 if times else 0
+
+    @property
+    def syn_retry_gaps(self) -> list[float]:
+        """Seconds between successive SYNs of the originator (1, 2, 4 ... on Linux)."""
+        return _gaps(self.orig.syn_times)
+
+    @property
+    def synack_retries(self) -> int:
+        """Retransmissions of the responder's SYN/ACK."""
+        times = self.resp.synack_times
+        return len(times) - 1 if times else 0
+
+    @property
+    def synack_retry_gaps(self) -> list[float]:
+        """Seconds between successive SYN/ACKs of the responder."""
+        return _gaps(self.resp.synack_times)
+
+    @property
+    def sack_perm(self) -> bool | None:
+        """SACK permitted by every SYN seen (both sides: negotiated); None without a SYN."""
+        return _both(self.orig.sack_perm, self.resp.sack_perm)
+
+    @property
+    def timestamps(self) -> bool | None:
+        """Timestamps option on every SYN seen (both sides: in use); None without a SYN."""
+        return _both(self.orig.timestamps, self.resp.timestamps)
+
+    @property
+    def time_wait_by(self) -> str:
+        """Who entered TIME_WAIT: "orig", "resp", "both" or ""."""
+        sides = {t.side for t in self.transitions if t.new == TIME_WAIT}
+        if len(sides) == 2:
+            return "both"
+        return sides.pop() if sides else ""
+
+    def frames(self) -> list[Segment]:
+        """The kept segments in capture order: the recent ring plus handshake and teardown."""
+        kept: dict[int, Segment] = {}
+        for seq in (self.special, self.ring):
+            if seq:
+                for seg in seq:
+                    kept[seg.frame_no] = seg
+        return [kept[n] for n in sorted(kept)]
+
+    def record(self) -> dict[str, Any]:
+        """The export record (Zeek's field names where Zeek has them)."""
+        o, r, z = self.orig, self.resp, self.zeek
+        return {
+            "ts": self.first_ts, "uid": self.uid,
+            "orig_h": addr_str(self.orig_addr), "orig_p": self.orig_port,
+            "resp_h": addr_str(self.resp_addr), "resp_p": self.resp_port,
+            "duration": round(self.last_ts - self.first_ts, 9),
+            "orig_pkts": o.pkts, "resp_pkts": r.pkts,
+            "orig_bytes": z.orig_bytes, "resp_bytes": z.resp_bytes,
+            "orig_ip_bytes": o.ip_bytes, "resp_ip_bytes": r.ip_bytes,
+            "conn_state": z.conn_state(), "history": z.history,
+            "state_orig": o.state, "state_resp": r.state,
+            "flags_orig": o.flags, "flags_resp": r.flags,
+            "payload_orig": o.payload, "payload_resp": r.payload,
+            "isn_orig": o.isn, "isn_resp": r.isn, "mss_orig": o.mss, "mss_resp": r.mss,
+            "wscale_orig": o.wscale, "wscale_resp": r.wscale,
+            "sack_perm": self.sack_perm, "timestamps": self.timestamps,
+            "irtt": _r(self.irtt), "rtt_syn_synack": _r(self.rtt_syn_synack),
+            "rtt_synack_ack": _r(self.rtt_synack_ack),
+            "syn_retries": self.syn_retries, "syn_retry_gaps": self.syn_retry_gaps,
+            "retrans_orig": o.retrans, "retrans_resp": r.retrans,
+            "zero_window": o.zero_window + r.zero_window,
+            "closed_by": self.closed_by, "close_kind": self.close_kind,
+            "illegal_flags": dict(self.illegal) if self.illegal else {},
+            "direction_inferred": self.direction_inferred, "vlan": list(self.vlan),
+            "pid_orig": self.pid_orig, "pid_resp": self.pid_resp,
+            "proc_orig": self.proc_orig, "proc_resp": self.proc_resp,
+        }  # fmt: skip
+
+    def __repr__(self) -> str:
+        return (
+            f"Flow(#{self.id} {addr_str(self.orig_addr)}:{self.orig_port} > "
+            f"{addr_str(self.resp_addr)}:{self.resp_port} {self.orig.state}/{self.resp.state})"
+        )
+
+
+def _both(a: bool | None, b: bool | None) -> bool | None:
+    if a is None:
+        return b
+    return a if b is None else a and b
+
+
+class FlowTracker:
+    """Turns segments into flows. Pure: all time comes from the segments.
+
+    `max_flows` caps the flows tracked (closed and superseded flows are evicted first, then the
+    longest idle; `evicted` counts them, `on_evict(flow)` sees each before it goes).
+    `frames_per_flow` is the ring of recent segments kept per flow; 0 keeps no segments at all.
+    """
+
+    def __init__(
+        self,
+        max_flows: int = 100_000,
+        frames_per_flow: int = 64,
+        on_evict: Callable[[Flow], None] | None = None,
+    ) -> None:
+        self.max_flows = max(1, max_flows)
+        self.frames_per_flow = max(0, frames_per_flow)
+        self.on_evict = on_evict
+        self.flows: dict[int, Flow] = {}
+        """Tracked flows by id (in id order)."""
+        self.listen_ports: ListenPorts = set()
+        """Live mode: our listening endpoints (port, or (address bytes, port)); they respond."""
+        self.evicted = 0
+        self.finished = False
+        self._by_key: dict[FlowKey, Flow] = {}
+        self._changed: set[int] = set()
+        self._next_id = 1
+
+    def ingest(self, seg: Segment) -> Flow:
+        """Account for one segment; return the flow it belongs to."""
+        src, dst, sport, dport = seg.src, seg.dst, seg.sport, seg.dport
+        low = src < dst or (src == dst and sport <= dport)
+        key = (src, dst, sport, dport, seg.vlan) if low else (dst, src, dport, sport, seg.vlan)
+        flow = self._by_key.get(key)
+        flags = seg.flags
+        if flow is None:
+            flow = self._new_flow(key, seg)
+            is_orig = low == flow.orig_low
+        else:
+            is_orig = low == flow.orig_low
+            if flags & (SYN | ACK) == SYN:
+                base = flow.orig.base if is_orig else flow.resp.base
+                if base >= 0 and seg.seq != base:
+                    flow.superseded = True
+                    flow = self._new_flow(key, seg)
+                    is_orig = True
+        snd, rcv = (flow.orig, flow.resp) if is_orig else (flow.resp, flow.orig)
+        snd.pkts += 1
+        snd.ip_bytes += seg.ip_len
+        plen = seg.payload_len
+        snd.payload += plen
+        if flags & PSH:
+            snd.psh += 1
+        if flags & (URG | ECE | CWR):
+            _count_rare(snd, flags)
+        flow.last_ts = seg.ts
+        if plen or flags & (SYN | FIN):
+            _seq_space(snd, seg.seq, plen, flags)
+        if not seg.window and not flags & (SYN | FIN | RST):
+            snd.zero_window += 1
+        if flags & (SYN | FIN | RST | ACK) != ACK or not flow.steady:
+            self._slow(flow, snd, rcv, seg, is_orig)
+        flow.zeek.update(is_orig, seg)
+        if self.frames_per_flow:
+            ring = flow.ring
+            if ring is None:
+                ring = flow.ring = deque(maxlen=self.frames_per_flow)
+            ring.append(seg)
+        self._changed.add(flow.id)
+        return flow
+
+    def take_changed(self) -> set[int]:
+        """Ids of the flows changed (or evicted) since the last call."""
+        out, self._changed = self._changed, set()
+        return out
+
+    def finish(self) -> None:
+        """End of input: nothing more will come, every flow's state is final."""
+        self.finished = True
+        self._changed.update(self.flows)
+
+    def all_flows(self) -> list[Flow]:
+        """The tracked flows in id order."""
+        return list(self.flows.values())
+
+    def _new_flow(self, key: FlowKey, seg: Segment) -> Flow:
+        if len(self.flows) >= self.max_flows:
+            self._evict()
+        fid = self._next_id
+        self._next_id += 1
+        flow = Flow(fid, key, seg, self._sender_is_orig(seg))
+        self.flows[fid] = flow
+        self._by_key[key] = flow
+        return flow
+
+    def _sender_is_orig(self, seg: Segment) -> bool:
+        """Orientation from a flow's first segment (see the module docstring)."""
+        syn_ack = seg.flags & (SYN | ACK)
+        if syn_ack == SYN:
+            return True
+        if syn_ack == SYN | ACK:
+            return False
+        ports = self.listen_ports
+        if ports:
+            if seg.dport in ports or (seg.dst, seg.dport) in ports:
+                return True
+            if seg.sport in ports or (seg.src, seg.sport) in ports:
+                return False
+        return not zeek.initial_flip(seg)
+
+    def _evict(self) -> None:
+        # Evict a batch (1/64 of the cap) so the scan over all flows is paid once per batch.
+        batch = max(1, self.max_flows // 64)
+        for flow in heapq.nsmallest(batch, self.flows.values(), key=_evict_order):
+            del self.flows[flow.id]
+            if self._by_key.get(flow.key) is flow:
+                del self._by_key[flow.key]
+            self.evicted += 1
+            self._changed.add(flow.id)
+            if self.on_evict is not None:
+                self.on_evict(flow)
+
+    def _slow(self, flow: Flow, snd: Side, rcv: Side, seg: Segment, is_orig: bool) -> None:
+        """Everything a handshake, teardown or unsettled flow needs, off the common path."""
+        flags = seg.flags
+        if snd.base < 0:
+            snd.base = seg.seq if flags & SYN else (seg.seq - 1) & MASK
+        if flags & ACK:
+            if rcv.base < 0:
+                rcv.base = (seg.ack - 1) & MASK
+        else:
+            snd.noack += 1
+        if flags & (SYN | FIN | RST) or not flags:
+            _check_illegal(flow, flags)
+        if flags & SYN:
+            _on_syn(flow, snd, seg, is_orig)
+        elif flags & ACK:
+            _on_ack(flow, seg, is_orig)
+        if flags & FIN:
+            _on_fin(flow, snd, rcv, seg)
+        if flags & RST:
+            _on_rst(flow, snd)
+        before = len(flow.transitions)
+        advance(snd, rcv, seg, flow.transitions)
+        if self.frames_per_flow and (flags & (SYN | FIN | RST) or len(flow.transitions) != before):
+            special = flow.special
+            if special is None:
+                special = flow.special = []
+            if len(special) < KEEP_SPECIAL:
+                special.append(seg)
+        flow.steady = (
+            flow.orig.state == ESTABLISHED
+            and flow.resp.state == ESTABLISHED
+            and (flow.irtt is not None or flow.mru_syn < 0)
+            and (flow.rtt_synack_ack is not None or flow.mru_synack < 0)
+        )
+
+
+def _evict_order(flow: Flow) -> tuple[bool, float]:
+    return (not (flow.closed or flow.superseded), flow.last_ts)
+
+
+def _count_rare(snd: Side, flags: int) -> None:
+    if flags & URG:
+        snd.urg += 1
+    if flags & ECE:
+        snd.ece += 1
+    if flags & CWR:
+        snd.cwr += 1
+
+
+def _seq_space(snd: Side, seq: int, plen: int, flags: int) -> None:
+    """Advance the sender's high-water mark; a segment starting below it is a retransmission."""
+    end = (seq + plen + (flags & FIN) + ((flags & SYN) >> 1)) & MASK
+    hi = snd.hi
+    if hi < 0 or (seq - hi) & MASK < HALF:
+        snd.hi = end
+        return
+    # A 1-byte keep-alive (seq = hi - 1) re-sends old space on purpose: not a retransmission.
+    if not (plen == 1 and (seq + 1) & MASK == hi and not flags & (SYN | FIN)):
+        snd.retrans += 1
+    if (end - hi) & MASK < HALF:
+        snd.hi = end
+
+
+def _check_illegal(flow: Flow, flags: int) -> None:
+    found = []
+    if flags & (SYN | FIN) == SYN | FIN:
+        found.append("syn+fin")
+    if flags & (SYN | RST) == SYN | RST:
+        found.append("syn+rst")
+    if flags & (FIN | RST) == FIN | RST:
+        found.append("fin+rst")
+    if flags & (FIN | PSH | URG) == FIN | PSH | URG:
+        found.append("xmas")
+    if not flags:
+        found.append("null")
+    if found:
+        counts = flow.illegal
+        if counts is None:
+            counts = flow.illegal = {}
+        for name in found:
+            counts[name] = counts.get(name, 0) + 1
+
+
+def _on_syn(flow: Flow, snd: Side, seg: Segment, is_orig: bool) -> None:
+    ts = seg.ts
+    if seg.flags & ACK:
+        snd.synack += 1
+        if not is_orig:
+            if flow.rtt_syn_synack is None and flow.mru_syn >= 0:
+                flow.rtt_syn_synack = ts - flow.mru_syn
+            flow.mru_synack = ts
+        times = snd.synack_times
+        if times is None:
+            times = snd.synack_times = []
+    else:
+        snd.syn += 1
+        flow.mru_syn = ts  # Wireshark's ts_mru_syn: iRTT runs from the last SYN
+        times = snd.syn_times
+        if times is None:
+            times = snd.syn_times = []
+    if len(times) < KEEP_TIMES:
+        times.append(ts)
+    if snd.sack_perm is None:  # the first SYN of this side carries its handshake options
+        opts = parse_options(seg.opts)
+        snd.mss, snd.wscale, snd.tfo = opts.mss, opts.wscale, opts.tfo_cookie
+        snd.sack_perm, snd.timestamps = opts.sack_perm, opts.ts_val is not None
+        snd.syn_data = seg.payload_len
+
+
+def _on_ack(flow: Flow, seg: Segment, is_orig: bool) -> None:
+    """A segment with ACK and without SYN: it may complete the handshake."""
+    # Wireshark: the first such segment after a SYN, in either direction, whatever else it has.
+    if flow.irtt is None and flow.mru_syn >= 0:
+        flow.irtt = seg.ts - flow.mru_syn
+    if is_orig and flow.rtt_synack_ack is None and flow.mru_synack >= 0:
+        flow.rtt_synack_ack = seg.ts - flow.mru_synack
+
+
+def _on_fin(flow: Flow, snd: Side, rcv: Side, seg: Segment) -> None:
+    snd.fin += 1
+    if snd.fin_seq >= 0:
+        return  # a retransmitted FIN
+    if not flow.closed_by:
+        flow.closed_by = snd.side
+    if rcv.fin_seq < 0 or flow.end_kind:
+        return
+    # This is the second side's first FIN: how did it relate to the first one?
+    if snd.got_fin:
+        flow.end_kind = "fin-4way"
+    elif seg.flags & ACK and seq_ge(seg.ack, rcv.fin_seq + 1):
+        flow.end_kind = "fin-3way"
+    else:
+        flow.end_kind = "simultaneous"
+
+
+def _on_rst(flow: Flow, snd: Side) -> None:
+    snd.rst += 1
+    if flow.rst_by:
+        return
+    flow.rst_by, flow.rst_state = snd.side, snd.state
+    if not flow.closed_by:
+        flow.closed_by = snd.side
+    if not flow.end_kind:
+        fins = flow.orig.fin_seq >= 0 or flow.resp.fin_seq >= 0
+        flow.end_kind = "fin-then-rst" if fins else "rst"
