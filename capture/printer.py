@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from capture.segment import ACK, SYN, URG, Segment, addr_str, parse_options, tcpdump_flags
+from capture.segment import ACK, FIN, RST, SYN, URG, Segment, addr_str, parse_options, tcpdump_flags
 
 MAX_BASES = 1_000_000
 """Per-direction sequence bases remembered at most (then forgotten, as the tracker evicts flows)."""
@@ -51,6 +51,7 @@ class SegmentPrinter:
         return time.strftime("%H:%M:%S", self._clock(sec)) + f".{int((ts - sec) * 1e6):06d}"
 
     def _seq_ack(self, seg: Segment, flow_id: int, from_orig: bool) -> tuple[str, str]:
+        """Sequence and ack text as tcpdump prints them (empty when tcpdump omits them)."""
         key = (flow_id, from_orig)
         base = self._bases.get(key)
         if base is None or seg.flags & SYN:
@@ -60,12 +61,14 @@ class SegmentPrinter:
         other = self._bases.get((flow_id, not from_orig))
         ack = ""
         if seg.flags & ACK:
-            ack = str(seg.ack if self.absolute or other is None else (seg.ack - other) % 2**32)
-        relative = not (self.absolute or seg.flags & SYN)
-        seq = (seg.seq - base) % 2**32 if relative else seg.seq
-        if seg.payload_len and not seg.flags & SYN:
+            relative = not (self.absolute or seg.flags & SYN or other is None)
+            ack = str((seg.ack - other) % 2**32 if relative and other is not None else seg.ack)
+        seq = seg.seq if self.absolute or seg.flags & SYN else (seg.seq - base) % 2**32
+        if seg.payload_len:
             return f"{seq}:{(seq + seg.payload_len) % 2**32}", ack
-        return str(seq), ack
+        if seg.payload_len or seg.flags & (SYN | FIN | RST):
+            return str(seq), ack
+        return "", ack  # tcpdump leaves out the sequence number of a bare ACK
 
 
 def _ep(raw: bytes, port: int) -> str:
