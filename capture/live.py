@@ -50,6 +50,7 @@ class LiveSource:
         count: int | None = None,
         duration: float | None = None,
         drop_privileges: bool = True,
+        queue_batches: int = QUEUE_BATCHES,
     ) -> None:
         """Validate everything that can be checked without opening the socket.
 
@@ -84,7 +85,7 @@ class LiveSource:
         self.decoder = Decoder()
         self.error: str | None = None
         self.queue_drops = 0
-        self._queue: queue.Queue[list[Segment]] = queue.Queue(QUEUE_BATCHES)
+        self._queue: queue.Queue[list[Segment]] = queue.Queue(queue_batches)
         self._queued_bytes = 0
         self._lock = threading.Lock()
         self._leftover: list[Segment] = []

@@ -1,0 +1,191 @@
+"""Helpers for live-capture tests: bounded loopback traffic, tcpdump alongside, bounded waits.
+
+Traffic only ever goes to 127.0.0.1 / ::1 (or a namespace's own loopback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from capture.decode import Decoder
+from capture.live import LiveSource
+from capture.pcapio import open_capture
+from capture.segment import RST, Segment
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="live capture needs root (CI runs the suite as root)"
+)
+needs_tcpdump = pytest.mark.skipif(
+    shutil.which("tcpdump") is None, reason="tcpdump is not installed (scripts/setup test)"
+)
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
+    """Poll `cond` until it holds or `timeout` passes (bounded; returns the last answer)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+class Collector:
+    """Drains a started LiveSource on a background thread into `segments`."""
+
+    def __init__(self, src: LiveSource) -> None:
+        self.src = src
+        self.segments: list[Segment] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="test-drain", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and not self.src.finished:
+            got = self.src.poll(10_000)
+            self.segments.extend(got)
+            if not got:
+                time.sleep(0.01)
+        self.segments.extend(self.src.poll(1_000_000))
+
+    def saw_rst_to(self, port: int) -> bool:
+        """Whether a RST to `port` has arrived (the end marker of a traffic run)."""
+        return any(s.dport == port and s.flags & RST for s in list(self.segments))
+
+    def close(self) -> None:
+        """Stop the source, then the drain thread (bounded)."""
+        self.src.stop()
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.segments.extend(self.src.poll(1_000_000))
+
+
+class Tcpdump:
+    """`tcpdump -w` running alongside, packet-buffered, stopped with SIGINT."""
+
+    def __init__(self, iface: str, expr: str, path: str) -> None:
+        self.path = path
+        cmd = ["tcpdump", "-i", iface, "-n", "-U", "-B", "65536"]
+        self.proc = subprocess.Popen(
+            [*cmd, "-w", path, expr], stderr=subprocess.PIPE, text=True, stdout=subprocess.DEVNULL
+        )
+        assert self.proc.stderr is not None
+        lines = []
+        for _ in range(5):  # "listening on lo, ..." once the filter is attached
+            lines.append(self.proc.stderr.readline())
+            if "listening on" in lines[-1]:
+                break
+        assert "listening on" in lines[-1], lines
+
+    def segments(self) -> list[Segment]:
+        """What tcpdump has written so far, decoded by the project's decoder."""
+        dec = Decoder()
+        out = []
+        with contextlib.suppress(Exception):
+            for n, (ts, wire, data, lt) in enumerate(open_capture(self.path), 1):
+                seg = dec.decode(data, ts, wire, lt, n)
+                if seg is not None:
+                    out.append(seg)
+        return out
+
+    def saw_rst_to(self, port: int) -> bool:
+        return any(s.dport == port and s.flags & RST for s in self.segments())
+
+    def stop(self) -> str:
+        """SIGINT, wait (bounded), and return tcpdump's summary on stderr."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return err
+
+
+def free_port(family: int = socket.AF_INET) -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(family) as s:
+        s.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def echo_server(host: str) -> Iterator[int]:
+    """A listener that echoes each connection's data and closes after the client's FIN."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    srv = socket.socket(family)
+    srv.bind((host, 0))
+    srv.listen(64)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    while data := conn.recv(1 << 16):
+                        conn.sendall(data)
+
+    thread = threading.Thread(target=serve, name="test-echo", daemon=True)
+    thread.start()
+    try:
+        yield int(srv.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        srv.close()
+
+
+def exchange(host: str, port: int, payload: bytes) -> None:
+    """Connect, send `payload`, read the echo, close gracefully."""
+    with socket.create_connection((host, port), timeout=5) as c:
+        c.sendall(payload)
+        got = 0
+        while got < len(payload):
+            chunk = c.recv(1 << 16)
+            assert chunk
+            got += len(chunk)
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(1 << 16):
+            pass
+
+
+class RstMarker:
+    """A final connection that ends in an RST from the client to a fresh listening port.
+
+    Its RST is the last packet of a run, so a capture that has it has seen everything before.
+    The port is known (and listening) from construction, so capture filters can name it.
+    """
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._srv = socket.socket(family)
+        self._srv.bind((host, 0))
+        self._srv.listen(1)
+        self.port = int(self._srv.getsockname()[1])
+
+    def fire(self) -> None:
+        """Connect, let the server close, then abort the client with SO_LINGER 0."""
+        with self._srv:
+            cl = socket.create_connection((self.host, self.port), timeout=5)
+            conn, _ = self._srv.accept()
+            conn.close()
+            cl.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            cl.close()

@@ -1,0 +1,223 @@
+"""Live capture on the loopback interface, checked against tcpdump capturing the same traffic."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from live_traffic import (
+    Collector,
+    RstMarker,
+    Tcpdump,
+    echo_server,
+    exchange,
+    needs_root,
+    needs_tcpdump,
+    wait_until,
+)
+
+from capture.live import LiveSource
+from capture.pcapio import open_capture
+from capture.segment import SYN, Segment
+
+pytestmark = [pytest.mark.live, needs_root]
+
+
+def _key(s: Segment) -> tuple[object, ...]:
+    return (s.src, s.sport, s.dst, s.dport, s.seq, s.ack, s.flags, s.payload_len)
+
+
+def _run_traffic(host: str, port: int, marker: RstMarker) -> int:
+    """Five small exchanges and one of 200 kB (64 KiB frames on lo); returns connections made."""
+    for n in range(5):
+        exchange(host, port, b"ping %d" % n)
+    exchange(host, port, os.urandom(200_000))
+    marker.fire()
+    return 7
+
+
+@needs_tcpdump
+@pytest.mark.parametrize("iface", ["lo", "any"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_loopback_frames_counted_once_like_tcpdump(tmp_path, iface: str, host: str) -> None:
+    """Each loopback packet is captured once, exactly the frames tcpdump writes, in order."""
+    # GIVEN a server, an end marker, tcpwatch's source and tcpdump on the same filter
+    with echo_server(host) as port:
+        marker = RstMarker(host)
+        expr = f"port {port} or port {marker.port}"
+        src = LiveSource(iface, expr, drop_privileges=False)
+        src.start()
+        col = Collector(src)
+        dump = Tcpdump(iface, f"tcp and ({expr})", str(tmp_path / "ref.pcap"))
+        # WHEN connections come and go
+        conns = _run_traffic(host, port, marker)
+        assert wait_until(lambda: col.saw_rst_to(marker.port), 10)
+        assert wait_until(lambda: dump.saw_rst_to(marker.port), 10), (
+            dump.segments()[-3:],
+            dump.stop(),
+        )
+        col.close()
+        summary = dump.stop()
+    # THEN both captures hold the same frames, and each SYN appears once per connection
+    ours = [_key(s) for s in col.segments]
+    theirs = [_key(s) for s in dump.segments()]
+    assert ours == theirs, summary
+    assert sum(1 for s in col.segments if s.flags == SYN) == conns
+    assert max(len(s.frame) for s in col.segments) > 60_000  # big loopback frames kept whole
+    stats = src.stats()
+    assert stats.frames == len(ours) == stats.tcp
+    assert stats.kernel_drops == stats.queue_drops == 0
+    linktypes = {s.linktype for s in col.segments}
+    assert linktypes == ({113} if iface == "any" else {1})
+
+
+def test_user_filter_is_applied_in_the_kernel() -> None:
+    """`-f 'port A'` keeps port A's segments and nothing of another port's traffic."""
+    with echo_server("127.0.0.1") as a, echo_server("127.0.0.1") as b:
+        marker = RstMarker("127.0.0.1")
+        src = LiveSource("lo", f"port {a} or port {marker.port}", drop_privileges=False)
+        src.start()
+        col = Collector(src)
+        exchange("127.0.0.1", b, b"not me")
+        exchange("127.0.0.1", a, b"me")
+        exchange("127.0.0.1", b, b"not me either")
+        marker.fire()
+        assert wait_until(lambda: col.saw_rst_to(marker.port), 10)
+        col.close()
+    ports = {p for s in col.segments for p in (s.sport, s.dport)}
+    assert a in ports
+    assert b not in ports
+    assert src.stats().frames == len(col.segments)
+
+
+def test_count_stops_the_capture_after_n_frames() -> None:
+    """`-c 5` captures five frames, then the source is finished and its socket closed."""
+    with echo_server("127.0.0.1") as port:
+        src = LiveSource("lo", f"port {port}", count=5, drop_privileges=False)
+        src.start()
+        for n in range(3):
+            exchange("127.0.0.1", port, b"x%d" % n)
+        assert wait_until(lambda: src._done.is_set(), 5)
+    got = src.poll(1000)
+    assert [s.frame_no for s in got] == [1, 2, 3, 4, 5]
+    assert src.finished
+    assert src.stats().frames == 5
+    src.stop()
+
+
+def test_duration_stops_the_capture_and_stop_is_prompt() -> None:
+    """`--duration 0.3` ends the capture on an idle filter; stop() returns quickly."""
+    src = LiveSource("lo", "port 9", duration=0.3, drop_privileges=False)
+    started = time.monotonic()
+    src.start()
+    assert wait_until(lambda: src.finished, 3)
+    assert 0.25 <= time.monotonic() - started < 1.0
+    other = LiveSource("lo", "port 9", drop_privileges=False)
+    other.start()
+    t0 = time.monotonic()
+    other.stop()
+    assert time.monotonic() - t0 < 0.6
+    assert other.finished and other.error is None
+
+
+def test_queue_drops_are_counted_when_the_consumer_stalls() -> None:
+    """A consumer that does not poll loses whole batches, and every lost segment is counted."""
+    with echo_server("127.0.0.1") as port:
+        marker = RstMarker("127.0.0.1")
+        src = LiveSource(
+            "lo", f"port {port} or port {marker.port}", queue_batches=2, drop_privileges=False
+        )
+        src.start()
+        for n in range(6):
+            exchange("127.0.0.1", port, b"y%d" % n)
+            # The ring hands over a part-filled block after 50 ms: wait for separate batches.
+            assert wait_until(lambda n=n: src.stats().tcp >= (n + 1) * 8, 2)
+        marker.fire()
+        assert wait_until(lambda: src.stats().tcp >= 6 * 8, 10)
+        src.stop()
+    got = src.poll(1_000_000)
+    stats = src.stats()
+    assert stats.queue_drops > 0
+    assert len(got) + stats.queue_drops == stats.tcp == stats.frames
+
+
+FLOOD = """
+import socket, sys, threading
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+print(srv.getsockname()[1], flush=True)
+sys.stdin.readline()
+def sink():
+    c, _ = srv.accept()
+    while c.recv(1 << 20): pass
+t = threading.Thread(target=sink); t.start()
+cl = socket.create_connection(("127.0.0.1", srv.getsockname()[1]))
+block = b"z" * (1 << 20)
+for _ in range(int(sys.argv[1])): cl.sendall(block)
+cl.close(); t.join()
+print("done", flush=True)
+"""
+
+
+@needs_tcpdump
+def test_kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw(tmp_path) -> None:
+    """With a tiny ring and a stalled reader, frames + kernel drops = what tcpdump captured."""
+    flood = subprocess.Popen(
+        [sys.executable, "-c", FLOOD, "64"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert flood.stdout is not None and flood.stdin is not None
+    port = int(flood.stdout.readline())
+    src = LiveSource("lo", f"port {port}", buffer_kib=256, drop_privileges=False)
+    src.start()
+    dump = Tcpdump("lo", f"tcp port {port}", str(tmp_path / "ref.pcap"))
+    # WHEN 64 MiB cross loopback while this process holds the GIL (the sniffer cannot run)
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(5.0)
+    try:
+        flood.stdin.write("go\n")
+        flood.stdin.flush()
+        assert flood.stdout.readline().strip() == "done"
+    finally:
+        sys.setswitchinterval(old)
+    flood.wait(timeout=10)
+    assert wait_until(lambda: len(dump.segments()) > 0 and _settled(src), 10)
+    summary = dump.stop()
+    src.stop()
+    stats = src.stats()
+    # THEN drops were counted, and nothing was lost without being counted
+    assert stats.kernel_drops > 0
+    if " 0 packets dropped by kernel" in summary:
+        assert stats.frames + stats.kernel_drops == len(dump.segments())
+
+
+def _settled(src: LiveSource) -> bool:
+    before = src.stats().frames
+    time.sleep(0.3)
+    return src.stats().frames == before
+
+
+def test_write_file_is_a_valid_pcap_of_every_frame(tmp_path) -> None:
+    """`-w FILE` holds every captured frame; tcpdump reads it back."""
+    path = tmp_path / "out.pcap"
+    with echo_server("::1") as port:
+        marker = RstMarker("::1")
+        src = LiveSource(
+            "lo", f"port {port} or port {marker.port}", write_path=str(path), drop_privileges=False
+        )
+        src.start()
+        col = Collector(src)
+        exchange("::1", port, b"hello")
+        marker.fire()
+        assert wait_until(lambda: col.saw_rst_to(marker.port), 10)
+        col.close()
+    frames = [data for _ts, _wire, data, _lt in open_capture(str(path))]
+    assert frames == [s.frame for s in col.segments]
+    out = subprocess.run(["tcpdump", "-nr", str(path)], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0
+    assert len(out.stdout.splitlines()) == len(frames)
+    assert "::1" in out.stdout
