@@ -48,7 +48,10 @@ class SegmentPrinter:
 
     def _time(self, ts: float) -> str:
         sec = int(ts)
-        return time.strftime("%H:%M:%S", self._clock(sec)) + f".{int((ts - sec) * 1e6):06d}"
+        # A float epoch time carries up to ~0.25 us of error: nudge before truncating, so that
+        # microsecond stamps print exactly as tcpdump prints them.
+        usec = min(999_999, int((ts - sec) * 1e6 + 0.3))
+        return time.strftime("%H:%M:%S", self._clock(sec)) + f".{usec:06d}"
 
     def _seq_ack(self, seg: Segment, flow_id: int, from_orig: bool) -> tuple[str, str]:
         """Sequence and ack text as tcpdump prints them (empty when tcpdump omits them)."""

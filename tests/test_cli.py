@@ -1,0 +1,153 @@
+"""The headless CLI as a user runs it: --print against tcpdump, --export, errors, totals."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+
+
+def tcpwatch(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        input=stdin.decode("latin-1") if stdin else None,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
+    )
+
+
+# The part of a tcpdump -n line both tools must agree on: addresses, flags, seq, ack, win, length.
+_CORE = re.compile(
+    r"^(?P<time>\S+) (?P<ip>IP6?) (?P<src>\S+) > (?P<dst>\S+): Flags \[(?P<flags>[^\]]*)\]"
+    r"(?:, seq (?P<seq>[\d:]+))?(?:, ack (?P<ack>\d+))?, win (?P<win>\d+)"
+    r".*?, length (?P<len>\d+)"
+)
+
+
+def core_fields(line: str) -> dict[str, str | None]:
+    match = _CORE.match(line)
+    assert match, line
+    return match.groupdict()
+
+
+@pytest.mark.skipif(not shutil.which("tcpdump"), reason="tcpdump is not installed")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tcpdump_print-flags.pcap",
+        "zeek_tcp_options.pcap",
+        "pcapplusplus_four_ipv6_http_streams.pcap",
+        "zeek_ssh_single-conn.pcap",
+        "tcpdump_tcp-handshake-nano.pcap",
+    ],
+)
+@pytest.mark.parametrize("absolute", [True, False])
+def test_print_agrees_with_tcpdump(name: str, absolute: bool) -> None:
+    """Every --print line carries tcpdump's flags, seq, ack, window and length."""
+    extra = ["-S"] if absolute else []
+    ours = tcpwatch("-r", str(DATA / name), "--print", *extra)
+    assert ours.returncode == 0, ours.stderr
+    theirs = subprocess.run(
+        ["tcpdump", "-n", "-r", str(DATA / name), *extra, "tcp"],
+        capture_output=True,
+        text=True,
+        env={"TZ": "UTC"},
+    )
+    ours_lines = ours.stdout.splitlines()
+    theirs_lines = [line for line in theirs.stdout.splitlines() if " Flags [" in line]
+    assert len(ours_lines) == len(theirs_lines) > 0
+    for mine, ref in zip(ours_lines, theirs_lines, strict=True):
+        assert core_fields(mine) == core_fields(ref)
+        assert re.search(r"  #\d+", mine)
+
+
+def test_print_names_state_transitions() -> None:
+    """The handshake lines end with the flow id and the states entered."""
+    run = tcpwatch("-r", str(DATA / "tcpdump_print-flags.pcap"), "--print")
+    lines = run.stdout.splitlines()
+    assert lines[0].endswith("#1 client SYN_SENT")
+    assert "server SYN_RECEIVED" in lines[1]
+    assert "ESTABLISHED" in lines[2]
+
+
+def test_export_jsonl_and_csv_hold_the_same_flows() -> None:
+    """JSON lines and CSV exports carry the same records, Zeek field names first."""
+    path = str(DATA / "zeek_nmap-vsn.pcap")
+    jsonl = tcpwatch("-r", path, "--export", "jsonl")
+    as_csv = tcpwatch("-r", path, "--export", "csv")
+    records = [json.loads(line) for line in jsonl.stdout.splitlines()]
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert len(records) == len(rows) > 1
+    assert list(records[0])[:6] == ["ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p"]
+    for record, row in zip(records, rows, strict=True):
+        assert row["uid"] == record["uid"]
+        assert row["conn_state"] == record["conn_state"]
+        assert json.loads(row["flags_orig"]) == record["flags_orig"]
+
+
+def test_port_and_host_select_flows() -> None:
+    """-p and --host keep only the flows they name."""
+    path = str(DATA / "zeek_nmap-vsn.pcap")
+    every = [json.loads(x) for x in tcpwatch("-r", path, "--export", "jsonl").stdout.splitlines()]
+    port = every[0]["resp_p"]
+    some = tcpwatch("-r", path, "--export", "jsonl", "-p", str(port)).stdout.splitlines()
+    assert 0 < len(some) < len(every)
+    assert all(port in (json.loads(x)["orig_p"], json.loads(x)["resp_p"]) for x in some)
+    host = tcpwatch("-r", path, "--export", "jsonl", "--host", "192.0.2.1").stdout
+    assert host == ""
+
+
+def test_totals_line_on_stderr() -> None:
+    """A headless run ends with frames, segments, malformed, flows and evictions on stderr."""
+    run = tcpwatch("-r", str(DATA / "tcpreplay_test.pcap"), "--export", "jsonl")
+    assert run.returncode == 0
+    last = run.stderr.strip().splitlines()[-1]
+    assert re.match(
+        r"tcpwatch: \d+ frames, 116 TCP segments, 0 malformed, \d+ flows, 0 evicted", last
+    ), last
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-r", "/nonexistent.pcap", "--print"], "no such file"),
+        (["-r", "README.md", "--print"], "not a pcap or pcapng file"),
+        (["-r", "tests", "--export", "jsonl"], "is a directory"),
+        (
+            ["-r", "tests/data/zeek_web.pcap", "-Y", "port 80 and (", "--print"],
+            "bad display filter",
+        ),
+        (["-r", "tests/data/zeek_web.pcap", "-i", "lo"], "not both"),
+        (["-r", "tests/data/zeek_web.pcap", "-p", "70000", "--print"], "out of range"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(args: list[str], message: str) -> None:
+    """Bad input: one line on stderr, exit status 2, no traceback."""
+    run = tcpwatch(*args)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert len([line for line in run.stderr.splitlines() if line.startswith("tcpwatch")]) == 1
+
+
+def test_cut_file_is_processed_then_reported(tmp_path: Path) -> None:
+    """A capture cut short mid-record: its flows are exported, then a one-line error, status 2."""
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes((DATA / "zeek_ssh_single-conn.pcap").read_bytes()[:-100])
+    run = tcpwatch("-r", str(cut), "--export", "jsonl")
+    assert run.returncode == 2
+    assert len(run.stdout.splitlines()) == 1
+    assert "ends inside a record" in run.stderr.strip().splitlines()[-1]
