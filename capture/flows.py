@@ -334,6 +334,11 @@ class FlowTracker:
         self._changed: set[int] = set()
         self._next_id = 1
 
+    @property
+    def flow_count(self) -> int:
+        """Every flow ever started, tracked or evicted."""
+        return self._next_id - 1
+
     def ingest(self, seg: Segment) -> Flow:
         """Account for one segment; return the flow it belongs to."""
         src, dst, sport, dport = seg.src, seg.dst, seg.sport, seg.dport
@@ -513,6 +518,8 @@ def _check_illegal(flow: Flow, flags: int) -> None:
 
 def _on_syn(flow: Flow, snd: Side, seg: Segment, is_orig: bool) -> None:
     ts = seg.ts
+    if snd.isn is None:  # also on a SYN+RST, which moves no state
+        snd.isn = seg.seq
     if seg.flags & ACK:
         snd.synack += 1
         if not is_orig:
