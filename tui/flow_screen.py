@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -127,7 +128,7 @@ class FlowScreen(Screen[None]):
             summary.update(safe_text(f"flow {self.flow_id} is not tracked"))
             return
         lines = [f"flow {self.flow.id}  uid {self.flow.uid}", *summary_lines(self.flow)]
-        summary.update(safe_text("\n".join(lines)))
+        summary.update(Text("\n").join(safe_text(line) for line in lines))
         self.query_one(Ladder).set_rows(build_rows(self.flow))
 
     def segment(self, frame_no: int) -> Segment | None:

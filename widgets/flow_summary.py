@@ -7,62 +7,73 @@ from __future__ import annotations
 
 from typing import Any
 
-from capture.segment import ACK, FIN, RST, SYN, endpoint
+from capture.segment import ACK, FIN, RST, SYN
 
 
 def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.3f}ms"
 
 
-def side_line(label: str, side: Any, addr: bytes, port: int, state: str) -> str:
-    """One endpoint: address, state, ISN and the options it offered."""
-    opts = [f"MSS {side.mss}" if side.mss is not None else "MSS -"]
-    opts.append(f"wscale {side.wscale}" if side.wscale is not None else "wscale -")
-    opts.append("SACK" if side.sack_perm else "no SACK")
-    opts.append("TS" if side.timestamps else "no TS")
-    if side.tfo:
+def side_line(label: str, rec: dict[str, Any], who: str, tfo: bool) -> str:
+    """One endpoint: address, state, ISN and the options its SYN offered."""
+    addr, port = rec[f"{who}_h"], rec[f"{who}_p"]
+    where = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+    mss, wscale, isn = rec[f"mss_{who}"], rec[f"wscale_{who}"], rec[f"isn_{who}"]
+    opts = [
+        f"MSS {mss if mss is not None else '-'}",
+        f"wscale {wscale if wscale is not None else '-'}",
+    ]
+    if tfo:
         opts.append("TFO")
-    isn = "-" if side.isn is None else str(side.isn)
-    return f"{label} {endpoint(addr, port)}  {state}  ISN {isn}  " + " ".join(opts)
+    isn_text = "-" if isn is None else str(isn)
+    return f"{label} {where}  {rec[f'state_{who}']}  ISN {isn_text}  " + " ".join(opts)
 
 
-def negotiated(flow: Any) -> str:
+def negotiated(rec: dict[str, Any], tfo: bool) -> str:
     """What both ends agreed on: an option counts only when both SYNs carried it."""
-    o, r = flow.orig, flow.resp
-    parts = [f"MSS {min(o.mss or 536, r.mss or 536)}" if o.mss or r.mss else "MSS default"]
-    both_ws = o.wscale is not None and r.wscale is not None
-    parts.append(f"wscale {o.wscale}/{r.wscale}" if both_ws else "no window scaling")
-    parts.append("SACK" if o.sack_perm and r.sack_perm else "no SACK")
-    parts.append("timestamps" if o.timestamps and r.timestamps else "no timestamps")
-    if o.tfo or r.tfo:
+    mss_o, mss_r = rec["mss_orig"], rec["mss_resp"]
+    mss = [m for m in (mss_o, mss_r) if m is not None]
+    parts = [f"MSS {min(mss)}" if mss else "MSS default"]
+    ws_o, ws_r = rec["wscale_orig"], rec["wscale_resp"]
+    both_ws = ws_o is not None and ws_r is not None
+    parts.append(f"wscale {ws_o}/{ws_r}" if both_ws else "no window scaling")
+    parts.append("SACK" if rec["sack_perm"] else "no SACK")
+    parts.append("timestamps" if rec["timestamps"] else "no timestamps")
+    if tfo:
         parts.append("TFO")
     return "negotiated: " + ", ".join(parts)
 
 
-def rtt_line(flow: Any) -> str:
+def rtt_line(rec: dict[str, Any]) -> str:
     """Handshake round-trip times and SYN retries with their gaps."""
     text = (
-        f"iRTT {_ms(flow.irtt)} (SYN→SYN/ACK {_ms(flow.rtt_syn_synack)}, "
-        f"SYN/ACK→ACK {_ms(flow.rtt_synack_ack)})  SYN retries {flow.syn_retries}"
+        f"iRTT {_ms(rec['irtt'])} (SYN→SYN/ACK {_ms(rec['rtt_syn_synack'])}, "
+        f"SYN/ACK→ACK {_ms(rec['rtt_synack_ack'])})  SYN retries {rec['syn_retries']}"
     )
-    if flow.syn_retry_gaps:
-        text += " (gaps " + ", ".join(f"{g:.2f}s" for g in flow.syn_retry_gaps) + ")"
+    if rec["syn_retry_gaps"]:
+        text += " (gaps " + ", ".join(f"{g:.2f}s" for g in rec["syn_retry_gaps"]) + ")"
     return text
 
 
-def close_line(flow: Any) -> str:
-    """Who closed and how."""
-    if not flow.closed_by:
+def close_line(rec: dict[str, Any], time_wait_by: str) -> str:
+    """Who closed, how, and who was left in TIME_WAIT."""
+    if not rec["closed_by"]:
         return "close: not closed (yet)"
-    who = {"orig": "client", "resp": "server"}.get(flow.closed_by, str(flow.closed_by))
-    return f"close: by the {who} ({flow.closed_by}), {flow.close_kind or '?'}"
+    who = {"orig": "client", "resp": "server"}.get(rec["closed_by"], str(rec["closed_by"]))
+    text = f"close: by the {who}, {rec['close_kind'] or '?'}"
+    if time_wait_by:
+        text += f", TIME_WAIT: {_SIDE_NAMES.get(time_wait_by, time_wait_by)}"
+    return text
+
+
+_SIDE_NAMES = {"orig": "client", "resp": "server", "both": "both"}
 
 
 def deciding_frames(flow: Any) -> str:
     """The frames that decide Zeek's conn_state: first SYN, SYN/ACK, FIN and RST of each side."""
     found: dict[str, int] = {}
     for seg in flow.frames():
-        who = "orig" if seg.src == flow.orig_addr and seg.sport == flow.orig_port else "resp"
+        who = "client" if seg.src == flow.orig_addr and seg.sport == flow.orig_port else "server"
         f = seg.flags
         kind = None
         if f & SYN:
@@ -77,18 +88,22 @@ def deciding_frames(flow: Any) -> str:
 
 
 def summary_lines(flow: Any) -> list[str]:
-    """Every line of the summary panel, in order."""
-    o, r = flow.orig, flow.resp
+    """Every line of the summary panel, in order (built from the flow's export record)."""
+    rec = flow.record()
+    tfo_o, tfo_r = flow.orig.tfo is not None, flow.resp.tfo is not None
     frames = deciding_frames(flow) or "no SYN, FIN or RST seen"
-    inferred = "  (direction inferred)" if flow.direction_inferred else ""
+    inferred = "  (direction inferred)" if rec["direction_inferred"] else ""
+    illegal = ", ".join(f"{k} {v}" for k, v in rec["illegal_flags"].items()) or "none"
     return [
-        side_line("client", o, flow.orig_addr, flow.orig_port, flow.state_orig) + inferred,
-        side_line("server", r, flow.resp_addr, flow.resp_port, flow.state_resp),
-        negotiated(flow) + "   " + rtt_line(flow),
-        f"{close_line(flow)}   conn_state {flow.conn_state} from {frames}   history {flow.history}",
+        side_line("client", rec, "orig", tfo_o) + inferred,
+        side_line("server", rec, "resp", tfo_r),
+        negotiated(rec, tfo_o and tfo_r) + "   " + rtt_line(rec),
+        f"{close_line(rec, getattr(flow, 'time_wait_by', ''))}   conn_state {rec['conn_state']}"
+        f" from {frames}   history {rec['history']}",
         (
-            f"packets {o.pkts}/{r.pkts}  payload {o.payload}/{r.payload} B  "
-            f"retrans {o.retrans}/{r.retrans}  zero window {o.zero_window}/{r.zero_window}  "
-            f"illegal flags {flow.illegal_flags}"
+            f"packets {rec['orig_pkts']}/{rec['resp_pkts']}  "
+            f"payload {rec['payload_orig']}/{rec['payload_resp']} B  "
+            f"retrans {rec['retrans_orig']}/{rec['retrans_resp']}  "
+            f"zero window {rec['zero_window']}  illegal flags {illegal}"
         ),
     ]

@@ -80,18 +80,22 @@ class HexDump(ScrollView, can_focus=True):
         base = self.rich_style
         off_text, _, ascii_text = hex_line(self.data, offset)
         segments = [
-            Segment(off_text + "  ", base + self.get_component_rich_style("hexdump--offset"))
+            Segment(
+                off_text + "  ",
+                base + self.get_component_rich_style("hexdump--offset", partial=True),
+            )
         ]
         segments += self._hex_segments(offset, base)
-        ascii_style = base + self.get_component_rich_style("hexdump--ascii")
+        ascii_style = base + self.get_component_rich_style("hexdump--ascii", partial=True)
         segments.append(Segment("  ", base))
         segments += self._marked(ascii_text, offset, ascii_style)
-        strip = Strip(segments).crop(self.scroll_offset.x, self.scroll_offset.x + self.size.width)
+        strip = Strip(segments).simplify()
+        strip = strip.crop(self.scroll_offset.x, self.scroll_offset.x + self.size.width)
         return strip.extend_cell_length(self.size.width, base)
 
     def _hex_segments(self, offset: int, base: Style) -> list[Segment]:
         chunk = self.data[offset : offset + BYTES_PER_LINE]
-        mark = base + self.get_component_rich_style("hexdump--highlight")
+        mark = base + self.get_component_rich_style("hexdump--highlight", partial=True)
         out: list[Segment] = []
         for i in range(BYTES_PER_LINE):
             gap = "  " if i == BYTES_PER_LINE // 2 else (" " if i else "")
@@ -105,7 +109,7 @@ class HexDump(ScrollView, can_focus=True):
         return out
 
     def _marked(self, text: str, offset: int, style: Style) -> list[Segment]:
-        mark = style + self.get_component_rich_style("hexdump--highlight")
+        mark = style + self.get_component_rich_style("hexdump--highlight", partial=True)
         return [
             Segment(ch, mark if self._inside(offset + i) else style) for i, ch in enumerate(text)
         ]

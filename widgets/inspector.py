@@ -70,13 +70,13 @@ class Inspector(ScrollView, can_focus=True):
 
     def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
-        self.layers: list[Layer] = []
+        self.dissected: list[Layer] = []
         self.lines: list[tuple[int, int, str, str]] = []
         self.cursor = 0
 
     def show(self, layers: list[Layer]) -> None:
         """Show a newly dissected frame, cursor on its first line."""
-        self.layers = layers
+        self.dissected = layers
         self.lines = inspector_lines(layers)
         self.cursor = 0
         width = max((self._width(line) for line in self.lines), default=0)
@@ -102,7 +102,7 @@ class Inspector(ScrollView, can_focus=True):
         """Put the cursor on line `index` and scroll it into view."""
         self.cursor = index
         self.scroll_to_region(Region(0, index, 1, 1), animate=False)
-        layer = self.layers[self.lines[index][0]]
+        layer = self.dissected[self.lines[index][0]]
         self.post_message(self.LayerHighlighted(layer.name, layer.start, layer.end))
         self.refresh()
 
@@ -117,21 +117,24 @@ class Inspector(ScrollView, can_focus=True):
         if index >= len(self.lines):
             return Strip.blank(self.size.width, base)
         _, depth, label, value = self.lines[index]
-        if index == self.cursor and self.has_focus:
-            base = base + self.get_component_rich_style("inspector--cursor")
         if depth < 0:
-            style = base + self.get_component_rich_style("inspector--layer")
+            style = base + self.get_component_rich_style("inspector--layer", partial=True)
             segments = [Segment(safe_str(self.line_text(index)), style)]
         else:
             kind = "inspector--bits" if depth else "inspector--field"
             pad = " " * (INDENT * (depth + 1))
             sep = " = " if depth else ": "
             segments = [
-                Segment(pad + safe_str(label), base + self.get_component_rich_style(kind)),
+                Segment(
+                    pad + safe_str(label), base + self.get_component_rich_style(kind, partial=True)
+                ),
                 Segment((sep + safe_str(value)) if value else "", base),
             ]
-        strip = Strip(segments).crop(self.scroll_offset.x, self.scroll_offset.x + self.size.width)
-        return strip.extend_cell_length(self.size.width, base)
+        if index == self.cursor and self.has_focus:
+            cursor = self.get_component_rich_style("inspector--cursor", partial=True)
+            segments = list(Segment.apply_style(segments, post_style=cursor))
+        x, width = self.scroll_offset.x, self.size.width
+        return Strip(segments).crop(x, x + width).extend_cell_length(width, base)
 
     def _width(self, line: tuple[int, int, str, str]) -> int:
         _, depth, label, value = line

@@ -208,17 +208,18 @@ class Ladder(ScrollView, can_focus=True):
             key = (index, width, self.absolute, self.notes, index == self.cursor)
             cached = self._cache.get(key)
             if cached is None:
-                style = base
+                segments = self._segments(index, self._lane(), base)
                 if index == self.cursor:
-                    style = base + self.get_component_rich_style("ladder--cursor")
-                cached = Strip(self._segments(index, self._lane(), style))
+                    cursor = self.get_component_rich_style("ladder--cursor", partial=True)
+                    segments = list(Segment.apply_style(segments, post_style=cursor))
+                cached = Strip(segments).simplify()
                 self._cache[key] = cached
             strip = cached
         x = self.scroll_offset.x
         return strip.crop(x, x + width).extend_cell_length(width, base)
 
     def _header(self, base: Style) -> list[Segment]:
-        style = base + self.get_component_rich_style("ladder--header")
+        style = base + self.get_component_rich_style("ladder--header", partial=True)
         middle = 2 * STATE_W + self._lane() + 2
         left, right = f"client {self.client}", f"server {self.server}"
         gap = max(1, middle - cell_len(left) - cell_len(right))
@@ -226,7 +227,7 @@ class Ladder(ScrollView, can_focus=True):
         return [Segment(text, style)]
 
     def _style(self, name: str, base: Style) -> Style:
-        return base + self.get_component_rich_style(name)
+        return base + self.get_component_rich_style(name, partial=True)
 
     def _segments(self, index: int, lane: int, base: Style) -> list[Segment]:
         row = self.rows[index]

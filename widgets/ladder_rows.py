@@ -199,19 +199,18 @@ def _add_loose_transitions(rows: list[LadderRow], loose: dict[int, list[Any]]) -
 
 
 def _add_skipped(rows: list[LadderRow], flow: Any, kept: int) -> None:
-    """One row for the segments of this flow the tracker's ring did not keep."""
+    """One row for the segments of this flow the tracker's ring did not keep.
+
+    The tracker keeps the handshake and teardown segments plus a ring of the most recent ones,
+    so what is missing lies before the oldest segment of the ring.
+    """
     total = flow.orig.pkts + flow.resp.pkts
     if total <= kept:
         return
-    skip = LadderRow(0, 0.0, 0.0, True, skipped=total - kept, kind="skip")
-    at = _gap_index(rows)
-    rows.insert(at, skip)
-
-
-def _gap_index(rows: list[LadderRow]) -> int:
-    """Where the missing frames were: the largest jump in time between kept segments."""
-    seg_rows = [i for i, r in enumerate(rows) if r.kind == "segment"]
-    if len(seg_rows) < 2:
-        return len(rows)
-    best = max(seg_rows[1:], key=lambda i: rows[i].dt)
-    return best
+    ring = getattr(flow, "ring", None)
+    first_recent = ring[0].frame_no if ring else None
+    at = next(
+        (i for i, r in enumerate(rows) if first_recent is not None and r.frame_no >= first_recent),
+        len(rows),
+    )
+    rows.insert(at, LadderRow(0, 0.0, 0.0, True, skipped=total - kept, kind="skip"))

@@ -1,0 +1,197 @@
+"""The flow screen in a tiny host App over real captures: ladder, toggles, inspector, pcap save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+
+from capture.decode import Decoder
+from capture.flows import FlowTracker
+from capture.pcapio import open_capture
+from capture.segment import Segment
+from tui.flow_screen import FlowScreen
+from widgets.hexdump import HexDump
+from widgets.inspector import Inspector
+from widgets.ladder import Ladder
+
+DATA = Path(__file__).parent / "data"
+SIZE = (140, 45)
+HTTP = "pcapplusplus_one_http_stream_fin.pcap"  # one HTTP flow: handshake, data, 4-way close
+
+
+def read_segments(name: str) -> list[Segment]:
+    """Every TCP segment of a capture in tests/data, through the real decoder."""
+    decoder, out = Decoder(), []
+    reader = open_capture(str(DATA / name))
+    try:
+        for n, (ts, wire_len, data, linktype) in enumerate(reader, 1):
+            seg = decoder.decode(data, ts, wire_len, linktype, n)
+            if seg is not None:
+                out.append(seg)
+    finally:
+        reader.close()
+    return out
+
+
+def tracker_over(segments: list[Segment], **kwargs) -> FlowTracker:
+    tracker = FlowTracker(**kwargs)
+    for seg in segments:
+        tracker.ingest(seg)
+    return tracker
+
+
+class Host(App[None]):
+    """A bare App that opens one FlowScreen, as the main screen's `enter` does."""
+
+    def __init__(self, tracker: FlowTracker, flow_id: int, save_dir: Path | None = None) -> None:
+        super().__init__()
+        self.tracker, self.flow_id, self.save_dir = tracker, flow_id, save_dir
+
+    def on_mount(self) -> None:
+        self.push_screen(FlowScreen(self.tracker, self.flow_id, save_dir=self.save_dir))
+
+
+async def wait_for(pilot, condition, what: str, rounds: int = 200) -> None:
+    """Let the app run until `condition()` holds (bounded; no fixed sleeps)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def rendered(widget, y: int) -> str:
+    """The text `render_line(y)` draws on screen."""
+    return widget.render_line(y).text
+
+
+async def open_screen(pilot) -> tuple[FlowScreen, Ladder]:
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, FlowScreen), "the flow screen")
+    screen = pilot.app.screen
+    ladder = screen.query_one(Ladder)
+    await wait_for(pilot, lambda: ladder.rows and ladder.size.height, "ladder rows")
+    return screen, ladder
+
+
+async def test_ladder_shows_handshake_at_top_with_states():
+    """The first three lines are SYN, SYN/ACK, ACK with each end's state beside them."""
+    app = Host(tracker_over(read_segments(HTTP)), 1)
+    async with app.run_test(size=SIZE) as pilot:
+        _, ladder = await open_screen(pilot)
+        header = rendered(ladder, 0)
+        assert "client 192.168.1.2:49486" in header and "server 77.67.44.206:80" in header
+        syn, synack, ack = (rendered(ladder, y) for y in (1, 2, 3))
+        assert "[S] SYN seq 0 len 0 win 8192 <mss 1460,wscale 8,sackOK>" in syn
+        assert "SYN_SENT" in syn and syn.index("SYN_SENT") < syn.index("│─[S]")
+        assert "▶│" in syn
+        assert "◀" in synack and "[S.] SYN ACK seq 0 ack 1" in synack
+        assert synack.rstrip().endswith("SYN_RECEIVED")
+        assert "[.] ACK seq 1 ack 1" in ack and ack.rstrip().endswith("ESTABLISHED")
+        assert len(ladder.rows) == 15
+
+
+async def test_toggle_absolute_changes_sequence_numbers():
+    """`a` shows absolute sequence numbers (the ISN) instead of relative ones, and back."""
+    segs = read_segments(HTTP)
+    app = Host(tracker_over(segs), 1)
+    async with app.run_test(size=SIZE) as pilot:
+        _, ladder = await open_screen(pilot)
+        assert "seq 0 " in rendered(ladder, 1)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: f"seq {segs[0].seq} " in rendered(ladder, 1), "absolute")
+        assert f"ack {segs[1].ack}" in rendered(ladder, 2)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "seq 0 " in rendered(ladder, 1), "relative again")
+
+
+async def test_select_segment_shows_inspector_fields_and_hexdump():
+    """`enter` on the SYN/ACK line opens its fields (flag bits spelled out) and its bytes."""
+    segs = read_segments(HTTP)
+    app = Host(tracker_over(segs), 1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, ladder = await open_screen(pilot)
+        await pilot.press("down", "enter")
+        inspector = screen.query_one(Inspector)
+        await wait_for(pilot, lambda: screen.inspected == 2, "frame 2 in the inspector")
+        lines = [inspector.line_text(i) for i in range(len(inspector.lines))]
+        assert "  number: 2" in lines
+        assert "    ......1. = SYN: set" in lines and "    ...1.... = ACK: set" in lines
+        assert "    .......0 = FIN: not set" in lines
+        assert "  ttl: 240" in lines or any(line.startswith("  ttl: ") for line in lines)
+        assert any(line.startswith("    MSS = 1380") for line in lines)
+        hexdump = screen.query_one(HexDump)
+        assert hexdump.data == segs[1].frame
+        first = " ".join(f"{b:02x}" for b in segs[1].frame[:8])
+        assert hexdump.line_text(0).startswith("0000  " + first)
+        assert inspector.region.height > 0 and rendered(inspector, 0).startswith("▾ Frame")
+        # escape closes the inspector first, then leaves the screen
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen.inspected is None, "inspector closed")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FlowScreen), "back")
+
+
+async def test_save_writes_a_pcap_that_reads_back(tmp_path):
+    """`w` writes the flow's kept frames; reading the file back gives the same frames."""
+    segs = read_segments(HTTP)
+    tracker = tracker_over(segs)
+    app = Host(tracker, 1, save_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_screen(pilot)
+        await pilot.press("w")
+        path = tmp_path / "tcpwatch-flow-1.pcap"
+        await wait_for(pilot, path.exists, "the pcap file")
+    reader = open_capture(str(path))
+    try:
+        back = list(reader)
+    finally:
+        reader.close()
+    kept = tracker.flows[1].frames()
+    assert len(back) == len(kept) == 15
+    for (ts, wire_len, data, linktype), seg in zip(back, kept, strict=True):
+        assert (data, wire_len, linktype) == (seg.frame, seg.wire_len, seg.linktype)
+        assert abs(ts - seg.ts) < 1e-6
+
+
+async def test_ladder_keeps_updating_while_the_flow_is_open():
+    """Segments ingested after the screen opened appear in the ladder (its own timer)."""
+    segs = read_segments(HTTP)
+    tracker = tracker_over(segs[:3])
+    app = Host(tracker, 1)
+    async with app.run_test(size=SIZE) as pilot:
+        _, ladder = await open_screen(pilot)
+        assert len(ladder.rows) == 3
+        for seg in segs[3:]:
+            tracker.ingest(seg)
+        await wait_for(pilot, lambda: len(ladder.rows) == 15, "the new segments")
+        assert "FIN_WAIT_1" in rendered(ladder, 10)
+
+
+async def test_syn_retries_are_marked_with_their_gaps():
+    """A SYN sent four times: the retries carry their number and the gap since the last one."""
+    segs = read_segments("zeek_tcp_option-sack.pcap")
+    app = Host(tracker_over(segs), 1)
+    async with app.run_test(size=SIZE) as pilot:
+        _, ladder = await open_screen(pilot)
+        assert "retry" not in ladder.row_text(0)
+        gap = segs[1].ts - segs[0].ts
+        want = f"SYN retry #1 (+{gap:.2f}s)" if gap >= 1 else "SYN retry #1 (+"
+        assert want in ladder.row_text(1)
+        assert "SYN retry #3" in ladder.row_text(3)
+
+
+async def test_retransmissions_and_skipped_frames():
+    """Retransmitted data is marked; frames the ring did not keep show as one counted line."""
+    segs = read_segments("chrissanders_tcp_retransmissions.pcapng")
+    tracker = tracker_over(segs, frames_per_flow=4)
+    flow = tracker.flows[1]
+    app = Host(tracker, 1)
+    async with app.run_test(size=SIZE) as pilot:
+        _, ladder = await open_screen(pilot)
+        texts = [ladder.row_text(i) for i in range(len(ladder.rows))]
+        missing = flow.orig.pkts + flow.resp.pkts - len(flow.frames())
+        assert missing > 0
+        plural = "s" if missing != 1 else ""
+        assert sum(f"⋯ {missing} segment{plural} not kept ⋯" in t for t in texts) == 1
+        assert any("retransmission" in t for t in texts)
