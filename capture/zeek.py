@@ -28,11 +28,15 @@ _TOO_LARGE_SEQ_DELTA = 1048576
 # Conn.h: masks of Connection::hist_seen; the responder's are shifted left by 16.
 _HIST_SYN, _HIST_FIN, _HIST_RST, _HIST_FIN_RST = 0x1, 0x2, 0x4, 0x8
 _HIST_DATA, _HIST_ACK, _HIST_MULTI = 0x10, 0x20, 0x40
+# Letters counted on a logarithmic scale, indexes into _Endpoint.scaled.
+_C, _T, _W, _G = range(4)
+_SCALED_CODES = "CTWG"
 # main.zeek conn_state(): an originator RST with no answer is RSTOS0 only for this history.
 _RSTOS0_HISTORY = re.compile(r"\^?S[^HAFGIQ]*R.*")
 # Init-bare's `tcp_max_above_hole_without_any_acks`: the reassembler gives up on a side whose
 # out-of-order data grows past this before anything was acked.
 _MAX_ABOVE_HOLE = 16384
+_MAX_INITIAL_WINDOW = 16384  # init-bare's tcp_max_initial_window
 
 # Zeek's default `likely_server_ports`: the union of the `redef likely_server_ports += {...}` of
 # the scripts loaded by default (scripts/base/protocols/*/main.zeek), TCP ports only:
@@ -80,8 +84,7 @@ class _Endpoint:
         "last_syn",
         "last_fin",
         "last_rst",
-        "counts",
-        "thresholds",
+        "scaled",
         "ra_next",
         "ra_trim",
         "ra_blocks",
@@ -94,9 +97,8 @@ class _Endpoint:
         self.seq_wraps = self.ack_wraps = 0
         self.fin_cnt = self.rst_cnt = self.fin_seq = 0
         self.last_syn = self.last_fin = self.last_rst = 0
-        # ScaledHistoryEntry counters for C, T, W, G (Conn.cc: letters at 1, 10, 100 ...).
-        self.counts = {"C": 0, "T": 0, "W": 0, "G": 0}
-        self.thresholds = {"C": 1, "T": 1, "W": 1, "G": 1}
+        # ScaledHistoryEntry counters and thresholds for C, T, W, G; made on first use.
+        self.scaled: list[int] | None = None
         # Reassembler: next relative byte to deliver, trim point, out-of-order [seq, upper].
         self.ra_next = self.ra_trim = 1
         self.ra_blocks: list[list[int]] = []
@@ -123,15 +125,17 @@ class _Endpoint:
 
     def relative(self, cur: int, last: int, wraps: int) -> tuple[int, bool]:
         """get_relative_seq(): `cur` relative to the start, as Zeek's uint64, and underflow."""
-        delta = _seq_delta(cur, last)
-        if delta < 0:
+        d = (cur - last) & _M32
+        if d & 0x80000000:
             if wraps and cur > last:
                 wraps -= 1  # seems to belong to the previous 32-bit space
-        elif delta > 0 and cur < last:
+        elif d and cur < last:
             wraps += 1
         if wraps == 0:
-            rel = _seq_delta(cur, self.start_seq)
-            return rel & _M64, rel < 0
+            rel = (cur - self.start_seq) & _M32
+            if rel & 0x80000000:
+                return (rel - 0x100000000) & _M64, True
+            return rel, False
         return ((wraps << 32) + cur - self.start_seq) & _M64, False
 
     def no_data_acked(self) -> bool:
@@ -227,15 +231,21 @@ class ZeekState:
 
     def update(self, is_orig: bool, seg: Segment) -> bool:
         """Account for one segment; True when Zeek swapped originator and responder doing so."""
-        if not _header_ok(seg):
+        if (seg.bad_opts or seg.truncated) and not _header_ok(seg):
             return False
         if self._verify and not (ip_checksum_ok(seg) and tcp_checksum_ok(seg)):
             if ip_checksum_ok(seg):  # a bad IPv4 header never reaches TCP: no letter
-                self._scaled(self.orig if is_orig else self.resp, is_orig, "C")
+                self._scaled(self.orig if is_orig else self.resp, is_orig, _C)
             self._synack = None
             return False
         pending = self._synack
-        if pending is not None:
+        if pending is None:
+            if self._first_seen == 3 and not seg.flags & (FIN | SYN | RST):
+                ep = self.orig if is_orig else self.resp
+                if ep.state != INACTIVE:
+                    self._fast(is_orig, ep, seg)
+                    return False
+        else:
             flags = seg.flags
             if flags & (SYN | FIN | RST | ACK) == SYN | ACK and is_orig and len(pending) < 8:
                 pending.append(seg)
@@ -318,42 +328,150 @@ class ZeekState:
     # -- TCPSessionAdapter::Process ------------------------------------------------------------
 
     def _process(self, is_orig: bool, seg: Segment) -> bool:
-        ep, peer = (self.orig, self.resp) if is_orig else (self.resp, self.orig)
-        flags, length, base, ack = seg.flags, seg.payload_len, seg.seq, seg.ack
-        syn, fin, rst = flags & SYN, flags & FIN, flags & RST
-        self._set_partial(is_orig, flags)
-        seg_len = 0 if rst else length  # RST data is not part of the stream
-        seg_len += (1 if syn else 0) + (1 if fin else 0)
+        # The common segment (no SYN/FIN/RST, both sides past INACTIVE) is handled inline; the
+        # rest goes through the helpers. The order of the steps is Process()'s.
+        if is_orig:
+            ep, peer, bit = self.orig, self.resp, 1
+        else:
+            ep, peer, bit = self.resp, self.orig, 2
+        flags, length, base = seg.flags, seg.payload_len, seg.seq
+        ctl = flags & (FIN | SYN | RST)
+        if not self._first_seen & bit:
+            self._set_partial(is_orig, flags)
+        seg_len = length
+        if ctl:
+            if ctl & RST:
+                seg_len = 0  # RST data is not part of the stream
+            seg_len += (1 if ctl & SYN else 0) + (ctl & FIN)
         one_past = (base + seg_len) & _M32
-        _init_endpoint(ep, syn, base, one_past)
+        if ctl & SYN or ep.state == INACTIVE:
+            _init_endpoint(ep, ctl & SYN, base, one_past)
         rel_seq, underflow = ep.relative(base, ep.last_seq, ep.seq_wraps)
-        self._update_history(ep, is_orig, flags, rel_seq, length)
-        if seg.window == 0 and not rst and peer.state != CLOSED and ep.state != RESET:
-            self._scaled(ep, is_orig, "W")
-        if fin:
+        if ctl:
+            self._update_history(ep, is_orig, flags, rel_seq, length)
+        elif length or flags & ACK:
+            mask = _HIST_DATA if length else _HIST_ACK
+            if not is_orig:
+                mask <<= 16
+            if not self._seen & mask:
+                self._seen |= mask
+                code = "D" if length else "A"
+                self._hist.append(code if is_orig else code.lower())
+        if seg.window == 0 and not ctl & RST and peer.state != CLOSED and ep.state != RESET:
+            self._scaled(ep, is_orig, _W)
+        if ctl & FIN:
             ep.fin_cnt += 1
             ep.fin_seq = (rel_seq + seg_len) & _M64
-        if rst:
+        if ctl & RST:
             ep.rst_cnt += 1
         rel_ack = 0
         if flags & ACK:
-            if peer.state == INACTIVE:
-                rel_ack = 1  # init_peer(): number the peer as if its SYN had been seen
-                peer.init_seqs(ack - 1, ack - 1)
-            else:
-                rel_ack, ack_under = peer.relative(ack, peer.ack_seq, peer.ack_wraps)
-                if ack_under:
-                    rel_ack = 0
-                elif not rst:  # acks on RSTs are not trusted
-                    _update_ack_seq(peer, ack)
-        delta_last = self._update_last_seq(ep, is_orig, one_past, flags, length)
-        flipped = self._state_machine(ep, peer, is_orig, seg, delta_last)
-        if flags & ACK:  # after a flip inside, the peer's side is what `is_orig` was
-            self._ack_received(peer, is_orig if flipped else not is_orig, rel_ack)
-        if length > 0 and not rst and not underflow:
-            self._data_sent(ep, peer, (rel_seq + (1 if syn else 0)) & _M64, length, seg.truncated)
-        self._first_seen |= 1 if is_orig else 2  # CheckPIA_FirstPacket: the unflipped side
+            rel_ack = self._ack_numbers(peer, seg.ack, ctl & RST)
+        if ctl:
+            delta = self._update_last_seq(ep, is_orig, one_past, flags, length)
+        else:
+            last = ep.last_seq
+            delta = (one_past - last) & _M32
+            if delta & 0x80000000:
+                delta -= 0x100000000
+            if ep.state == RESET:
+                pass  # nothing after a RST is trusted
+            elif delta > 0:
+                if one_past < last:
+                    ep.seq_wraps += 1
+                ep.last_seq = one_past
+            elif length > 0:
+                self._scaled(ep, is_orig, _T)
+        flipped = False
+        if ctl or ep.state == INACTIVE:
+            flipped = self._state_machine(ep, peer, is_orig, seg, delta)
+        if flags & ACK:
+            # AckReceived() of the peer's reassembler; after a flip the peer is the originator.
+            if peer.fin_cnt and rel_ack >= peer.fin_seq:
+                rel_ack = peer.fin_seq - 1  # the ack of the FIN is not data
+            if rel_ack > peer.ra_trim:
+                if peer.ra_next < rel_ack or peer.ra_blocks:
+                    self._trim_to(peer, is_orig if flipped else not is_orig, rel_ack)
+                else:
+                    peer.ra_trim = rel_ack
+        if length > 0 and not ctl & RST and not underflow:
+            self._data_sent(ep, peer, (rel_seq + (1 if ctl & SYN else 0)) & _M64, length, seg)
+        self._first_seen |= bit  # CheckPIA_FirstPacket: the side as it was before any flip
         return flipped
+
+    @staticmethod
+    def _ack_numbers(peer: _Endpoint, ack: int, rst: int) -> int:
+        """The ack as a relative number of the peer's stream; advances the peer's ack_seq."""
+        if peer.state == INACTIVE:
+            peer.init_seqs(ack - 1, ack - 1)  # init_peer(): number as if its SYN had been seen
+            return 1
+        rel_ack, underflow = peer.relative(ack, peer.ack_seq, peer.ack_wraps)
+        if underflow:
+            return 0
+        if not rst:  # acks on RSTs are not trusted
+            d = (ack - peer.ack_seq) & _M32
+            # update_ack_seq(): forward only; an ack of 0 far ahead is more likely broken
+            if d and not d & 0x80000000 and not (ack == 0 and d > _TOO_LARGE_SEQ_DELTA):
+                if ack < peer.ack_seq:
+                    peer.ack_wraps += 1
+                peer.ack_seq = ack
+        return rel_ack
+
+    def _fast(self, is_orig: bool, ep: _Endpoint, seg: Segment) -> None:
+        """_process() for the common segment: no SYN/FIN/RST, both sides seen, sender active.
+
+        The same steps with the branches that cannot apply left out and the usual case of each
+        number computation (no wrap of the 32-bit space so far) done in place.
+        """
+        peer = self.resp if is_orig else self.orig
+        flags, length, state = seg.flags, seg.payload_len, ep.state
+        if length or flags & ACK:
+            mask = _HIST_DATA if length else _HIST_ACK
+            if not is_orig:
+                mask <<= 16
+            if not self._seen & mask:
+                self._seen |= mask
+                code = "D" if length else "A"
+                self._hist.append(code if is_orig else code.lower())
+        if seg.window == 0 and peer.state != CLOSED and state != RESET:
+            self._scaled(ep, is_orig, _W)
+        rel_ack = 0
+        if flags & ACK:
+            ack = seg.ack
+            pa = peer.ack_seq
+            d = (ack - pa) & _M32
+            if peer.state == INACTIVE or peer.ack_wraps or (d and not d & 0x80000000 and ack < pa):
+                rel_ack = self._ack_numbers(peer, ack, 0)
+            else:
+                rel_ack = (ack - peer.start_seq) & _M32
+                if rel_ack & 0x80000000:
+                    rel_ack = 0  # below the start: ack underflow
+                elif d and not d & 0x80000000 and not (ack == 0 and d > _TOO_LARGE_SEQ_DELTA):
+                    peer.ack_seq = ack
+        base = seg.seq
+        last = ep.last_seq
+        if length:
+            rel_seq, underflow = ep.relative(base, last, ep.seq_wraps)
+        one_past = (base + length) & _M32
+        d = (one_past - last) & _M32
+        if state == RESET:
+            pass  # nothing after a RST is trusted
+        elif d and not d & 0x80000000:
+            if one_past < last:
+                ep.seq_wraps += 1
+            ep.last_seq = one_past
+        elif length:
+            self._scaled(ep, is_orig, _T)
+        if flags & ACK:
+            if peer.fin_cnt and rel_ack >= peer.fin_seq:
+                rel_ack = peer.fin_seq - 1
+            if rel_ack > peer.ra_trim:
+                if peer.ra_next < rel_ack or peer.ra_blocks:
+                    self._trim_to(peer, not is_orig, rel_ack)
+                else:
+                    peer.ra_trim = rel_ack
+        if length and not underflow:
+            self._data_sent(ep, peer, rel_seq, length, seg)
 
     def _set_partial(self, is_orig: bool, flags: int) -> None:
         if is_orig:
@@ -373,17 +491,21 @@ class ZeekState:
         self._hist.append(code)
         return False
 
-    def _scaled(self, ep: _Endpoint, is_orig: bool, code: str) -> None:
+    def _scaled(self, ep: _Endpoint, is_orig: bool, kind: int) -> None:
         """Connection::ScaledHistoryEntry: a letter at the 1st, 10th, 100th ... occurrence."""
-        count = ep.counts[code] + 1
-        threshold = ep.thresholds[code]
+        counters = ep.scaled
+        if counters is None:
+            counters = ep.scaled = [0, 0, 0, 0, 1, 1, 1, 1]
+        count = counters[kind] + 1
+        threshold = counters[kind + 4]
         if count == threshold:
+            code = _SCALED_CODES[kind]
             self._hist.append(code if is_orig else code.lower())
             if threshold * 10 > _M32:
-                count = 0  # uint32 threshold would wrap: Zeek restarts the count
+                count = 0  # the uint32 threshold would wrap: Zeek restarts the count
             else:
-                ep.thresholds[code] = threshold * 10
-        ep.counts[code] = count
+                counters[kind + 4] = threshold * 10
+        counters[kind] = count
 
     def _update_history(
         self, ep: _Endpoint, is_orig: bool, flags: int, rel_seq: int, length: int
@@ -428,7 +550,7 @@ class ZeekState:
         elif delta > 0:
             ep.update_last_seq(last)
         elif length > 0:
-            self._scaled(ep, is_orig, "T")
+            self._scaled(ep, is_orig, _T)
         return delta
 
     # -- UpdateStateMachine --------------------------------------------------------------------
@@ -490,12 +612,6 @@ class ZeekState:
 
     # -- TCP_Reassembler: only what decides content gaps ('G') ------------------------------------
 
-    def _ack_received(self, ep: _Endpoint, is_orig: bool, seq: int) -> None:
-        if ep.fin_cnt and seq >= ep.fin_seq:
-            seq = ep.fin_seq - 1  # the ack of the FIN is not data
-        if seq > ep.ra_trim:
-            self._trim_to(ep, is_orig, seq)
-
     def _trim_to(self, ep: _Endpoint, is_orig: bool, seq: int) -> None:
         if ep.ra_next < seq:
             self._undelivered(ep, is_orig, seq)
@@ -522,12 +638,12 @@ class ZeekState:
     def _gap(self, ep: _Endpoint, is_orig: bool) -> None:
         peer = self.resp if ep is self.orig else self.orig
         if _clean(ep) and _clean(peer):
-            self._scaled(ep, is_orig, "G")
+            self._scaled(ep, is_orig, _G)
 
     def _data_sent(
-        self, ep: _Endpoint, peer: _Endpoint, seq: int, length: int, truncated: bool
+        self, ep: _Endpoint, peer: _Endpoint, seq: int, length: int, seg: Segment
     ) -> None:
-        if truncated or ep.ra_skip:
+        if seg.truncated or ep.ra_skip:
             return  # payload not captured whole is never reassembled (truncated_tcp_payload)
         ack = ((ep.ack_wraps << 32) + ep.ack_seq - ep.start_seq) & _M64
         upper = seq + length
@@ -535,20 +651,24 @@ class ZeekState:
             if upper <= ack:
                 return
             seq = ack
-        if upper <= ep.ra_trim:
+        trim = ep.ra_trim
+        if upper <= trim:
             return
-        seq = max(seq, ep.ra_trim)
+        if seq < trim:
+            seq = trim
+        blocks = ep.ra_blocks
         if seq <= ep.ra_next:
             if upper > ep.ra_next:
                 ep.ra_next = upper
-                _absorb(ep)
-                if ep.no_data_acked() and ep.size(peer) > 16384:  # tcp_max_initial_window
+                if blocks:
+                    _absorb(ep)
+                # tcp_max_initial_window: stop buffering a side nobody acks
+                if ack <= 1 and ep.size(peer) > _MAX_INITIAL_WINDOW:
                     self._trim_to(ep, False, ep.ra_next)
         else:
-            _insert_block(ep.ra_blocks, seq, upper)
-        blocks = ep.ra_blocks
-        if blocks and ep.no_data_acked() and blocks[-1][1] - ep.ra_next > _MAX_ABOVE_HOLE:
-            blocks.clear()  # above_hole_data_without_any_acks
+            _insert_block(blocks, seq, upper)
+        if blocks and ack <= 1 and blocks[-1][1] - ep.ra_next > _MAX_ABOVE_HOLE:
+            blocks.clear()  # above_hole_data_without_any_acks: give up on this side
             ep.ra_skip = True
 
 
@@ -589,11 +709,3 @@ def _init_endpoint(ep: _Endpoint, syn: int, first: int, last: int) -> None:
             ep.init_seqs(first, last)  # guess that this SYN sets the connection up
     elif state == RESET and syn and ep.prev_state == INACTIVE:
         ep.init_seqs(first, last)  # the earlier RST may have been injected
-
-
-def _update_ack_seq(ep: _Endpoint, ack: int) -> None:
-    delta = _seq_delta(ack, ep.ack_seq)
-    if ack == 0 and delta > _TOO_LARGE_SEQ_DELTA:
-        return  # more likely a broken ack than a huge connection landing on 0
-    if delta > 0:
-        ep.update_ack_seq(ack)
