@@ -43,8 +43,7 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
     from capture.flows import FlowTracker
 
     try:
-        source = make_source(args)
-        source.start()
+        source = make_source(args)  # the App starts it once mounted
     except SourceError as exc:
         print(f"tcpwatch: {exc}", file=sys.stderr)
         return 2
