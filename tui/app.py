@@ -68,7 +68,6 @@ class TcpwatchApp(App[None]):
     def on_mount(self) -> None:
         self.source.start()
         self.set_interval(TICK, self.tick)
-        self.tick()
 
     def on_unmount(self) -> None:
         self.source.stop()
@@ -79,6 +78,8 @@ class TcpwatchApp(App[None]):
 
     def tick(self) -> None:
         """Drain, then update the main screen once."""
+        if not self.main.is_mounted:
+            return
         drained = self.drain.step(self.main.model.predicate)
         self._report_error()
         with self.batch_update():
@@ -97,10 +98,10 @@ class TcpwatchApp(App[None]):
         return Status(
             source=self.source.description,
             capture_filter=self.source.capture_filter,
-            packets=stats.frames,
+            packets=self.drain.segments,
             packets_per_s=self.drain.packets_per_second(),
             flows_open=self.main.open_flows(),
-            flows_total=len(self.tracker.flows) + self.tracker.evicted,
+            flows_total=self.tracker.flow_count,
             kernel_drops=stats.kernel_drops,
             queue_drops=stats.queue_drops,
             malformed=sum(stats.malformed.values()),

@@ -65,6 +65,7 @@ class MainScreen(Screen[None]):
         if self._initial_filter:
             self.apply_filter(self._initial_filter)
         self.table.focus()
+        self.tcp_app.tick()
 
     @property
     def table(self) -> ConnectionTable:

@@ -38,6 +38,7 @@ SHORT_STATE: dict[str, str] = {
     "ESTABLISHED": "ESTAB",
     "FIN_WAIT_1": "FIN_WAIT1",
     "FIN_WAIT_2": "FIN_WAIT2",
+    "CLOSE_WAIT": "CLOSE_WT",
 }
 
 
@@ -129,10 +130,10 @@ def _proc(f: Flow, now: float) -> str:
 
 COLUMNS: tuple[Column, ...] = (
     Column("id", "#", 6, 7, lambda f, now: str(f.id), "right"),
-    Column("orig", "originator", 24, 0, _orig),
-    Column("resp", "responder", 24, 0, _resp),
-    Column("state_orig", "orig state", 11, 2, lambda f, now: _state(f.state_orig)),
-    Column("state_resp", "resp state", 11, 2, lambda f, now: _state(f.state_resp)),
+    Column("orig", "originator", 21, 0, _orig),
+    Column("resp", "responder", 21, 0, _resp),
+    Column("state_orig", "orig st", 9, 2, lambda f, now: _state(f.state_orig)),
+    Column("state_resp", "resp st", 9, 2, lambda f, now: _state(f.state_resp)),
     Column("conn", "conn", 6, 1, lambda f, now: f.conn_state),
     Column("history", "history", 10, 3, lambda f, now: f.history),
     Column("pkts", "pkts o/r", 11, 4, lambda f, now: f"{f.orig.pkts}/{f.resp.pkts}", "right"),
@@ -167,7 +168,7 @@ def fit_columns(width: int, mark_width: int = 2) -> list[Column]:
     cols = [c for c in COLUMNS if c.key in chosen]
     spare = width - used
     if spare > 0:
-        grow = min(spare // 2, 47 - 24)  # "[ipv6]:port" is at most 47 cells
+        grow = min(spare // 2, 47 - 21)  # "[ipv6]:port" is at most 47 cells
         cols = [
             Column(c.key, c.header, c.width + grow, c.priority, c.cell, c.align)
             if c.key in ("orig", "resp")
@@ -175,6 +176,15 @@ def fit_columns(width: int, mark_width: int = 2) -> list[Column]:
             for c in cols
         ]
     return cols
+
+
+def fit_endpoint(text: str, width: int) -> str:
+    """An `addr:port` cut in the address (never the port) to at most `width` cells, padded."""
+    if len(text) <= width:
+        return text.ljust(width)
+    tail = text[text.rfind(":") :]
+    head = max(0, width - len(tail) - 1)
+    return (text[:head] + "…" + tail)[-width:] if width > 0 else ""
 
 
 def fit(text: str, width: int, align: str = "left") -> str:

@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from widgets.conn_rows import CATEGORIES, FINISHED, Column, fit, fit_columns
+from widgets.conn_rows import CATEGORIES, FINISHED, Column, fit, fit_columns, fit_endpoint
 from widgets.flow_list import COLUMN_SORTS, FlowList
 from widgets.text import safe_str
 
@@ -54,13 +54,13 @@ class ConnectionTable(ScrollView, can_focus=True):
     ConnectionTable > .conn-table--lingering { text-style: dim; }
     ConnectionTable > .conn-table--new { color: $success; text-style: bold; }
     ConnectionTable > .conn-table--changed { color: $accent; }
-    ConnectionTable > .conn-table--handshaking { color: $warning; }
-    ConnectionTable > .conn-table--established { color: $success; }
-    ConnectionTable > .conn-table--closing { color: $secondary; }
-    ConnectionTable > .conn-table--closed { color: $foreground-muted; }
-    ConnectionTable > .conn-table--reset { color: $error; }
-    ConnectionTable > .conn-table--refused { color: $error; text-style: italic; }
-    ConnectionTable > .conn-table--half-open { color: $primary; }
+    ConnectionTable > .conn-table--handshaking { color: $text-warning; }
+    ConnectionTable > .conn-table--established { color: $text-success; }
+    ConnectionTable > .conn-table--closing { color: $text-secondary; }
+    ConnectionTable > .conn-table--closed { color: $text-muted; }
+    ConnectionTable > .conn-table--reset { color: $text-error; }
+    ConnectionTable > .conn-table--refused { color: $text-error; text-style: italic; }
+    ConnectionTable > .conn-table--half-open { color: $text-primary; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -261,9 +261,11 @@ class ConnectionTable(ScrollView, can_focus=True):
         segs = [Segment(mark, mark_style), Segment(" ", style)]
         now = self.now
         for col in self._columns:
-            text = set_cell_size(
-                fit(safe_str(col.cell(flow, now)), col.width, col.align), col.width
-            )
+            raw = safe_str(col.cell(flow, now))
+            if col.key in ("orig", "resp"):
+                text = fit_endpoint(raw, col.width)
+            else:
+                text = set_cell_size(fit(raw, col.width, col.align), col.width)
             segs.append(Segment(text + " ", style))
         return Strip(segs).extend_cell_length(width, style).crop(0, width)
 

@@ -64,10 +64,22 @@ COLUMN_SORTS = {
 
 def flag_counts(flow: Flow) -> tuple[int, ...]:
     """A flow's segments per flag (both directions, `FLAG_KEYS` order) then its illegal count."""
-    fo, fr = flow.orig.flags, flow.resp.flags
-    illegal = flow.illegal_flags
-    n_illegal = illegal if isinstance(illegal, int) else len(illegal or ())
-    return (*(fo.get(k, 0) + fr.get(k, 0) for k in FLAG_KEYS), n_illegal)
+    o, r = flow.orig, flow.resp
+    # The tracker keeps `illegal` (kind -> count); its export record calls it `illegal_flags`.
+    illegal = getattr(flow, "illegal", None)
+    n_illegal = sum(illegal.values()) if isinstance(illegal, dict) else int(illegal or 0)
+    return (
+        o.syn + r.syn,
+        o.synack + r.synack,
+        o.pkts - o.noack + r.pkts - r.noack,
+        o.psh + r.psh,
+        o.fin + r.fin,
+        o.rst + r.rst,
+        o.urg + r.urg,
+        o.ece + r.ece,
+        o.cwr + r.cwr,
+        n_illegal,
+    )
 
 
 class FlowList:

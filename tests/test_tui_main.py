@@ -1,0 +1,247 @@
+"""The main screen driven through Pilot over real captures: load, filter, sort, pause, linger."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.pilot import Pilot
+
+from capture.flows import FlowTracker
+from capture.sources import FileSource, ReplaySource
+from tui.app import TcpwatchApp
+from tui.help_screen import HelpScreen, key_table
+from widgets.conn_table import ConnectionTable
+from widgets.filter_bar import FilterBar
+from widgets.status_bar import StatusBar
+from widgets.text import safe_text
+
+DATA = Path(__file__).parent / "data"
+V4V6 = DATA / "chrissanders_http_ip4and6.pcapng"  # one IPv4 and one IPv6 HTTP flow
+NMAP = DATA / "zeek_nmap-vsn.pcap"  # 17 flows to ports 80 and 443
+TIMEOUT = 15.0
+
+
+async def wait_until(
+    pilot: Pilot[None], cond: Callable[[], bool], timeout: float = TIMEOUT
+) -> None:
+    """Let the app run until `cond()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await pilot.pause()
+
+
+async def loaded(pilot: Pilot[None], app: TcpwatchApp) -> None:
+    """Wait until the whole file is in the tracker and a tick has shown it."""
+    start = app.ticks
+    await wait_until(pilot, lambda: app.drain.finished and app.ticks > start + 1)
+    await pilot.pause()
+
+
+def file_app(path: Path, **kwargs: object) -> TcpwatchApp:
+    return TcpwatchApp(FileSource(str(path)), FlowTracker(), **kwargs)  # type: ignore[arg-type]
+
+
+def screen_text(app: TcpwatchApp) -> list[str]:
+    """What the connection table shows, line by line (header first)."""
+    table = app.main.table
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+def shown_ids(app: TcpwatchApp) -> list[int]:
+    model = app.main.model
+    return [model.id_at(i) for i in range(len(model))]
+
+
+async def test_file_loads_every_flow_into_the_table() -> None:
+    """Every tracked flow of a whole file gets a row showing its endpoints."""
+    app = file_app(NMAP, linger=1e9)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        flows = app.tracker.flows
+        assert len(flows) >= 17
+        assert sorted(shown_ids(app)) == sorted(flows)
+        lines = screen_text(app)
+        assert "originator" in lines[0] and "responder" in lines[0]
+        text = "\n".join(lines)
+        assert "192.168.1.71:58109" in text and "192.168.1.61:80" in text
+        status = app.main.query_one(StatusBar).status
+        assert status.packets == app.source.stats().tcp > 0
+        assert status.flows_total == len(flows)
+        assert status.mode == "end"
+
+
+async def test_ipv6_endpoints_are_bracketed() -> None:
+    """IPv6 endpoints show as [addr]:port, whole at 200 columns."""
+    app = file_app(V4V6, linger=1e9)
+    async with app.run_test(size=(200, 20)) as pilot:
+        await loaded(pilot, app)
+        text = "\n".join(screen_text(app))
+        assert "[2001:db8:1:2::1002]:35023" in text and "[2001:db8:1:2::1000]:80" in text
+        assert "172.16.16.140:53350" in text
+
+
+async def test_filter_by_port_keeps_only_matching_flows_and_bad_filter_keeps_previous() -> None:
+    """`/ port 443 enter` leaves port-443 flows; a bad expression shows its error in place."""
+    app = file_app(NMAP, linger=1e9)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot, app)
+        everything = len(app.main.model)
+        await pilot.press("slash", *"port 443", "enter")
+        ids = shown_ids(app)
+        assert 0 < len(ids) < everything
+        assert all(
+            443 in (app.tracker.flows[i].resp_port, app.tracker.flows[i].orig_port) for i in ids
+        )
+        rows = [line for line in screen_text(app)[1:] if line.strip()]
+        assert len(rows) == len(ids) and all(":443" in line for line in rows)
+        assert app.main.query_one(StatusBar).status.display_filter == "port 443"
+
+        await pilot.press("slash", "ctrl+u", *"port nope", "enter")
+        bar = app.main.query_one(FilterBar)
+        assert bar.is_open
+        assert "port" in str(bar.query_one("#filter-error").render())
+        assert shown_ids(app) == ids  # previous filter still in force
+
+        await pilot.press("escape")  # clears
+        assert not bar.is_open
+        assert len(app.main.model) == everything
+        await pilot.press("slash", "up")
+        assert bar.input.value == "port 443"  # history recall
+
+
+async def test_sort_cycles_and_cursor_stays_on_its_flow() -> None:
+    """`s` re-sorts the rows; the cursor keeps the same flow; clicking a header sorts too."""
+    app = file_app(NMAP, linger=1e9)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        table = app.main.table
+        await pilot.press("down", "down", "down")
+        chosen = table.cursor_id
+        assert chosen == shown_ids(app)[3]
+        await pilot.press("s")
+        assert app.main.model.sort != "id"
+        assert table.cursor_id == chosen
+        assert shown_ids(app)[table.cursor_row] == chosen
+        flows = app.tracker.flows
+        if app.main.model.sort == "idle":
+            seen = [flows[i].last_ts for i in shown_ids(app)]
+            assert seen == sorted(seen, reverse=True)
+        x = 2 + sum(
+            c.width + 1 for c in table.columns[: [c.key for c in table.columns].index("bytes")]
+        )
+        await pilot.click(ConnectionTable, offset=(x + 1, 0))
+        assert app.main.model.sort == "bytes"
+        volumes = [flows[i].orig.payload + flows[i].resp.payload for i in shown_ids(app)]
+        assert volumes == sorted(volumes, reverse=True)
+        assert table.cursor_id == chosen
+
+
+async def test_pause_freezes_rows_while_counters_move() -> None:
+    """`space` stops the rows changing; the status bar keeps counting; resume catches up."""
+    clock = [0.0]
+    source = ReplaySource(str(NMAP), speed=1.0, clock=lambda: clock[0])
+    app = TcpwatchApp(source, FlowTracker(), replay=True, linger=1e9)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: len(app.main.model) > 0)
+        await pilot.press("space")
+        status = app.main.query_one(StatusBar)
+        assert status.status.mode == "paused"
+        frozen = shown_ids(app)
+        before = status.status.packets
+        clock[0] = 1e6  # everything is now due
+        await wait_until(pilot, lambda: app.drain.finished and app.ticks > 0)
+        app.tick()
+        assert status.status.packets > before
+        assert shown_ids(app) == frozen
+        assert len(app.tracker.flows) > len(frozen)
+        await pilot.press("space")
+        assert status.status.mode != "paused"
+        assert sorted(shown_ids(app)) == sorted(app.tracker.flows)
+
+
+async def test_closed_flows_linger_then_leave_in_capture_time() -> None:
+    """With a short linger, finished flows leave the view but stay tracked."""
+    app = file_app(NMAP, linger=0.5)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot, app)
+        end = app.drain.capture_ts
+        flows = app.tracker.flows
+        finished = {
+            i for i in flows if app.main.model.categories.get(i) in ("closed", "reset", "refused")
+        }
+        assert finished, "this capture has refused and reset flows"
+        for i in flows:
+            expected = i not in finished or flows[i].last_ts + 0.5 > end
+            assert (i in app.main.model) == expected
+
+
+async def test_enter_opens_the_flow_and_escape_returns_to_the_same_flow() -> None:
+    """`enter` pushes the flow screen for the highlighted flow; `escape` keeps the cursor."""
+    flow_screen = pytest.importorskip("tui.flow_screen")
+    app = file_app(NMAP, linger=1e9)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("down", "down")
+        chosen = app.main.table.cursor_id
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, flow_screen.FlowScreen))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.main)
+        assert app.main.table.cursor_id == chosen
+
+
+async def test_help_lists_every_main_key() -> None:
+    """`?` opens the help screen; it names the keys; escape closes it."""
+    app = file_app(NMAP)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(key_table())
+        text = console.export_text()
+        for key in ("enter", "/", "space", "escape", "?", "q"):
+            assert key in text
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.main)
+
+
+async def test_capture_error_becomes_a_notification(tmp_path: Path) -> None:
+    """A capture cut short mid-record is reported as a notification; the app keeps running."""
+    cut = tmp_path / "cut.pcap"
+    data = NMAP.read_bytes()
+    cut.write_bytes(data[: len(data) - 7])
+    app = file_app(cut, linger=1e9)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot, app)
+        if app.source.error is None:
+            pytest.fail("the reader did not report the cut record")
+        await wait_until(pilot, lambda: any(n.severity == "error" for n in app._notifications))
+        assert app.is_running and len(app.main.model) > 0
+
+
+def test_safe_text_never_passes_controls_or_markup() -> None:
+    """Untrusted strings are escaped and never parsed as markup."""
+    text = safe_text("evil\x1b]0;pwned\x07[bold]x[/bold]")
+    assert "\x1b" not in text.plain and "\x07" not in text.plain
+    assert "\\x1b" in text.plain and "[bold]x[/bold]" in text.plain
+    assert not text.spans
+
+
+async def test_untrusted_source_name_is_escaped_in_the_status_bar(tmp_path: Path) -> None:
+    """A file name with an escape sequence reaches the screen as visible text."""
+    evil = tmp_path / "x\x1b[2Jy[red].pcap"
+    shutil.copy(V4V6, evil)
+    app = file_app(evil)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await loaded(pilot, app)
+        bar = app.main.query_one(StatusBar)
+        rendered = bar.render()
+        assert "\x1b" not in rendered.plain
+        assert "x\\x1b[2Jy[red].pcap" in rendered.plain
