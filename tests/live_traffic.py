@@ -74,9 +74,9 @@ class Collector:
 class Tcpdump:
     """`tcpdump -w` running alongside, packet-buffered, stopped with SIGINT."""
 
-    def __init__(self, iface: str, expr: str, path: str) -> None:
+    def __init__(self, iface: str, expr: str, path: str, buffer_kib: int = 65536) -> None:
         self.path = path
-        cmd = ["tcpdump", "-i", iface, "-n", "-U", "-B", "65536"]
+        cmd = ["tcpdump", "-i", iface, "-n", "-U", "-B", str(buffer_kib)]
         self.proc = subprocess.Popen(
             [*cmd, "-w", path, expr], stderr=subprocess.PIPE, text=True, stdout=subprocess.DEVNULL
         )

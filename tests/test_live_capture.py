@@ -165,7 +165,7 @@ print("done", flush=True)
 def test_kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw(tmp_path) -> None:
     """With a tiny ring and a stalled reader, frames + kernel drops = what tcpdump captured."""
     flood = subprocess.Popen(
-        [sys.executable, "-c", FLOOD, "64"],
+        [sys.executable, "-c", FLOOD, "32"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -174,8 +174,9 @@ def test_kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw(tmp_path) -> No
     port = int(flood.stdout.readline())
     src = LiveSource("lo", f"port {port}", buffer_kib=256, drop_privileges=False)
     src.start()
-    dump = Tcpdump("lo", f"tcp port {port}", str(tmp_path / "ref.pcap"))
-    # WHEN 64 MiB cross loopback while this process holds the GIL (the sniffer cannot run)
+    # tcpdump gets a ring larger than the whole flood, so it drops nothing.
+    dump = Tcpdump("lo", f"tcp port {port}", str(tmp_path / "ref.pcap"), buffer_kib=196608)
+    # WHEN 32 MiB cross loopback while this process holds the GIL (the sniffer cannot run)
     old = sys.getswitchinterval()
     sys.setswitchinterval(5.0)
     try:
@@ -185,14 +186,22 @@ def test_kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw(tmp_path) -> No
     finally:
         sys.setswitchinterval(old)
     flood.wait(timeout=10)
-    assert wait_until(lambda: len(dump.segments()) > 0 and _settled(src), 10)
-    summary = dump.stop()
+    assert wait_until(lambda: _settled(src), 10)
     src.stop()
+    kept = src.poll(1_000_000)
     stats = src.stats()
-    # THEN drops were counted, and nothing was lost without being counted
+    # tcpdump's ring hands over a part-filled block late: wait until it has the last frame.
+    assert wait_until(lambda: _key(kept[-1]) in {_key(s) for s in dump.segments()}, 10)
+    summary = dump.stop()
+    assert "\n0 packets dropped by kernel" in summary, summary
+    theirs = dump.segments()
+    # THEN drops were counted: what was kept, tcpdump saw too; kept + dropped accounts for what
+    # tcpdump saw (usually exactly; under this flood tcpdump was seen, rarely, to lack up to 1%
+    # of the frames the kernel counted, without reporting a drop itself)
     assert stats.kernel_drops > 0
-    if " 0 packets dropped by kernel" in summary:
-        assert stats.frames + stats.kernel_drops == len(dump.segments())
+    assert {_key(s) for s in kept} <= {_key(s) for s in theirs}
+    total = stats.frames + stats.kernel_drops
+    assert len(theirs) <= total <= len(theirs) + len(theirs) // 50
 
 
 def _settled(src: LiveSource) -> bool:
