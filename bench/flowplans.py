@@ -60,6 +60,35 @@ def _v6(n: int, net: int) -> bytes:
     return bytes([0xFD, net]) + bytes(10) + (n & 0xFFFFFFFF).to_bytes(4, "big")
 
 
+def _checksum(data: bytes) -> int:
+    """The Internet checksum: the big-endian integer of the 16-bit words, modulo 0xFFFF, is their
+    one's-complement sum (2**16 = 1 mod 0xFFFF), so int.from_bytes does the adding in C."""
+    if len(data) & 1:
+        data += b"\0"
+    s = int.from_bytes(data, "big") % 0xFFFF
+    return 0xFFFF - s if s else 0
+
+
+def ip_tcp(
+    src: bytes, dst: bytes, ttl: int, ipid: int, tcp: bytes, payload: bytes, df: bool = True
+) -> bytes:
+    """IPv4 or IPv6 header (by address size) + TCP header + payload, with valid checksums.
+
+    Zeek (and tcpwatch's Zeek emulation) ignores segments whose checksum fails, so they must hold.
+    """
+    seg_len = len(tcp) + len(payload)
+    pseudo = (
+        src + dst + (seg_len + 0x60000).to_bytes(4, "big")
+    )  # zero, proto 6, length: the same word sum for v4 and v6
+    csum = _checksum(pseudo + tcp + payload)
+    tcp = tcp[:16] + csum.to_bytes(2, "big") + tcp[18:]
+    if len(src) == 16:
+        return IP6.pack(0x60000000, seg_len, 6, ttl, src, dst) + tcp + payload
+    head = IP4.pack(0x45, 0, 20 + seg_len, ipid, 0x4000 if df else 0, ttl, 6, 0, src, dst)
+    ipsum = _checksum(head)
+    return head[:10] + ipsum.to_bytes(2, "big") + head[12:] + tcp + payload
+
+
 class Conn:
     """Frame factory and sequence bookkeeping for one connection."""
 
@@ -117,16 +146,11 @@ class Conn:
             + opts
         )
         start = seq & 0xFFFF
-        body = tcp + self.payload[start : start + plen]
         src, dst = self.addrs[d]
         self.ipid[d] = (self.ipid[d] + 1) & 0xFFFF
-        if self.v6:
-            ip = IP6.pack(0x60000000, len(body), 6, self.ttl[d], src, dst)
-        else:
-            ip = IP4.pack(
-                0x45, 0, 20 + len(body), self.ipid[d], 0x4000, self.ttl[d], 6, 0, src, dst
-            )
-        return self.link[d] + ip + body
+        return self.link[d] + ip_tcp(
+            src, dst, self.ttl[d], self.ipid[d], tcp, self.payload[start : start + plen]
+        )
 
     def send(self, dt: float, d: int, flags: int, plen: int = 0, **kw: object) -> None:
         """Append a frame `dt` seconds after the previous one."""
@@ -275,7 +299,7 @@ def _handshake_unanswered(c: Conn) -> None:
 
 
 def _flood(plan: FlowPlan, rng: random.Random, count: int) -> list[Packet]:
-    """`count` SYNs from distinct spoofed IPv4 sources (an odd multiplier is a bijection mod 2**32)."""
+    """`count` SYNs from distinct spoofed IPv4 sources (odd multiplier: a bijection mod 2**32)."""
     victim = bytes([172, 16, 0, 80])
     link = ETH.pack(_mac(0xFEED), _mac(0xBAD)) + b"\x08\x00"
     out: list[Packet] = []
@@ -294,16 +318,14 @@ def _flood(plan: FlowPlan, rng: random.Random, count: int) -> list[Packet]:
             0,
             0,
         )
-        ip = IP4.pack(
-            0x45, 0, 40, rng.getrandbits(16), 0, rng.randrange(30, 250), 6, 0, src, victim
-        )
-        out.append((t, link + ip + tcp))
+        ip = ip_tcp(src, victim, rng.randrange(30, 250), rng.getrandbits(16), tcp, b"", df=False)
+        out.append((t, link + ip))
         t += rng.expovariate(50_000.0)
     return out
 
 
 def _scan(plan: FlowPlan, rng: random.Random) -> list[Packet]:
-    """A SYN scan of ports 1-1024 of one host: RST/ACK from closed ports, SYN/ACK then RST from open ones."""
+    """A SYN scan of ports 1-1024: RST/ACK from closed ports, SYN/ACK then RST from open ones."""
     ports = list(range(1, 1025))
     rng.shuffle(ports)
     out: list[Packet] = []
