@@ -181,6 +181,11 @@ def facts_of(flow: Any) -> FlowFacts:
     if getattr(o, "syn_data", 0) or getattr(r, "syn_data", 0):
         ff.syn_data = [0]  # the frame is known only from kept frames
     _from_transitions(ff, flow)
+    # A tracker that keeps "its last advertised window was zero" per side answers recovery
+    # even when no frames are kept (headless runs).
+    open_o, open_r = getattr(o, "zero_window_open", None), getattr(r, "zero_window_open", None)
+    if open_o is not None and open_r is not None:
+        ff.zero_window_end = {"orig": bool(open_o), "resp": bool(open_r)}
     frames = flow.frames() if hasattr(flow, "frames") else []
     if frames:
         _from_frames(ff, frames, flow.orig_addr, flow.orig_port)
@@ -224,7 +229,8 @@ def _from_frames(ff: FlowFacts, frames: list[Segment], orig_addr: bytes, orig_po
             ff.bad_synack.append(seg.frame_no)
         if not flags & (SYN | RST):
             last_win[side] = seg.window
-    ff.zero_window_end = {side: win == 0 for side, win in last_win.items()}
+    if ff.zero_window_end is None:
+        ff.zero_window_end = {side: win == 0 for side, win in last_win.items()}
 
 
 def _bad_ack(seg: Segment, isn: int, syn_len: int) -> bool:
