@@ -33,6 +33,11 @@ _CLOSING = frozenset({"FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "CLOSE_WAIT", "LAST
 _DONE = frozenset({"CLOSED", "TIME_WAIT"})
 _OPENING = frozenset({"SYN_SENT", "SYN_RECEIVED", "LISTEN"})
 
+ADDR_WIDTH = 21
+"""Cells an address column has at least: `255.255.255.255:65535`."""
+MAX_ENDPOINT = 47
+"""The longest `[ipv6]:port`."""
+
 SHORT_STATE: dict[str, str] = {
     "SYN_RECEIVED": "SYN_RCVD",
     "ESTABLISHED": "ESTAB",
@@ -130,10 +135,10 @@ def _proc(f: Flow, now: float) -> str:
 
 COLUMNS: tuple[Column, ...] = (
     Column("id", "#", 6, 7, lambda f, now: str(f.id), "right"),
-    Column("orig", "originator", 21, 0, _orig),
-    Column("resp", "responder", 21, 0, _resp),
-    Column("state_orig", "orig st", 9, 2, lambda f, now: _state(f.state_orig)),
-    Column("state_resp", "resp st", 9, 2, lambda f, now: _state(f.state_resp)),
+    Column("orig", "originator", ADDR_WIDTH, 0, _orig),
+    Column("resp", "responder", ADDR_WIDTH, 0, _resp),
+    Column("state_orig", "orig st", 9, 1, lambda f, now: _state(f.state_orig)),
+    Column("state_resp", "resp st", 9, 1, lambda f, now: _state(f.state_resp)),
     Column("conn", "conn", 6, 1, lambda f, now: f.conn_state),
     Column("history", "history", 10, 3, lambda f, now: f.history),
     Column("pkts", "pkts o/r", 11, 4, lambda f, now: f"{f.orig.pkts}/{f.resp.pkts}", "right"),
@@ -141,7 +146,7 @@ COLUMNS: tuple[Column, ...] = (
         "bytes",
         "bytes o/r",
         11,
-        1,
+        2,
         lambda f, now: f"{human_bytes(f.orig.payload)}/{human_bytes(f.resp.payload)}",
         "right",
     ),
@@ -154,10 +159,11 @@ COLUMNS: tuple[Column, ...] = (
 """Every column in display order; `fit_columns` picks those that fit the width."""
 
 
-def fit_columns(width: int, mark_width: int = 2) -> list[Column]:
+def fit_columns(width: int, addr_width: int = ADDR_WIDTH, mark_width: int = 2) -> list[Column]:
     """The columns that fit in `width` cells (one blank between), by priority, in display order.
 
-    Address columns widen when there is room to spare, so IPv6 endpoints show whole at 200 wide.
+    Address columns widen, when there is room to spare, up to `addr_width` (the longest
+    endpoint shown), so IPv6 endpoints show whole on a wide terminal.
     """
     chosen: set[str] = set()
     used = mark_width
@@ -166,9 +172,8 @@ def fit_columns(width: int, mark_width: int = 2) -> list[Column]:
             chosen.add(col.key)
             used += col.width + 1
     cols = [c for c in COLUMNS if c.key in chosen]
-    spare = width - used
-    if spare > 0:
-        grow = min(spare // 2, 47 - 21)  # "[ipv6]:port" is at most 47 cells
+    grow = max(0, min((width - used) // 2, addr_width - ADDR_WIDTH, MAX_ENDPOINT - ADDR_WIDTH))
+    if grow:
         cols = [
             Column(c.key, c.header, c.width + grow, c.priority, c.cell, c.align)
             if c.key in ("orig", "resp")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from rich.cells import set_cell_size
+from rich.color import Color, blend_rgb
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -29,6 +30,8 @@ from widgets.text import safe_str
 
 NEW_FOR = 2.0
 """Seconds of capture time a new flow is marked `+`."""
+FADE = 0.45
+"""How far a finished flow's colour moves toward the background while it lingers."""
 CHANGED_FOR = 1.0
 """Seconds of capture time a flow that moved is marked `•`."""
 
@@ -40,7 +43,6 @@ class ConnectionTable(ScrollView, can_focus=True):
         "conn-table--header",
         "conn-table--sorted",
         "conn-table--cursor",
-        "conn-table--lingering",
         "conn-table--new",
         "conn-table--changed",
         *(f"conn-table--{c}" for c in CATEGORIES),
@@ -51,7 +53,6 @@ class ConnectionTable(ScrollView, can_focus=True):
     ConnectionTable > .conn-table--header { text-style: bold; background: $panel; }
     ConnectionTable > .conn-table--sorted { text-style: bold underline; background: $panel; }
     ConnectionTable > .conn-table--cursor { background: $block-cursor-background; }
-    ConnectionTable > .conn-table--lingering { text-style: dim; }
     ConnectionTable > .conn-table--new { color: $success; text-style: bold; }
     ConnectionTable > .conn-table--changed { color: $accent; }
     ConnectionTable > .conn-table--handshaking { color: $text-warning; }
@@ -102,6 +103,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         self.cursor_id: int | None = None
         self._cursor_row = 0
         self._columns: list[Column] = fit_columns(80)
+        self._fitted = (80, 0)
         self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(1024)
 
     # -- data -------------------------------------------------------------------------------
@@ -109,6 +111,8 @@ class ConnectionTable(ScrollView, can_focus=True):
     def sync(self, now: float) -> None:
         """Take the model's new order and the capture clock; keep the cursor on its flow."""
         self.now = now
+        if self._fitted != (self.size.width, self.model.endpoint_width):
+            self._fit(self.size.width)
         self.virtual_size = Size(self.size.width, len(self.model) + 1)
         previous = self.cursor_id
         row = self.model.row_of(previous) if previous is not None else None
@@ -195,10 +199,14 @@ class ConnectionTable(ScrollView, can_focus=True):
         return None
 
     def on_resize(self, event: events.Resize) -> None:
-        self._columns = fit_columns(event.size.width)
-        self._cache.clear()
+        self._fit(event.size.width)
         self.virtual_size = Size(event.size.width, len(self.model) + 1)
         self._scroll_to_row(self._cursor_row)
+
+    def _fit(self, width: int) -> None:
+        self._fitted = (width, self.model.endpoint_width)
+        self._columns = fit_columns(width, self.model.endpoint_width)
+        self._cache.clear()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -254,7 +262,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         cat = self.model.categories.get(fid, "half-open")
         style = self.rich_style + self.get_component_rich_style(f"conn-table--{cat}")
         if cat in FINISHED:
-            style += self.get_component_rich_style("conn-table--lingering")
+            style = self._faded(style)
         if is_cursor:
             style += self.get_component_rich_style("conn-table--cursor")
         mark, mark_style = self._mark(flow, style)
@@ -268,6 +276,14 @@ class ConnectionTable(ScrollView, can_focus=True):
                 text = set_cell_size(fit(raw, col.width, col.align), col.width)
             segs.append(Segment(text + " ", style))
         return Strip(segs).extend_cell_length(width, style).crop(0, width)
+
+    def _faded(self, style: Style) -> Style:
+        """`style` with its colour moved toward the background: a lingering, finished flow."""
+        fg, bg = style.color, style.bgcolor or self.rich_style.bgcolor
+        if fg is None or bg is None:
+            return style + Style(dim=True)
+        mixed = blend_rgb(fg.get_truecolor(), bg.get_truecolor(), FADE)
+        return style + Style(color=Color.from_triplet(mixed))
 
     def _mark(self, flow: Any, style: Style) -> tuple[str, Style]:
         if self.now - flow.first_ts < NEW_FOR:

@@ -29,6 +29,8 @@ LABELS: dict[str, str] = {
 }
 
 SPARK_SECONDS = 60
+WIDE = 110
+"""Cells from which each flag's rate shows beside its count."""
 _BARS = " ▁▂▃▄▅▆▇█"
 
 
@@ -147,10 +149,12 @@ class FlagBreakdown(Widget):
         count = self.get_component_rich_style("flag-breakdown--count")
         rate = self.get_component_rich_style("flag-breakdown--rate")
         text = Text(no_wrap=True, overflow="ellipsis")
+        # Narrow terminals get counts only; rates per flag need about 110 cells.
+        with_rates = self.content_size.width >= WIDE
         for i, key in enumerate(FLAG_KEYS):
             text.append(LABELS[key] + " ", label)
             text.append(f"{self.totals[i]:,}", count)
-            text.append(f" {self.rates[i]}/s  ", rate)
+            text.append(f" {self.rates[i]}/s  " if with_rates else "  ", rate)
         line2 = Text(no_wrap=True)
         illegal = self.totals[len(FLAG_KEYS)]
         style = self.get_component_rich_style("flag-breakdown--illegal") if illegal else rate

@@ -16,6 +16,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
+from capture.segment import endpoint
 from widgets.conn_rows import FINISHED, category
 
 Flow = Any
@@ -99,6 +100,8 @@ class FlowList:
         self.category_counts: dict[str, int] = {}
         self.versions: dict[int, int] = {}
         self.flag_totals: list[int] = [0] * (len(FLAG_KEYS) + 1)
+        self.endpoint_width = 0
+        """Cells of the longest `addr:port` placed so far (the table sizes its columns by it)."""
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -165,7 +168,7 @@ class FlowList:
                         gone.add(fid)
                     continue
                 heapq.heappush(self._deadlines, (deadline, fid))
-            self._place(fid, keyf(flow), flag_counts(flow))
+            self._place(fid, flow, keyf(flow), flag_counts(flow))
         gone |= self.expire(flows, now)
         return gone
 
@@ -208,8 +211,19 @@ class FlowList:
                 self.category_counts[cat] -= 1
             self.versions.pop(fid, None)
 
-    def _place(self, fid: int, key: Any, contrib: tuple[int, ...]) -> None:
+    def _measure(self, flow: Flow) -> None:
+        # An IPv4 endpoint always fits the narrowest column; only IPv6 needs measuring.
+        if len(flow.orig_addr) == 16:
+            longest = max(
+                len(endpoint(flow.orig_addr, flow.orig_port)),
+                len(endpoint(flow.resp_addr, flow.resp_port)),
+            )
+            self.endpoint_width = max(self.endpoint_width, longest)
+
+    def _place(self, fid: int, flow: Flow, key: Any, contrib: tuple[int, ...]) -> None:
         old = self._keys.get(fid)
+        if old is None:
+            self._measure(flow)
         if old is None or old != key:
             if old is not None:
                 self._rows.remove((old, fid))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
@@ -59,27 +60,45 @@ class StatusBar(Widget):
             self.refresh()
 
     def render(self) -> Text:
+        parts = self._parts()
+        width = self.content_size.width or 200
+        # Drop the least important parts until the line fits (source name first, mode never).
+        while len(parts) > 1 and sum(p.cell_len + 2 for _, p in parts) - 2 > width:
+            parts.remove(max(parts, key=lambda item: item[0]))
+        return Text("  ", no_wrap=True, overflow="ellipsis", end="").join(p for _, p in parts)
+
+    def _parts(self) -> list[tuple[int, Text]]:
+        """(priority, text) in display order; a higher priority number goes first when narrow."""
         s = self.status
         key = self.get_component_rich_style("status-bar--key")
         mode_style = "status-bar--paused" if s.mode == "paused" else "status-bar--live"
         marks = {"live": "● LIVE", "paused": "❚❚ PAUSED", "loading": "◌ LOADING", "end": "■ END"}
-        text = Text(no_wrap=True, overflow="ellipsis", end="")
-        text.append(marks.get(s.mode, s.mode), self.get_component_rich_style(mode_style))
-        text.append("  ")
-        text.append_text(safe_text(s.source))
-        if s.capture_filter:
-            text.append("  capture ", key)
-            text.append_text(safe_text(s.capture_filter))
-        text.append("  filter ", key)
-        text.append_text(safe_text(s.display_filter or "none"))
-        text.append("  pkts ", key)
-        text.append(f"{s.packets:,} ({s.packets_per_s:,}/s)")
-        text.append("  flows ", key)
-        text.append(f"{s.flows_open:,} open / {s.flows_total:,}")
         drops = s.kernel_drops + s.queue_drops + s.malformed
-        text.append("  drops ", key)
-        style = self.get_component_rich_style("status-bar--drops") if drops else ""
-        text.append(
-            f"kernel {s.kernel_drops:,} queue {s.queue_drops:,} malformed {s.malformed:,}", style
-        )
-        return text
+        drop_style = self.get_component_rich_style("status-bar--drops") if drops else ""
+        parts = [
+            (0, Text(marks.get(s.mode, s.mode), self.get_component_rich_style(mode_style))),
+            (5, safe_text(s.source)),
+            (4, _field("capture ", key, safe_text(s.capture_filter))) if s.capture_filter else None,
+            (2, _field("filter ", key, safe_text(s.display_filter or "none"))),
+            (1, _field("pkts ", key, Text(f"{s.packets:,} ({s.packets_per_s:,}/s)"))),
+            (1, _field("flows ", key, Text(f"{s.flows_open:,} open/{s.flows_total:,}"))),
+            (
+                3,
+                _field(
+                    "drops ",
+                    key,
+                    Text(
+                        f"kernel {s.kernel_drops:,} queue {s.queue_drops:,} "
+                        f"malformed {s.malformed:,}",
+                        drop_style,
+                    ),
+                ),
+            ),
+        ]
+        return [p for p in parts if p is not None]
+
+
+def _field(label: str, style: Style, value: Text) -> Text:
+    text = Text(label, style, end="")
+    text.append_text(value)
+    return text
