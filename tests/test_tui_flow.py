@@ -195,3 +195,23 @@ async def test_retransmissions_and_skipped_frames():
         plural = "s" if missing != 1 else ""
         assert sum(f"⋯ {missing} segment{plural} not kept ⋯" in t for t in texts) == 1
         assert any("retransmission" in t for t in texts)
+
+
+async def test_teaching_notes_toggle_under_handshake_and_teardown():
+    """`t` adds a note line under the SYN (client ISN), the FINs, and the TIME_WAIT entry."""
+    segs = read_segments(HTTP)
+    app = Host(tracker_over(segs), 1)
+    async with app.run_test(size=SIZE) as pilot:
+        _, ladder = await open_screen(pilot)
+        assert "✎" not in rendered(ladder, 2)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: "✎" in rendered(ladder, 2), "the notes")
+        assert f"client ISN {segs[0].seq}; a SYN consumes one sequence number" in rendered(
+            ladder, 2
+        )
+        assert f"server ISN {segs[1].seq}; ack = client ISN+1" in rendered(ladder, 4)
+        lines = [rendered(ladder, y) for y in range(1, len(ladder.line_map) + 1)]
+        assert sum("a FIN consumes one sequence number" in line for line in lines) == 2
+        assert any("server enters TIME_WAIT" in line for line in lines)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: len(ladder.line_map) == len(ladder.rows), "notes off")

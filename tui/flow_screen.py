@@ -49,7 +49,7 @@ class FlowScreen(Screen[None]):
     ]
 
     DEFAULT_CSS = """
-    FlowScreen #flow-summary { height: auto; max-height: 7; padding: 0 1; background: $panel; }
+    FlowScreen #flow-summary { height: auto; max-height: 8; padding: 0 1; background: $panel; }
     FlowScreen #flow-ladder { height: 1fr; min-height: 6; }
     FlowScreen #flow-inspect { height: 45%; display: none; border-top: solid $primary; }
     FlowScreen #flow-inspect.-open { display: block; }
@@ -127,7 +127,7 @@ class FlowScreen(Screen[None]):
         if self.flow is None:
             summary.update(safe_text(f"flow {self.flow_id} is not tracked"))
             return
-        lines = [f"flow {self.flow.id}  uid {self.flow.uid}", *summary_lines(self.flow)]
+        lines = summary_lines(self.flow)
         summary.update(Text("\n").join(safe_text(line) for line in lines))
         self.query_one(Ladder).set_rows(build_rows(self.flow))
 

@@ -36,9 +36,9 @@ def negotiated(rec: dict[str, Any], tfo: bool) -> str:
     parts = [f"MSS {min(mss)}" if mss else "MSS default"]
     ws_o, ws_r = rec["wscale_orig"], rec["wscale_resp"]
     both_ws = ws_o is not None and ws_r is not None
-    parts.append(f"wscale {ws_o}/{ws_r}" if both_ws else "no window scaling")
+    parts.append(f"wscale {ws_o}/{ws_r}" if both_ws else "no wscale")
     parts.append("SACK" if rec["sack_perm"] else "no SACK")
-    parts.append("timestamps" if rec["timestamps"] else "no timestamps")
+    parts.append("TS" if rec["timestamps"] else "no TS")
     if tfo:
         parts.append("TFO")
     return "negotiated: " + ", ".join(parts)
@@ -47,8 +47,8 @@ def negotiated(rec: dict[str, Any], tfo: bool) -> str:
 def rtt_line(rec: dict[str, Any]) -> str:
     """Handshake round-trip times and SYN retries with their gaps."""
     text = (
-        f"iRTT {_ms(rec['irtt'])} (SYN→SYN/ACK {_ms(rec['rtt_syn_synack'])}, "
-        f"SYN/ACK→ACK {_ms(rec['rtt_synack_ack'])})  SYN retries {rec['syn_retries']}"
+        f"iRTT {_ms(rec['irtt'])} = {_ms(rec['rtt_syn_synack'])} SYN→SYN/ACK"
+        f" + {_ms(rec['rtt_synack_ack'])} SYN/ACK→ACK  SYN retries {rec['syn_retries']}"
     )
     if rec["syn_retry_gaps"]:
         text += " (gaps " + ", ".join(f"{g:.2f}s" for g in rec["syn_retry_gaps"]) + ")"
@@ -58,15 +58,15 @@ def rtt_line(rec: dict[str, Any]) -> str:
 def close_line(rec: dict[str, Any], time_wait_by: str) -> str:
     """Who closed, how, and who was left in TIME_WAIT."""
     if not rec["closed_by"]:
-        return "close: not closed (yet)"
+        return "not closed"
     who = {"orig": "client", "resp": "server"}.get(rec["closed_by"], str(rec["closed_by"]))
-    text = f"close: by the {who}, {rec['close_kind'] or '?'}"
+    text = f"closed by the {who} ({rec['close_kind'] or '?'})"
     if time_wait_by:
-        text += f", TIME_WAIT: {_SIDE_NAMES.get(time_wait_by, time_wait_by)}"
+        text += f", TIME_WAIT on the {_SIDE_NAMES.get(time_wait_by, time_wait_by)}"
     return text
 
 
-_SIDE_NAMES = {"orig": "client", "resp": "server", "both": "both"}
+_SIDE_NAMES = {"orig": "client", "resp": "server", "both": "both sides"}
 
 
 def deciding_frames(flow: Any) -> str:
@@ -92,14 +92,15 @@ def summary_lines(flow: Any) -> list[str]:
     rec = flow.record()
     tfo_o, tfo_r = flow.orig.tfo is not None, flow.resp.tfo is not None
     frames = deciding_frames(flow) or "no SYN, FIN or RST seen"
-    inferred = "  (direction inferred)" if rec["direction_inferred"] else ""
+    inferred = " (direction inferred)" if rec["direction_inferred"] else ""
     illegal = ", ".join(f"{k} {v}" for k, v in rec["illegal_flags"].items()) or "none"
     return [
-        side_line("client", rec, "orig", tfo_o) + inferred,
+        f"flow {flow.id} {flow.uid}  conn_state {rec['conn_state']}  history {rec['history']}"
+        f"  {close_line(rec, getattr(flow, 'time_wait_by', ''))}{inferred}",
+        side_line("client", rec, "orig", tfo_o),
         side_line("server", rec, "resp", tfo_r),
-        negotiated(rec, tfo_o and tfo_r) + "   " + rtt_line(rec),
-        f"{close_line(rec, getattr(flow, 'time_wait_by', ''))}   conn_state {rec['conn_state']}"
-        f" from {frames}   history {rec['history']}",
+        negotiated(rec, tfo_o and tfo_r) + "  " + rtt_line(rec),
+        f"conn_state {rec['conn_state']} decided by {frames}",
         (
             f"packets {rec['orig_pkts']}/{rec['resp_pkts']}  "
             f"payload {rec['payload_orig']}/{rec['payload_resp']} B  "

@@ -49,7 +49,10 @@ class Inspector(ScrollView, can_focus=True):
     Inspector > .inspector--layer { text-style: bold; color: $primary; }
     Inspector > .inspector--field { color: $text-muted; }
     Inspector > .inspector--bits { color: $secondary; }
-    Inspector > .inspector--cursor { background: $block-cursor-background; }
+    Inspector > .inspector--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [

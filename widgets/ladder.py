@@ -30,7 +30,7 @@ from capture.segment import RST
 from widgets.ladder_rows import LadderRow
 from widgets.text import safe_str
 
-FRAME_W, DT_W, STATE_W, MIN_LANE = 7, 11, 14, 34
+FRAME_W, DT_W, STATE_W, MIN_LANE = 6, 11, 13, 30
 MARK_MAX = 34
 
 
@@ -79,7 +79,10 @@ class Ladder(ScrollView, can_focus=True):
     Ladder > .ladder--rst { color: $error; }
     Ladder > .ladder--skip { color: $text-muted; text-style: italic; }
     Ladder > .ladder--note { color: $accent; text-style: italic; }
-    Ladder > .ladder--cursor { background: $block-cursor-background; }
+    Ladder > .ladder--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -108,6 +111,9 @@ class Ladder(ScrollView, can_focus=True):
         super().__init__(name=name, id=id)
         self.rows: list[LadderRow] = []
         self.cursor = 0
+        """Index of the row under the cursor."""
+        self.line_map: list[tuple[int, bool]] = []
+        """Screen line (below the header) -> (row index, is the row's note line)."""
         self.client = "client"
         self.server = "server"
         self._cache: LRUCache[tuple[int, int, bool, bool, bool], Strip] = LRUCache(1024)
@@ -132,6 +138,14 @@ class Ladder(ScrollView, can_focus=True):
         """Row `index` as plain text (what is drawn, without styles)."""
         return "".join(seg.text for seg in self._segments(index, self._lane(), Style()))
 
+    def note_text(self, index: int) -> str:
+        """The teaching-note line drawn under row `index` when notes are on."""
+        return " " * (FRAME_W + DT_W + STATE_W - 1) + "│ ✎ " + self.rows[index].note
+
+    def line_of(self, index: int) -> int:
+        """The line (below the header) where row `index` is drawn."""
+        return next((i for i, (r, note) in enumerate(self.line_map) if r == index and not note), 0)
+
     @property
     def selected(self) -> LadderRow | None:
         """The row under the cursor."""
@@ -154,7 +168,8 @@ class Ladder(ScrollView, can_focus=True):
     def move_to(self, index: int) -> None:
         """Put the cursor on row `index`."""
         self.cursor = index
-        self.scroll_to_region(Region(0, index + 1, 1, 1), animate=False, spacing=self._spacing())
+        line = self.line_of(index) + 1
+        self.scroll_to_region(Region(0, line, 1, 1), animate=False, spacing=self._spacing())
         self._cache.clear()
         self.refresh()
 
@@ -165,9 +180,9 @@ class Ladder(ScrollView, can_focus=True):
             self.post_message(self.SegmentSelected(row.frame_no))
 
     def on_click(self, event: Click) -> None:
-        index = event.y - 1 + self.scroll_offset.y
-        if event.y >= 1 and 0 <= index < len(self.rows):
-            self.move_to(index)
+        line = event.y - 1 + self.scroll_offset.y
+        if event.y >= 1 and 0 <= line < len(self.line_map):
+            self.move_to(self.line_map[line][0])
             self.action_select()
 
     def _spacing(self) -> Spacing:
@@ -176,25 +191,30 @@ class Ladder(ScrollView, can_focus=True):
     def _invalidate(self) -> None:
         self._cache.clear()
         width = self._content_width()
-        self.virtual_size = Size(width, len(self.rows) + 1)
+        self.line_map = []
+        for i, row in enumerate(self.rows):
+            self.line_map.append((i, False))
+            if self.notes and row.note:
+                self.line_map.append((i, True))
+        self.virtual_size = Size(width, len(self.line_map) + 1)
         self.refresh()
 
     def _lane(self) -> int:
-        fixed = FRAME_W + DT_W + 2 * STATE_W + 2 + self._mark_width()
-        return max(MIN_LANE, self.size.width - fixed)
+        fixed = FRAME_W + DT_W + 2 * STATE_W + 3 + self._mark_width()
+        return max(MIN_LANE, self.scrollable_content_region.width - fixed)
 
     def _mark_width(self) -> int:
         widest = max((cell_len(self._marks_text(r)) for r in self.rows), default=0)
         return min(widest, MARK_MAX)
 
     def _content_width(self) -> int:
-        return max((cell_len(self.row_text(i)) for i in range(len(self.rows))), default=0)
+        widths = [cell_len(self.row_text(i)) for i in range(len(self.rows))]
+        if self.notes:
+            widths += [cell_len(self.note_text(i)) for i, r in enumerate(self.rows) if r.note]
+        return max(widths, default=0)
 
     def _marks_text(self, row: LadderRow) -> str:
-        text = " ⚠ " + "; ".join(row.marks) if row.marks else ""
-        if self.notes and row.note:
-            text += "  ✎ " + row.note
-        return text
+        return " ⚠ " + "; ".join(row.marks) if row.marks else ""
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -202,13 +222,17 @@ class Ladder(ScrollView, can_focus=True):
         if y == 0:
             strip = Strip(self._header(base))
         else:
-            index = y - 1 + self.scroll_offset.y
-            if index >= len(self.rows):
+            line = y - 1 + self.scroll_offset.y
+            if line >= len(self.line_map):
                 return Strip.blank(width, base)
-            key = (index, width, self.absolute, self.notes, index == self.cursor)
+            index, is_note = self.line_map[line]
+            key = (line, width, self.absolute, self.notes, index == self.cursor)
             cached = self._cache.get(key)
             if cached is None:
-                segments = self._segments(index, self._lane(), base)
+                if is_note:
+                    segments = [Segment(self.note_text(index), self._style("ladder--note", base))]
+                else:
+                    segments = self._segments(index, self._lane(), base)
                 if index == self.cursor:
                     cursor = self.get_component_rich_style("ladder--cursor", partial=True)
                     segments = list(Segment.apply_style(segments, post_style=cursor))
@@ -220,7 +244,7 @@ class Ladder(ScrollView, can_focus=True):
 
     def _header(self, base: Style) -> list[Segment]:
         style = base + self.get_component_rich_style("ladder--header", partial=True)
-        middle = 2 * STATE_W + self._lane() + 2
+        middle = 2 * STATE_W + self._lane() + 1
         left, right = f"client {self.client}", f"server {self.server}"
         gap = max(1, middle - cell_len(left) - cell_len(right))
         text = f"{'frame':>{FRAME_W - 1}} {'Δt':<{DT_W}}{left}{' ' * gap}{right}"
@@ -233,7 +257,7 @@ class Ladder(ScrollView, can_focus=True):
         row = self.rows[index]
         if row.kind == "skip":
             text = f"⋯ {row.skipped} segment{'s' * (row.skipped != 1)} not kept ⋯"
-            pad = " " * (FRAME_W + DT_W + STATE_W)
+            pad = " " * (FRAME_W + DT_W + STATE_W - 1)
             return [Segment(pad + "│" + text.center(lane) + "│", self._style("ladder--skip", base))]
         frame = f"{row.frame_no:>{FRAME_W - 1}} " if row.frame_no else f"{'end':>{FRAME_W - 1}} "
         dt = fmt_dt(row.dt) if row.kind == "segment" else ""
@@ -244,24 +268,21 @@ class Ladder(ScrollView, can_focus=True):
             Segment("│", base),
         ]
         if row.kind == "segment":
-            kind = (
-                "ladder--rst"
-                if row.flags & RST
-                else ("ladder--orig" if row.from_orig else "ladder--resp")
-            )
-            out.append(
-                Segment(
-                    arrow(row.label(self.absolute), lane, row.from_orig), self._style(kind, base)
-                )
-            )
+            label = row.label(self.absolute, lane - 3)
+            style = self._style(_arrow_class(row), base)
+            out.append(Segment(arrow(label, lane, row.from_orig), style))
         else:
             out.append(Segment(" " * lane, base))
         out += [Segment("│", base), Segment(" " + _state_cell(row.resp_states), state)]
         if row.marks:
             out.append(Segment(" ⚠ " + "; ".join(row.marks), self._style("ladder--mark", base)))
-        if self.notes and row.note:
-            out.append(Segment("  ✎ " + row.note, self._style("ladder--note", base)))
         return out
+
+
+def _arrow_class(row: LadderRow) -> str:
+    if row.flags & RST:
+        return "ladder--rst"
+    return "ladder--orig" if row.from_orig else "ladder--resp"
 
 
 def _state_cell(states: list[str]) -> str:

@@ -54,17 +54,28 @@ class LadderRow:
     kind: str = "segment"
     """`segment`, `state` (transitions whose frame was not kept) or `skip`."""
 
-    def label(self, absolute: bool) -> str:
-        """The text on the arrow: flags both ways, seq/ack, length, window, SYN options."""
+    def label(self, absolute: bool, width: int = 10_000) -> str:
+        """The text on the arrow: flags both ways, seq/ack, length, window, SYN options.
+
+        When it does not fit `width` cells the least useful parts go first (options, flag
+        words, window), so narrow terminals keep flags and sequence numbers.
+        """
         seq, ack = (self.seq, self.ack) if absolute else (self.rel_seq, self.rel_ack)
-        parts = [f"[{tcpdump_flags(self.flags)}] {flag_words(self.flags)}", f"seq {seq}"]
-        if self.flags & ACK:
-            parts.append(f"ack {ack}")
-        parts.append(f"len {self.length}")
-        parts.append(f"win {self.window}")
-        if self.options:
-            parts.append(f"<{self.options}>")
-        return " ".join(parts)
+        parts = [
+            (0, f"[{tcpdump_flags(self.flags)}]"),
+            (5, flag_words(self.flags)),
+            (1, f"seq {seq}"),
+            (2, f"ack {ack}" if self.flags & ACK else ""),
+            (3, f"len {self.length}"),
+            (4, f"win {self.window}"),
+            (6, f"<{self.options}>" if self.options else ""),
+        ]
+        parts = [(rank, text) for rank, text in parts if text]
+        text = " ".join(t for _, t in parts)
+        while len(text) > width and len(parts) > 2:
+            parts.remove(max(parts))
+            text = " ".join(t for _, t in parts)
+        return text
 
 
 def illegal_combination(flags: int) -> str:
@@ -120,6 +131,7 @@ def build_rows(flow: Any) -> list[LadderRow]:
         prev_ts = seg.ts
     _add_loose_transitions(rows, by_frame)
     _add_skipped(rows, flow, len(frames))
+    annotate(rows)
     return rows
 
 
@@ -214,3 +226,44 @@ def _add_skipped(rows: list[LadderRow], flow: Any, kept: int) -> None:
         len(rows),
     )
     rows.insert(at, LadderRow(0, 0.0, 0.0, True, skipped=total - kept, kind="skip"))
+
+
+def annotate(rows: list[LadderRow]) -> None:
+    """Teaching notes on the handshake and teardown rows (shown with `t`).
+
+    What RFC 9293 makes each of these segments mean: the ISNs, that SYN and FIN each consume one
+    sequence number (so the peer acknowledges ISN+1 and FIN+1), and who is left in TIME_WAIT.
+    """
+    fin_end: dict[bool, int] = {}  # side -> absolute seq just after its FIN
+    synced: set[bool] = set()
+    for row in rows:
+        if row.kind != "segment":
+            continue
+        notes = _segment_notes(row, fin_end, synced)
+        for who, states in (("client", row.orig_states), ("server", row.resp_states)):
+            if "TIME_WAIT" in states:
+                notes.append(f"{who} enters TIME_WAIT (waits 2×MSL before the ports can be reused)")
+        row.note = "; ".join(notes)
+
+
+def _segment_notes(row: LadderRow, fin_end: dict[bool, int], synced: set[bool]) -> list[str]:
+    who = "client" if row.from_orig else "server"
+    notes: list[str] = []
+    if row.flags & SYN and row.flags & ACK:
+        notes.append(f"server ISN {row.seq}; ack = client ISN+1 (the SYN took one number)")
+    elif row.flags & SYN:
+        notes.append(f"client ISN {row.seq}; a SYN consumes one sequence number")
+    elif row.flags & ACK and row.from_orig and row.rel_ack == 1 and True not in synced:
+        notes.append("ack = server ISN+1: the three-way handshake is complete")
+    if row.flags & (SYN | ACK) == ACK:
+        synced.add(row.from_orig)
+    peer_fin = fin_end.get(not row.from_orig)
+    if row.flags & ACK and peer_fin is not None and row.ack == peer_fin:
+        notes.append("acknowledges the peer's FIN (its seq + 1)")
+        fin_end.pop(not row.from_orig)
+    if row.flags & FIN and row.from_orig not in fin_end:
+        fin_end[row.from_orig] = (row.seq + row.length + 1) % MOD
+        notes.append(f"{who} closes its sending side: a FIN consumes one sequence number")
+    if row.flags & RST:
+        notes.append(f"{who} aborts with RST: no FIN exchange, no TIME_WAIT")
+    return notes
