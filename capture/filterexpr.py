@@ -44,8 +44,8 @@ class Token:
 
 
 # Operators first so `&&` is not read as two words; words take addresses (v4, v6, CIDR),
-# durations (10ms) and state names with `_` or `-`.
-_TOKEN_RE = re.compile(r"\s*(?:(&&|\|\||>=|<=|==|!=|[()!<>=])|([\w.:/\[\]\-]+)|(\S))")
+# durations (10ms), state names with `_` or `-`, and id lists (`id 3,7,12-40`).
+_TOKEN_RE = re.compile(r"\s*(?:(&&|\|\||>=|<=|==|!=|[()!<>=])|([\w.:/\[\]\-,]+)|(\S))")
 
 STATES: frozenset[str] = frozenset(
     {
@@ -336,6 +336,19 @@ def _vlan_term(p: _Parser, kw: Token) -> Predicate:
     return lambda f: vid in f.vlan
 
 
+def _id_term(p: _Parser, kw: Token) -> Predicate:
+    """`id 3,7,12-40`: flows by id (the insights screen selects a finding's flows this way)."""
+    tok = p.take("flow ids after 'id' (like 3,7,12-40)")
+    ids: set[int] = set()
+    for part in tok.text.split(","):
+        lo, dash, hi = part.partition("-")
+        hi = hi if dash else lo
+        if not lo.isdigit() or not hi.isdigit() or int(hi) < int(lo):
+            raise FilterError(f"expected flow ids like 3,7,12-40, got {_show(tok.text)}", tok.pos)
+        ids.update(range(int(lo), int(hi) + 1))
+    return lambda f: f.id in ids
+
+
 def _numeric(
     get: Callable[[Any], Any], parse: Callable[[Token], float]
 ) -> Callable[[_Parser, Token], Predicate]:
@@ -364,6 +377,7 @@ _PRIMITIVES: dict[str, Callable[[_Parser, Token], Predicate]] = {
     "flag": _flags_term,
     "proc": _proc_term,
     "vlan": _vlan_term,
+    "id": _id_term,
     "retries": _numeric(lambda f: f.syn_retries, _count),
     "retrans": _numeric(lambda f: f.orig.retrans + f.resp.retrans, _count),
     "pkts": _numeric(lambda f: f.orig.pkts + f.resp.pkts, _count),

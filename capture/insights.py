@@ -92,6 +92,7 @@ class Finding:
     def record(self) -> dict[str, Any]:
         """The finding as a JSON-ready dict."""
         return {
+            "type": "finding",
             "kind": self.kind,
             "severity": self.severity,
             "subject": self.subject,
@@ -182,6 +183,17 @@ def make_finding(
         frames=frame_list,
         numbers={"flows": len(unique), **numbers},
     )
+
+
+def flow_filter(ids: Iterable[int]) -> str:
+    """A display filter selecting exactly these flows: `id 1-4,9,11-12`."""
+    runs: list[list[int]] = []
+    for i in sorted(set(ids)):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return "id " + ",".join(f"{a}-{b}" if b > a else str(a) for a, b in runs)
 
 
 def service(addr: bytes, port: int) -> str:
