@@ -215,3 +215,20 @@ async def test_teaching_notes_toggle_under_handshake_and_teardown():
         assert any("server enters TIME_WAIT" in line for line in lines)
         await pilot.press("t")
         await wait_for(pilot, lambda: len(ladder.line_map) == len(ladder.rows), "notes off")
+
+
+async def test_summary_panel_names_isns_options_close_and_conn_state_frames():
+    """The summary shows both ISNs, the negotiated options, who closed, and deciding frames."""
+    segs = read_segments(HTTP)
+    tracker = tracker_over(segs)
+    app = Host(tracker, 1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _ = await open_screen(pilot)
+        text = str(screen.query_one("#flow-summary").render())
+        flow = tracker.flows[1]
+        assert f"ISN {segs[0].seq}" in text and f"ISN {segs[1].seq}" in text
+        assert "negotiated: MSS 1460/1380, wscale 8/0, SACK, no TS" in text
+        assert "closed by the server (fin-4way), TIME_WAIT on the server" in text
+        assert f"conn_state {flow.conn_state} decided by SYN client #1, SYN/ACK server #2" in text
+        assert "FIN server #10, FIN client #14" in text
+        assert f"history {flow.history}" in text

@@ -30,10 +30,11 @@ def side_line(label: str, rec: dict[str, Any], who: str, tfo: bool) -> str:
 
 
 def negotiated(rec: dict[str, Any], tfo: bool) -> str:
-    """What both ends agreed on: an option counts only when both SYNs carried it."""
-    mss_o, mss_r = rec["mss_orig"], rec["mss_resp"]
-    mss = [m for m in (mss_o, mss_r) if m is not None]
-    parts = [f"MSS {min(mss)}" if mss else "MSS default"]
+    """What the handshake settled: options count only when both SYNs carried them."""
+    if rec["isn_orig"] is None or rec["isn_resp"] is None:
+        return "negotiated: nothing (no SYN and SYN/ACK pair seen)"
+    mss = [str(m) if m is not None else "536 (default)" for m in (rec["mss_orig"], rec["mss_resp"])]
+    parts = [f"MSS {'/'.join(mss)}"]
     ws_o, ws_r = rec["wscale_orig"], rec["wscale_resp"]
     both_ws = ws_o is not None and ws_r is not None
     parts.append(f"wscale {ws_o}/{ws_r}" if both_ws else "no wscale")
@@ -46,10 +47,13 @@ def negotiated(rec: dict[str, Any], tfo: bool) -> str:
 
 def rtt_line(rec: dict[str, Any]) -> str:
     """Handshake round-trip times and SYN retries with their gaps."""
-    text = (
-        f"iRTT {_ms(rec['irtt'])} = {_ms(rec['rtt_syn_synack'])} SYN→SYN/ACK"
-        f" + {_ms(rec['rtt_synack_ack'])} SYN/ACK→ACK  SYN retries {rec['syn_retries']}"
-    )
+    text = f"iRTT {_ms(rec['irtt'])}"
+    if rec["rtt_syn_synack"] is not None and rec["rtt_synack_ack"] is not None:
+        text += (
+            f" = {_ms(rec['rtt_syn_synack'])} SYN→SYN/ACK"
+            f" + {_ms(rec['rtt_synack_ack'])} SYN/ACK→ACK"
+        )
+    text += f"  SYN retries {rec['syn_retries']}"
     if rec["syn_retry_gaps"]:
         text += " (gaps " + ", ".join(f"{g:.2f}s" for g in rec["syn_retry_gaps"]) + ")"
     return text
