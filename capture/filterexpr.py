@@ -339,14 +339,17 @@ def _vlan_term(p: _Parser, kw: Token) -> Predicate:
 def _id_term(p: _Parser, kw: Token) -> Predicate:
     """`id 3,7,12-40`: flows by id (the insights screen selects a finding's flows this way)."""
     tok = p.take("flow ids after 'id' (like 3,7,12-40)")
-    ids: set[int] = set()
+    spans: list[tuple[int, int]] = []  # ranges, not a set: `id 1-999999999` costs nothing
     for part in tok.text.split(","):
         lo, dash, hi = part.partition("-")
         hi = hi if dash else lo
         if not lo.isdigit() or not hi.isdigit() or int(hi) < int(lo):
             raise FilterError(f"expected flow ids like 3,7,12-40, got {_show(tok.text)}", tok.pos)
-        ids.update(range(int(lo), int(hi) + 1))
-    return lambda f: f.id in ids
+        spans.append((int(lo), int(hi)))
+    if len(spans) == 1:
+        lo_id, hi_id = spans[0]
+        return lambda f: lo_id <= f.id <= hi_id
+    return lambda f: any(lo <= f.id <= hi for lo, hi in spans)
 
 
 def _numeric(
