@@ -41,6 +41,7 @@ class TcpwatchApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
+        Binding("i", "insights", "Insights"),
     ]
 
     def __init__(
@@ -130,6 +131,13 @@ class TcpwatchApp(App[None]):
         from tui.flow_screen import FlowScreen  # noqa: PLC0415  (its own heavier imports)
 
         self.push_screen(FlowScreen(self.tracker, flow_id))
+
+    def action_insights(self) -> None:
+        """Push the insights screen (findings over the tracked flows)."""
+        from tui.insights_screen import InsightsScreen  # noqa: PLC0415  (opened on demand)
+
+        if not isinstance(self.screen, InsightsScreen):
+            self.push_screen(InsightsScreen(self.tracker, live=self.drain.live, clock=self.now))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

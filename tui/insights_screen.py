@@ -1,0 +1,111 @@
+"""The insights screen (`i`): findings by severity, live; `enter` shows a finding's flows.
+
+The screen re-runs `capture.insights.analyse` over the tracked flows on its own timer (once a
+second, slower when the analysis itself gets slow), never per packet. Live, it passes the view's
+clock (so a SYN sent a moment ago is not yet "unanswered") and the LISTEN sockets' accept queues.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from capture.insights import Finding, analyse, flow_filter
+from capture.insights_listen import read_listen_queues
+from widgets.insights_list import InsightsList
+
+REFRESH = 1.0
+"""Seconds between analyses while the screen is open (a live view reads as current)."""
+MAX_SHARE = 0.2
+"""Analysis may take at most this share of the UI's time: slow analyses refresh less often."""
+
+
+class InsightsScreen(Screen[None]):
+    """Lists the findings; `enter` filters the connection table to the chosen finding's flows."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("i", "back", "Back", show=False),
+        Binding("r", "refresh_now", "Refresh"),
+    ]
+
+    DEFAULT_CSS = """
+    InsightsScreen #insights-summary { height: 1; padding: 0 1; background: $panel; }
+    """
+
+    def __init__(self, tracker: Any, *, live: bool = False, clock: Any = None) -> None:
+        super().__init__()
+        self.tracker = tracker
+        self.live = live
+        self.clock = clock
+        """A callable giving the view's time (the App's `now`), used live."""
+        self.findings: list[Finding] = []
+        self.analyses = 0
+        """Analyses run so far; tests wait on it instead of sleeping."""
+        self._next_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="insights-summary")
+        yield InsightsList(id="insights-list")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_findings()
+        self.set_interval(REFRESH, self._tick)
+        self.query_one(InsightsList).focus()
+
+    def _tick(self) -> None:
+        if time.monotonic() >= self._next_at:
+            self.refresh_findings()
+
+    def refresh_findings(self) -> None:
+        """Analyse the tracked flows now and show the result."""
+        started = time.monotonic()
+        flows = list(self.tracker.flows.values())
+        if self.live:
+            now = self.clock() if self.clock is not None else None
+            found = analyse(flows, now=now, listen_queues=read_listen_queues())
+        else:
+            found = analyse(flows)
+        self.findings = found
+        self.query_one(InsightsList).set_findings(found)
+        self.query_one("#insights-summary", Static).update(summary(found, len(flows)))
+        cost = time.monotonic() - started
+        self._next_at = started + max(REFRESH, cost / MAX_SHARE)
+        self.analyses += 1
+
+    def action_refresh_now(self) -> None:
+        self.refresh_findings()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def on_insights_list_finding_chosen(self, message: InsightsList.FindingChosen) -> None:
+        self.show_flows(message.finding)
+
+    def show_flows(self, finding: Finding) -> bool:
+        """Filter the main table to the finding's flows that are still tracked; back to it."""
+        ids = [i for i in finding.flow_ids if i in self.tracker.flows]
+        if not ids:
+            self.notify("Those flows are no longer tracked.", severity="warning")
+            return False
+        main = getattr(self.app, "main", None)
+        if main is None or not main.apply_filter(flow_filter(ids)):
+            return False
+        self.app.pop_screen()
+        self.app.notify(f"Showing the {len(ids)} flow(s) behind this finding (/ to change).")
+        return True
+
+
+def summary(found: list[Finding], n_flows: int) -> str:
+    """`2 alerts · 3 warnings · 1 info over 1,994 flows`."""
+    counts = {s: sum(1 for f in found if f.severity == s) for s in ("alert", "warning", "info")}
+    if not found:
+        return f"No findings over {n_flows:,} flows."
+    parts = [f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in counts.items() if n]
+    return " · ".join(parts) + f" over {n_flows:,} flows  (enter: show its flows, escape: back)"
