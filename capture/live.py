@@ -12,11 +12,13 @@ import os
 import queue
 import threading
 import time
+from typing import Any
 
 from capture import bpf as bpfmod
 from capture import ifaces, privs
 from capture.decode import Decoder
 from capture.pcapio import CaptureError, PcapWriter
+from capture.procs import ProcessMapper
 from capture.ring import Frame, PacketRing
 from capture.segment import Segment
 from capture.sources import SourceStats
@@ -51,6 +53,7 @@ class LiveSource:
         duration: float | None = None,
         drop_privileges: bool = True,
         queue_batches: int = QUEUE_BATCHES,
+        processes: bool = True,
     ) -> None:
         """Validate everything that can be checked without opening the socket.
 
@@ -94,6 +97,8 @@ class LiveSource:
         self._ring: PacketRing | None = None
         self._writer: PcapWriter | None = None
         self._thread: threading.Thread | None = None
+        self.procs: ProcessMapper | None = ProcessMapper() if processes else None
+        """Socket → process attribution (its own thread), started and stopped with the source."""
 
     def start(self) -> None:
         """Open the socket, drop privileges if asked, open `-w`, start the sniffer thread."""
@@ -113,6 +118,13 @@ class LiveSource:
             raise LiveError(_one_line(exc)) from None
         self._thread = threading.Thread(target=self._run, name="tcpwatch-sniffer", daemon=True)
         self._thread.start()
+        if self.procs is not None:
+            self.procs.start()
+
+    def annotate(self, flow: Any) -> None:
+        """Set the flow's `pid_orig/proc_orig/pid_resp/proc_resp` where the owner is known."""
+        if self.procs is not None:
+            self.procs.annotate(flow)
 
     @property
     def finished(self) -> bool:
@@ -157,6 +169,8 @@ class LiveSource:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)
+        if self.procs is not None:
+            self.procs.stop()
 
     def _run(self) -> None:
         try:

@@ -191,6 +191,11 @@ class ProcessMapper:
         """Listening endpoints; wildcard binds appear with an all-zero address."""
         return set(self._listen)
 
+    def listen_keys(self) -> set[Endpoint | int]:
+        """Listening endpoints for `FlowTracker.listen_ports`: (addr, port), or the bare port
+        for a wildcard bind (which listens on every local address)."""
+        return {port if addr in (_WILD4, _WILD6) else (addr, port) for addr, port in self._listen}
+
     def is_listening(self, addr: bytes, port: int) -> bool:
         """Whether a local socket listens on this endpoint (wildcard binds included)."""
         return self._listener(addr, port) is not None
