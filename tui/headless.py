@@ -61,7 +61,7 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         )
         printer = SegmentPrinter(absolute=args.absolute) if args.print else None
         try:
-            segments, stats, finish = _segments(args, stop)
+            segments, stats, finish, annotate = _segments(args, stop)
         except (CaptureError, SourceError) as exc:
             print(f"tcpwatch: {exc}", file=sys.stderr)
             return 2
@@ -71,6 +71,7 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         if writer is not None:
             export = _exporter(writer, selected)
             for flow in tracker.all_flows():
+                annotate(flow)  # live: the processes owning each end (pid_*/proc_*)
                 export(flow)
             writer.close()
         if args.insights:
@@ -90,8 +91,9 @@ def _open_output(args: argparse.Namespace, stack: ExitStack) -> TextIO:
 
 def _segments(
     args: argparse.Namespace, stop: _Stop
-) -> tuple[Iterable[Segment], Callable[[], SourceStats], Callable[[], str]]:
-    """The segments to track, a way to read the counters, and a `finish` giving a final error."""
+) -> tuple[Iterable[Segment], Callable[[], SourceStats], Callable[[], str], Callable[[Flow], None]]:
+    """The segments to track, a way to read the counters, a `finish` giving a final error, and
+    `annotate` (live: sets the owning processes on a flow)."""
     if args.read and args.replay is None:
         reader = open_capture(args.read)
         decoder = Decoder()
@@ -106,10 +108,14 @@ def _segments(
             reader.close()
             return reader.error
 
-        return until_stopped(), lambda: decoder_stats(decoder), finish_file
+        return until_stopped(), lambda: decoder_stats(decoder), finish_file, lambda flow: None
     source = make_source(args)
-    source.start()
-    return _polled(source, stop), source.stats, lambda: _finish_source(source)
+    try:
+        source.start()
+    except Exception as exc:  # e.g. LiveError: opening the socket or -w failed (one line)
+        raise SourceError(str(exc)) from None
+    annotate = getattr(source, "annotate", lambda flow: None)
+    return _polled(source, stop), source.stats, lambda: _finish_source(source), annotate
 
 
 def _polled(source: Source, stop: _Stop) -> Iterator[Segment]:
