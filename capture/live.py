@@ -71,6 +71,8 @@ class LiveSource:
         )
         self.capture_filter = bpfmod.capture_filter(bpf, self._cooked)
         try:
+            if bpf:  # alone first, so that an error names the user's expression
+                bpfmod.compile_bpf(bpf, self._cooked)
             self._program = bpfmod.compile_bpf(self.capture_filter, self._cooked)
         except bpfmod.BpfError as exc:
             raise LiveError(str(exc)) from None
