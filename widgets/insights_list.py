@@ -75,7 +75,7 @@ class InsightsList(OptionList):
     def prompt(self, finding: Finding) -> Text:
         """One finding's option: a badge, the kind and subject, the sentence, the evidence."""
         badge_style = self.get_component_rich_style(f"insights-list--{finding.severity}")
-        evidence_style = self.get_component_rich_style("insights-list--evidence")
+        evidence_style = self.get_component_rich_style("insights-list--evidence", partial=True)
         text = Text(no_wrap=False, end="")
         text.append(SEVERITY_LABELS.get(finding.severity, finding.severity), style=badge_style)
         text.append(" ")

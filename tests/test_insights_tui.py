@@ -1,0 +1,94 @@
+"""The insights screen over a real capture, driven through Pilot: `i`, the list, enter, escape."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from capture.flows import FlowTracker
+from capture.sources import FileSource
+from tui.app import TcpwatchApp
+from tui.insights_screen import InsightsScreen, summary
+from tui.main_screen import MainScreen
+from widgets.insights_list import InsightsList
+
+DATA = Path(__file__).parent / "data"
+ESPN = DATA / "chrissanders_http_espn_fail.pcapng"  # 16 flows, 9 of them unanswered SYNs
+TIMEOUT = 15.0
+
+
+async def wait_until(pilot: Pilot[None], cond: Callable[[], bool]) -> None:
+    """Let the app run until `cond()` holds; fail after TIMEOUT seconds."""
+    deadline = time.monotonic() + TIMEOUT
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await pilot.pause()
+
+
+async def open_insights(pilot: Pilot[None], app: TcpwatchApp) -> InsightsScreen:
+    await wait_until(pilot, lambda: app.drain.finished and app.ticks > 2)
+    await pilot.press("i")
+    await wait_until(pilot, lambda: isinstance(app.screen, InsightsScreen))
+    screen = app.screen
+    assert isinstance(screen, InsightsScreen)
+    await wait_until(pilot, lambda: screen.analyses > 0)
+    return screen
+
+
+def shown_ids(app: TcpwatchApp) -> list[int]:
+    model = app.main.model
+    return sorted(model.id_at(i) for i in range(len(model)))
+
+
+async def test_enter_on_a_finding_filters_the_table_to_its_flows() -> None:
+    """`i`, pick the unanswered-SYN finding, `enter`: the table shows exactly its flows."""
+    app = TcpwatchApp(FileSource(str(ESPN)), FlowTracker())
+    async with app.run_test(size=(130, 40)) as pilot:
+        screen = await open_insights(pilot, app)
+        kinds = [f.kind for f in screen.findings]
+        assert "unanswered" in kinds
+        listing = screen.query_one(InsightsList)
+        listing.highlighted = kinds.index("unanswered")
+        finding = screen.findings[kinds.index("unanswered")]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await wait_until(pilot, lambda: shown_ids(app) == sorted(finding.flow_ids))
+        assert app.main.display_filter.startswith("id ")
+        assert len(shown_ids(app)) == 9 < len(app.tracker.flows)
+
+
+async def test_escape_goes_back_without_touching_the_filter() -> None:
+    """`escape` pops the screen; the table keeps every flow."""
+    app = TcpwatchApp(FileSource(str(ESPN)), FlowTracker())
+    async with app.run_test(size=(130, 40)) as pilot:
+        screen = await open_insights(pilot, app)
+        before = shown_ids(app)
+        summary_text = str(screen.query_one("#insights-summary").render())
+        assert "warning" in summary_text and "16 flows" in summary_text
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert app.main.display_filter == ""
+        assert shown_ids(app) == before and len(before) > 9
+
+
+async def test_the_list_keeps_its_cursor_on_the_same_finding_across_refreshes() -> None:
+    """A refresh (`r`) with the same findings leaves the highlight where it was."""
+    app = TcpwatchApp(FileSource(str(ESPN)), FlowTracker())
+    async with app.run_test(size=(130, 40)) as pilot:
+        screen = await open_insights(pilot, app)
+        listing = screen.query_one(InsightsList)
+        listing.highlighted = len(screen.findings) - 1
+        key = screen.findings[-1].key
+        before = screen.analyses
+        await pilot.press("r")
+        await wait_until(pilot, lambda: screen.analyses > before)
+        found = listing.highlighted_finding()
+        assert found is not None and found.key == key
+
+
+def test_summary_counts_by_severity() -> None:
+    """The summary line names each severity present, and says when there is nothing."""
+    assert summary([], 5) == "No findings over 5 flows."
