@@ -213,10 +213,11 @@ class ZeekState:
 
     __slots__ = ("orig", "resp", "_hist", "_seen", "_verify", "_partial", "_first_seen", "_synack")
 
-    VERIFY_CHECKSUMS: ClassVar[bool] = True
-    """Default for `verify_checksums`. Zeek verifies unless run with `-C`; captures taken on a host
-    with checksum offload (and live loopback traffic) carry unfinished checksums, so a caller may
-    turn this off as Zeek's -C does. Verifying costs 1-4 us a segment (measured, CPython 3.11)."""
+    VERIFY_CHECKSUMS: ClassVar[bool] = False
+    """Default for `verify_checksums`: off, as `zeek -C` runs. Zeek itself verifies by default,
+    but captures taken on a sending host with checksum offload (and all live loopback traffic)
+    carry unfinished checksums and would log as nothing but `C`; and verifying costs 1-4 us a
+    segment (CPython 3.11), too much for the live path. Set True for Zeek's default behaviour."""
 
     def __init__(self, verify_checksums: bool | None = None) -> None:
         self._verify = self.VERIFY_CHECKSUMS if verify_checksums is None else verify_checksums

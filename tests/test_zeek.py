@@ -477,13 +477,13 @@ def _fold(total: int) -> int:
 
 
 def test_checksums_verify_and_bad_ones_are_dropped() -> None:
-    """A bad TCP checksum is letter C and the segment is otherwise ignored (Zeek without -C)."""
+    """Verifying (Zeek without -C): a bad TCP checksum is letter C, the segment is ignored."""
     c = Conv(client=("10.0.0.1", 40000))
     good = _checksummed(c.c("S"))
     bad = _checksummed(c.s("S."), tcp_too=False)  # TCP checksum left at 0: wrong
     assert tcp_checksum_ok(good) and ip_checksum_ok(good)
     assert not tcp_checksum_ok(bad)
-    z = ZeekState()
+    z = ZeekState(verify_checksums=True)
     z.update(True, good)
     z.update(False, bad)
     assert (z.history, z.conn_state()) == ("Sc", "S0")
@@ -491,7 +491,7 @@ def test_checksums_verify_and_bad_ones_are_dropped() -> None:
 
 def test_bad_ip_header_checksum_is_dropped_silently() -> None:
     """A bad IPv4 header checksum stops the packet before TCP: no letter at all."""
-    z = ZeekState()
+    z = ZeekState(verify_checksums=True)
     z.update(True, Conv().c("S"))  # segmaker leaves both checksums at 0
     assert (z.history, z.conn_state()) == ("", "OTH")
 
@@ -507,7 +507,7 @@ def test_checksums_ipv6() -> None:
 
 def test_bad_checksums_count_logarithmically() -> None:
     """Only a bad-checksum segment and nothing else: history C, then C again at the 10th."""
-    z = ZeekState()
+    z = ZeekState(verify_checksums=True)
     c = Conv()
     for _ in range(10):
         z.update(True, _checksummed(c.c("S", seq=1000), tcp_too=False))
@@ -523,3 +523,12 @@ def test_truncated_header_is_ignored() -> None:
     z = ZeekState(verify_checksums=False)
     z.update(True, seg)
     assert (z.history, z.conn_state()) == ("", "OTH")
+
+
+def test_checksums_are_not_verified_by_default() -> None:
+    """By default ZeekState runs as `zeek -C`: offloaded (unfinished) checksums do not matter."""
+    z = ZeekState()
+    c = Conv()
+    z.update(True, c.c("S"))  # both checksums 0
+    z.update(False, c.s("S."))
+    assert (z.history, z.conn_state()) == ("Sh", "S1")
