@@ -81,12 +81,11 @@ def dissect(frame: bytes, linktype: int) -> list[Layer]:
     except Exception as err:  # scapy on hostile bytes: show why instead of failing the view
         return [Layer("Undecoded", 0, len(frame), (Row("error", escape_untrusted(str(err))),))]
     layers: list[Layer] = []
-    layer = packet
+    layer, start = packet, 0
     while layer is not None and layer.__class__.__name__ != "NoPayload":
-        start = len(frame) - len(layer.original or b"")
-        end = start + _header_len(layer)
+        end = min(len(frame), start + _header_len(layer))
         layers.append(Layer(_layer_name(layer), start, end, tuple(_rows(layer))))
-        layer = layer.payload
+        layer, start = layer.payload, end
     return layers
 
 
@@ -107,12 +106,18 @@ def _decode(frame: bytes, linktype: int) -> Any:
 
 
 def _header_len(layer: Any) -> int:
-    """Bytes of this layer's own header: what it holds minus what its payload holds."""
+    """Bytes of this layer's own header (or data, for payload and padding).
+
+    Built from the layer's own fields: counting from `original` would be wrong when a frame
+    carries an Ethernet trailer, which scapy splits off as a Padding layer at the end.
+    """
     if layer.__class__.__name__ in ("Raw", "Padding"):
         return len(layer.load)
-    own = len(layer.original or b"")
-    inner = layer.payload.original if layer.payload.__class__.__name__ != "NoPayload" else b""
-    return own - len(inner or b"")
+    try:
+        return len(layer.self_build())
+    except Exception:  # a field scapy cannot rebuild: fall back on what the layer consumed
+        inner = layer.payload.original if layer.payload.__class__.__name__ != "NoPayload" else b""
+        return len(layer.original or b"") - len(inner or b"")
 
 
 _NAMES = {"Ether": "Ethernet", "Dot1Q": "802.1Q VLAN", "Dot1AD": "802.1ad VLAN", "IP": "IPv4"}

@@ -148,3 +148,30 @@ def test_import_is_lazy():
     code = "import sys, capture.dissect; print('scapy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+CAPTURES = [
+    "pcapplusplus_one_http_stream_fin.pcap",  # Ethernet trailer padding on some frames
+    "zeek_http-vlan-0.pcap",
+    "zeek_vlan-qinqinq.pcap",
+    "zeek_tls_irc-starttls.pcap",
+    "suricata_decode-sll2-01.pcap",
+    "zeek_irc-353.pcap",
+    "zeek_communityid_ipv6.pcap",
+    "zeek_tcp_payload-syn.pcap",
+    "tcpdump_print-flags.pcap",
+]
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_layer_bytes_agree_with_the_decoder_on_every_frame(name):
+    """scapy's layer boundaries (what the hex dump marks) match our decoder's offsets."""
+    for seg in segments(name):
+        layers = dissect(seg.frame, seg.linktype)
+        ip = [lay for lay in layers if lay.name in ("IPv4", "IPv6")][-1]
+        tcp = next(lay for lay in layers if lay.name == "TCP")
+        assert (ip.start, tcp.start) == (seg.ip_off, seg.tcp_off), seg
+        assert tcp.end - tcp.start == 4 * (seg.frame[seg.tcp_off + 12] >> 4), seg
+        payload = [lay for lay in layers if lay.name == "Payload"]
+        captured = min(seg.payload_len, len(seg.frame) - tcp.end)
+        assert (payload[0].end - payload[0].start if payload else 0) == captured, seg

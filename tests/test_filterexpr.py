@@ -99,6 +99,9 @@ MATCHES = [
     ("(port 6666 or port 80) and host 127.0.0.1", {"irc_sess", "sack_s0"}),
     ("port 80 && !host 127.0.0.1", {"http_fin", "vlan_http"}),
     ("port 80 AND NOT vlan 0 OR host ::1", {"http_fin", "sack_s0", "irc_rej"}),
+    ("id 2", {"irc_sess"}),
+    ("id 2,5-6 and port 6666", {"irc_sess"}),
+    ("id 1-999999999", ALL),
 ]
 
 

@@ -232,3 +232,40 @@ async def test_summary_panel_names_isns_options_close_and_conn_state_frames():
         assert f"conn_state {flow.conn_state} decided by SYN client #1, SYN/ACK server #2" in text
         assert "FIN server #10, FIN client #14" in text
         assert f"history {flow.history}" in text
+
+
+async def test_click_on_a_ladder_line_inspects_it_and_layers_mark_their_bytes():
+    """A click opens that segment; moving the inspector cursor marks its layer in the hex dump."""
+    segs = read_segments(HTTP)
+    app = Host(tracker_over(segs), 1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, ladder = await open_screen(pilot)
+        await pilot.click(Ladder, offset=(40, 4))  # line 4 under the header: frame 4
+        await wait_for(pilot, lambda: screen.inspected == 4, "frame 4 in the inspector")
+        assert ladder.cursor == 3
+        hexdump, inspector = screen.query_one(HexDump), screen.query_one(Inspector)
+        seg = segs[3]
+        tcp_end = seg.tcp_off + 4 * (seg.frame[seg.tcp_off + 12] >> 4)
+        assert hexdump.highlight == (seg.tcp_off, tcp_end)  # the TCP header, as our decoder saw it
+        inspector.focus()
+        ipv4 = next(i for i, line in enumerate(inspector.lines) if line[2] == "IPv4")
+        await pilot.press(*["down"] * ipv4)
+        want = (seg.ip_off, seg.tcp_off)
+        await wait_for(pilot, lambda: hexdump.highlight == want, "IPv4 bytes marked")
+        payload = [inspector.line_text(i) for i in range(len(inspector.lines))]
+        assert f"▾ Payload  bytes {tcp_end}-{tcp_end + seg.payload_len - 1}" in payload
+        assert (
+            "  text: GET /softw/90/update/avg9infoavi.ctf HTTP/1.1..User-Agent: AVGIN…" in payload
+        )
+
+
+async def test_save_failure_is_a_notification_not_a_crash(tmp_path):
+    """Saving into a directory that does not exist reports the error and keeps running."""
+    app = Host(tracker_over(read_segments(HTTP)), 1, save_dir=tmp_path / "missing")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _ = await open_screen(pilot)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: app._notifications, "a notification")
+        note = next(iter(app._notifications))
+        assert note.severity == "error" and "missing" in note.message
+        assert app.screen is screen
