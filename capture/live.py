@@ -115,6 +115,7 @@ class LiveSource:
                 self.dropped_to = privs.drop_privileges()
             if self.write_path is not None:
                 self._writer = PcapWriter(self.write_path, self._ring.linktype)
+                self._writer.flush()  # a valid (empty) capture from the start
         except (OSError, CaptureError) as exc:
             self._ring.close()
             raise LiveError(_one_line(exc)) from None

@@ -1,0 +1,160 @@
+"""Live capture's failures through the real CLI: one line on stderr, non-zero exit, no traceback;
+and the privilege drop after the socket is open."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from live_traffic import (
+    NOBODY,
+    TCPWATCH,
+    capturing,
+    echo_server,
+    exchange,
+    needs_root,
+    proc_uid,
+    wait_until,
+)
+
+from capture.pcapio import CaptureError, open_capture
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIBPCAP = "/usr/lib/x86_64-linux-gnu/libpcap.so.0.8"
+
+
+def _run(args: list[str], prefix: list[str] | None = None) -> tuple[int, list[str]]:
+    proc = subprocess.run(
+        [*(prefix or []), *TCPWATCH, *args], capture_output=True, text=True, timeout=30, cwd=REPO
+    )
+    return proc.returncode, proc.stderr.splitlines()
+
+
+def _one_line_error(rc: int, err: list[str]) -> str:
+    assert rc != 0
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    assert err[0].startswith("tcpwatch: ")
+    return err[0]
+
+
+@needs_root
+def test_unknown_interface_lists_the_real_ones() -> None:
+    """`-i nosuch0`: one line naming it and listing the interfaces that exist."""
+    line = _one_line_error(*_run(["-i", "nosuch0", "--print"]))
+    assert "'nosuch0'" in line
+    assert all(name in line for _, name in socket.if_nameindex())
+
+
+@needs_root
+def test_bad_filter_names_the_expression() -> None:
+    """`-f 'port porrt'`: one line naming the user's expression and libpcap's reason."""
+    line = _one_line_error(*_run(["-i", "lo", "-f", "port porrt", "--print"]))
+    assert "'port porrt'" in line and "unknown port" in line
+
+
+@needs_root
+def test_unwritable_write_path() -> None:
+    """`-w` into a directory that does not exist: one line naming the path."""
+    line = _one_line_error(*_run(["-i", "lo", "-w", "/nonexistent-dir/x.pcap", "--print"]))
+    assert "/nonexistent-dir/x.pcap" in line
+
+
+@needs_root
+def test_unprivileged_user_is_told_how_to_capture() -> None:
+    """As nobody: sudo or setcap on the interpreter, and that -r needs no privilege."""
+    line = _one_line_error(*_run(["-i", "lo", "--print"], NOBODY))
+    assert "sudo" in line and "setcap cap_net_raw,cap_net_admin+eip" in line and "-r FILE" in line
+
+
+@needs_root
+@pytest.mark.skipif(not os.path.exists(LIBPCAP), reason="libpcap0.8 is not installed here")
+def test_missing_libpcap_says_what_to_install() -> None:
+    """With libpcap hidden (a private mount namespace), the error says to install libpcap0.8."""
+    real = os.path.realpath(LIBPCAP)
+    cmd = " ".join([*TCPWATCH, "-i", "lo", "-f", "'port 80'", "--print"])
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind /dev/null {real} && exec {cmd}"],
+        capture_output=True, text=True, timeout=30, cwd=REPO,
+    )  # fmt: skip
+    line = _one_line_error(proc.returncode, proc.stderr.splitlines())
+    assert "libpcap0.8" in line
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory the dropped-to user can reach and write (pytest's tmp_path is root-only)."""
+    path = Path(tempfile.mkdtemp(prefix="tcpwatch-test-", dir="/tmp"))
+    path.chmod(0o777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _frames_in(path: Path) -> int:
+    try:
+        return len(list(open_capture(str(path))))
+    except CaptureError:  # not there yet
+        return 0
+
+
+def _start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [*TCPWATCH, *args], cwd=REPO, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert wait_until(lambda: capturing(proc.pid) or proc.poll() is not None, 15)
+    assert proc.poll() is None, proc.communicate()
+    return proc
+
+
+@pytest.mark.live
+@needs_root
+@pytest.mark.parametrize("keep_root", [False, True])
+def test_root_is_dropped_to_the_sudo_user_after_the_socket_opens(shared_dir, keep_root) -> None:
+    """Run through sudo (SUDO_UID), the capture continues as that user; -w belongs to it."""
+    pcap = shared_dir / "x.pcap"
+    env = {**os.environ, "SUDO_UID": "65534", "SUDO_GID": "65534", "SUDO_USER": "nobody"}
+    with echo_server("127.0.0.1") as port:
+        args = ["-i", "lo", "-f", f"port {port}", "-w", str(pcap), "--export", "jsonl"]
+        proc = _start([*args, "--no-drop-privileges"] if keep_root else args, env)
+        uid = proc_uid(proc.pid)
+        exchange("127.0.0.1", port, b"after the drop")
+        assert wait_until(lambda: _frames_in(pcap) >= 10, 10)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert uid == (0 if keep_root else 65534)
+    assert pcap.stat().st_uid == uid
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["resp_p"] for r in records] == [port]
+    assert records[0]["conn_state"] == "SF"
+
+
+@pytest.mark.live
+@needs_root
+def test_sigterm_leaves_a_valid_pcap_the_export_and_the_totals(tmp_path) -> None:
+    """SIGTERM mid-capture: exit 0, the export written, totals printed, the pcap readable."""
+    pcap = tmp_path / "x.pcap"
+    with echo_server("::1") as port:
+        proc = _start(["-i", "lo", "-f", f"port {port}", "-w", str(pcap), "--export", "jsonl"])
+        for n in range(3):
+            exchange("::1", port, b"round %d" % n)
+        assert wait_until(lambda: _frames_in(pcap) >= 30, 10)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert len(out.splitlines()) == 3
+    frames = len(list(open_capture(str(pcap))))
+    assert f"{frames} frames" in err
+    read = subprocess.run(["tcpdump", "-nr", str(pcap)], capture_output=True, text=True, timeout=10)
+    assert read.returncode == 0 and len(read.stdout.splitlines()) == frames
