@@ -250,7 +250,7 @@ class ZeekState:
             if self._first_seen == 3 and not seg.flags & (FIN | SYN | RST):
                 ep = self.orig if is_orig else self.resp
                 if ep.state != INACTIVE:
-                    self._fast(is_orig, ep, seg)
+                    self._fast(is_orig, ep, self.resp if is_orig else self.orig, seg)
                     return False
         else:
             flags = seg.flags
@@ -424,13 +424,12 @@ class ZeekState:
                 peer.ack_seq = ack
         return rel_ack
 
-    def _fast(self, is_orig: bool, ep: _Endpoint, seg: Segment) -> None:
+    def _fast(self, is_orig: bool, ep: _Endpoint, peer: _Endpoint, seg: Segment) -> None:
         """_process() for the common segment: no SYN/FIN/RST, both sides seen, sender active.
 
         The same steps with the branches that cannot apply left out and the usual case of each
         number computation (no wrap of the 32-bit space so far) done in place.
         """
-        peer = self.resp if is_orig else self.orig
         flags, length, state = seg.flags, seg.payload_len, ep.state
         if length or flags & ACK:
             mask = _HIST_DATA if length else _HIST_ACK
@@ -457,9 +456,14 @@ class ZeekState:
                     peer.ack_seq = ack
         base = seg.seq
         last = ep.last_seq
-        if length:
-            rel_seq, underflow = ep.relative(base, last, ep.seq_wraps)
         one_past = (base + length) & _M32
+        if length:
+            d = (base - last) & _M32
+            if ep.seq_wraps or (d and not d & 0x80000000 and base < last):
+                rel_seq, underflow = ep.relative(base, last, ep.seq_wraps)
+            else:  # get_relative_seq() without wraps: relative to the start, may underflow
+                rel_seq = (base - ep.start_seq) & _M32
+                underflow = rel_seq >= 0x80000000
         d = (one_past - last) & _M32
         if state == RESET:
             pass  # nothing after a RST is trusted
@@ -478,7 +482,17 @@ class ZeekState:
                 else:
                     peer.ra_trim = rel_ack
         if length and not underflow:
-            self._data_sent(ep, peer, rel_seq, length, seg)
+            if seg.truncated or ep.ra_skip or ep.ra_blocks or rel_seq != ep.ra_next:
+                self._data_sent(ep, peer, rel_seq, length, seg)
+                return
+            # in order, nothing buffered: the reassembler just moves on
+            acked = ((ep.ack_wraps << 32) + ep.ack_seq - ep.start_seq) & _M64
+            if rel_seq < acked:
+                self._data_sent(ep, peer, rel_seq, length, seg)
+                return
+            ep.ra_next = rel_seq + length
+            if acked <= 1 and ep.size(peer) > _MAX_INITIAL_WINDOW:
+                self._trim_to(ep, False, ep.ra_next)
 
     def _set_partial(self, is_orig: bool, flags: int) -> None:
         if is_orig:
