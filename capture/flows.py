@@ -341,13 +341,47 @@ class FlowTracker:
 
     def ingest(self, seg: Segment) -> Flow:
         """Account for one segment; return the flow it belongs to."""
+        # The common case, kept to a few attribute reads: a segment with ACK and no SYN, FIN or
+        # RST on a flow whose endpoints are both ESTABLISHED. Everything else goes to `_ingest`.
         src, dst, sport, dport = seg.src, seg.dst, seg.sport, seg.dport
         low = src < dst or (src == dst and sport <= dport)
-        key = (src, dst, sport, dport, seg.vlan) if low else (dst, src, dport, sport, seg.vlan)
-        flow = self._by_key.get(key)
+        if low:
+            flow = self._by_key.get((src, dst, sport, dport, seg.vlan))
+        else:
+            flow = self._by_key.get((dst, src, dport, sport, seg.vlan))
+        flags = seg.flags
+        if flow is None or not flow.steady or flags & (SYN | FIN | RST | ACK) != ACK:
+            return self._ingest(seg, flow, low)
+        is_orig = low == flow.orig_low
+        snd = flow.orig if is_orig else flow.resp
+        snd.pkts += 1
+        snd.ip_bytes += seg.ip_len
+        plen = seg.payload_len
+        if plen:
+            snd.payload += plen
+            seq = seg.seq
+            if seq == snd.hi:  # in order: the usual case
+                snd.hi = (seq + plen) & MASK
+            else:
+                _seq_space(snd, seq, plen, flags)
+        if flags & PSH:
+            snd.psh += 1
+        if flags & (URG | ECE | CWR):
+            _count_rare(snd, flags)
+        if not seg.window:
+            snd.zero_window += 1
+        flow.last_ts = seg.ts
+        flow.zeek.update(is_orig, seg)
+        if self.frames_per_flow:
+            flow.ring.append(seg)  # type: ignore[union-attr]  # made by _ingest before steady
+        self._changed.add(flow.id)
+        return flow
+
+    def _ingest(self, seg: Segment, flow: Flow | None, low: bool) -> Flow:
+        """`ingest` for a new flow, a SYN, FIN or RST, or an unsettled flow."""
         flags = seg.flags
         if flow is None:
-            flow = self._new_flow(key, seg)
+            flow = self._new_flow(seg, low)
             is_orig = low == flow.orig_low
         else:
             is_orig = low == flow.orig_low
@@ -355,7 +389,7 @@ class FlowTracker:
                 base = flow.orig.base if is_orig else flow.resp.base
                 if base >= 0 and seg.seq != base:
                     flow.superseded = True
-                    flow = self._new_flow(key, seg)
+                    flow = self._new_flow(seg, low)
                     is_orig = True
         snd, rcv = (flow.orig, flow.resp) if is_orig else (flow.resp, flow.orig)
         snd.pkts += 1
@@ -371,8 +405,7 @@ class FlowTracker:
             _seq_space(snd, seg.seq, plen, flags)
         if not seg.window and not flags & (SYN | FIN | RST):
             snd.zero_window += 1
-        if flags & (SYN | FIN | RST | ACK) != ACK or not flow.steady:
-            self._slow(flow, snd, rcv, seg, is_orig)
+        self._slow(flow, snd, rcv, seg, is_orig)
         flow.zeek.update(is_orig, seg)
         if self.frames_per_flow:
             ring = flow.ring
@@ -396,7 +429,11 @@ class FlowTracker:
         """The tracked flows in id order."""
         return list(self.flows.values())
 
-    def _new_flow(self, key: FlowKey, seg: Segment) -> Flow:
+    def _new_flow(self, seg: Segment, low: bool) -> Flow:
+        if low:
+            key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlan)
+        else:
+            key = (seg.dst, seg.src, seg.dport, seg.sport, seg.vlan)
         if len(self.flows) >= self.max_flows:
             self._evict()
         fid = self._next_id
