@@ -38,6 +38,13 @@ _RSTOS0_HISTORY = re.compile(r"\^?S[^HAFGIQ]*R.*")
 # out-of-order data grows past this before anything was acked.
 _MAX_ABOVE_HOLE = 16384
 _MAX_INITIAL_WINDOW = 16384  # init-bare's tcp_max_initial_window
+# init-bare's timers that end a connection (seconds): an unanswered SYN, the delay before a
+# closed connection is deleted, and inactivity before and after a handshake completes (TCP
+# connections start with udp_inactivity_timeout: TCPAnalyzer::MakeSessionAdapter).
+_TCP_ATTEMPT_DELAY = 5.0
+_TCP_CLOSE_DELAY = 5.0
+_INACTIVITY_HANDSHAKE = 60.0
+_INACTIVITY_TCP = 300.0
 
 # Zeek's default `likely_server_ports`: the union of the `redef likely_server_ports += {...}` of
 # the scripts loaded by default (scripts/base/protocols/*/main.zeek), TCP ports only:
@@ -90,6 +97,7 @@ class _Endpoint:
         "ra_trim",
         "ra_blocks",
         "ra_skip",
+        "did_close",
     )
 
     def __init__(self) -> None:
@@ -104,6 +112,7 @@ class _Endpoint:
         self.ra_next = self.ra_trim = 1
         self.ra_blocks: list[list[int]] = []
         self.ra_skip = False
+        self.did_close = False
 
     def set_state(self, new: int) -> None:
         if new != self.state:
@@ -211,7 +220,19 @@ class ZeekState:
     connection is open they are what Zeek would log if it ended now.
     """
 
-    __slots__ = ("orig", "resp", "_hist", "_seen", "_verify", "_partial", "_first_seen", "_synack")
+    __slots__ = (
+        "orig",
+        "resp",
+        "_hist",
+        "_seen",
+        "_verify",
+        "_partial",
+        "_first_seen",
+        "_synack",
+        "_last_ts",
+        "_attempt_at",
+        "_close_at",
+    )
 
     VERIFY_CHECKSUMS: ClassVar[bool] = False
     """Default for `verify_checksums`: off, as `zeek -C` runs. Zeek itself verifies by default,
@@ -233,11 +254,16 @@ class ZeekState:
         # SYN/ACKs that opened the connection from its originator, kept until it is clear whether
         # Zeek flips the roles (see update()); None once that cannot happen any more.
         self._synack: list[Segment] | None = []
+        self._last_ts = 0.0  # Connection::LastTime
+        self._attempt_at: float | None = None  # when the attempt timer fires
+        self._close_at: float | None = None  # when the delete timer after a full close fires
 
     # -- public interface ------------------------------------------------------------------------
 
     def update(self, is_orig: bool, seg: Segment) -> bool:
         """Account for one segment; True when Zeek swapped originator and responder doing so."""
+        if not (self.orig.did_close and self.resp.did_close):
+            self._last_ts = seg.ts
         if (seg.bad_opts or seg.truncated) and not _header_ok(seg):
             return False
         if self._verify and not (ip_checksum_ok(seg) and tcp_checksum_ok(seg)):
@@ -261,6 +287,7 @@ class ZeekState:
                 # by an ACK or data, in either direction, is flipped: the SYN/ACK's sender is the
                 # server. The history reads as if the roles had been right from the start.
                 self._reset()
+                self._last_ts = seg.ts
                 self._synack = None
                 self._hist.append("^")
                 for old in pending:
@@ -279,6 +306,55 @@ class ZeekState:
         self._partial = False
         self._synack = None
         self._hist.append("^")
+
+    def ended_before(self, ts: float) -> bool:
+        """Whether Zeek would have removed this connection before a segment at time `ts`.
+
+        Zeek's timers fire before a packet with a later (or equal) timestamp is processed, and the
+        packet then opens a new connection. Modelled: the attempt timer (an unanswered SYN after
+        tcp_attempt_delay), the delete timer after a complete close (tcp_close_delay) and the
+        inactivity timeout (1 min until the handshake is over, then tcp_inactivity_timeout).
+        """
+        if self._close_at is not None and ts >= self._close_at:
+            return True
+        o, r = self.orig, self.resp
+        if (
+            self._attempt_at is not None
+            and ts >= self._attempt_at
+            and o.state in (SYN_SENT, SYN_ACK_SENT)
+            and r.state == INACTIVE
+        ):
+            return True
+        # TCP_Endpoint::SetState switches to tcp_inactivity_timeout when a side leaves the
+        # handshake states (INACTIVE, SYN_SENT, SYN_ACK_SENT).
+        done = max(o.state, r.state, o.prev_state, r.prev_state) > SYN_ACK_SENT
+        return ts - self._last_ts >= (_INACTIVITY_TCP if done else _INACTIVITY_HANDSHAKE)
+
+    def is_reuse(self, seg: Segment) -> bool:
+        """TCPSessionAdapter::IsReuse: whether this SYN starts a new connection on the 4-tuple.
+
+        Only a SYN can (a SYN/ACK only while the originator is silent): once a side has closed,
+        any; before that, one whose number is not the originator's first.
+        """
+        flags = seg.flags
+        if not flags & SYN or (seg.bad_opts and not _header_ok(seg)):
+            return False
+        first = self.orig
+        if flags & ACK:
+            if self.orig.state != INACTIVE:
+                return False  # not a half connection
+            first = self.resp
+        if self.orig.did_close or self.resp.did_close:
+            return True
+        if seg.seq == first.start_seq:
+            return False
+        # a SYN that belongs to a SYN/ACK seen first (reordered capture) is the same connection
+        return bool(
+            flags & ACK
+            or first.state != SYN_ACK_SENT
+            or self.resp.state != INACTIVE
+            or seg.seq != self.resp.start_seq
+        )
 
     @property
     def history(self) -> str:
@@ -581,12 +657,17 @@ class ZeekState:
     ) -> bool:
         state, flags = ep.state, seg.flags
         if state == INACTIVE:
-            return self._inactive(ep, peer, is_orig, seg)
+            flipped = self._inactive(ep, peer, is_orig, seg)
+            if flags & (FIN | RST):
+                self._connection_closed(ep, peer)
+            return flipped
+        do_close = False
         if state in (SYN_SENT, SYN_ACK_SENT):
             if flags & FIN:
                 ep.set_state(CLOSED)
             if flags & RST:
                 ep.set_state(RESET)
+            do_close = bool(flags & (FIN | RST))
         elif state in (ESTABLISHED, PARTIAL):
             if flags & SYN and state == PARTIAL and peer.state == INACTIVE and not flags & ACK:
                 ep.set_state(SYN_SENT)  # SYN_after_partial
@@ -596,15 +677,32 @@ class ZeekState:
                     peer.set_state(CLOSED)  # the peer's FIN then RST was a normal close
             if flags & RST:
                 ep.set_state(RESET)
+            do_close = bool(flags & (FIN | RST))
         elif state == CLOSED and flags & RST and peer.state != CLOSED:
             ep.set_state(RESET)  # after a full FIN exchange a RST changes nothing
+            do_close = True
+        if do_close:
+            self._connection_closed(ep, peer)
         return False
+
+    def _connection_closed(self, ep: _Endpoint, peer: _Endpoint) -> None:
+        """ConnectionClosed(): once a side is closed, and the connection completely (a RST, both
+        FINs, or a silent peer), Zeek deletes the connection tcp_close_delay (5 s) later."""
+        if ep.did_close:
+            return
+        ep.did_close = True
+        if self._close_at is None and (
+            ep.state == RESET or peer.did_close or peer.state == INACTIVE
+        ):
+            self._close_at = self._last_ts + _TCP_CLOSE_DELAY
 
     def _inactive(self, ep: _Endpoint, peer: _Endpoint, is_orig: bool, seg: Segment) -> bool:
         flags, flipped = seg.flags, False
         if flags & SYN:
             if is_orig:
                 ep.set_state(SYN_ACK_SENT if flags & ACK else SYN_SENT)
+                if self._attempt_at is None:
+                    self._attempt_at = self._last_ts + _TCP_ATTEMPT_DELAY
             else:
                 if not flags & ACK and peer.state == SYN_ACK_SENT and seg.seq == ep.start_seq:
                     # SYN/SYN-ACK reversal (capture reordering): flip and establish.
