@@ -7,7 +7,7 @@ An observer sees segments, not the endpoints' kernels, so it moves each endpoint
   (→ CLOSED), and by what its ACK field proves the sender has *received*: the peer's FIN
   (ESTABLISHED → CLOSE_WAIT, FIN_WAIT_1 → CLOSING, FIN_WAIT_2 → TIME_WAIT). A segment with ACK and
   without SYN also proves its sender synchronised (→ ESTABLISHED from UNKNOWN, SYN_SENT or
-  SYN_RECEIVED).
+  SYN_RECEIVED; a FIN from SYN_RECEIVED goes straight to FIN_WAIT_1).
 * A segment moves its **receiver** only through its ACK field and its RST: the ACK of the receiver's
   SYN (SYN_SENT + SYN/ACK → ESTABLISHED, SYN_RECEIVED → ESTABLISHED) or FIN (FIN_WAIT_1 →
   FIN_WAIT_2, CLOSING → TIME_WAIT, LAST_ACK → CLOSED), and an RST (→ CLOSED, or back to LISTEN
@@ -133,7 +133,10 @@ def advance(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[Transition]) -
         return
     # The sender first (what it received, then what it sends), then the receiver.
     if flags & ACK:
-        if not flags & SYN and snd.state in _NOT_SYNCED:
+        state = snd.state
+        # A FIN from SYN_RECEIVED is a close before the handshake's ACK came (RFC 9293 fig. 5),
+        # not a proof of it.
+        if not flags & SYN and state in _NOT_SYNCED and not (flags & FIN and state == SYN_RECEIVED):
             move(snd, ESTABLISHED, seg, out)
         _sender_received(snd, rcv, seg, out)
     if flags & SYN:
