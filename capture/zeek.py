@@ -307,6 +307,11 @@ class ZeekState:
         self._synack = None
         self._hist.append("^")
 
+    @property
+    def last_ts(self) -> float:
+        """Connection::LastTime: the last segment's time (frozen once both sides closed)."""
+        return self._last_ts
+
     def ended_before(self, ts: float) -> bool:
         """Whether Zeek would have removed this connection before a segment at time `ts`.
 

@@ -532,3 +532,50 @@ def test_checksums_are_not_verified_by_default() -> None:
     z.update(True, c.c("S"))  # both checksums 0
     z.update(False, c.s("S."))
     assert (z.history, z.conn_state()) == ("Sh", "S1")
+
+
+def _ends(script: Script) -> tuple[ZeekState, float]:
+    z, _ = play(script)
+    return z, z.last_ts
+
+
+@pytest.mark.parametrize(
+    ("script", "after", "ended"),
+    [
+        (_s0, 4.999, False),  # attempt timer: tcp_attempt_delay is 5 s
+        (_s0, 5.0, True),
+        (handshake, 5.0, False),  # answered: no attempt timer
+        (handshake, 299.9, False),  # established: tcp_inactivity_timeout is 5 min
+        (handshake, 300.0, True),
+        (_full, 4.999, False),  # closed both ways: deleted tcp_close_delay (5 s) later
+        (_full, 5.0, True),
+        (_rstr, 5.0, True),  # a RST closes completely
+        (_s2, 60.0, False),  # half closed, peer still open: only inactivity ends it
+    ],
+)
+def test_ended_before(script: Script, after: float, ended: bool) -> None:
+    """Zeek's connection-ending timers, measured from the last segment."""
+    z, last = _ends(script)
+    assert z.ended_before(last + after) is ended
+
+
+@pytest.mark.parametrize(
+    ("script", "syn", "reuse"),
+    [
+        (_s0, "S", False),  # the same ISN again: a retransmission
+        (_s0, "S new", True),  # another ISN while open: SYN_seq_jump, a new connection
+        (handshake, "S.", False),  # a SYN/ACK while the originator is active
+        (_full, "S", True),  # after a close any SYN starts over
+        (handshake, ".", False),  # only SYNs
+    ],
+)
+def test_is_reuse(script: Script, syn: str, reuse: bool) -> None:
+    """TCPSessionAdapter::IsReuse for the next segment on the same 4-tuple."""
+    z, _ = play(script)
+    flags, _, new = syn.partition(" ")
+    if flags == "S.":
+        seg = make_segment("10.0.0.2", 80, "10.0.0.1", 40000, flags, seq=5000, ack=1001)
+    else:
+        seq = 424242 if new else 1000
+        seg = make_segment("10.0.0.1", 40000, "10.0.0.2", 80, flags, seq=seq, ack=0)
+    assert z.is_reuse(seg) is reuse

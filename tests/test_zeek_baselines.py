@@ -23,6 +23,7 @@ from capture import zeek
 from capture.decode import Decoder
 from capture.flows import FlowTracker
 from capture.pcapio import open_capture
+from capture.segment import addr_str
 
 DATA = Path(__file__).parent / "data"
 BASE = DATA / "zeek"
@@ -200,3 +201,63 @@ def test_inactivity_timeout_difference(monkeypatch: pytest.MonkeyPatch) -> None:
     rec = flow.record()
     assert (rec["history"], rec["conn_state"], rec["orig_bytes"]) == ("DaT", "OTH", 18)
     assert rec["orig_bytes"] == int(rows[0]["orig_bytes"])
+
+
+def _zeek_connections(capture: str) -> list[dict[str, Any]]:
+    """Zeek's connection table over the real reader and decoder: one ZeekState per 4-tuple,
+    ended where Zeek ends it (`ended_before`, `is_reuse`), roles from `initial_flip` and the
+    flips `update` reports. What the tracker would do if it followed Zeek's identity rules."""
+    decoder = Decoder()
+    table: dict[frozenset[tuple[bytes, int]], list[Any]] = {}
+    conns: list[list[Any]] = []
+    for n, (ts, wire_len, data, linktype) in enumerate(open_capture(str(DATA / capture)), 1):
+        seg = decoder.decode(data, ts, wire_len, linktype, n)
+        if seg is None:
+            continue
+        key = frozenset(((seg.src, seg.sport), (seg.dst, seg.dport)))
+        conn = table.get(key)
+        if conn is not None and (conn[1].ended_before(seg.ts) or conn[1].is_reuse(seg)):
+            conn = None
+        if conn is None:
+            state = zeek.ZeekState(verify_checksums=False)
+            orig = (seg.src, seg.sport)
+            if zeek.initial_flip(seg):
+                state.flip()
+                orig = (seg.dst, seg.dport)
+            conn = table[key] = [orig, state, (seg.src, seg.sport), (seg.dst, seg.dport)]
+            conns.append(conn)
+        if conn[1].update((seg.src, seg.sport) == conn[0], seg):
+            conn[0] = conn[3] if conn[0] == conn[2] else conn[2]
+    out = []
+    for orig, state, a, b in conns:
+        resp = b if orig == a else a
+        out.append(
+            {
+                "id": (addr_str(orig[0]), orig[1], addr_str(resp[0]), resp[1]),
+                "history": state.history,
+                "conn_state": state.conn_state(),
+                "orig_bytes": str(state.orig_bytes),
+                "resp_bytes": str(state.resp_bytes),
+            }
+        )
+    return out
+
+
+@pytest.mark.parametrize(
+    ("capture", "log"),
+    [
+        (
+            "zeek_ssh_ssh.client-side-half-duplex.pcap",
+            "scripts.base.protocols.ssh.half-duplex-client.conn.log",
+        ),
+        ("zeek_tcp_retransmit-timeout.pcapng", "core.expire-all-timers.conn-all.log"),
+    ],
+)
+def test_zeek_connection_ends_reproduce_the_split_rows(capture: str, log: str) -> None:
+    """With Zeek's ends applied (ZeekState.ended_before/is_reuse) every row matches, in order."""
+    rows = read_log(log)
+    conns = _zeek_connections(capture)
+    assert [c["id"] for c in conns] == [_key(r) for r in rows]
+    for row, conn in zip(rows, conns, strict=True):
+        expected = {k: row[k] for k in COMPARED if k in row and row[k] != "-"}
+        assert {k: conn[k] for k in expected} == expected, _key(row)
