@@ -40,6 +40,7 @@ class Run:
     name: str
     argv: list[str]
     seconds: float = 0.0
+    cpu: float = 0.0
     peak_kb: int = 0
     status: int = 0
     stderr_tail: str = ""
@@ -68,6 +69,7 @@ def measure(name: str, argv: list[str]) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)
     run.status = proc.returncode
     run.peak_kb = usage.ru_maxrss
+    run.cpu = usage.ru_utime + usage.ru_stime
     lines = err_path.read_text(errors="replace").strip().splitlines()
     run.stderr_tail = lines[-1] if lines else ""
     return run
@@ -103,18 +105,19 @@ def ensure_capture(packets: int, flows: int, seed: int) -> tuple[Path, int]:
 
 
 def report(runs: list[Run], packets: int) -> str:
-    """A side-by-side table with packets/s, peak RSS and the ratio to tshark."""
+    """A side-by-side table: wall and CPU time, packets/s, peak RSS, the ratio to tshark."""
     tshark = next((r for r in runs if r.name == "tshark"), None)
     rows = [
-        "| tool | wall s | packets/s | peak RSS MB | vs tshark | exit |",
-        "|---|---|---|---|---|---|",
+        "| tool | wall s | packets/s | CPU s | packets/CPU-s | peak RSS MB | vs tshark | exit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         pps = packets / r.seconds if r.seconds else 0.0
+        cpu_pps = packets / r.cpu if r.cpu else 0.0
         ratio = f"{tshark.seconds / r.seconds:.2f}x" if tshark and r.seconds else "-"
-        mb = r.peak_kb / 1024
         rows.append(
-            f"| {r.name} | {r.seconds:.2f} | {pps:,.0f} | {mb:.1f} | {ratio} | {r.status} |"
+            f"| {r.name} | {r.seconds:.2f} | {pps:,.0f} | {r.cpu:.2f} | {cpu_pps:,.0f} "
+            f"| {r.peak_kb / 1024:.1f} | {ratio} | {r.status} |"
         )
     return "\n".join(rows)
 
@@ -147,17 +150,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flows", type=int, default=44_000, help="normal flows; ~6k flood+scan added")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tools", default="tcpwatch,tshark,tcpdump,floor")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the fastest is kept")
     args = ap.parse_args(argv)
     path, packets = ensure_capture(args.packets, args.flows, args.seed)
     cmds = tool_commands(path)
+    load_before = os.getloadavg()[0]
     runs = []
     for name in args.tools.split(","):
         if shutil.which(cmds[name][0]) is None:
             print(f"{name}: {cmds[name][0]} not found, skipped", file=sys.stderr)
             continue
-        runs.append(measure(name, cmds[name]))
-        print(f"{name}: {runs[-1].seconds:.2f} s", file=sys.stderr)
+        tries = [measure(name, cmds[name]) for _ in range(max(1, args.repeat))]
+        runs.append(min(tries, key=lambda r: r.seconds))
+        print(f"{name}: {[round(r.seconds, 2) for r in tries]} s", file=sys.stderr)
     print(f"capture: {path} ({packets:,} packets, {path.stat().st_size / 1e6:.0f} MB)")
+    print(
+        f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}, "
+        f"{os.cpu_count()} CPUs"
+    )
     for r in runs:
         print(f"  {r.name}: {' '.join(r.argv)}")
     print(report(runs, packets))
