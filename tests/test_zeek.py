@@ -579,3 +579,15 @@ def test_is_reuse(script: Script, syn: str, reuse: bool) -> None:
         seq = 424242 if new else 1000
         seg = make_segment("10.0.0.1", 40000, "10.0.0.2", 80, flags, seq=seq, ack=0)
     assert z.is_reuse(seg) is reuse
+
+
+def test_header_length_below_20_is_ignored() -> None:
+    """A data offset under 5 words is a bogus header (bad_TCP_header_len): Zeek drops it."""
+    c = Conv()
+    seg = c.c("S")
+    frame = bytearray(seg.frame)
+    frame[seg.tcp_off + 12] = 4 << 4
+    seg.frame, seg.bad_opts = bytes(frame), "bad data offset 16"
+    z = ZeekState()
+    z.update(True, seg)
+    assert (z.history, z.is_reuse(seg)) == ("", False)
