@@ -78,16 +78,17 @@ class LadderRow:
         return text
 
 
-def illegal_combination(flags: int) -> str:
-    """The name of an illegal flag combination (RFC 9293 forbids or never produces it), or ""."""
-    if flags & 0xFF == 0:
-        return "null (no flags)"
-    if flags & (FIN | PSH | URG) == FIN | PSH | URG and not flags & ACK:
-        return "xmas (FIN+PSH+URG)"
-    for pair, name in ((SYN | FIN, "SYN+FIN"), (SYN | RST, "SYN+RST"), (FIN | RST, "FIN+RST")):
-        if flags & pair == pair:
-            return name
-    return ""
+def illegal_combinations(flags: int) -> list[str]:
+    """Every illegal flag combination in `flags`, named and counted as the tracker counts them."""
+    found = [name for pair, name in _ILLEGAL_PAIRS if flags & pair == pair]
+    if flags & (FIN | PSH | URG) == FIN | PSH | URG:
+        found.append("xmas (FIN+PSH+URG)")
+    if not flags:
+        found.append("null (no flags)")
+    return found
+
+
+_ILLEGAL_PAIRS = ((SYN | FIN, "SYN+FIN"), (SYN | RST, "SYN+RST"), (FIN | RST, "FIN+RST"))
 
 
 def syn_options(seg: Segment) -> str:
@@ -154,9 +155,9 @@ def _row(
 
 def _mark(row: LadderRow, seg: Segment, mine: _Direction) -> None:
     flags = seg.flags
-    bad = illegal_combination(flags)
+    bad = illegal_combinations(flags)
     if bad:
-        row.marks.append(f"illegal {bad}")
+        row.marks.append("illegal " + ", ".join(bad))
     if flags & SYN:
         mine.syns += 1
         if mine.syns > 1 and mine.syn_ts is not None:
@@ -175,6 +176,9 @@ def _mark(row: LadderRow, seg: Segment, mine: _Direction) -> None:
 def _is_retransmission(seg: Segment, mine: _Direction) -> bool:
     """Data or a FIN that starts before what this direction already sent (RFC 9293 modulo 2^32)."""
     if mine.high is None or not (seg.payload_len or seg.flags & FIN) or seg.flags & RST:
+        return False
+    # A 1-byte keep-alive (seq = high - 1) re-sends old space on purpose (RFC 9293 §3.8.4).
+    if seg.payload_len == 1 and (seg.seq + 1) % MOD == mine.high and not seg.flags & FIN:
         return False
     return _seq_lt(seg.seq, mine.high)
 

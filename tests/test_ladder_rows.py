@@ -1,0 +1,105 @@
+"""Ladder rows from real flows, checked against tshark's view of the same captures."""
+
+from __future__ import annotations
+
+from test_tui_flow import HTTP, read_segments, tracker_over
+
+from widgets.ladder import arrow, fmt_dt
+from widgets.ladder_rows import build_rows, illegal_combinations
+
+# tshark 4.0.17: frame, tcp.seq, tcp.ack (relative), tcp.len for the one HTTP flow
+TSHARK_HTTP = [
+    (1, 0, 0, 0), (2, 0, 1, 0), (3, 1, 1, 0), (4, 1, 1, 367), (5, 1, 368, 0),
+    (6, 1, 368, 1380), (7, 1381, 368, 321), (8, 1702, 368, 1380), (9, 3082, 368, 468),
+    (10, 3550, 368, 0), (11, 368, 1702, 0), (12, 368, 3550, 0), (13, 368, 3551, 0),
+    (14, 368, 3551, 0), (15, 3551, 369, 0),
+]  # fmt: skip
+
+
+def rows_of(name: str, **kwargs) -> list:
+    tracker = tracker_over(read_segments(name), **kwargs)
+    return [row for flow in tracker.all_flows() for row in build_rows(flow)]
+
+
+def test_relative_numbers_match_tshark():
+    """Relative seq/ack (from each side's ISN) and lengths are tshark's, frame by frame."""
+    rows = rows_of(HTTP)
+    got = [(r.frame_no, r.rel_seq, r.rel_ack if r.frame_no > 1 else 0, r.length) for r in rows]
+    assert got == TSHARK_HTTP
+
+
+def test_absolute_numbers_are_the_segments_own():
+    """Absolute seq/ack are the raw header values."""
+    segs = read_segments(HTTP)
+    rows = rows_of(HTTP)
+    assert [(r.seq, r.ack) for r in rows] == [(s.seq, s.ack) for s in segs]
+    assert rows[1].label(True).startswith(f"[S.] SYN ACK seq {segs[1].seq} ack {segs[1].ack}")
+
+
+def test_retransmissions_match_tshark():
+    """tshark marks frames 2-6 of this capture as retransmissions; so does the ladder."""
+    rows = rows_of("chrissanders_tcp_retransmissions.pcapng")
+    marked = [r.frame_no for r in rows if "retransmission" in r.marks]
+    assert marked == [2, 3, 4, 5, 6]
+
+
+def test_zero_window_matches_tshark():
+    """tshark's tcp.analysis.zero_window is frame 4 only."""
+    rows = rows_of("chrissanders_tcp_zerowindowrecovery.pcapng")
+    assert [r.frame_no for r in rows if "zero window" in r.marks] == [4]
+
+
+def test_illegal_flags_match_tshark_and_the_tracker():
+    """nmap's OS probes (null, FIN+PSH+URG, SYN+FIN+PSH+URG): the frames tshark finds with
+    `tcp.flags==0 || (syn && fin) || (fin && push && urg)`."""
+    segs = read_segments("chrissanders_activeosfingerprinting.pcapng")
+    tracker = tracker_over(segs)
+    rows = [row for flow in tracker.all_flows() for row in build_rows(flow)]
+    marked = {r.frame_no: m for r in rows for m in r.marks if m.startswith("illegal")}
+    assert sorted(marked) == [20, 21, 25, 27, 28, 32, 34, 35, 39, 41, 43, 47]
+    assert marked[20] == "illegal null (no flags)"
+    assert marked[21] == "illegal SYN+FIN, xmas (FIN+PSH+URG)"
+    assert marked[25] == "illegal xmas (FIN+PSH+URG)"
+    counted = sum(sum((f.illegal or {}).values()) for f in tracker.all_flows())
+    assert counted == sum(m.count(",") + 1 for m in marked.values())
+
+
+def test_syn_options_and_transitions_on_rows():
+    """SYN rows carry their options; each side's transitions sit on the frame that caused them."""
+    rows = rows_of(HTTP)
+    assert rows[0].options == "mss 1460,wscale 8,sackOK"
+    assert rows[1].options == "mss 1380,wscale 0,sackOK"
+    assert rows[0].orig_states == ["SYN_SENT"] and rows[1].resp_states == ["SYN_RECEIVED"]
+    assert [r.frame_no for r in rows if "TIME_WAIT" in r.resp_states] == [15]
+
+
+def test_illegal_combinations():
+    """The combinations RFC 9293 never produces, all of them named; legal ones left alone."""
+    assert illegal_combinations(0x00) == ["null (no flags)"]
+    assert illegal_combinations(0x29) == ["xmas (FIN+PSH+URG)"]
+    assert illegal_combinations(0x2B) == ["SYN+FIN", "xmas (FIN+PSH+URG)"]
+    assert illegal_combinations(0x03) == ["SYN+FIN"]
+    assert illegal_combinations(0x06) == ["SYN+RST"]
+    assert illegal_combinations(0x05) == ["FIN+RST"]
+    assert illegal_combinations(0x12) == illegal_combinations(0x11) == []
+    assert illegal_combinations(0x14) == illegal_combinations(0x100) == []
+
+
+def test_label_drops_least_useful_parts_when_narrow():
+    """A narrow lane keeps flags and sequence numbers, dropping options, words, window first."""
+    row = rows_of(HTTP)[1]
+    full = row.label(False)
+    assert full == "[S.] SYN ACK seq 0 ack 1 len 0 win 4140 <mss 1380,wscale 0,sackOK>"
+    assert row.label(False, 40) == "[S.] SYN ACK seq 0 ack 1 len 0 win 4140"
+    assert row.label(False, 31) == "[S.] seq 0 ack 1 len 0 win 4140"
+    assert row.label(False, 30) == "[S.] seq 0 ack 1 len 0"
+    assert row.label(False, 10) == "[S.] seq 0"
+
+
+def test_arrow_and_dt_formats():
+    """Arrows are exactly as wide as the lane; Δt picks a readable unit."""
+    assert arrow("x", 8, True) == "─x ────▶" and arrow("x", 8, False) == "◀──── x─"
+    assert len(arrow("a long label that cannot fit", 12, True)) == 12
+    assert [fmt_dt(v) for v in (0, 85e-6, 0.012345, 1.2041)] == [
+        "+0", "+85µs", "+12.345ms", "+1.204s",
+    ]  # fmt: skip
