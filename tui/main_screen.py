@@ -45,6 +45,10 @@ class MainScreen(Screen[None]):
         self.paused = False
         self._pending: set[int] = set()
         self._initial_filter = display_filter
+        # Kept, not queried, so that a tick arriving while the app shuts down finds them.
+        self.table = ConnectionTable(self.model, flows, id="connections")
+        self.breakdown = FlagBreakdown(id="flags")
+        self.status_bar = StatusBar(id="status")
 
     @property
     def tcp_app(self) -> TcpwatchApp:
@@ -55,10 +59,10 @@ class MainScreen(Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
-        yield ConnectionTable(self.model, self.flows, id="connections")
-        yield FlagBreakdown(id="flags")
+        yield self.table
+        yield self.breakdown
         yield FilterBar(id="filter-bar")
-        yield StatusBar(id="status")
+        yield self.status_bar
         yield Footer()
 
     def on_mount(self) -> None:
@@ -66,11 +70,6 @@ class MainScreen(Screen[None]):
             self.apply_filter(self._initial_filter)
         self.table.focus()
         self.tcp_app.tick()
-
-    @property
-    def table(self) -> ConnectionTable:
-        """The connection table."""
-        return self.query_one(ConnectionTable)
 
     # -- per tick ----------------------------------------------------------------------------
 
@@ -83,10 +82,8 @@ class MainScreen(Screen[None]):
             self._update_model(drained.changed, now)
         status.display_filter = self.display_filter
         status.mode = "paused" if self.paused else status.mode
-        self.query_one(StatusBar).show(status)
-        self.query_one(FlagBreakdown).show(
-            self.model.flag_totals, self.rates.rates(now), self.rates.spark(now)
-        )
+        self.status_bar.show(status)
+        self.breakdown.show(self.model.flag_totals, self.rates.rates(now), self.rates.spark(now))
 
     def _update_model(self, changed: set[int], now: float) -> None:
         if self._pending:
