@@ -266,26 +266,45 @@ class RetrySchedule:
 
 INITIAL_RTO = 1.0
 """TCP_TIMEOUT_INIT (RFC 6298 section 2.1)."""
+RTO_MAX = 120.0
 SYSCTL_DIR = "/proc/sys/net/ipv4"
 
 
-def retry_schedule(synack: bool = False, sysctl_dir: str = SYSCTL_DIR) -> RetrySchedule:
+def retry_schedule(
+    synack: bool = False, sysctl_dir: str = SYSCTL_DIR, syn_retries: int | None = None
+) -> RetrySchedule:
     """The schedule for SYNs (client side) or SYN/ACKs (server side) on this host.
 
-    SYN retransmissions use `tcp_syn_linear_timeouts` (Linux 6.x; absent means 0) linear
-    timeouts of 1 s after the first, then back off exponentially: with the defaults (6 retries,
-    4 linear) the timeouts are 1, 1, 1, 1, 1, 2, 4 s. SYN/ACKs always back off: 1, 2, 4, ...
+    SYN/ACKs: `tcp_synack_retries` retransmissions, exponential from 1 s (1, 3, 7, 15, 31 s;
+    given up at 63 s). SYNs: the retry count is turned into a time budget as if the timeouts
+    doubled, (2^(n+1) - 1) s (Linux `tcp_model_timeout`), while the first
+    `tcp_syn_linear_timeouts` retransmissions (Linux 6.x; absent means 0) keep a 1 s timeout:
+    with the defaults (6 retries, 4 linear) SYNs go at 1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s and the
+    kernel gives up at 131 s; on older kernels at 1, 3, 7, 15, 31, 63 s and gives up at 127 s.
+    `syn_retries` stands for a socket's own TCP_SYNCNT.
     """
     if synack:
-        retries, linear = _sysctl(sysctl_dir, "tcp_synack_retries", 5), 0
-    else:
-        retries = _sysctl(sysctl_dir, "tcp_syn_retries", 6)
-        linear = _sysctl(sysctl_dir, "tcp_syn_linear_timeouts", 0)
-    timeouts = []
-    for k in range(retries + 1):
-        back = k if synack else max(0, k - linear)
-        timeouts.append(INITIAL_RTO * (1 << back))
-    return RetrySchedule(retries, tuple(timeouts))
+        retries = _sysctl(sysctl_dir, "tcp_synack_retries", 5)
+        return RetrySchedule(retries, tuple(INITIAL_RTO * (1 << k) for k in range(retries + 1)))
+    retries = syn_retries if syn_retries is not None else _sysctl(sysctl_dir, "tcp_syn_retries", 6)
+    linear = _sysctl(sysctl_dir, "tcp_syn_linear_timeouts", 0)
+    budget = _model_timeout(retries)
+    timeouts: list[float] = []
+    elapsed, k = 0.0, 0
+    while elapsed < budget:  # each timer expiry past the budget gives up instead of resending
+        rto = min(INITIAL_RTO * (1 << max(0, k - linear)), RTO_MAX)
+        timeouts.append(rto)
+        elapsed += rto
+        k += 1
+    return RetrySchedule(len(timeouts) - 1, tuple(timeouts))
+
+
+def _model_timeout(boundary: int) -> float:
+    # Linux tcp_model_timeout() with the SYN's base RTO of 1 s.
+    thresh = 6  # ilog2(TCP_RTO_MAX / 1 s)
+    if boundary <= thresh:
+        return float((2 << boundary) - 1) * INITIAL_RTO
+    return float((2 << thresh) - 1) * INITIAL_RTO + (boundary - thresh) * RTO_MAX
 
 
 def _sysctl(directory: str, name: str, default: int) -> int:

@@ -28,7 +28,7 @@ PACKET_VERSION = 10
 PACKET_IGNORE_OUTGOING = 23
 TPACKET_V3 = 2
 ETH_P_ALL = 0x0003
-SO_RCVBUFFORCE = 33
+SO_TIMESTAMPNS = 35
 PACKET_OUTGOING = 4
 
 TP_STATUS_USER = 1
@@ -80,6 +80,10 @@ class PacketRing:
         sock = self._sock
         bpf.attach(sock, program)
         sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
+        # Have the kernel stamp packets as they arrive (net_enable_timestamp), rather than each
+        # packet socket reading the clock when it gets its copy: stamps then agree with
+        # tcpdump's to the microsecond instead of differing by tens of microseconds.
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         size = max(buffer_kib, 256) << 10
         self._bs = BLOCK_SIZE if size >= 4 * BLOCK_SIZE else SMALL_BLOCK
         self._nb = max(size // self._bs, 2)

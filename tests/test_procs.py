@@ -109,16 +109,28 @@ def test_mapped_ipv6_addresses_read_as_ipv4() -> None:
 
 
 def test_syn_retry_schedule_follows_the_sysctls(tmp_path) -> None:
-    """Linear SYN timeouts first (Linux 6.x), exponential after; SYN/ACKs always exponential."""
+    """Linear SYN timeouts first (Linux 6.x) within the count's time budget; SYN/ACKs double."""
     (tmp_path / "tcp_syn_retries").write_text("6\n")
     (tmp_path / "tcp_syn_linear_timeouts").write_text("4\n")
     (tmp_path / "tcp_synack_retries").write_text("5\n")
     syn = retry_schedule(sysctl_dir=str(tmp_path))
-    assert syn.retry_offsets() == [1, 2, 3, 4, 5, 7]
-    assert syn.give_up_after == 11
+    assert syn.retry_offsets() == [1, 2, 3, 4, 5, 7, 11, 19, 35, 67]
+    assert syn.give_up_after == 131
     assert syn.next_retry(100.0, 2) == 103.0
-    assert syn.next_retry(100.0, 6) is None
+    assert syn.next_retry(100.0, 10) is None
+    # TCP_SYNCNT 1 and 2: budgets of 3 s and 7 s (the live test sees the kernel do this)
+    assert retry_schedule(sysctl_dir=str(tmp_path), syn_retries=1).retry_offsets() == [1, 2]
+    assert retry_schedule(sysctl_dir=str(tmp_path), syn_retries=2).retry_offsets() == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
     synack = retry_schedule(synack=True, sysctl_dir=str(tmp_path))
     assert synack.retry_offsets() == [1, 3, 7, 15, 31]
+    assert synack.give_up_after == 63
     (tmp_path / "tcp_syn_linear_timeouts").unlink()  # older kernels: 1-2-4-8
-    assert retry_schedule(sysctl_dir=str(tmp_path)).retry_offsets() == [1, 3, 7, 15, 31, 63]
+    old = retry_schedule(sysctl_dir=str(tmp_path))
+    assert old.retry_offsets() == [1, 3, 7, 15, 31, 63]
+    assert old.give_up_after == 127
