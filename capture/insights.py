@@ -44,6 +44,9 @@ class Thresholds:
     """Half-open flows toward one service before it reads as a SYN flood."""
     flood_half_open_share: float = 0.5
     """Share of that service's flows that are half-open."""
+    accept_queue_silent_share: float = 0.2
+    """Share of a service's SYNs left unanswered (while others are answered) that means a full
+    accept queue rather than a few lost packets."""
     accept_queue_min_resent: int = 2
     """Flows with a SYN/ACK resent after the client's ACK before that alone shows a full queue."""
     pending: float = 1.0
@@ -62,6 +65,8 @@ class Thresholds:
     """Seconds a half-closed flow may sit idle (capture time) before it counts as stuck."""
     time_wait: float = 60.0
     """TIME_WAIT length assumed for port reuse (Linux's TCP_TIMEWAIT_LEN; RFC 9293 says 2*MSL)."""
+    max_services: int = 10
+    """Services named one by one per kind of finding; the rest are folded into one finding."""
     max_evidence: int = 5000
     """Flow ids kept per finding; `numbers["flows"]` always holds the full count."""
 

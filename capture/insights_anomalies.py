@@ -6,7 +6,7 @@ one server read as one finding with a hundred flows behind it.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from statistics import median
 
@@ -47,8 +47,8 @@ def _rst_after_established(x: FlowFacts) -> str | None:
         return None
     if x.conn_state not in ("RSTO", "RSTR", "RSTRH") and x.close_kind != "rst":
         return None
-    who = x.closed_by or ("orig" if x.conn_state == "RSTO" else "resp")
-    return f"{_svc(x)} by {_WHO.get(who, who)}"
+    who = x.rst_by or x.closed_by or ("orig" if x.conn_state == "RSTO" else "resp")
+    return _WHO.get(who, who)
 
 
 def _fin_then_rst(x: FlowFacts) -> bool:
@@ -59,20 +59,23 @@ def _fin_then_rst(x: FlowFacts) -> bool:
 def ending_findings(rest: list[FlowFacts], th: Thresholds, horizon: float) -> list[Finding]:
     """RST after established (by whom), RST with data, FIN then RST, half-closes, TIME_WAIT."""
     out = []
-    for subject, group in _group(rest, _rst_after_established).items():
-        who = subject.rsplit(" by ", 1)[1]
-        why = "" if not any(_fin_then_rst(x) for x in group) else " (some after a FIN)"
+    for who, group in _group(rest, _rst_after_established).items():
+        top = _top_services(group)
+        n_services = len(_group(group, _svc))
+        where = top[0][0] if n_services == 1 else f"{n_services} services"
+        why = " (some after a FIN)" if any(_fin_then_rst(x) for x in group) else ""
         out.append(
             make_finding(
                 "reset",
                 "info",
-                subject,
-                f"{len(group)} established connection(s) to {subject.rsplit(' by ', 1)[0]} were "
-                f"aborted with an RST from the {who}{why} instead of a FIN exchange: a reset drops "
-                "unsent and unread data at once (RFC 9293 §3.10.7).",
+                f"by {who}",
+                f"{len(group)} established connection(s) to {where} were aborted with an RST from "
+                f"the {who}{why} instead of a FIN exchange: a reset drops unsent and unread data "
+                "at once (RFC 9293 §3.10.7).",
                 group,
                 th,
                 [f for x in group for f in x.rst_frames],
+                top_services=top,
             )
         )
     with_data = [x for x in rest if x.rst_data]
@@ -90,23 +93,29 @@ def ending_findings(rest: list[FlowFacts], th: Thresholds, horizon: float) -> li
             )
         )
     out += _half_closed(rest, th, horizon)
-    for subject, group in _group(rest, _server_time_wait).items():
+    waiting = [x for x in rest if x.state_resp == "TIME_WAIT"]
+    if waiting:
+        top = _top_services(waiting)
+        n_servers = len(_group(waiting, _svc))
+        lead = f"The server {top[0][0]}" if n_servers == 1 else f"{n_servers} servers"
         out.append(
             make_finding(
                 "server_time_wait",
                 "info",
-                subject,
-                f"The server {subject} closed first on {len(group)} connection(s), so the server, "
-                "not the client, keeps each in TIME_WAIT for 2*MSL (RFC 9293 §3.6.1).",
-                group,
+                top[0][0] if n_servers == 1 else f"{n_servers} servers",
+                f"{lead} closed first on {len(waiting)} connection(s), so the server, not the "
+                "client, keeps each in TIME_WAIT for 2*MSL (RFC 9293 §3.6.1).",
+                waiting,
                 th,
+                top_services=top,
             )
         )
     return out
 
 
-def _server_time_wait(x: FlowFacts) -> str | None:
-    return _svc(x) if x.state_resp == "TIME_WAIT" else None
+def _top_services(group: list[FlowFacts], n: int = 5) -> list[tuple[str, int]]:
+    counts = Counter(_svc(x) for x in group)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
 def _half_closed(rest: list[FlowFacts], th: Thresholds, horizon: float) -> list[Finding]:
@@ -226,41 +235,45 @@ def _illegal(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
 
 
 def _zero_window(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
-    dead: list[FlowFacts] = []
-    recovered: list[FlowFacts] = []
+    """Zero windows, split by whether they reopened (unknown without kept frames)."""
+    split: dict[str, list[FlowFacts]] = {"not recovered": [], "recovered": [], "seen": []}
     for x in flows:
-        if not (x.zero_window_orig or x.zero_window_resp):
+        sides = [s for s, n in (("orig", x.zero_window_orig), ("resp", x.zero_window_resp)) if n]
+        if not sides:
             continue
         end = x.zero_window_end
-        sides = [s for s, n in (("orig", x.zero_window_orig), ("resp", x.zero_window_resp)) if n]
-        (dead if end is None or any(end.get(s) for s in sides) else recovered).append(x)
-    out = []
-    if dead:
-        out.append(
-            make_finding(
-                "zero_window",
-                "warning",
-                "not recovered",
-                f"{len(dead)} flow(s) advertised a zero window that was not seen to reopen: the "
-                "receiving application stopped reading, and the sender can only probe (RFC 9293 "
-                "§3.8.6.1).",
-                dead,
-                th,
-            )
+        if end is None:
+            split["seen"].append(x)
+        else:
+            split["not recovered" if any(end.get(s) for s in sides) else "recovered"].append(x)
+    texts = {
+        "not recovered": (
+            "warning",
+            "advertised a zero window that was not seen to reopen: the "
+            "receiving application stopped reading, and the sender can only probe",
+        ),
+        "recovered": (
+            "info",
+            "paused on a zero window and then reopened it: the receiver briefly fell behind",
+        ),
+        "seen": (
+            "info",
+            "advertised a zero window (the receiver's buffer was full); whether it "
+            "reopened is not known here, as no segments were kept",
+        ),
+    }
+    return [
+        make_finding(
+            "zero_window",
+            texts[k][0],
+            k,
+            f"{len(group)} flow(s) {texts[k][1]} (RFC 9293 §3.8.6.1).",
+            group,
+            th,
         )
-    if recovered:
-        out.append(
-            make_finding(
-                "zero_window",
-                "info",
-                "recovered",
-                f"{len(recovered)} flow(s) paused on a zero window and then reopened it: the "
-                "receiver briefly fell behind (RFC 9293 §3.8.6.1 flow control).",
-                recovered,
-                th,
-            )
-        )
-    return out
+        for k, group in split.items()
+        if group
+    ]
 
 
 def _storms(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:

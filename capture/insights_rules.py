@@ -184,8 +184,7 @@ def refused_findings(rest: list[FlowFacts], ctx: Context) -> list[Finding]:
     """SYNs answered by RST, per service: nothing listens there."""
     out = []
     refused = [x for x in rest if x.category == REFUSED]
-    for (addr, port), group in _by_service(refused).items():
-        svc = service(addr, port)
+    for svc, group in fold(_by_service(refused), ctx.th):
         clients = {x.orig_addr for x in group}
         rate = _rate(len(group), _span(group))
         explanation = (
@@ -227,20 +226,36 @@ def unanswered_findings(
     rest: list[FlowFacts], all_facts: list[FlowFacts], ctx: Context
 ) -> list[Finding]:
     """Per service: SYNs with no answer at all (filtered) or dropped by a full accept queue."""
-    services = _by_service(rest)
+    th = ctx.th
     out = []
-    for (addr, port), group in services.items():
+    lone: dict[tuple[bytes, int], list[FlowFacts]] = {}
+    for (addr, port), group in _by_service(rest).items():
         silent = [x for x in group if x.category == SILENT and not _pending(x, ctx)]
         answered = [x for x in group if x.resp_flags["synack"]]
         stuck = [x for x in answered if x.resp_flags["synack"] > 1 and x.category == OPENED]
-        if len(stuck) < ctx.th.accept_queue_min_resent:
+        if len(stuck) < th.accept_queue_min_resent:
             stuck = []
         queue = _queue(ctx, addr, port)
         full = queue is not None and queue[1] >= 0 and queue[0] > queue[1]
-        if (silent and answered) or stuck or full:
+        # A few lost SYNs among many answered ones are loss; a large share is a full queue.
+        dropped = len(silent) >= th.accept_queue_silent_share * (len(silent) + len(answered))
+        if (silent and answered and dropped) or stuck or full:
             out.append(_accept_queue(service(addr, port), silent, answered, stuck, queue, ctx))
         elif silent:
-            out.append(_unanswered(service(addr, port), silent, ctx.th))
+            lone[(addr, port)] = silent
+    out += [_unanswered(svc, silent, th) for svc, silent in fold(lone, th)]
+    return out
+
+
+def fold(
+    groups: dict[tuple[bytes, int], list[FlowFacts]], th: Thresholds
+) -> list[tuple[str, list[FlowFacts]]]:
+    """Per-service groups, the largest `th.max_services` apart and the rest as one group."""
+    ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    out = [(service(a, p), g) for (a, p), g in ranked[: th.max_services]]
+    rest = ranked[th.max_services :]
+    if rest:
+        out.append((f"{len(rest)} other services", [x for _, g in rest for x in g]))
     return out
 
 

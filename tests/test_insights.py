@@ -189,3 +189,34 @@ def test_headless_and_tui_trackers_agree_on_the_scan() -> None:
         tracker, _ = track(name, 0)
         without = [(f.kind, f.subject, f.flow_ids) for f in analyse(tracker.all_flows())]
         assert with_frames == without
+
+
+def test_many_services_fold_into_one_finding() -> None:
+    """Without the scan rule, ~1,000 silent ports make 10 named findings and one for the rest."""
+    tracker, _ = track("chrissanders_synscan.pcapng")
+    found = analyse(tracker.all_flows(), Thresholds(scan_min_targets=5000))
+    unanswered = of_kind(found, "unanswered")
+    assert len(unanswered) == 11
+    rest = [f for f in unanswered if f.subject.endswith("other services")]
+    assert len(rest) == 1
+    named = {f.subject for f in unanswered} - {rest[0].subject}
+    assert len(named) == 10 and all(s.startswith("64.13.134.52:") for s in named)
+    silent = {fid for f in unanswered for fid in f.flow_ids}
+    assert sum(f.numbers["flows"] for f in unanswered) == len(silent)
+
+
+def test_headless_zero_window_says_recovery_is_unknown() -> None:
+    """With no kept frames, a zero window is reported without guessing whether it reopened."""
+    tracker, _ = track("chrissanders_tcp_zerowindowrecovery.pcapng", frames_per_flow=0)
+    zero = of_kind(analyse(tracker.all_flows()), "zero_window")
+    assert [(f.subject, f.severity) for f in zero] == [("seen", "info")]
+
+
+def test_resets_are_grouped_by_who_sent_them() -> None:
+    """The server's FIN answered by the client's RST: one 'reset by client' finding."""
+    tracker, _ = track("pcapplusplus_one_http_stream_rst.pcap")
+    resets = of_kind(analyse(tracker.all_flows()), "reset")
+    assert [f.subject for f in resets] == ["by client"]
+    assert "after a FIN" in resets[0].explanation
+    flow = tracker.flows[resets[0].flow_ids[0]]
+    assert flow.rst_by == "orig"
