@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capture.decode import Decoder
 from capture.filterexpr import (
@@ -119,6 +121,12 @@ def test_matches_real_flows(corpus, expression, expected):
     assert matched(corpus, expression) == expected
 
 
+@pytest.mark.parametrize(("expression", "expected"), [m for m in MATCHES if m[0]])
+def test_not_selects_the_complement(corpus, expression, expected):
+    """`not (X)` selects exactly the flows `X` leaves out."""
+    assert matched(corpus, f"not ({expression})") == ALL - expected
+
+
 def test_conn_and_state_match_each_flow_s_own_values(corpus):
     """`conn X` and `state X` select exactly the flows whose own Zeek or endpoint state is X."""
     for conn in CONN_STATES:
@@ -225,3 +233,24 @@ def test_every_flag_name_compiles():
     assert set(FLAGS) == {"syn", "synack", "fin", "rst", "psh", "ack", "urg", "ece", "cwr"}
     for flag in FLAGS:
         compile_filter(f"flags {flag.upper()}")
+
+
+WORDS = ["port", "host", "net", "state", "conn", "flags", "retries", "irtt", "proc", "and",
+         "or", "not", "(", ")", "&&", "||", "!", ">", ">=", "==", "80", "10ms", "::1", "syn",
+         "S0", "10.0.0.0/8", "established", "id", "1-3", ",", "vlan"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=8), st.text(max_size=12))
+def test_any_input_compiles_or_fails_with_one_clean_line(words, noise):
+    """Whatever is typed, the result is a predicate or a FilterError: one line, no controls."""
+    for text in (" ".join(words), " ".join(words) + noise, noise):
+        try:
+            pred = compile_filter(text)
+        except FilterError as err:
+            message = str(err)
+            assert message.startswith("column ") and "\n" not in message
+            assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in message)
+            assert 0 <= err.pos <= len(text)
+        else:
+            assert callable(pred)
