@@ -129,10 +129,14 @@ class Ladder(ScrollView, can_focus=True):
         current = self.rows[self.cursor].frame_no if self.rows else None
         self.rows = rows
         index = next((i for i, r in enumerate(rows) if r.frame_no == current), None)
-        if index is None or at_end and self.cursor != 0:
+        # On the last row (and past the handshake) the cursor follows new segments, like `tail -f`.
+        follow = index is None or (at_end and self.cursor != 0)
+        if follow:
             index = 0 if current is None else len(rows) - 1
-        self.cursor = max(0, min(index, len(rows) - 1))
+        self.cursor = max(0, min(index or 0, len(rows) - 1))
         self._invalidate()
+        if follow and rows:
+            self.call_after_refresh(self.move_to, self.cursor)
 
     def row_text(self, index: int) -> str:
         """Row `index` as plain text (what is drawn, without styles)."""
