@@ -269,3 +269,24 @@ async def test_save_failure_is_a_notification_not_a_crash(tmp_path):
         note = next(iter(app._notifications))
         assert note.severity == "error" and "missing" in note.message
         assert app.screen is screen
+
+
+async def test_at_80x24_the_inspector_fits():
+    """At 80×24 the hex dump shows 8 bytes a line and the summary yields to the inspector."""
+    segs = read_segments(HTTP)
+    app = Host(tracker_over(segs), 1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, _ = await open_screen(pilot)
+        summary = screen.query_one("#flow-summary")
+        assert summary.display and summary.region.height > 0
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.inspected == 1, "frame 1 in the inspector")
+        hexdump = screen.query_one(HexDump)
+        await wait_for(pilot, lambda: hexdump.region.width > 0, "the hex dump laid out")
+        assert hexdump.per_line == 8
+        assert hexdump.line_text(1).startswith(
+            "0008  " + " ".join(f"{b:02x}" for b in segs[0].frame[8:12])
+        )
+        assert summary.region.height == 0
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: summary.region.height > 0, "the summary back")

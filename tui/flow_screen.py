@@ -55,7 +55,14 @@ class FlowScreen(Screen[None]):
     FlowScreen #flow-inspect.-open { display: block; }
     FlowScreen #flow-inspector { width: 1fr; min-width: 30; }
     FlowScreen #flow-hexdump { width: 76; border-left: solid $panel; }
+    FlowScreen.-narrow #flow-hexdump { width: 44; }
+    FlowScreen.-short.-inspecting #flow-summary { display: none; }
     """
+
+    NARROW = 110
+    """Below this many columns the hex dump shows 8 bytes a line."""
+    SHORT = 36
+    """Below this many rows the summary gives way to the inspector while it is open."""
 
     def __init__(
         self,
@@ -145,10 +152,15 @@ class FlowScreen(Screen[None]):
         layers = dissect_segment(seg)
         self.inspected = frame_no
         self.query_one("#flow-inspect").add_class("-open")
+        self.add_class("-inspecting")
         self.query_one(Inspector).show(layers)
         tcp = next((lay for lay in layers if lay.name == "TCP"), None)
         self.query_one(HexDump).show(seg.frame, (tcp.start, tcp.end) if tcp else None)
         return True
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < self.NARROW, "-narrow")
+        self.set_class(self.size.height < self.SHORT, "-short")
 
     def on_ladder_segment_selected(self, message: Ladder.SegmentSelected) -> None:
         self.inspect(message.frame_no)
@@ -161,6 +173,7 @@ class FlowScreen(Screen[None]):
         pane = self.query_one("#flow-inspect")
         if pane.has_class("-open"):
             pane.remove_class("-open")
+            self.remove_class("-inspecting")
             self.inspected = None
             self.query_one(Ladder).focus()
         else:

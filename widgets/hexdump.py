@@ -19,15 +19,19 @@ from textual.strip import Strip
 from capture.safetext import printable_ascii
 
 BYTES_PER_LINE = 16
-LINE_WIDTH = 6 + BYTES_PER_LINE * 3 + 1 + 2 + BYTES_PER_LINE
-"""`0000  00 11 … 77  88 … ff  ................` in cells."""
+"""Bytes per line when the widget is wide enough (`line_width(16)` cells), else 8."""
 
 
-def hex_line(data: bytes, offset: int) -> tuple[str, str, str]:
+def line_width(per_line: int) -> int:
+    """Cells of one line: `0000  00 11 … 77  88 … ff  ................`."""
+    return 6 + per_line * 3 + 1 + 2 + per_line
+
+
+def hex_line(data: bytes, offset: int, per_line: int = BYTES_PER_LINE) -> tuple[str, str, str]:
     """The three columns of the line starting at `offset`: offset, hex, ASCII."""
-    chunk = data[offset : offset + BYTES_PER_LINE]
-    cells = [f"{b:02x}" for b in chunk] + ["  "] * (BYTES_PER_LINE - len(chunk))
-    half = BYTES_PER_LINE // 2
+    chunk = data[offset : offset + per_line]
+    cells = [f"{b:02x}" for b in chunk] + ["  "] * (per_line - len(chunk))
+    half = per_line // 2
     hex_text = " ".join(cells[:half]) + "  " + " ".join(cells[half:])
     return f"{offset:04x}", hex_text, printable_ascii(chunk)
 
@@ -57,35 +61,50 @@ class HexDump(ScrollView, can_focus=True):
         """Show `data`, with bytes `highlight = (start, end)` marked."""
         self.data = data
         self.highlight = highlight
-        lines = (len(data) + BYTES_PER_LINE - 1) // BYTES_PER_LINE
-        self.virtual_size = Size(LINE_WIDTH, lines)
+        self._resize_content()
+
+    @property
+    def per_line(self) -> int:
+        """16 bytes a line, or 8 in a narrow terminal (the ASCII column stays visible)."""
+        width = self.scrollable_content_region.width
+        return BYTES_PER_LINE if width == 0 or width >= line_width(BYTES_PER_LINE) else 8
+
+    def on_resize(self) -> None:
+        self._resize_content()
+
+    def _resize_content(self) -> None:
+        per_line = self.per_line
+        lines = (len(self.data) + per_line - 1) // per_line
+        self.virtual_size = Size(line_width(per_line), lines)
         self.refresh()
 
     def set_highlight(self, highlight: tuple[int, int] | None) -> None:
         """Mark another byte range (or none) and scroll it into view."""
         self.highlight = highlight
         if highlight is not None:
-            self.scroll_to(y=highlight[0] // BYTES_PER_LINE, animate=False)
+            self.scroll_to(y=highlight[0] // self.per_line, animate=False)
         self.refresh()
 
     def line_text(self, index: int) -> str:
         """Line `index` as plain text (for tests and copy)."""
-        return "  ".join(hex_line(self.data, index * BYTES_PER_LINE))
+        per_line = self.per_line
+        return "  ".join(hex_line(self.data, index * per_line, per_line))
 
     def render_line(self, y: int) -> Strip:
         index = y + self.scroll_offset.y
-        offset = index * BYTES_PER_LINE
+        per_line = self.per_line
+        offset = index * per_line
         if offset >= len(self.data):
             return Strip.blank(self.size.width, self.rich_style)
         base = self.rich_style
-        off_text, _, ascii_text = hex_line(self.data, offset)
+        off_text, _, ascii_text = hex_line(self.data, offset, per_line)
         segments = [
             Segment(
                 off_text + "  ",
                 base + self.get_component_rich_style("hexdump--offset", partial=True),
             )
         ]
-        segments += self._hex_segments(offset, base)
+        segments += self._hex_segments(offset, per_line, base)
         ascii_style = base + self.get_component_rich_style("hexdump--ascii", partial=True)
         segments.append(Segment("  ", base))
         segments += self._marked(ascii_text, offset, ascii_style)
@@ -93,12 +112,12 @@ class HexDump(ScrollView, can_focus=True):
         strip = strip.crop(self.scroll_offset.x, self.scroll_offset.x + self.size.width)
         return strip.extend_cell_length(self.size.width, base)
 
-    def _hex_segments(self, offset: int, base: Style) -> list[Segment]:
-        chunk = self.data[offset : offset + BYTES_PER_LINE]
+    def _hex_segments(self, offset: int, per_line: int, base: Style) -> list[Segment]:
+        chunk = self.data[offset : offset + per_line]
         mark = base + self.get_component_rich_style("hexdump--highlight", partial=True)
         out: list[Segment] = []
-        for i in range(BYTES_PER_LINE):
-            gap = "  " if i == BYTES_PER_LINE // 2 else (" " if i else "")
+        for i in range(per_line):
+            gap = "  " if i == per_line // 2 else (" " if i else "")
             text = f"{chunk[i]:02x}" if i < len(chunk) else "  "
             inside = i < len(chunk) and self._inside(offset + i)
             # the gap before a highlighted byte is highlighted too when its neighbour is
