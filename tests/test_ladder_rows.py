@@ -28,6 +28,19 @@ def test_relative_numbers_match_tshark():
     assert got == TSHARK_HTTP
 
 
+# tshark 4.0.17 on a capture that starts mid-stream: frame, tcp.seq, tcp.ack (relative)
+TSHARK_ZERO_WINDOW = [
+    (1, 1, 1), (2, 1, 2921), (3, 1, 5841), (4, 1, 8761), (5, 1, 8761), (6, 8761, 1),
+    (7, 10221, 1),
+]  # fmt: skip
+
+
+def test_relative_numbers_without_a_handshake_match_tshark():
+    """Mid-stream, numbers count from Wireshark's base (first seq - 1, or first ack - 1)."""
+    rows = rows_of("chrissanders_tcp_zerowindowrecovery.pcapng")
+    assert [(r.frame_no, r.rel_seq, r.rel_ack) for r in rows] == TSHARK_ZERO_WINDOW
+
+
 def test_absolute_numbers_are_the_segments_own():
     """Absolute seq/ack are the raw header values."""
     segs = read_segments(HTTP)

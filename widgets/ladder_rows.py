@@ -100,6 +100,16 @@ def syn_options(seg: Segment) -> str:
     return ",".join(s for s in shown if s not in ("nop", "eol"))
 
 
+def _base(side: Any) -> int | None:
+    """Where relative numbers count from: Wireshark's base as the tracker keeps it (the ISN, or
+    the first seq - 1, or the peer's first ack - 1 when the handshake was not seen)."""
+    base = getattr(side, "base", -1)
+    if base is not None and base >= 0:
+        return int(base)
+    isn = side.isn
+    return None if isn is None else int(isn)
+
+
 def _is_orig(flow: Any, seg: Segment) -> bool:
     return bool(seg.src == flow.orig_addr and seg.sport == flow.orig_port)
 
@@ -119,11 +129,11 @@ class _Direction:
 def build_rows(flow: Any) -> list[LadderRow]:
     """The ladder rows of `flow`: its kept frames in order, with transitions and marks."""
     frames: list[Segment] = flow.frames()
-    dirs = {True: _Direction(flow.orig.isn), False: _Direction(flow.resp.isn)}
-    for seg in frames:  # ISNs unknown (no SYN seen): count from the first sequence number
+    dirs = {True: _Direction(_base(flow.orig)), False: _Direction(_base(flow.resp))}
+    for seg in frames:  # no base from the tracker: count from the first sequence number seen
         d = dirs[_is_orig(flow, seg)]
         if d.isn is None:
-            d.isn = (seg.seq - 1) % MOD if seg.flags & SYN else seg.seq
+            d.isn = seg.seq if seg.flags & SYN else (seg.seq - 1) % MOD
     by_frame = _transitions_by_frame(flow)
     rows: list[LadderRow] = []
     prev_ts = frames[0].ts if frames else 0.0
@@ -191,8 +201,8 @@ def _fmt_gap(seconds: float) -> str:
     return f"{seconds * 1000:.1f}ms" if seconds < 1 else f"{seconds:.2f}s"
 
 
-def _side_is_orig(side: Any) -> bool:
-    return side in ("orig", True, "o")
+def _side_is_orig(side: str) -> bool:
+    return side == "orig"
 
 
 def _transitions_by_frame(flow: Any) -> dict[int, list[Any]]:
