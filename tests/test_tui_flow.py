@@ -290,3 +290,17 @@ async def test_at_80x24_the_inspector_fits():
         assert summary.region.height == 0
         await pilot.press("escape")
         await wait_for(pilot, lambda: summary.region.height > 0, "the summary back")
+
+
+async def test_unknown_flow_says_so_and_saves_nothing(tmp_path):
+    """A flow id the tracker does not hold: a one-line notice, no crash, no empty pcap."""
+    app = Host(tracker_over(read_segments(HTTP)), 99, save_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, FlowScreen), "the flow screen")
+        screen = app.screen
+        await wait_for(pilot, lambda: "99" in str(screen.query_one("#flow-summary").render()), "")
+        assert str(screen.query_one("#flow-summary").render()) == "flow 99 is not tracked"
+        await pilot.press("w", "enter", "a")
+        await wait_for(pilot, lambda: app._notifications, "a notification")
+        assert next(iter(app._notifications)).severity == "warning"
+        assert not list(tmp_path.iterdir())

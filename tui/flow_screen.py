@@ -80,7 +80,7 @@ class FlowScreen(Screen[None]):
         self.save_dir = save_dir
         self.inspected: int | None = None
         """Frame number shown in the inspector."""
-        self._signature: tuple[Any, ...] = ()
+        self._signature: tuple[Any, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="flow-summary")
@@ -189,6 +189,11 @@ class FlowScreen(Screen[None]):
 
     def action_save_pcap(self) -> None:
         """Write the flow's kept frames to tcpwatch-flow-<id>.pcap (cwd) and say where."""
+        if self.flow is None or not self.flow.frames():
+            self.notify(
+                "no frames of this flow are kept", title="nothing to save", severity="warning"
+            )
+            return
         try:
             path, count, left_out = self.save_pcap()
         except (OSError, CaptureError) as err:
