@@ -15,8 +15,9 @@ from typing import Any
 
 Predicate = Callable[[Any], bool]
 
-CHUNK = 2048
-"""Segments asked of the source per poll; a tick polls until its budget is spent."""
+CHUNK = 256
+"""Segments asked of the source per poll; a tick polls until its budget is spent (small, so
+that a slow tracker overshoots the budget by little)."""
 BUDGET = 0.025
 """Seconds a tick may spend draining: half of the 50 ms per-tick target, the rest is rendering."""
 

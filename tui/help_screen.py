@@ -29,6 +29,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("enter / click", "inspect the frame on that ladder line"),
             ("a", "absolute / relative sequence numbers"),
+            ("t", "show / hide the notes beside the ladder"),
             ("w", "save the flow's frames as a pcap"),
             ("escape", "back to the table, cursor on the same flow"),
         ),
@@ -36,6 +37,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Everywhere",
         (
+            ("i", "insights: findings (scans, floods, refusals, retries); enter filters to them"),
             ("?", "this help"),
             ("q", "quit (the terminal is restored)"),
         ),

@@ -81,6 +81,8 @@ class MainScreen(Screen[None]):
         else:
             self._update_model(drained.changed, now)
         status.display_filter = self.display_filter
+        arrow = "▼" if self.model.descending else "▲"
+        status.sort = f"{SORT_KEYS[self.model.sort][0]} {arrow}"
         status.mode = "paused" if self.paused else status.mode
         self.status_bar.show(status)
         self.breakdown.show(self.model.flag_totals, self.rates.rates(now), self.rates.spark(now))

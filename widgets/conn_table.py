@@ -30,6 +30,8 @@ from widgets.text import safe_str
 
 NEW_FOR = 2.0
 """Seconds of capture time a new flow is marked `+`."""
+UNTRUSTED = frozenset({"proc"})
+"""Columns whose text comes from outside (process names): escaped and measured in cells."""
 FADE = 0.45
 """How far a finished flow's colour moves toward the background while it lingers."""
 CHANGED_FOR = 1.0
@@ -104,6 +106,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         self._cursor_row = 0
         self._columns: list[Column] = fit_columns(80)
         self._fitted = (80, 0)
+        self._last_painted: tuple[Any, ...] = ()
         self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(1024)
 
     # -- data -------------------------------------------------------------------------------
@@ -118,10 +121,23 @@ class ConnectionTable(ScrollView, can_focus=True):
         row = self.model.row_of(previous) if previous is not None else None
         if row is None:
             row = min(self._cursor_row, len(self.model) - 1)
-        self._set_cursor_row(row, follow=previous is not None and row is not None)
-        self.refresh()
+        self._set_cursor_row(row, follow=previous is not None and row is not None, paint=False)
+        painted = self._painted()
+        if painted != self._last_painted:
+            self._last_painted = painted
+            self.refresh()
 
-    def _set_cursor_row(self, row: int, follow: bool = True) -> None:
+    def _painted(self) -> tuple[Any, ...]:
+        """What the visible rows depend on; a tick that changes none of it repaints nothing."""
+        top = round(self.scroll_y)
+        end = min(len(self.model), top + max(0, self.size.height - 1))
+        versions = self.model.versions
+        ids = [self.model.id_at(row) for row in range(top, end)]
+        return (top, int(self.now), self._cursor_row, self._columns[0].width, len(self.model),
+                self.model.sort, self.model.descending,
+                [(fid, versions.get(fid, 0)) for fid in ids])  # fmt: skip
+
+    def _set_cursor_row(self, row: int, follow: bool = True, paint: bool = True) -> None:
         n = len(self.model)
         row = max(0, min(row, n - 1))
         self._cursor_row = row
@@ -131,7 +147,8 @@ class ConnectionTable(ScrollView, can_focus=True):
             self.post_message(self.FlowHighlighted(new_id))
         if follow and n:
             self._scroll_to_row(row)
-        self.refresh()
+        if paint:
+            self.refresh()
 
     def _scroll_to_row(self, row: int) -> None:
         top = round(self.scroll_y)
@@ -269,11 +286,13 @@ class ConnectionTable(ScrollView, can_focus=True):
         segs = [Segment(mark, mark_style), Segment(" ", style)]
         now = self.now
         for col in self._columns:
-            raw = safe_str(col.cell(flow, now))
+            raw = col.cell(flow, now)
             if col.key in ("orig", "resp"):
                 text = fit_endpoint(raw, col.width)
-            else:
-                text = set_cell_size(fit(raw, col.width, col.align), col.width)
+            elif col.key in UNTRUSTED:
+                text = set_cell_size(fit(safe_str(raw), col.width, col.align), col.width)
+            else:  # our own ASCII: numbers, state names, Zeek letters
+                text = fit(raw, col.width, col.align)
             segs.append(Segment(text + " ", style))
         return Strip(segs).extend_cell_length(width, style).crop(0, width)
 

@@ -26,6 +26,8 @@ class Status:
     kernel_drops: int = 0
     queue_drops: int = 0
     malformed: int = 0
+    sort: str = ""
+    """The sort shown, e.g. `last seen ▼`."""
     mode: str = "live"
     """`live`, `paused`, `loading` or `end` (a file read to its end)."""
     extra: dict[str, str] = field(default_factory=dict)
@@ -80,6 +82,7 @@ class StatusBar(Widget):
             (5, safe_text(s.source)),
             (4, _field("capture ", key, safe_text(s.capture_filter))) if s.capture_filter else None,
             (2, _field("filter ", key, safe_text(s.display_filter or "none"))),
+            (4, _field("sort ", key, Text(s.sort))) if s.sort else None,
             (1, _field("pkts ", key, Text(f"{s.packets:,} ({s.packets_per_s:,}/s)"))),
             (1, _field("flows ", key, Text(f"{s.flows_open:,} open/{s.flows_total:,}"))),
             (
