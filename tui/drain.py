@@ -79,8 +79,22 @@ class Drain:
             self.finished = out.finished_now = True
             self.tracker.finish()
         out.changed = set(self.tracker.take_changed())
+        self._processes(out.changed)
         self._trim()
         return out
+
+    def _processes(self, changed: set[int]) -> None:
+        # Live: owning processes on changed flows, and our listeners to orient mid-stream flows.
+        annotate = getattr(self.source, "annotate", None)
+        procs = getattr(self.source, "procs", None)
+        if annotate is None or procs is None:
+            return
+        self.tracker.listen_ports = procs.listen_keys()
+        flows = self.tracker.flows
+        for fid in changed:
+            flow = flows.get(fid)
+            if flow is not None:
+                annotate(flow)
 
     def packets_per_second(self) -> int:
         """Segments in the last complete second of the view's clock."""
