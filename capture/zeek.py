@@ -154,6 +154,7 @@ class ZeekState(TcpMachine):
         packet then opens a new connection. Modelled: the attempt timer (an unanswered SYN after
         tcp_attempt_delay), the delete timer after a complete close (tcp_close_delay) and the
         inactivity timeout (1 min until the handshake is over, then tcp_inactivity_timeout).
+        Ask before `update(seg)`; if True, give `seg` to a new ZeekState.
         """
         if self._close_at is not None and ts >= self._close_at:
             return True

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capture.segment import Segment
 from capture.zeek import (
@@ -591,3 +593,42 @@ def test_header_length_below_20_is_ignored() -> None:
     z = ZeekState()
     z.update(True, seg)
     assert (z.history, z.is_reuse(seg)) == ("", False)
+
+
+_VALID_STATES = {"S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH"}
+_VALID_STATES |= {"SHR", "OTH"}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),  # from the client
+            st.integers(0, 0x1FF),  # flags
+            st.integers(0, 0xFFFFFFFF),  # seq
+            st.integers(0, 0xFFFFFFFF),  # ack
+            st.integers(0, 3000),  # payload length
+            st.sampled_from([0, 1, 65535]),  # window
+        ),
+        max_size=40,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_any_segment_sequence_is_accounted(
+    segs: list[tuple[bool, int, int, int, int, int]],
+) -> None:
+    """Whatever arrives, ZeekState never fails and speaks only Zeek's letters and states."""
+    z = ZeekState()
+    client = True
+    for from_client, flags, seq, ack, length, window in segs:
+        src, dst = ("10.0.0.1", "10.0.0.2") if from_client else ("10.0.0.2", "10.0.0.1")
+        sport, dport = (40000, 80) if from_client else (80, 40000)
+        seg = make_segment(
+            src, sport, dst, dport, flags, seq=seq, ack=ack, payload_len=length, window=window
+        )
+        z.ended_before(seg.ts)
+        z.is_reuse(seg)
+        if z.update(from_client == client, seg):
+            client = not client
+    assert set(z.history) <= set("shadfrcgtwiqSHADFRCGTWIQ^")
+    assert z.conn_state() in _VALID_STATES
+    assert z.orig_bytes >= 0 and z.resp_bytes >= 0
