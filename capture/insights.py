@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from capture import insights_flows as facts
@@ -69,6 +69,30 @@ class Thresholds:
     """Services named one by one per kind of finding; the rest are folded into one finding."""
     max_evidence: int = 5000
     """Flow ids kept per finding; `numbers["flows"]` always holds the full count."""
+
+
+def thresholds_from(items: Iterable[str], base: Thresholds | None = None) -> Thresholds:
+    """`Thresholds` with `name=value` overrides (`scan_min_flows=20`, `slow_irtt=0.5`).
+
+    Raises `ValueError` with a one-line message naming a bad item (for a CLI flag).
+    """
+    th = base or Thresholds()
+    known = {f.name: f.type for f in fields(Thresholds)}
+    changes: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in known:
+            raise ValueError(f"unknown insight threshold {item!r} (one of: {', '.join(known)})")
+        kind = int if known[name] in (int, "int") else float
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(f"threshold {name} needs a number, got {text!r}") from None
+        if value < 0:
+            raise ValueError(f"threshold {name} must not be negative")
+        changes[name] = value
+    return replace(th, **changes)
 
 
 @dataclass(slots=True)
