@@ -44,12 +44,16 @@ def tracker_over(segments: list[Segment], **kwargs) -> FlowTracker:
 class Host(App[None]):
     """A bare App that opens one FlowScreen, as the main screen's `enter` does."""
 
-    def __init__(self, tracker: FlowTracker, flow_id: int, save_dir: Path | None = None) -> None:
+    def __init__(
+        self, tracker: FlowTracker, flow_id: int, save_dir: Path | None = None, **screen_kw
+    ) -> None:
         super().__init__()
         self.tracker, self.flow_id, self.save_dir = tracker, flow_id, save_dir
+        self.screen_kw = screen_kw
 
     def on_mount(self) -> None:
-        self.push_screen(FlowScreen(self.tracker, self.flow_id, save_dir=self.save_dir))
+        screen = FlowScreen(self.tracker, self.flow_id, save_dir=self.save_dir, **self.screen_kw)
+        self.push_screen(screen)
 
 
 async def wait_for(pilot, condition, what: str, rounds: int = 200) -> None:
@@ -304,3 +308,15 @@ async def test_unknown_flow_says_so_and_saves_nothing(tmp_path):
         await wait_for(pilot, lambda: app._notifications, "a notification")
         assert next(iter(app._notifications)).severity == "warning"
         assert not list(tmp_path.iterdir())
+
+
+async def test_select_frame_opens_the_inspector_without_keys():
+    """`FlowScreen(..., select_frame=N)` (the snapshot tests' way in) shows frame N at once."""
+    app = Host(tracker_over(read_segments(HTTP)), 1, select_frame=10)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _ = await open_screen(pilot)
+        await wait_for(pilot, lambda: screen.inspected == 10, "frame 10 in the inspector")
+        lines = screen.query_one(Inspector).lines
+        assert ("    .......1 = FIN: set") in [
+            screen.query_one(Inspector).line_text(i) for i in range(len(lines))
+        ]
