@@ -116,3 +116,11 @@ def test_arrow_and_dt_formats():
     assert [fmt_dt(v) for v in (0, 85e-6, 0.012345, 1.2041)] == [
         "+0", "+85µs", "+12.345ms", "+1.204s",
     ]  # fmt: skip
+
+
+def test_windows_show_their_scale_once_both_syns_offered_it():
+    """RFC 7323: the client offered wscale 8 and the server 0; SYN windows are never scaled."""
+    rows = rows_of(HTTP)
+    assert "win 8192 " in rows[0].label(False) and "×" not in rows[0].label(False)
+    assert rows[2].label(False).endswith("win 258×256")
+    assert rows[4].label(False).endswith("win 4507")

@@ -318,7 +318,8 @@ def _row_key(row: LadderRow) -> tuple[object, ...]:
     """Everything of a row that shows on screen."""
     return (
         row.frame_no, row.kind, row.skipped, row.dt, row.flags, row.seq, row.ack, row.window,
-        row.length, row.note, tuple(row.marks), tuple(row.orig_states), tuple(row.resp_states),
+        row.scale, row.length, row.note, tuple(row.marks), tuple(row.orig_states),
+        tuple(row.resp_states),
     )  # fmt: skip
 
 

@@ -44,6 +44,8 @@ class LadderRow:
     rel_ack: int = 0
     length: int = 0
     window: int = 0
+    scale: int = 0
+    """Window scale shift in force for this segment (RFC 7323: both SYNs offered it, not a SYN)."""
     options: str = ""
     marks: list[str] = field(default_factory=list)
     orig_states: list[str] = field(default_factory=list)
@@ -67,7 +69,7 @@ class LadderRow:
             (1, f"seq {seq}"),
             (2, f"ack {ack}" if self.flags & ACK else ""),
             (3, f"len {self.length}"),
-            (4, f"win {self.window}"),
+            (4, f"win {self.window}" + (f"×{1 << self.scale}" if self.scale else "")),
             (6, f"<{self.options}>" if self.options else ""),
         ]
         parts = [(rank, text) for rank, text in parts if text]
@@ -117,10 +119,11 @@ def _is_orig(flow: Any, seg: Segment) -> bool:
 class _Direction:
     """Per-direction bookkeeping while walking the segments: ISN, highest sequence, SYNs seen."""
 
-    __slots__ = ("isn", "high", "syn_ts", "syns")
+    __slots__ = ("isn", "high", "syn_ts", "syns", "scale")
 
-    def __init__(self, isn: int | None) -> None:
+    def __init__(self, isn: int | None, scale: int) -> None:
         self.isn = isn
+        self.scale = scale
         self.high: int | None = None
         self.syn_ts: float | None = None
         self.syns = 0
@@ -129,7 +132,12 @@ class _Direction:
 def build_rows(flow: Any) -> list[LadderRow]:
     """The ladder rows of `flow`: its kept frames in order, with transitions and marks."""
     frames: list[Segment] = flow.frames()
-    dirs = {True: _Direction(_base(flow.orig)), False: _Direction(_base(flow.resp))}
+    ws_o, ws_r = flow.orig.wscale, flow.resp.wscale
+    scaled = ws_o is not None and ws_r is not None  # RFC 7323 §2.2: only when both offered it
+    dirs = {
+        True: _Direction(_base(flow.orig), min(ws_o, 14) if scaled else 0),
+        False: _Direction(_base(flow.resp), min(ws_r, 14) if scaled else 0),
+    }
     for seg in frames:  # no base from the tracker: count from the first sequence number seen
         d = dirs[_is_orig(flow, seg)]
         if d.isn is None:
@@ -155,8 +163,10 @@ def _row(
     row.rel_seq = (seg.seq - (mine.isn or 0)) % MOD
     row.rel_ack = (seg.ack - (theirs.isn or 0)) % MOD if theirs.isn is not None else seg.ack
     row.length, row.window = seg.payload_len, seg.window
-    if seg.flags & SYN:
+    if seg.flags & SYN:  # a SYN's window is never scaled
         row.options = syn_options(seg)
+    else:
+        row.scale = mine.scale
     _mark(row, seg, mine)
     for t in trans:
         (row.orig_states if _side_is_orig(t.side) else row.resp_states).append(t.new)
