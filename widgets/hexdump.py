@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -56,11 +57,14 @@ class HexDump(ScrollView, can_focus=True):
         super().__init__(name=name, id=id)
         self.data = b""
         self.highlight: tuple[int, int] | None = None
+        self._styles: dict[str, Style] | None = None
+        self._cache: LRUCache[tuple[int, int, tuple[int, int] | None], Strip] = LRUCache(256)
 
     def show(self, data: bytes, highlight: tuple[int, int] | None = None) -> None:
         """Show `data`, with bytes `highlight = (start, end)` marked."""
         self.data = data
         self.highlight = highlight
+        self._cache.clear()
         self._resize_content()
 
     @property
@@ -90,31 +94,56 @@ class HexDump(ScrollView, can_focus=True):
         per_line = self.per_line
         return "  ".join(hex_line(self.data, index * per_line, per_line))
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+        self._cache.clear()
+
+    def _style(self, name: str) -> Style:
+        """Widget style plus component `name` ("" for none), once per CSS change."""
+        if self._styles is None:
+            base = self.rich_style
+            styles = {
+                c: base + self.get_component_rich_style(c, partial=True)
+                for c in self.COMPONENT_CLASSES
+            }
+            mark = self.get_component_rich_style("hexdump--highlight", partial=True)
+            styles["hexdump--ascii-highlight"] = styles["hexdump--ascii"] + mark
+            styles[""] = base
+            self._styles = styles
+        return self._styles[name]
+
     def render_line(self, y: int) -> Strip:
         index = y + self.scroll_offset.y
         per_line = self.per_line
-        offset = index * per_line
-        if offset >= len(self.data):
-            return Strip.blank(self.size.width, self.rich_style)
-        base = self.rich_style
-        off_text, _, ascii_text = hex_line(self.data, offset, per_line)
-        segments = [
-            Segment(
-                off_text + "  ",
-                base + self.get_component_rich_style("hexdump--offset", partial=True),
-            )
-        ]
-        segments += self._hex_segments(offset, per_line, base)
-        ascii_style = base + self.get_component_rich_style("hexdump--ascii", partial=True)
-        segments.append(Segment("  ", base))
-        segments += self._marked(ascii_text, offset, ascii_style)
-        strip = Strip(segments).simplify()
+        base = self._style("")
+        if index * per_line >= len(self.data):
+            return Strip.blank(self.size.width, base)
+        key = (index, per_line, self.highlight)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._cache[key] = self._build_line(index * per_line, per_line)
         strip = strip.crop(self.scroll_offset.x, self.scroll_offset.x + self.size.width)
         return strip.extend_cell_length(self.size.width, base)
 
-    def _hex_segments(self, offset: int, per_line: int, base: Style) -> list[Segment]:
+    def _build_line(self, offset: int, per_line: int) -> Strip:
+        off_text, _, ascii_text = hex_line(self.data, offset, per_line)
+        segments = [Segment(off_text + "  ", self._style("hexdump--offset"))]
+        segments += self._hex_segments(offset, per_line)
+        segments.append(Segment("  ", self._style("")))
+        ascii_style, ascii_mark = (
+            self._style("hexdump--ascii"),
+            self._style("hexdump--ascii-highlight"),
+        )
+        segments += [
+            Segment(ch, ascii_mark if self._inside(offset + i) else ascii_style)
+            for i, ch in enumerate(ascii_text)
+        ]
+        return Strip(segments).simplify()
+
+    def _hex_segments(self, offset: int, per_line: int) -> list[Segment]:
         chunk = self.data[offset : offset + per_line]
-        mark = base + self.get_component_rich_style("hexdump--highlight", partial=True)
+        base, mark = self._style(""), self._style("hexdump--highlight")
         out: list[Segment] = []
         for i in range(per_line):
             gap = "  " if i == per_line // 2 else (" " if i else "")
@@ -126,12 +155,6 @@ class HexDump(ScrollView, can_focus=True):
                 out.append(Segment(gap, gap_style))
             out.append(Segment(text, mark if inside else base))
         return out
-
-    def _marked(self, text: str, offset: int, style: Style) -> list[Segment]:
-        mark = style + self.get_component_rich_style("hexdump--highlight", partial=True)
-        return [
-            Segment(ch, mark if self._inside(offset + i) else style) for i, ch in enumerate(text)
-        ]
 
     def _inside(self, pos: int) -> bool:
         return self.highlight is not None and self.highlight[0] <= pos < self.highlight[1]
