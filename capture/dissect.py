@@ -147,6 +147,10 @@ def _rows(layer: Any) -> list[Row]:
             rows.extend(_ip_flag_rows(int(value)))
         elif fld.name == "chksum" and cls in ("IP", "TCP"):
             rows.append(Row("chksum", f"0x{value:04x} {_checksum_note(layer, value)}"))
+        elif fld.name == "src" and cls.startswith("CookedLinux") and isinstance(value, bytes):
+            # the cooked header's address field is 8 bytes; lladdrlen says how many are used
+            used = value[: min(layer.lladdrlen, len(value))]
+            rows.append(Row("src", ":".join(f"{b:02x}" for b in used)))
         else:
             rows.append(Row(fld.name, _field_text(layer, fld, value)))
     return rows

@@ -87,6 +87,8 @@ def test_linux_cooked_sll_and_payload_text_is_printable_only():
     data_seg = next(s for s in segs if s.payload_len)
     layers = dissect(data_seg.frame, data_seg.linktype)
     assert [lay.name for lay in layers][:3] == ["cooked linux", "IPv4", "TCP"]
+    cooked = layer(layers, "cooked linux")
+    assert cooked["lladdrlen"] == "6" and cooked["src"] == "34:e6:d7:12:1e:b1"
     payload = layer(layers, "Payload")
     assert payload["length"] == f"{data_seg.payload_len} bytes"
     assert all(0x20 <= ord(c) < 0x7F or c == "…" for c in payload["text"])
