@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -164,7 +165,17 @@ class Probe:
         self.ticks: list[float] = []
         self.renders: list[tuple[float, float]] = []  # (end time, duration)
         self.segments: list[int] = []
+        self.drains: list[float] = []
         self.action_done = 0.0
+        step = app.drain.step
+
+        def timed_step(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            out = step(*args, **kwargs)
+            self.drains.append(time.perf_counter() - t)
+            return out
+
+        app.drain.step = timed_step  # type: ignore[method-assign]
         tick = app.tick
 
         def timed_tick() -> None:
@@ -207,8 +218,14 @@ async def run(flows: int, rate: float, seconds: float) -> dict[str, Any]:
         probe.ticks.clear()
         probe.segments.clear()
         probe.renders.clear()
+        probe.drains.clear()
         await asyncio.sleep(seconds * 0.6)
         steady_ticks, steady_renders = list(probe.ticks), [d for _, d in probe.renders]
+        drains = list(probe.drains)
+        updates = [t - d for t, d in zip(steady_ticks, drains, strict=False)]
+        result["drain_ms"] = summary(drains)
+        result["update_ms"] = summary(updates)
+        result["ingest_us"] = 1e6 * sum(drains) / max(1, sum(probe.segments))
         result["segments_per_tick"] = statistics.mean(probe.segments or [0])
         result["keys"] = await keys(app, pilot, probe)
         result["backlog"] = source.backlog
@@ -275,30 +292,36 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
+def _f(s: dict[str, float]) -> str:
+    return f"{s['median']:.1f} / {s['p95']:.1f} / {s['max']:.1f}"
+
+
 def report(results: list[dict[str, Any]], rate: float) -> str:
+    """A Markdown table of the runs and a verdict per size against the targets."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
-        f"segments arriving: {rate:,.0f}/s; App at 200x60, headless; times in ms (median / p95 / max)",
+        f"{rate:,.0f} segments/s arriving; App 200x60 headless; {os.cpu_count()} CPUs, load "
+        f"average {load}; ms as median / p95 / max",
         "",
-        "| flows shown | segs/tick | tick (drain+update) | render | key down → screen | key s (re-sort) → screen | backlog |",
-        "| ---: | ---: | --- | --- | --- | --- | ---: |",
-    ]  # fmt: skip
+        "| flows | segs/tick | drain (tracker) | update (model+widgets) | render | key down→screen "
+        "| key s→screen | backlog at end |",
+        "| ---: | ---: | --- | --- | --- | --- | --- | ---: |",
+    ]
     for r in results:
-
-        def f(s: dict[str, float]) -> str:
-            return f"{s['median']:.1f} / {s['p95']:.1f} / {s['max']:.1f}"
-
         lines.append(
-            f"| {r['shown']:,} | {r['segments_per_tick']:,.0f} | {f(r['tick_ms'])} | "
-            f"{f(r['render_ms'])} | {f(r['keys']['down'])} | {f(r['keys']['s'])} | {r['backlog']:,} |"
+            f"| {r['shown']:,} | {r['segments_per_tick']:,.0f} | {_f(r['drain_ms'])} | "
+            f"{_f(r['update_ms'])} | {_f(r['render_ms'])} | {_f(r['keys']['down'])} | "
+            f"{_f(r['keys']['s'])} | {r['backlog']:,} |"
         )
     lines.append("")
     for r in results:
-        ok_tick = r["tick_ms"]["p95"] + r["render_ms"]["p95"] < TARGET_TICK_MS
-        ok_key = r["keys"]["down"]["p95"] < TARGET_KEY_MS
+        ui = r["update_ms"]["p95"] + r["render_ms"]["p95"]
+        whole = r["tick_ms"]["p95"] + r["render_ms"]["p95"]
         lines.append(
-            f"{r['shown']:,} flows: first tick (placing every loaded flow) {r['first_tick_ms']:.0f} ms; "
-            f"tick+render p95 {'<' if ok_tick else '>='} {TARGET_TICK_MS:.0f} ms; "
-            f"key down p95 {'<' if ok_key else '>='} {TARGET_KEY_MS:.0f} ms"
+            f"{r['shown']:,} flows: tracker {r['ingest_us']:.1f} us/segment; UI update+render p95 "
+            f"{ui:.1f} ms, with the drain {whole:.1f} ms (target {TARGET_TICK_MS:.0f}); key down "
+            f"p95 {r['keys']['down']['p95']:.0f} ms (target {TARGET_KEY_MS:.0f}); first tick "
+            f"(placing every loaded flow) {r['first_tick_ms']:.0f} ms"
         )
     return "\n".join(lines)
 

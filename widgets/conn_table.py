@@ -107,6 +107,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         self._columns: list[Column] = fit_columns(80)
         self._fitted = (80, 0)
         self._last_painted: tuple[Any, ...] = ()
+        self._styles: dict[tuple[str | None, bool, str], Style] = {}
         self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(1024)
 
     # -- data -------------------------------------------------------------------------------
@@ -228,6 +229,7 @@ class ConnectionTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._styles.clear()
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -236,19 +238,18 @@ class ConnectionTable(ScrollView, can_focus=True):
         if y == 0:
             return self._header(width)
         row = round(self.scroll_y) + y - 1
-        if row >= len(self.model):
-            return Strip.blank(width, self.rich_style)
-        fid = self.model.id_at(row)
-        flow = self.flows.get(fid)
+        flow = None
+        if row < len(self.model):
+            fid = self.model.id_at(row)
+            flow = self.flows.get(fid)
         if flow is None:
-            return Strip.blank(width, self.rich_style)
-        second = int(self.now)
-        key = (fid, self.model.versions.get(fid, 0), second, width, row == self._cursor_row)
+            return Strip.blank(width, self._style(None, False))
+        is_cursor = row == self._cursor_row
+        key = (fid, self.model.versions.get(fid, 0), int(self.now), width, is_cursor)
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._row_strip(fid, flow, width, row == self._cursor_row)
-            self._cache[key] = strip
-        return strip.apply_offsets(0, row)
+            strip = self._cache[key] = self._row_strip(fid, flow, width, is_cursor)
+        return strip
 
     def _header(self, width: int) -> Strip:
         key = ("header", width, self.model.sort, self.model.descending)
@@ -277,24 +278,39 @@ class ConnectionTable(ScrollView, can_focus=True):
 
     def _row_strip(self, fid: int, flow: Any, width: int, is_cursor: bool) -> Strip:
         cat = self.model.categories.get(fid, "half-open")
-        style = self.rich_style + self.get_component_rich_style(f"conn-table--{cat}")
-        if cat in FINISHED:
-            style = self._faded(style)
-        if is_cursor:
-            style += self.get_component_rich_style("conn-table--cursor")
-        mark, mark_style = self._mark(flow, style)
-        segs = [Segment(mark, mark_style), Segment(" ", style)]
+        style = self._style(cat, is_cursor)
+        mark, mark_kind = self._mark(flow)
+        cells = []
         now = self.now
         for col in self._columns:
             raw = col.cell(flow, now)
             if col.key in ("orig", "resp"):
-                text = fit_endpoint(raw, col.width)
+                cells.append(fit_endpoint(raw, col.width))
             elif col.key in UNTRUSTED:
-                text = set_cell_size(fit(safe_str(raw), col.width, col.align), col.width)
+                cells.append(set_cell_size(fit(safe_str(raw), col.width, col.align), col.width))
             else:  # our own ASCII: numbers, state names, Zeek letters
-                text = fit(raw, col.width, col.align)
-            segs.append(Segment(text + " ", style))
-        return Strip(segs).extend_cell_length(width, style).crop(0, width)
+                cells.append(fit(raw, col.width, col.align))
+        # One segment for the whole row: a row has one style, and fewer segments render faster.
+        text = (" " + " ".join(cells) + " ").ljust(width - 1)[: width - 1]
+        mark_style = self._style(cat, is_cursor, mark_kind) if mark_kind else style
+        return Strip([Segment(mark, mark_style), Segment(text, style)], width)
+
+    def _style(self, cat: str | None, is_cursor: bool, mark: str = "") -> Style:
+        """The style of a row of category `cat` (None: blank), cached until the styles change."""
+        key = (cat, is_cursor, mark)
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style
+            if cat is not None:
+                style += self.get_component_rich_style(f"conn-table--{cat}")
+                if cat in FINISHED:
+                    style = self._faded(style)
+                if is_cursor:
+                    style += self.get_component_rich_style("conn-table--cursor")
+                if mark:
+                    style += self.get_component_rich_style(f"conn-table--{mark}")
+            self._styles[key] = style
+        return style
 
     def _faded(self, style: Style) -> Style:
         """`style` with its colour moved toward the background: a lingering, finished flow."""
@@ -304,12 +320,12 @@ class ConnectionTable(ScrollView, can_focus=True):
         mixed = blend_rgb(fg.get_truecolor(), bg.get_truecolor(), FADE)
         return style + Style(color=Color.from_triplet(mixed))
 
-    def _mark(self, flow: Any, style: Style) -> tuple[str, Style]:
+    def _mark(self, flow: Any) -> tuple[str, str]:
         if self.now - flow.first_ts < NEW_FOR:
-            return "+", style + self.get_component_rich_style("conn-table--new")
+            return "+", "new"
         if self.now - flow.last_ts < CHANGED_FOR:
-            return "•", style + self.get_component_rich_style("conn-table--changed")
-        return " ", style
+            return "•", "changed"
+        return " ", ""
 
     def visible_region(self) -> Region:
         """Rows on screen, as (first row, count), for tests and the benchmark."""

@@ -86,7 +86,7 @@ class StatusBar(Widget):
             (1, _field("pkts ", key, Text(f"{s.packets:,} ({s.packets_per_s:,}/s)"))),
             (1, _field("flows ", key, Text(f"{s.flows_open:,} open/{s.flows_total:,}"))),
             (
-                3,
+                1 if drops else 3,
                 _field(
                     "drops ",
                     key,
