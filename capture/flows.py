@@ -54,7 +54,9 @@ from capture.tcpstate import (
     Endpoint,
     Transition,
     advance,
+    append_log,
     seq_ge,
+    transitions,
 )
 
 HALF = 0x80000000
@@ -134,7 +136,7 @@ class Flow:
 
     __slots__ = (
         "id", "key", "orig_low", "orig_addr", "orig_port", "resp_addr", "resp_port", "vlan",
-        "direction_inferred", "first_ts", "last_ts", "orig", "resp", "transitions", "zeek",
+        "direction_inferred", "first_ts", "last_ts", "orig", "resp", "moves", "zeek",
         "irtt", "rtt_syn_synack", "rtt_synack_ack", "mru_syn", "mru_synack", "closed_by",
         "rst_by", "rst_state", "end_kind", "illegal", "ring", "special", "steady", "superseded",
         "proc_orig", "proc_resp", "pid_orig", "pid_resp",
@@ -156,7 +158,8 @@ class Flow:
         self.first_ts = self.last_ts = seg.ts
         self.orig = Side("orig")
         self.resp = Side("resp")
-        self.transitions: list[Transition] = []
+        self.moves = b""
+        """The endpoints' state changes, packed (see `transitions`)."""
         self.zeek = zeek.ZeekState()
         if not sender_is_orig:
             self.zeek.flip()
@@ -177,6 +180,11 @@ class Flow:
         self.proc_resp: str | None = None
         self.pid_orig: int | None = None
         self.pid_resp: int | None = None
+
+    @property
+    def transitions(self) -> list[Transition]:
+        """Every endpoint state change (bounded): the data behind the ladder."""
+        return transitions(self.moves)
 
     @property
     def uid(self) -> str:
@@ -331,7 +339,8 @@ class FlowTracker:
         self.evicted = 0
         self.finished = False
         self._by_key: dict[FlowKey, Flow] = {}
-        self._changed: set[int] = set()
+        # None until the first take_changed(): a headless run that never asks keeps no ids.
+        self._changed: set[int] | None = None
         self._next_id = 1
 
     @property
@@ -374,7 +383,9 @@ class FlowTracker:
         flow.zeek.update(is_orig, seg)
         if self.frames_per_flow:
             flow.ring.append(seg)  # type: ignore[union-attr]  # made by _ingest before steady
-        self._changed.add(flow.id)
+        changed = self._changed
+        if changed is not None:
+            changed.add(flow.id)
         return flow
 
     def _ingest(self, seg: Segment, flow: Flow | None, low: bool) -> Flow:
@@ -412,18 +423,21 @@ class FlowTracker:
             if ring is None:
                 ring = flow.ring = deque(maxlen=self.frames_per_flow)
             ring.append(seg)
-        self._changed.add(flow.id)
+        changed = self._changed
+        if changed is not None:
+            changed.add(flow.id)
         return flow
 
     def take_changed(self) -> set[int]:
-        """Ids of the flows changed (or evicted) since the last call."""
+        """Ids of the flows changed (or evicted) since the last call; the first call: all flows."""
         out, self._changed = self._changed, set()
-        return out
+        return set(self.flows) if out is None else out
 
     def finish(self) -> None:
         """End of input: nothing more will come, every flow's state is final."""
         self.finished = True
-        self._changed.update(self.flows)
+        if self._changed is not None:
+            self._changed.update(self.flows)
 
     def all_flows(self) -> list[Flow]:
         """The tracked flows in id order."""
@@ -466,7 +480,8 @@ class FlowTracker:
             if self._by_key.get(flow.key) is flow:
                 del self._by_key[flow.key]
             self.evicted += 1
-            self._changed.add(flow.id)
+            if self._changed is not None:
+                self._changed.add(flow.id)
             if self.on_evict is not None:
                 self.on_evict(flow)
 
@@ -490,9 +505,10 @@ class FlowTracker:
             _on_fin(flow, snd, rcv, seg)
         if flags & RST:
             _on_rst(flow, snd)
-        before = len(flow.transitions)
-        advance(snd, rcv, seg, flow.transitions)
-        if self.frames_per_flow and (flags & (SYN | FIN | RST) or len(flow.transitions) != before):
+        moved = advance(snd, rcv, seg)
+        if moved:
+            flow.moves = append_log(flow.moves, moved)
+        if self.frames_per_flow and (flags & (SYN | FIN | RST) or moved):
             special = flow.special
             if special is None:
                 special = flow.special = []

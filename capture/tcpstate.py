@@ -22,6 +22,7 @@ TIME_WAIT lasts for ever here: the observer reads no clock.
 
 from __future__ import annotations
 
+import struct
 from typing import NamedTuple
 
 from capture.segment import ACK, FIN, RST, SYN, Segment
@@ -58,6 +59,11 @@ MASK = 0xFFFFFFFF
 HALF = 0x80000000
 MAX_TRANSITIONS = 64
 """Transitions kept per flow; a normal connection makes about ten, an RST storm makes none."""
+SIDES = ("orig", "resp")
+# A transition is logged as 16 bytes (time; frame_no << 9 | side << 8 | old << 4 | new): ten of
+# them cost ~190 bytes as one `bytes`, against ~900 as a list of tuples.
+_REC = struct.Struct("<dQ")
+_CODE = {name: i for i, name in enumerate(STATES)}
 
 # States in which an acceptable RST closes the receiver (RFC 9293 §3.10.7).
 _RST_CLOSES = frozenset(
@@ -115,18 +121,39 @@ class Endpoint:
         """It sent a SYN without ACK (an active open)."""
 
 
-def move(ep: Endpoint, new: str, seg: Segment, out: list[Transition]) -> None:
-    """Set `ep` to state `new`, logging the transition (bounded) when it changes."""
+def move(ep: Endpoint, new: str, seg: Segment, out: list[bytes]) -> None:
+    """Set `ep` to state `new`, logging the transition to `out` when it changes."""
     old = ep.state
     if old == new:
         return
     ep.state = new
-    if len(out) < MAX_TRANSITIONS:
-        out.append(Transition(seg.ts, seg.frame_no, ep.side, old, new))
+    side = 1 if ep.side == "resp" else 0
+    code = seg.frame_no << 9 | side << 8 | _CODE[old] << 4 | _CODE[new]
+    out.append(_REC.pack(seg.ts, code))
 
 
-def advance(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[Transition]) -> None:
-    """Apply one segment sent by `snd` to `rcv`; append every state change to `out`."""
+def append_log(log: bytes, new: bytes) -> bytes:
+    """`log` with the records `new` added, up to MAX_TRANSITIONS records."""
+    room = MAX_TRANSITIONS * _REC.size - len(log)
+    return log + new[: max(0, room)]
+
+
+def transitions(log: bytes) -> list[Transition]:
+    """Decode a transition log (see `advance`)."""
+    return [
+        Transition(ts, v >> 9, SIDES[v >> 8 & 1], STATES[v >> 4 & 15], STATES[v & 15])
+        for ts, v in _REC.iter_unpack(log)
+    ]
+
+
+def advance(snd: Endpoint, rcv: Endpoint, seg: Segment) -> bytes:
+    """Apply one segment sent by `snd` to both endpoints; return its state changes as a log."""
+    out: list[bytes] = []
+    _advance(snd, rcv, seg, out)
+    return b"".join(out)
+
+
+def _advance(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[bytes]) -> None:
     flags = seg.flags
     if flags & RST:
         _rst(snd, rcv, seg, out)
@@ -147,7 +174,7 @@ def advance(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[Transition]) -
         _receiver_acked(rcv, seg, out)
 
 
-def _rst(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[Transition]) -> None:
+def _rst(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[bytes]) -> None:
     if snd.state != CLOSED:
         move(snd, CLOSED, seg, out)
     state = rcv.state
@@ -165,7 +192,7 @@ def _acks_syn(ep: Endpoint, seg: Segment) -> bool:
     return bool(seg.flags & ACK) and ep.isn is not None and seg.ack == (ep.isn + 1) & MASK
 
 
-def _sender_received(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[Transition]) -> None:
+def _sender_received(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[bytes]) -> None:
     """What `snd`'s ACK field proves it received: the peer's FIN."""
     if rcv.fin_seq < 0 or snd.got_fin or not seq_ge(seg.ack, rcv.fin_seq + 1):
         return
@@ -178,7 +205,7 @@ def _sender_received(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[Trans
         move(snd, new, seg, out)
 
 
-def _receiver_acked(rcv: Endpoint, seg: Segment, out: list[Transition]) -> None:
+def _receiver_acked(rcv: Endpoint, seg: Segment, out: list[bytes]) -> None:
     """The receiver takes in the ACK: of its SYN, or of its FIN."""
     state = rcv.state
     if state in (SYN_SENT, SYN_RECEIVED):
@@ -195,7 +222,7 @@ def _receiver_acked(rcv: Endpoint, seg: Segment, out: list[Transition]) -> None:
             move(rcv, new, seg, out)
 
 
-def _syn(snd: Endpoint, seg: Segment, out: list[Transition]) -> None:
+def _syn(snd: Endpoint, seg: Segment, out: list[bytes]) -> None:
     if snd.isn is None:
         snd.isn = seg.seq
     state = snd.state
@@ -214,7 +241,7 @@ def _syn(snd: Endpoint, seg: Segment, out: list[Transition]) -> None:
         move(snd, SYN_SENT, seg, out)
 
 
-def _fin(snd: Endpoint, seg: Segment, out: list[Transition]) -> None:
+def _fin(snd: Endpoint, seg: Segment, out: list[bytes]) -> None:
     if snd.fin_seq < 0:
         # The FIN takes the sequence number after the data (and after the SYN, if both are set).
         snd.fin_seq = (seg.seq + seg.payload_len + (1 if seg.flags & SYN else 0)) & MASK

@@ -317,6 +317,7 @@ def test_eviction_closed_first_then_idle() -> None:
     """At the cap, closed flows go first, then the longest idle; on_evict sees each."""
     gone: list[int] = []
     t = FlowTracker(max_flows=3, on_evict=lambda f: gone.append(f.id))
+    t.take_changed()  # a UI asks from the start, so it hears of evictions
     a, b, cc = (Conv(client=("10.0.0.1", 1000 + i), t0=10.0 * i) for i in range(3))
     feed(t, handshake(a, 1.0) + handshake(b, 2.0) + handshake(cc, 3.0))
     feed(t, [b.c("R.", at=4.0), a.c(".", at=5.0)])  # b closed; c idle longest among open
@@ -343,14 +344,14 @@ def test_frames_ring_and_kept_handshake() -> None:
 
 
 def test_take_changed() -> None:
-    """take_changed gives the ids touched since the last call, then starts afresh."""
+    """take_changed gives the ids touched since the last call (the first call: all flows)."""
     t = FlowTracker()
-    a, b = Conv(client=("10.0.0.1", 1)), Conv(client=("10.0.0.1", 2))
-    feed(t, [a.c("S"), b.c("S"), a.s("S.")])
+    a, b, c = (Conv(client=("10.0.0.1", port)) for port in (1, 2, 3))
+    feed(t, [a.c("S"), b.c("S")])
     assert t.take_changed() == {1, 2}
     assert t.take_changed() == set()
-    t.ingest(b.s("S."))
-    assert t.take_changed() == {2}
+    feed(t, [b.s("S."), c.c("S")])
+    assert t.take_changed() == {2, 3}
 
 
 def test_finish_and_all_flows_in_id_order() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from capture.segment import Segment
-from capture.tcpstate import Endpoint, Transition, advance, seq_ge
+from capture.tcpstate import MAX_TRANSITIONS, Endpoint, advance, append_log, seq_ge, transitions
 from tests.segmaker import Conv
 
 Step = tuple[str, str, int, dict[str, Any]]
@@ -24,12 +24,12 @@ def play(steps: list[Step], conv: Conv | None = None) -> tuple[Endpoint, Endpoin
     """Feed the steps (client = orig) through `advance`; return both endpoints and the moves."""
     conv = conv or Conv()
     orig, resp = Endpoint("orig"), Endpoint("resp")
-    out: list[Transition] = []
+    log = b""
     for side, flags, length, kw in steps:
         seg: Segment = conv.send(side, flags, length, **kw)
         snd, rcv = (orig, resp) if side == "c" else (resp, orig)
-        advance(snd, rcv, seg, out)
-    return orig, resp, [f"{t.frame_no} {t.side} {t.old}>{t.new}" for t in out]
+        log += advance(snd, rcv, seg)
+    return orig, resp, [f"{t.frame_no} {t.side} {t.old}>{t.new}" for t in transitions(log)]
 
 
 def s(side: str, flags: str, length: int = 0, **kw: Any) -> Step:
@@ -212,3 +212,17 @@ def test_sequence_wrap_fin_acknowledged_across_zero() -> None:
 def test_seq_ge_is_modulo_2_32(a: int, b: int, ge: bool) -> None:
     """Sequence comparison wraps at 2**32 (RFC 9293 §3.4)."""
     assert seq_ge(a, b) is ge
+
+
+def test_transition_log_keeps_time_and_frame_and_is_bounded() -> None:
+    """The packed log gives back time and frame number exactly; it stops at MAX_TRANSITIONS."""
+    conv = Conv()
+    seg = conv.c("S", at=1234567890.123456)
+    seg.frame_no = 2**40
+    rec = advance(Endpoint("orig"), Endpoint("resp"), seg)
+    (t,) = transitions(rec)
+    assert (t.ts, t.frame_no, t.side, t.old, t.new) == (seg.ts, 2**40, "orig", "CLOSED", "SYN_SENT")
+    log = b""
+    for _ in range(MAX_TRANSITIONS + 5):
+        log = append_log(log, rec)
+    assert len(transitions(log)) == MAX_TRANSITIONS
