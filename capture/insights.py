@@ -44,6 +44,8 @@ class Thresholds:
     """Half-open flows toward one service before it reads as a SYN flood."""
     flood_half_open_share: float = 0.5
     """Share of that service's flows that are half-open."""
+    accept_queue_min_silent: int = 3
+    """Unanswered SYNs a service that answers others must leave before it reads as a full queue."""
     accept_queue_silent_share: float = 0.2
     """Share of a service's SYNs left unanswered (while others are answered) that means a full
     accept queue rather than a few lost packets."""

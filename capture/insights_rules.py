@@ -227,7 +227,7 @@ def unanswered_findings(
 ) -> list[Finding]:
     """Per service: SYNs with no answer at all (filtered) or dropped by a full accept queue."""
     th = ctx.th
-    out = []
+    queued: list[_Queued] = []
     lone: dict[tuple[bytes, int], list[FlowFacts]] = {}
     for (addr, port), group in _by_service(rest).items():
         silent = [x for x in group if x.category == SILENT and not _pending(x, ctx)]
@@ -238,12 +238,44 @@ def unanswered_findings(
         queue = _queue(ctx, addr, port)
         full = queue is not None and queue[1] >= 0 and queue[0] > queue[1]
         # A few lost SYNs among many answered ones are loss; a large share is a full queue.
-        dropped = len(silent) >= th.accept_queue_silent_share * (len(silent) + len(answered))
-        if (silent and answered and dropped) or stuck or full:
-            out.append(_accept_queue(service(addr, port), silent, answered, stuck, queue, ctx))
+        dropped = len(silent) >= max(
+            th.accept_queue_min_silent,
+            th.accept_queue_silent_share * (len(silent) + len(answered)),
+        )
+        if (answered and dropped) or stuck or full:
+            queued.append(_Queued(service(addr, port), silent, answered, stuck, queue))
         elif silent:
             lone[(addr, port)] = silent
+    out = [_accept_queue(q, ctx) for q in _fold_queued(queued, th)]
     out += [_unanswered(svc, silent, th) for svc, silent in fold(lone, th)]
+    return out
+
+
+@dataclass(slots=True)
+class _Queued:
+    """A service that looks unable to take its connections, and the flows that show it."""
+
+    svc: str
+    silent: list[FlowFacts]
+    answered: list[FlowFacts]
+    stuck: list[FlowFacts]
+    queue: tuple[int, int] | None
+
+
+def _fold_queued(found: list[_Queued], th: Thresholds) -> list[_Queued]:
+    """The `th.max_services` clearest cases apart (a full queue reading first), the rest as one."""
+    found.sort(key=lambda q: (q.queue is None, -len(q.silent) - len(q.stuck), q.svc))
+    out, rest = found[: th.max_services], found[th.max_services :]
+    if rest:
+        out.append(
+            _Queued(
+                f"{len(rest)} other services",
+                [x for q in rest for x in q.silent],
+                [x for q in rest for x in q.answered],
+                [x for q in rest for x in q.stuck],
+                None,
+            )
+        )
     return out
 
 
@@ -292,46 +324,37 @@ def _unanswered(svc: str, silent: list[FlowFacts], th: Thresholds) -> Finding:
     )
 
 
-def _accept_queue(
-    svc: str,
-    silent: list[FlowFacts],
-    answered: list[FlowFacts],
-    stuck: list[FlowFacts],
-    queue: tuple[int, int] | None,
-    ctx: Context,
-) -> Finding:
+def _accept_queue(q: _Queued, ctx: Context) -> Finding:
     parts = []
-    if answered:
-        parts.append(f"it completed {len(answered)} handshake(s)")
-    if silent:
-        parts.append(f"{len(silent)} SYN(s) got no answer at all")
-    if stuck:
-        parts.append(f"{len(stuck)} SYN/ACK(s) were resent after the client's ACK")
-    if queue is not None:
-        parts.append(
-            f"its LISTEN socket holds {queue[0]} connection(s) for a backlog of {queue[1]}"
-        )
+    if q.answered:
+        parts.append(f"it completed {len(q.answered)} handshake(s)")
+    if q.silent:
+        parts.append(f"{len(q.silent)} SYN(s) got no answer at all")
+    if q.stuck:
+        parts.append(f"{len(q.stuck)} SYN/ACK(s) were resent after the client's ACK")
+    if q.queue is not None:
+        backlog = "an unknown backlog" if q.queue[1] < 0 else f"a backlog of {q.queue[1]}"
+        parts.append(f"its LISTEN socket holds {q.queue[0]} connection(s) for {backlog}")
     explanation = (
-        f"The application behind {svc} is not accepting connections fast enough: "
+        f"The application behind {q.svc} is not accepting connections fast enough: "
         + ", ".join(parts)
         + "; when the accept queue (the listen() backlog) is full the kernel drops new SYNs "
         "and final ACKs, and clients wait for their retries."
     )
-    group = silent + stuck + answered
-    irtts = [x.irtt for x in answered if x.irtt is not None]
+    irtts = [x.irtt for x in q.answered if x.irtt is not None]
     return make_finding(
         "accept_queue",
         "warning",
-        svc,
+        q.svc,
         explanation,
-        group,
+        q.silent + q.stuck + q.answered,
         ctx.th,
-        [x.first_frame for x in silent + stuck if x.first_frame],
-        unanswered=len(silent),
-        completed=len(answered),
-        synack_resent=len(stuck),
-        queued=None if queue is None else queue[0],
-        backlog=None if queue is None else queue[1],
+        [x.first_frame for x in q.silent + q.stuck if x.first_frame],
+        unanswered=len(q.silent),
+        completed=len(q.answered),
+        synack_resent=len(q.stuck),
+        queued=None if q.queue is None else q.queue[0],
+        backlog=None if q.queue is None else q.queue[1],
         median_irtt=round(median(irtts), 6) if irtts else None,
     )
 
