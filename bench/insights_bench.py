@@ -105,7 +105,8 @@ def main() -> None:
     best = min(runs)
     print(
         f"in process: ingest {ingest:.2f} s for {n_flows:,} flows; analyse() "
-        f"{', '.join(f'{r:.3f}' for r in runs)} s (best {best:.3f} s = {best / ingest:.1%} of ingest)"
+        f"{', '.join(f'{r:.3f}' for r in runs)} s "
+        f"(best {best:.3f} s = {best / ingest:.1%} of ingest)"
     )
     for f in findings(path):
         print(f"  [{f['severity']}] {f['kind']} {f['subject']}: {len(f['flows'])} flows")  # type: ignore[arg-type]
