@@ -1,0 +1,93 @@
+"""Coverage-guided fuzz target: the capture reader, the decoder and the tracker on raw bytes.
+
+The first byte picks a mode: a whole capture file (pcap or pcapng, read through `CaptureReader`
+from memory), or a single frame of one of the supported link types straight into the decoder.
+Every segment goes through a small `FlowTracker` and every flow is turned into its export
+record. Any exception other than `CaptureError` is a finding; so is a frame not counted exactly
+once. libFuzzer keeps crashing inputs as `crash-*` files; add each to the test suite.
+
+    .venv/bin/pip install atheris
+    .venv/bin/python fuzz/atheris_decode.py -max_total_time=600 -rss_limit_mb=1024 \\
+        -max_len=8192 -artifact_prefix=bench/out/ bench/out/fuzz-corpus
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports():
+    from capture.decode import SUPPORTED_LINKTYPES, Decoder
+    from capture.flows import FlowTracker
+    from capture.pcapio import CaptureError, CaptureReader
+
+LINKTYPES = sorted(SUPPORTED_LINKTYPES)
+MAX_FRAMES = 256
+
+
+def _track(decoder: Decoder, frames: list[tuple[bytes, int]]) -> None:
+    tracker = FlowTracker(max_flows=4, frames_per_flow=4, on_evict=lambda f: f.record())
+    for n, (data, linktype) in enumerate(frames, 1):
+        before = decoder.tcp + decoder.non_tcp + decoder.fragments + decoder.malformed_total()
+        seg = decoder.decode(data, float(n), len(data), linktype, n)
+        after = decoder.tcp + decoder.non_tcp + decoder.fragments + decoder.malformed_total()
+        if after != before + 1:
+            raise AssertionError(f"frame {n} counted {after - before} times")
+        if seg is not None:
+            tracker.ingest(seg)
+            seg.payload()
+    tracker.finish()
+    for flow in tracker.all_flows():
+        flow.record()
+
+
+def _from_file(data: bytes) -> None:
+    try:
+        reader = CaptureReader(io.BytesIO(data), "fuzz")
+        frames = []
+        for _ts, _wire, frame, linktype in reader:
+            frames.append((frame, linktype))
+            if len(frames) >= MAX_FRAMES:
+                break
+    except CaptureError:
+        return
+    _track(Decoder(), frames)
+
+
+def test_one_input(data: bytes) -> None:
+    """libFuzzer's entry point."""
+    if len(data) < 2:
+        return
+    mode = data[0]
+    if mode < 64:
+        _from_file(data[1:])
+    else:
+        _track(Decoder(), [(data[2:], LINKTYPES[data[1] % len(LINKTYPES)])])
+
+
+def main() -> None:
+    """Seed the corpus directory (if empty) from tests/data, then fuzz."""
+    args = sys.argv[1:]
+    corpus = next((a for a in args if not a.startswith("-")), None)
+    if corpus is not None:
+        seed_corpus(Path(corpus))
+    atheris.Setup([sys.argv[0], *args], test_one_input)
+    atheris.Fuzz()
+
+
+def seed_corpus(directory: Path) -> None:
+    """Small captures from tests/data as file-mode seeds (mode byte 0)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if any(directory.iterdir()):
+        return
+    data = Path(__file__).resolve().parent.parent / "tests" / "data"
+    for path in sorted(data.glob("*.pcap*")):
+        if path.suffix in (".pcap", ".pcapng") and path.stat().st_size <= 8192:
+            (directory / path.name).write_bytes(b"\0" + path.read_bytes())
+
+
+if __name__ == "__main__":
+    main()
