@@ -307,12 +307,12 @@ def report(results: list[dict[str, Any]], rate: float) -> str:
         "| key s→screen | backlog at end |",
         "| ---: | ---: | --- | --- | --- | --- | --- | ---: |",
     ]
-    for r in results:
-        lines.append(
-            f"| {r['shown']:,} | {r['segments_per_tick']:,.0f} | {_f(r['drain_ms'])} | "
-            f"{_f(r['update_ms'])} | {_f(r['render_ms'])} | {_f(r['keys']['down'])} | "
-            f"{_f(r['keys']['s'])} | {r['backlog']:,} |"
-        )
+    lines.extend(
+        f"| {r['shown']:,} | {r['segments_per_tick']:,.0f} | {_f(r['drain_ms'])} | "
+        f"{_f(r['update_ms'])} | {_f(r['render_ms'])} | {_f(r['keys']['down'])} | "
+        f"{_f(r['keys']['s'])} | {r['backlog']:,} |"
+        for r in results
+    )
     lines.append("")
     for r in results:
         ui = r["update_ms"]["p95"] + r["render_ms"]["p95"]

@@ -234,6 +234,32 @@ def test_safe_text_never_passes_controls_or_markup() -> None:
     assert not text.spans
 
 
+async def test_process_names_are_escaped_in_rows() -> None:
+    """A process name with control bytes and markup shows as visible escapes in its row."""
+    app = file_app(V4V6, linger=1e9)
+    async with app.run_test(size=(200, 20)) as pilot:
+        await loaded(pilot, app)
+        flow = app.tracker.flows[1]
+        flow.proc_orig = "cu\x1b[2Jrl[b]"  # as live process attribution would set it
+        app.main.model.update(app.tracker.flows, {1}, app.now())
+        app.main.table.sync(app.now())
+        row = next(line for line in screen_text(app) if "172.16.16.140:53350" in line)
+        assert "\x1b" not in row and "cu\\x1b[2Jrl[b]" in row
+
+
+async def test_clicking_a_row_moves_the_cursor_and_a_second_click_opens_it() -> None:
+    """Click selects a row; clicking the highlighted row again asks to open it."""
+    app = file_app(NMAP, linger=1e9)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot, app)
+        await pilot.click(ConnectionTable, offset=(5, 4))
+        target = shown_ids(app)[3]
+        assert app.main.table.cursor_id == target
+        await pilot.click(ConnectionTable, offset=(5, 4))
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "FlowScreen")
+        assert app.screen.flow_id == target  # type: ignore[attr-defined]
+
+
 async def test_untrusted_source_name_is_escaped_in_the_status_bar(tmp_path: Path) -> None:
     """A file name with an escape sequence reaches the screen as visible text."""
     evil = tmp_path / "x\x1b[2Jy[red].pcap"
