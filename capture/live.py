@@ -19,7 +19,7 @@ from capture import ifaces, privs
 from capture.decode import Decoder
 from capture.pcapio import CaptureError, PcapWriter
 from capture.procs import ProcessMapper
-from capture.ring import Frame, PacketRing
+from capture.ring import RETIRE_MS, Frame, PacketRing
 from capture.segment import Segment
 from capture.sources import SourceStats
 
@@ -99,6 +99,8 @@ class LiveSource:
         self._ring: PacketRing | None = None
         self._writer: PcapWriter | None = None
         self._thread: threading.Thread | None = None
+        self._frame_no = 0
+        self._linktype = 0
         self.procs: ProcessMapper | None = ProcessMapper() if processes else None
         """Socket → process attribution (its own thread), started and stopped with the source."""
 
@@ -106,6 +108,7 @@ class LiveSource:
         """Open the socket, drop privileges if asked, open `-w`, start the sniffer thread."""
         try:
             self._ring = PacketRing(self.iface, self._program, self._cooked, self.buffer_kib)
+            self._linktype = self._ring.linktype
         except PermissionError:
             raise LiveError(privs.privilege_hint()) from None
         except OSError as exc:
@@ -186,43 +189,54 @@ class LiveSource:
 
     def _loop(self) -> None:
         assert self._ring is not None
-        ring, decode, writer = self._ring, self.decoder.decode, self._writer
-        linktype = ring.linktype
+        ring, writer = self._ring, self._writer
         deadline = time.monotonic() + self.duration if self.duration is not None else None
         limit = self.count if self.count is not None else -1
         frames: list[Frame] = []
         batch: list[Segment] = []
-        nbytes = 0
-        frame_no = 0
         next_flush = time.monotonic() + FLUSH_EVERY
-        while not self._stop.is_set() and frame_no != limit:
+        while not self._stop.is_set() and self._frame_no != limit:
             wait = POLL_TIMEOUT
             if deadline is not None:
                 wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
                     break
             ring.read(wait, frames)
-            for ts, wire_len, frame in frames:
-                frame_no += 1
-                if writer is not None:
-                    writer.write(ts, frame, wire_len)
-                seg = decode(frame, ts, wire_len, linktype, frame_no)
-                if seg is not None:
-                    batch.append(seg)
-                    nbytes += len(frame)
-                if frame_no == limit:
-                    break
-            frames.clear()
+            self._take(frames, batch, limit)
             if batch and (len(batch) >= BATCH_SEGMENTS or not ring.next_ready()):
-                self._push(batch, nbytes)
-                batch, nbytes = [], 0
+                self._push(batch)
+                batch = []
             if writer is not None and time.monotonic() >= next_flush:
                 writer.flush()
                 next_flush = time.monotonic() + FLUSH_EVERY
+        if self._frame_no != limit:
+            # Frames captured before the stop may sit in a block the kernel has not handed over
+            # yet: it does within RETIRE_MS, so wait that long once and take them too.
+            end = time.monotonic() + 2 * RETIRE_MS / 1000
+            while (left := end - time.monotonic()) > 0 and self._frame_no != limit:
+                ring.read(left, frames, max_blocks=ring.blocks)
+                self._take(frames, batch, limit)
         if batch:
-            self._push(batch, nbytes)
+            self._push(batch)
 
-    def _push(self, batch: list[Segment], nbytes: int) -> None:
+    def _take(self, frames: list[Frame], batch: list[Segment], limit: int) -> None:
+        """Write, number and decode `frames` (emptied) into `batch`, up to `limit` in all."""
+        decode, writer, linktype = self.decoder.decode, self._writer, self._linktype
+        frame_no = self._frame_no
+        for ts, wire_len, frame in frames:
+            frame_no += 1
+            if writer is not None:
+                writer.write(ts, frame, wire_len)
+            seg = decode(frame, ts, wire_len, linktype, frame_no)
+            if seg is not None:
+                batch.append(seg)
+            if frame_no == limit:
+                break
+        self._frame_no = frame_no
+        frames.clear()
+
+    def _push(self, batch: list[Segment]) -> None:
+        nbytes = sum(len(s.frame) for s in batch)
         with self._lock:
             if self._queued_bytes + nbytes > QUEUE_BYTES:
                 self.queue_drops += len(batch)

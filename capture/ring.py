@@ -107,6 +107,11 @@ class PacketRing:
         self._slow = self.cooked or self._skip_lo_outgoing
 
     @property
+    def blocks(self) -> int:
+        """Number of blocks in the ring."""
+        return self._nb
+
+    @property
     def ring_bytes(self) -> int:
         """Size of the mapped ring (the effective receive buffer)."""
         return self._bs * self._nb

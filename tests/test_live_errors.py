@@ -158,3 +158,25 @@ def test_sigterm_leaves_a_valid_pcap_the_export_and_the_totals(tmp_path) -> None
     assert f"{frames} frames" in err
     read = subprocess.run(["tcpdump", "-nr", str(pcap)], capture_output=True, text=True, timeout=10)
     assert read.returncode == 0 and len(read.stdout.splitlines()) == frames
+
+
+@pytest.mark.live
+@needs_root
+def test_print_streams_lines_while_capturing() -> None:
+    """`--print` lines arrive while the capture runs (line-buffered), not at the end."""
+    with echo_server("127.0.0.1") as port:
+        proc = _start(["-i", "lo", "-f", f"port {port}", "--print"])
+        try:
+            exchange("127.0.0.1", port, b"live line")
+            assert proc.stdout is not None
+            first = proc.stdout.readline()  # blocks until tcpwatch writes it; bounded below
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            # read() through the same buffered reader: communicate() would skip what it holds
+            rest, err = proc.stdout.read(), proc.stderr.read()
+            proc.wait(timeout=15)
+    assert proc.returncode == 0, err
+    lines = [first, *rest.splitlines()]
+    assert f".{port}" in first or f":{port}" in first, first
+    assert len(lines) >= 10, err
+    assert "Flags [S]" in first or "[S]" in first
