@@ -126,6 +126,9 @@ def _polled(source: Source, stop: _Stop) -> Iterator[Segment]:
             return
         if not batch:
             stop.event.wait(POLL_WAIT)
+    source.stop()  # after a signal, what was captured before it still counts
+    while batch := source.poll(POLL_BATCH):
+        yield from batch
 
 
 def _finish_source(source: Source) -> str:
