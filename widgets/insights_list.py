@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList
@@ -76,6 +77,7 @@ class InsightsList(OptionList):
         """One finding's option: a badge, the kind and subject, the sentence, the evidence."""
         badge_style = self.get_component_rich_style(f"insights-list--{finding.severity}")
         evidence_style = self.get_component_rich_style("insights-list--evidence", partial=True)
+        evidence_style += Style(dim=True)
         text = Text(no_wrap=False, end="")
         text.append(SEVERITY_LABELS.get(finding.severity, finding.severity), style=badge_style)
         text.append(" ")
@@ -114,6 +116,8 @@ def evidence_line(finding: Finding) -> str:
 def _short(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
+    if isinstance(v, tuple) and len(v) == 2:
+        return f"{v[0]} ({_short(v[1])})"
     if isinstance(v, list):
-        return "[" + ",".join(_short(x) for x in v[:6]) + (",…]" if len(v) > 6 else "]")
+        return "[" + ", ".join(_short(x) for x in v[:6]) + (", …]" if len(v) > 6 else "]")
     return str(v)
