@@ -77,7 +77,7 @@ class Side(Endpoint):
     __slots__ = (
         "pkts", "ip_bytes", "payload", "noack", "syn", "synack", "fin", "rst", "psh", "urg",
         "ece", "cwr", "base", "hi", "retrans", "zero_window", "mss", "wscale", "sack_perm",
-        "timestamps", "tfo", "syn_data", "syn_times", "synack_times",
+        "timestamps", "tfo", "syn_data", "syn_ts", "synack_ts", "syn_times", "synack_times",
     )  # fmt: skip
 
     def __init__(self, side: str) -> None:
@@ -98,8 +98,11 @@ class Side(Endpoint):
         """TFO cookie on its SYN (b"" = cookie request), None without the option."""
         self.syn_data = 0
         """Payload bytes carried on its first SYN or SYN/ACK (TFO data)."""
+        self.syn_ts = self.synack_ts = -1.0
+        """Time of its first SYN (without ACK) and first SYN/ACK; -1 before one."""
         self.syn_times: list[float] | None = None
         self.synack_times: list[float] | None = None
+        """With retransmissions only: the times of every SYN (SYN/ACK), the first included."""
 
     @property
     def flags(self) -> dict[str, int]:
@@ -579,22 +582,31 @@ def _on_syn(flow: Flow, snd: Side, seg: Segment, is_orig: bool) -> None:
             if flow.rtt_syn_synack is None and flow.mru_syn >= 0:
                 flow.rtt_syn_synack = ts - flow.mru_syn
             flow.mru_synack = ts
-        times = snd.synack_times
-        if times is None:
-            times = snd.synack_times = []
+        if snd.synack_ts < 0:
+            snd.synack_ts = ts
+        else:
+            snd.synack_times = _retry(snd.synack_ts, snd.synack_times, ts)
     else:
         snd.syn += 1
         flow.mru_syn = ts  # Wireshark's ts_mru_syn: iRTT runs from the last SYN
-        times = snd.syn_times
-        if times is None:
-            times = snd.syn_times = []
-    if len(times) < KEEP_TIMES:
-        times.append(ts)
+        if snd.syn_ts < 0:
+            snd.syn_ts = ts
+        else:
+            snd.syn_times = _retry(snd.syn_ts, snd.syn_times, ts)
     if snd.sack_perm is None:  # the first SYN of this side carries its handshake options
         opts = parse_options(seg.opts)
         snd.mss, snd.wscale, snd.tfo = opts.mss, opts.wscale, opts.tfo_cookie
         snd.sack_perm, snd.timestamps = opts.sack_perm, opts.ts_val is not None
         snd.syn_data = seg.payload_len
+
+
+def _retry(first: float, times: list[float] | None, ts: float) -> list[float]:
+    # Lists only for retried SYNs: most flows keep one float per side, not a list.
+    if times is None:
+        return [first, ts]
+    if len(times) < KEEP_TIMES:
+        times.append(ts)
+    return times
 
 
 def _on_ack(flow: Flow, seg: Segment, is_orig: bool) -> None:
