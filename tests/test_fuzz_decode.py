@@ -8,9 +8,11 @@ option lists that lie), then mutated: cut anywhere, bytes overwritten, length fi
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 
 from capture.decode import MALFORMED_KEEP, SUPPORTED_LINKTYPES, Decoder
 from capture.flows import FlowTracker
+from capture.pcapio import CaptureError, CaptureReader
 from capture.segment import Segment
 
 FUZZ = settings(
@@ -277,3 +280,38 @@ def test_deep_vlan_stack() -> None:
     seg = d.decode(data, 0.0, len(data), 1, 1)
     assert _counted(d) == 1
     assert seg is None or len(seg.vlan) == 1000
+
+
+# Inputs found by fuzz/atheris_decode.py (file mode: the first byte is the mode, then a capture).
+FOUND = Path(__file__).parent / "data" / "fuzz"
+OPEN_FINDINGS = {
+    "crash-pcapng-idb-tsresol-empty.bin": "capture/pcapio.py _iface_options: if_tsresol option "
+    "with length 1 and no value byte left in the IDB raises IndexError (reported)",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(p.name, marks=pytest.mark.xfail(strict=True, reason=OPEN_FINDINGS[p.name]))
+        if p.name in OPEN_FINDINGS
+        else p.name
+        for p in sorted(FOUND.glob("*.bin"))
+    ],
+)
+def test_fuzz_findings_stay_fixed(name: str) -> None:
+    """Each kept fuzz finding goes through reader, decoder and tracker without an exception."""
+    data = (FOUND / name).read_bytes()[1:]
+    try:
+        records = list(CaptureReader(io.BytesIO(data), name))
+    except CaptureError:
+        return
+    d = Decoder()
+    tracker = FlowTracker(max_flows=4, frames_per_flow=4)
+    for n, (ts, wire_len, frame, linktype) in enumerate(records, 1):
+        seg = d.decode(frame, ts, wire_len, linktype, n)
+        if seg is not None:
+            tracker.ingest(seg)
+    tracker.finish()
+    assert _counted(d) == len(records)
+    json.dumps([f.record() for f in tracker.all_flows()])

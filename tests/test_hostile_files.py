@@ -146,6 +146,23 @@ def test_unknown_link_type_is_reported(tmp_path: Path) -> None:
     assert proc.returncode in (0, 2)
 
 
+TRUNCATED_IDB_OPTION = (
+    "capture/pcapio.py _iface_options reads an option value cut by the end of the IDB "
+    "(if_tsresol: IndexError, if_tsoffset: struct.error): traceback (found by atheris, reported)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=TRUNCATED_IDB_OPTION)
+@pytest.mark.parametrize(("code", "length"), [(9, 1), (14, 8)], ids=["if_tsresol", "if_tsoffset"])
+def test_interface_option_cut_by_the_block_end(tmp_path: Path, code: int, length: int) -> None:
+    """An IDB whose last option announces a value the block does not hold: no traceback."""
+    idb = block(1, struct.pack("<HHI", 1, 0, 262144) + struct.pack("<HH", code, length))
+    proc = run_cli("-r", write(tmp_path, "idb.pcapng", SHB + idb + epb(SYN)), "--export", "jsonl")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 2)
+    assert all(line.startswith("tcpwatch: ") for line in proc.stderr.splitlines())
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="capture/pcapio.py _PcapngWalker._handle returns None for an EPB/PB whose interface id "
