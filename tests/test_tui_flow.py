@@ -320,3 +320,20 @@ async def test_select_frame_opens_the_inspector_without_keys():
         assert ("    .......1 = FIN: set") in [
             screen.query_one(Inspector).line_text(i) for i in range(len(lines))
         ]
+
+
+async def test_flow_evicted_while_open_stays_on_screen():
+    """The tracker evicting the open flow (capacity reached) leaves its ladder where it was."""
+    http = read_segments(HTTP)
+    other = read_segments("zeek_tcp_options.pcap")
+    tracker = tracker_over(http, max_flows=1)
+    app = Host(tracker, 1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, ladder = await open_screen(pilot)
+        for seg in other:
+            tracker.ingest(seg)
+        assert 1 not in tracker.flows and tracker.evicted == 1
+        screen.refresh_flow()  # what the screen's 10 Hz timer calls
+        await pilot.pause()
+        assert screen.flow is not None and len(ladder.rows) == 15
+        assert "[S] SYN seq 0" in rendered(ladder, 1)
