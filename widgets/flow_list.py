@@ -140,10 +140,13 @@ class FlowList:
         self.descending = SORT_KEYS[name][2] if descending is None else descending
         keyf = SORT_KEYS[name][1]
         cats = self.categories
-        self._keys = {
-            fid: keyf(flows[fid], cats[fid]) << ID_BITS | fid for fid in self._keys if fid in flows
-        }
-        self._rows = SortedList(self._keys.values())
+        ids = [fid for fid in self._keys if fid in flows]
+        if name == "id":  # the key is the id itself: no flow needs reading
+            keys = ids
+        else:
+            keys = [keyf(flows[fid], cats[fid]) << ID_BITS | fid for fid in ids]
+        self._keys = dict(zip(ids, keys, strict=True))
+        self._rows = SortedList(keys)
 
     def rebuild(self, flows: Mapping[int, Flow], now: float) -> None:
         """Start over from every tracked flow (after a filter change)."""
