@@ -19,7 +19,7 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -180,15 +180,19 @@ class ConnectionTable(ScrollView, can_focus=True):
     # -- actions and events ------------------------------------------------------------------
 
     def action_cursor(self, delta: int) -> None:
+        """Move the cursor `delta` rows."""
         self._set_cursor_row(self._cursor_row + delta)
 
     def action_page(self, direction: int) -> None:
+        """Move the cursor a screenful up (-1) or down (1)."""
         self._set_cursor_row(self._cursor_row + direction * max(1, self.size.height - 2))
 
     def action_edge(self, end: int) -> None:
+        """Move the cursor to the first (0) or last (1) row."""
         self._set_cursor_row(len(self.model) - 1 if end else 0)
 
     def action_select(self) -> None:
+        """Ask to open the flow under the cursor."""
         if self.cursor_id is not None:
             self.post_message(self.FlowSelected(self.cursor_id))
 
@@ -217,6 +221,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         return None
 
     def on_resize(self, event: events.Resize) -> None:
+        """Refit the columns to the new width; keep the cursor in view."""
         self._fit(event.size.width)
         self.virtual_size = Size(event.size.width, len(self.model) + 1)
         self._scroll_to_row(self._cursor_row)
@@ -227,6 +232,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         self._cache.clear()
 
     def notify_style_update(self) -> None:
+        """Styles changed (theme): rebuilt rows and styles are stale."""
         super().notify_style_update()
         self._cache.clear()
         self._styles.clear()
@@ -234,6 +240,7 @@ class ConnectionTable(ScrollView, can_focus=True):
     # -- rendering ---------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
+        """Line `y` of the widget: the header, a row (cached), or blank."""
         width = self.size.width
         if y == 0:
             return self._header(width)
@@ -326,7 +333,3 @@ class ConnectionTable(ScrollView, can_focus=True):
         if self.now - flow.last_ts < CHANGED_FOR:
             return "•", "changed"
         return " ", ""
-
-    def visible_region(self) -> Region:
-        """Rows on screen, as (first row, count), for tests and the benchmark."""
-        return Region(0, round(self.scroll_y), self.size.width, max(0, self.size.height - 1))
