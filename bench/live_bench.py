@@ -108,6 +108,93 @@ def _source(expr: str) -> None:
     )
 
 
+def _inject(port: int, seconds: float, rate: float, count: int = 1 << 62) -> None:
+    """Synthetic TCP frames sent raw on lo, paced: 1,000 flows of 100-byte segments.
+
+    Their TCP checksums are wrong on purpose, so the stack drops them silently (no RSTs): a
+    cheap load that reaches rates Python connections cannot, for finding the capture's ceiling.
+    """
+    import struct
+
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind(("lo", 0))
+    frames = []
+    for flow in range(1000):
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 140, 0, 0x4000, 64, 6, 0,
+                         bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]))  # fmt: skip
+        csum = _ip_checksum(ip)
+        ip = ip[:10] + struct.pack("!H", csum) + ip[12:]
+        tcp = struct.pack("!HHIIBBHHH", 20000 + flow, port, 1000, 1, 0x50, 0x18, 512, 0xBAD, 0)
+        frames.append(bytes(12) + b"\x08\x00" + ip + tcp + bytes(100))
+    start = time.monotonic()
+    sent = 0
+    while (now := time.monotonic()) - start < seconds and sent < count:
+        due = min(int((now - start) * rate), count)
+        while sent < due:
+            s.send(frames[sent % 1000])
+            sent += 1
+        time.sleep(0.0005)
+    print(json.dumps({"injected": sent}))
+
+
+def _ip_checksum(header: bytes) -> int:
+    total = sum(int.from_bytes(header[i : i + 2], "big") for i in range(0, len(header), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def capacity(frames: int, track: bool, fill_seconds: float = 8.0) -> dict[str, float]:
+    """How fast the capture path empties a full ring: its ceiling, whatever the generator does.
+
+    The ring is filled while this process holds the GIL (the sniffer cannot run), by the
+    injector in another process; then the clock runs until every frame has been polled (and,
+    with `track`, ingested by a FlowTracker on this thread, as the headless runner does).
+    """
+    sys.path.insert(0, str(REPO))
+    from capture.flows import FlowTracker
+    from capture.live import LiveSource
+
+    port = 46999
+    src = LiveSource("lo", f"port {port}", buffer_kib=131072, drop_privileges=False)
+    tracker = FlowTracker(max_flows=250_000, frames_per_flow=0)
+    src.start()
+    rate, seconds = 10_000_000.0, fill_seconds  # as fast as it goes, `frames` at most
+    gen = subprocess.Popen(
+        [sys.executable, __file__, "--worker", "inject", str(port), str(seconds), str(rate),
+         str(frames)], stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    # Hold the GIL without a system call (one would let the sniffer in) while the ring fills.
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(100.0)
+    end = time.perf_counter() + fill_seconds
+    while time.perf_counter() < end:
+        pass
+    sys.setswitchinterval(old)
+    t0, c0 = time.perf_counter(), time.process_time()
+    injected = int(json.loads(gen.communicate(timeout=60)[0])["injected"])
+    got = 0
+    while got < injected and time.perf_counter() - t0 < 60:
+        batch = src.poll(4096)
+        got += len(batch)
+        if track:
+            for seg in batch:
+                tracker.ingest(seg)
+        if not batch:
+            time.sleep(0.001)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    src.stop()
+    st = src.stats()
+    return {
+        "injected": injected,
+        "frames": got,
+        "kernel_drops": st.kernel_drops,
+        "seconds": round(dt, 3),
+        "pps": round(got / dt),
+        "cpu_us_per_pkt": round(cpu / max(got, 1) * 1e6, 2),
+    }
+
+
 def _proc_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
@@ -122,8 +209,25 @@ def _wait_capturing(pid: int, timeout: float = 15.0) -> None:
         raise SystemExit("tcpwatch did not start capturing")
 
 
+def _load(
+    cmd: list[str], port: int, seconds: float, pps: float, short_procs: int, inject: bool
+) -> list[subprocess.Popen[str]]:
+    """Start the load: short connections plus paced streams, or injected frames."""
+
+    def worker(*args: object) -> subprocess.Popen[str]:
+        argv = [*cmd, "--worker", *(str(a) for a in args)]
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+
+    if inject:
+        return [worker("inject", port, seconds, pps)]
+    # ~10 packets per short connection; a paced stream gives a segment and (mostly) an ACK.
+    streams = max(1, int(pps // 100_000) + 1)
+    load = [worker("short", port, seconds) for _ in range(short_procs)]
+    return load + [worker("stream", port, seconds, pps / 2 / streams) for _ in range(streams)]
+
+
 def stage(
-    target_pps: float, seconds: float, pin: bool, short_procs: int, mode: str
+    target_pps: float, seconds: float, pin: bool, short_procs: int, mode: str, inject: bool
 ) -> dict[str, float]:
     """One run: start both captures, apply the load, stop both, read their counters."""
     port = 47000 + int(target_pps) % 1000
@@ -173,7 +277,7 @@ def stage(
         _, td_err = dump.communicate(timeout=30)
         server.kill()
         server.wait()
-    return _result(target_pps, elapsed, cpu, tw_err, td_err)
+    return _result(target_pps, seconds, elapsed, cpu, tw_err, td_err)
 
 
 def _num(pattern: str, text: str) -> int:
@@ -181,7 +285,9 @@ def _num(pattern: str, text: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _result(target: float, elapsed: float, cpu: float, tw: str, td: str) -> dict[str, float]:
+def _result(
+    target: float, load_seconds: float, elapsed: float, cpu: float, tw: str, td: str
+) -> dict[str, float]:
     frames = _num(r"(\d+) frames", tw)
     return {
         "target_pps": target,
@@ -189,7 +295,7 @@ def _result(target: float, elapsed: float, cpu: float, tw: str, td: str) -> dict
         "tcpdump_pkts": _num(r"(\d+) packets captured", td),
         "tcpdump_drops": _num(r"(\d+) packets dropped by kernel", td),
         "tcpwatch_frames": frames,
-        "tcpwatch_pps": round(frames / elapsed),
+        "tcpwatch_pps": round(frames / load_seconds),
         "kernel_drops": _num(r"(\d+) kernel drops", tw),
         "queue_drops": _num(r"(\d+) queue drops", tw),
         "flows": _num(r"(\d+) flows", tw),
@@ -205,6 +311,15 @@ def main() -> None:
     ap.add_argument("--short-procs", type=int, default=1)
     ap.add_argument("--pin", action="store_true", help="tcpwatch on CPU 1, everything else on 0")
     ap.add_argument(
+        "--capacity",
+        type=int,
+        metavar="FRAMES",
+        help="instead: fill the ring with FRAMES while the sniffer is held, time the drain",
+    )
+    ap.add_argument(
+        "--inject", action="store_true", help="load: synthetic frames sent raw on lo instead"
+    )
+    ap.add_argument(
         "--mode",
         choices=("cli", "source"),
         default="cli",
@@ -217,17 +332,24 @@ def main() -> None:
             _server(int(rest[0]))
         elif kind == "source":
             _source(rest[0])
+        elif kind == "inject":
+            _inject(int(rest[0]), float(rest[1]), float(rest[2]), *map(int, rest[3:]))
         elif kind == "short":
             _short(int(rest[0]), float(rest[1]))
         else:
             _stream(int(rest[0]), float(rest[1]), float(rest[2]))
+        return
+    if args.capacity:
+        for track in (False, True):
+            row = capacity(args.capacity, track)
+            print(json.dumps({"tracking": track, **row}), flush=True)
         return
     cols = ("target_pps", "seconds", "tcpdump_pkts", "tcpdump_drops", "tcpwatch_frames",
             "tcpwatch_pps", "kernel_drops", "queue_drops", "flows", "cpu_us_per_pkt")  # fmt: skip
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for target in (float(x) for x in args.stages.split(",")):
-        row = stage(target, args.seconds, args.pin, args.short_procs, args.mode)
+        row = stage(target, args.seconds, args.pin, args.short_procs, args.mode, args.inject)
         print("| " + " | ".join(str(row[c]) for c in cols) + " |", flush=True)
 
 
