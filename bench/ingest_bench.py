@@ -143,6 +143,57 @@ def verdict(runs: list[Run], packets: int) -> list[str]:
     return out
 
 
+def stages(path: Path, packets: int) -> str:
+    """In-process CPU time of each pipeline stage, cumulatively: read, +decode, +track, +export.
+
+    CPU time (not wall) so that other load on the machine does not distort the split.
+    """
+    sys.path.insert(0, str(ROOT))
+    from capture.decode import Decoder
+    from capture.export import JsonlWriter
+    from capture.flows import FlowTracker
+    from capture.pcapio import open_capture
+
+    def read() -> None:
+        for _ in open_capture(str(path)):
+            pass
+
+    def decode() -> None:
+        dec = Decoder().decode
+        for n, (ts, wl, data, lt) in enumerate(open_capture(str(path)), 1):
+            dec(data, ts, wl, lt, n)
+
+    def track(export: bool = False) -> None:
+        dec = Decoder().decode
+        tracker = FlowTracker(max_flows=250_000, frames_per_flow=0)
+        ingest = tracker.ingest
+        for n, (ts, wl, data, lt) in enumerate(open_capture(str(path)), 1):
+            seg = dec(data, ts, wl, lt, n)
+            if seg is not None:
+                ingest(seg)
+        tracker.finish()
+        if export:
+            with open(os.devnull, "w") as out:
+                writer = JsonlWriter(out)
+                for flow in tracker.all_flows():
+                    writer.write(flow.record())
+
+    rows = ["| stage (cumulative) | CPU s | packets/CPU-s | added CPU s |", "|---|---|---|---|"]
+    prev = 0.0
+    for name, fn in [
+        ("read records", read),
+        ("+ decode", decode),
+        ("+ track", track),
+        ("+ export jsonl", lambda: track(export=True)),
+    ]:
+        t0 = time.process_time()
+        fn()
+        cpu = time.process_time() - t0
+        rows.append(f"| {name} | {cpu:.2f} | {packets / cpu:,.0f} | {cpu - prev:+.2f} |")
+        prev = cpu
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Generate or reuse the capture, measure every tool, print the table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -151,8 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tools", default="tcpwatch,tshark,tcpdump,floor")
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the fastest is kept")
+    ap.add_argument("--stages", action="store_true", help="only the in-process CPU split")
     args = ap.parse_args(argv)
     path, packets = ensure_capture(args.packets, args.flows, args.seed)
+    if args.stages:
+        print(stages(path, packets))
+        return 0
     cmds = tool_commands(path)
     load_before = os.getloadavg()[0]
     runs = []
