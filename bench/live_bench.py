@@ -16,6 +16,7 @@ Needs root (packet sockets) and tcpdump. Prints one Markdown table row per stage
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,6 +197,67 @@ def capacity(frames: int, track: bool, fill_seconds: float = 8.0) -> dict[str, f
     }
 
 
+READ_PATHS = ("recv_into", "recvmsg_into+SO_TIMESTAMPNS", "tpacket_v3 ring")
+
+
+def _reader(how: str, port: int) -> tuple[Callable[[list[object]], None], Callable[[], None]]:
+    """A read function (appends what it got) and a close function for one way to read lo."""
+    if how.startswith("tpacket"):
+        sys.path.insert(0, str(REPO))
+        from capture import bpf
+        from capture.ring import PacketRing
+
+        ring = PacketRing("lo", bpf.compile_bpf(bpf.capture_filter(f"port {port}")), False, 32768)
+        return (lambda out: ring.read(0.2, out)), ring.close
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    sock.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE: 32 MiB
+    sock.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
+    sock.bind(("lo", 0))
+    sock.settimeout(0.2)
+    buf = memoryview(bytearray(262144))
+    if how.startswith("recvmsg"):
+        sock.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS
+
+        def read_msg(out: list[object]) -> None:
+            n, anc, _flags, _addr = sock.recvmsg_into([buf], 64)
+            out.append((anc[0][2] if anc else b"", n, bytes(buf[:n])))
+
+        return read_msg, sock.close
+
+    def read(out: list[object]) -> None:
+        n = sock.recv_into(buf)
+        out.append((time.time(), n, bytes(buf[:n])))
+
+    return read, sock.close
+
+
+def read_paths(sends: int = 300_000) -> None:
+    """CPU per packet of three ways to read lo (no filter but the port), same paced load."""
+    for n, how in enumerate(READ_PATHS):
+        port = 46100 + n
+        server = subprocess.Popen([sys.executable, __file__, "--worker", "server", str(port)])
+        time.sleep(0.3)
+        read, close = _reader(how, port)
+        load = subprocess.Popen(
+            [sys.executable, __file__, "--worker", "stream", str(port), "2.0", str(sends / 2)],
+            stdout=subprocess.DEVNULL,
+        )
+        count, cpu0 = 0, time.thread_time()
+        out: list[object] = []
+        while True:
+            out.clear()
+            with contextlib.suppress(TimeoutError):
+                read(out)
+            count += len(out)
+            if not out and load.poll() is not None:
+                break
+        cpu = time.thread_time() - cpu0
+        close()
+        server.kill()
+        server.wait()
+        print(f"| {how} | {count} | {cpu / max(count, 1) * 1e6:.2f} |", flush=True)
+
+
 def _proc_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
@@ -310,6 +373,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--short-procs", type=int, default=1)
     ap.add_argument("--pin", action="store_true", help="tcpwatch on CPU 1, everything else on 0")
+    ap.add_argument("--read-paths", action="store_true", help="instead: compare ways to read lo")
     ap.add_argument(
         "--capacity",
         type=int,
@@ -338,6 +402,10 @@ def main() -> None:
             _short(int(rest[0]), float(rest[1]))
         else:
             _stream(int(rest[0]), float(rest[1]), float(rest[2]))
+        return
+    if args.read_paths:
+        print("| read path | packets | CPU µs / packet |\n|---|---|---|")
+        read_paths()
         return
     if args.capacity:
         for track in (False, True):
