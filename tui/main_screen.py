@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from tui.app import TcpwatchApp
 
 
-UPDATE_LIMIT = 20_000
-"""Flows folded into the table per tick at most (~6 us each): a tick stays near 100 ms even
-when a whole capture's flows change at once; the rest follow on the next ticks."""
+UPDATE_LIMIT = 10_000
+"""Flows folded into the table per tick at most (6-10 us each here): a tick stays bounded even
+when a whole capture's flows change at once (end of file); the rest follow on the next ticks."""
 
 
 class MainScreen(Screen[None]):
