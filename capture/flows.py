@@ -589,6 +589,8 @@ def _on_syn(flow: Flow, snd: Side, seg: Segment, is_orig: bool) -> None:
     else:
         snd.syn += 1
         flow.mru_syn = ts  # Wireshark's ts_mru_syn: iRTT runs from the last SYN
+        if is_orig:
+            flow.direction_inferred = False  # a late SYN (reordered capture) confirms it
         if snd.syn_ts < 0:
             snd.syn_ts = ts
         else:

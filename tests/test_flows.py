@@ -277,6 +277,16 @@ def test_orientation_synack_first() -> None:
     assert (flow.orig.pkts, flow.resp.pkts) == (2, 1)
 
 
+def test_orientation_synack_before_syn() -> None:
+    """A SYN/ACK captured before its SYN: the late SYN confirms the orientation."""
+    c = Conv()
+    t = FlowTracker()
+    flows = [t.ingest(c.s("S.", ack=1001)), t.ingest(c.c("S")), t.ingest(c.c("."))]
+    flow = flows[-1]
+    assert len({f.id for f in flows}) == 1
+    assert (flow.orig_port, flow.direction_inferred, flow.orig.isn) == (40000, False, 1000)
+
+
 @pytest.mark.parametrize(
     ("first_from", "orig_port"),
     [

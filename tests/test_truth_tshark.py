@@ -1,9 +1,10 @@
 """Every public capture: tcpwatch's flows against tshark 4.0.17's conversations (`*.truth.json`).
 
 For each tshark conversation (`tcp.stream`) the flow(s) on the same endpoints starting inside the
-stream's frame range must have, per direction: packets, IP bytes, payload bytes, and the SYN,
-SYN/ACK, FIN, RST, PSH, URG, ECE, CWR counts; the same ISNs and MSS; iRTT within 2 µs; and the same
-originator when the stream has a SYN.
+stream's frame range must have, per direction: packets, IP bytes, payload bytes, the SYN,
+SYN/ACK, FIN, RST, PSH, URG, ECE, CWR counts and zero-window segments (window 0 without SYN, FIN
+or RST, as tshark counts them); the same ISNs and MSS; iRTT within 2 µs; and the same originator
+when the stream has a SYN.
 
 Deliberate differences, checked as such:
 * No SYN in the stream: tshark takes the first packet's sender as the initiator; tcpwatch takes a
@@ -37,7 +38,7 @@ from capture.sources import decoded
 DATA = Path(__file__).parent / "data"
 CAPTURES = sorted(p.name for p in DATA.iterdir() if (DATA / (p.name + ".truth.json")).exists())
 COUNTS = ("packets", "ip_bytes", "payload_bytes", "syn", "synack", "fin", "rst", "psh", "urg")
-COUNTS += ("ece", "cwr")
+COUNTS += ("ece", "cwr", "zero_window")
 
 # (capture, stream, direction, field): why tcpwatch's decoder gives another figure than tshark.
 DECODER_ISSUES = {
@@ -92,7 +93,8 @@ def _side(flow: Flow, ep: Endpoint) -> Side:
 def _counts(side: Side) -> dict[str, int]:
     flags = side.flags
     got = {"packets": side.pkts, "ip_bytes": side.ip_bytes, "payload_bytes": side.payload}
-    return got | {k: flags[k] for k in COUNTS[3:]}
+    got["zero_window"] = side.zero_window
+    return got | {k: flags[k] for k in COUNTS[3:-1]}
 
 
 def _check_counts(conv: dict[str, Any], flows: list[Flow], bad: list[str]) -> None:
