@@ -181,6 +181,12 @@ class LiveSource:
     def _run(self) -> None:
         try:
             self._loop()
+        except OSError as exc:
+            if self.write_path is not None and exc.filename is None and exc.strerror:
+                # the only file the loop writes: say which, and why (disk full, quota, EIO)
+                self.error = f"cannot write {self.write_path}: {exc.strerror}"
+            else:
+                self.error = f"live capture on {self.iface} failed: {_one_line(exc)}"
         except Exception as exc:
             self.error = f"live capture on {self.iface} failed: {_one_line(exc)}"
         finally:

@@ -180,3 +180,31 @@ def test_print_streams_lines_while_capturing() -> None:
     assert f".{port}" in first or f":{port}" in first, first
     assert len(lines) >= 10, err
     assert "Flags [S]" in first or "[S]" in first
+
+
+@pytest.mark.live
+@needs_root
+def test_write_failing_mid_capture_is_reported_in_one_line(shared_dir) -> None:
+    """`-w` onto a 64 KiB filesystem that fills up: the sniffer's error ends the run, one line
+    names the file and the reason, the exit status is non-zero, no traceback."""
+    pcap = shared_dir / "small" / "x.pcap"
+    pcap.parent.mkdir()
+    cli = " ".join([*TCPWATCH, "-i", "lo", "-f", "'port {port}'", "-w", str(pcap), "--print"])
+    with echo_server("127.0.0.1") as port:
+        # a private mount namespace: the tiny tmpfs is seen by this command only
+        script = f"mount -t tmpfs -o size=64k tmpfs {pcap.parent} && exec {cli.format(port=port)}"
+        proc = subprocess.Popen(
+            ["unshare", "-m", "sh", "-c", script], cwd=REPO, text=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert wait_until(lambda: capturing(proc.pid) or proc.poll() is not None, 15)
+        exchange("127.0.0.1", port, os.urandom(300_000))
+        try:
+            _, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    lines = err.splitlines()
+    assert proc.returncode != 0
+    assert "Traceback" not in err
+    assert lines[-1] == f"tcpwatch: cannot write {pcap}: No space left on device", err
