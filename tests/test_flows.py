@@ -9,8 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capture.flows import Flow, FlowTracker
+from capture.tcpstate import STATES
 from tests.segmaker import Conv, make_segment, syn_options
 
 RECORD_FIELDS = [
@@ -373,3 +376,43 @@ def test_finish_and_all_flows_in_id_order() -> None:
     t.finish()
     assert t.finished and [f.id for f in t.all_flows()] == [1, 2, 3, 4, 5]
     assert t.take_changed() == {1, 2, 3, 4, 5}
+
+
+CLOSE_KINDS = {"", "half-closed", "fin-4way", "fin-3way", "simultaneous", "rst", "fin-then-rst"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["c", "s"]),
+            st.integers(0, 0x1FF),
+            st.integers(0, 3000),
+            st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+            st.integers(0, 1),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 2**32 - 1),
+)
+def test_any_segment_sequence_keeps_invariants(steps: list[Any], isn: int) -> None:
+    """Whatever segments come (any flags, seq, length), counts add up and states stay valid."""
+    c = Conv(isn_c=isn, isn_s=isn ^ 0x5A5A5A5A)
+    t = FlowTracker(max_flows=4, frames_per_flow=3)
+    t.take_changed()
+    for side, bits, length, seq, window in steps:
+        seg = make_segment(
+            *c.ends[side], *c.ends["s" if side == "c" else "c"], bits,
+            seq=c.nxt[side] if seq is None else seq, ack=c.nxt["s" if side == "c" else "c"],
+            payload_len=length, window=window,
+        )  # fmt: skip
+        flow = t.ingest(seg)
+        rec = flow.record()
+        assert rec["close_kind"] in CLOSE_KINDS
+        assert {rec["state_orig"], rec["state_resp"]} <= set(STATES)
+        assert all(tr.old in STATES and tr.new in STATES for tr in flow.transitions)
+        json.dumps(rec)
+    seen = t.all_flows()
+    if not t.evicted:
+        assert sum(f.orig.pkts + f.resp.pkts for f in seen) == len(steps)
+    assert t.take_changed() <= {f.id for f in seen} | set(range(1, t.flow_count + 1))
