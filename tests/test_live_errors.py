@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,3 +209,20 @@ def test_write_failing_mid_capture_is_reported_in_one_line(shared_dir) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in err
     assert lines[-1] == f"tcpwatch: cannot write {pcap}: No space left on device", err
+
+
+@pytest.mark.live
+@needs_root
+def test_count_and_duration_end_a_headless_capture() -> None:
+    """`-c 5` exits after five frames; `--duration 0.5` exits on time; both print totals."""
+    with echo_server("127.0.0.1") as port:
+        proc = _start(["-i", "lo", "-f", f"port {port}", "-c", "5", "--print"])
+        exchange("127.0.0.1", port, b"count me")
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert len(out.splitlines()) == 5
+    assert "5 frames" in err
+    started = time.monotonic()
+    rc, err_lines = _run(["-i", "lo", "-f", "port 9", "--duration", "0.5", "--export", "jsonl"])
+    assert rc == 0 and time.monotonic() - started < 10
+    assert len(err_lines) == 1 and err_lines[0].startswith("tcpwatch: 0 frames, "), err_lines
