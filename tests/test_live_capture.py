@@ -230,3 +230,30 @@ def test_write_file_is_a_valid_pcap_of_every_frame(tmp_path) -> None:
     assert out.returncode == 0
     assert len(out.stdout.splitlines()) == len(frames)
     assert "::1" in out.stdout
+
+
+def test_the_tui_drain_names_processes_and_listeners() -> None:
+    """The App's drain, fed by a live source: flows get their processes; our listeners orient."""
+    from capture.flows import FlowTracker
+    from tui.drain import Drain
+
+    with echo_server("127.0.0.1") as port:
+        src = LiveSource("lo", f"port {port}", drop_privileges=False)
+        tracker = FlowTracker()
+        drain = Drain(src, tracker, live=True)
+        src.start()
+        try:
+            assert src.procs is not None and src.procs.wait_ready(5)
+            exchange("127.0.0.1", port, b"who am i")
+
+            def named() -> bool:
+                drain.step(None)
+                flows = list(tracker.flows.values())
+                return len(flows) == 1 and flows[0].pid_resp is not None
+
+            assert wait_until(named, 10)
+        finally:
+            src.stop()
+    flow = next(iter(tracker.flows.values()))
+    assert flow.pid_resp == os.getpid() and flow.resp_port == port
+    assert (bytes([127, 0, 0, 1]), port) in tracker.listen_ports  # bound to 127.0.0.1
