@@ -355,17 +355,23 @@ class FlowTracker:
         """Account for one segment; return the flow it belongs to."""
         # The common case, kept to a few attribute reads: a segment with ACK and no SYN, FIN or
         # RST on a flow whose endpoints are both ESTABLISHED. Everything else goes to `_ingest`.
-        src, dst, sport, dport = seg.src, seg.dst, seg.sport, seg.dport
-        low = src < dst or (src == dst and sport <= dport)
-        if low:
-            flow = self._by_key.get((src, dst, sport, dport, seg.vlan))
+        src = seg.src
+        dst = seg.dst
+        if src < dst or (src == dst and seg.sport <= seg.dport):
+            flow = self._by_key.get((src, dst, seg.sport, seg.dport, seg.vlan))
+            low = True
         else:
-            flow = self._by_key.get((dst, src, dport, sport, seg.vlan))
+            flow = self._by_key.get((dst, src, seg.dport, seg.sport, seg.vlan))
+            low = False
         flags = seg.flags
-        if flow is None or not flow.steady or flags & (SYN | FIN | RST | ACK) != ACK:
+        if flow is None or flags & (SYN | FIN | RST | ACK) != ACK or not flow.steady:
             return self._ingest(seg, flow, low)
-        is_orig = low == flow.orig_low
-        snd = flow.orig if is_orig else flow.resp
+        if low == flow.orig_low:
+            is_orig = True
+            snd = flow.orig
+        else:
+            is_orig = False
+            snd = flow.resp
         snd.pkts += 1
         snd.ip_bytes += seg.ip_len
         plen = seg.payload_len
@@ -376,16 +382,17 @@ class FlowTracker:
                 snd.hi = (seq + plen) & MASK
             else:
                 _seq_space(snd, seq, plen, flags)
-        if flags & PSH:
-            snd.psh += 1
-        if flags & (URG | ECE | CWR):
-            _count_rare(snd, flags)
+        if flags & (PSH | URG | ECE | CWR):
+            if flags & PSH:
+                snd.psh += 1
+            if flags & (URG | ECE | CWR):
+                _count_rare(snd, flags)
         if not seg.window:
             snd.zero_window += 1
         flow.last_ts = seg.ts
         flow.zeek.update(is_orig, seg)
         if self.frames_per_flow:
-            flow.ring.append(seg)  # type: ignore[union-attr]  # made by _ingest before steady
+            self._keep(flow, seg)
         changed = self._changed
         if changed is not None:
             changed.add(flow.id)
@@ -422,14 +429,17 @@ class FlowTracker:
         self._slow(flow, snd, rcv, seg, is_orig)
         flow.zeek.update(is_orig, seg)
         if self.frames_per_flow:
-            ring = flow.ring
-            if ring is None:
-                ring = flow.ring = deque(maxlen=self.frames_per_flow)
-            ring.append(seg)
+            self._keep(flow, seg)
         changed = self._changed
         if changed is not None:
             changed.add(flow.id)
         return flow
+
+    def _keep(self, flow: Flow, seg: Segment) -> None:
+        ring = flow.ring
+        if ring is None or ring.maxlen != self.frames_per_flow:
+            ring = flow.ring = deque(ring or (), maxlen=self.frames_per_flow)
+        ring.append(seg)
 
     def take_changed(self) -> set[int]:
         """Ids of the flows changed (or evicted) since the last call; the first call: all flows."""
