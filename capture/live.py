@@ -19,7 +19,7 @@ from capture import ifaces, privs
 from capture.decode import Decoder
 from capture.pcapio import CaptureError, PcapWriter
 from capture.procs import ProcessMapper
-from capture.ring import RETIRE_MS, Frame, PacketRing
+from capture.ring import RETIRE_MS, Frame, PacketRing, RingError
 from capture.segment import Segment
 from capture.sources import SourceStats
 
@@ -181,6 +181,8 @@ class LiveSource:
     def _run(self) -> None:
         try:
             self._loop()
+        except RingError as exc:
+            self.error = f"live capture on {self.iface} stopped: {exc.strerror}"
         except OSError as exc:
             if self.write_path is not None and exc.filename is None and exc.strerror:
                 # the only file the loop writes: say which, and why (disk full, quota, EIO)

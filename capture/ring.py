@@ -14,6 +14,7 @@ on a real interface, where the outgoing copy is the host's own traffic.
 from __future__ import annotations
 
 import mmap
+import os
 import select
 import socket
 import struct
@@ -52,6 +53,10 @@ _SLL_HDR = struct.Struct("!HHH8s2s")
 
 Frame = tuple[float, int, bytes]
 """(kernel timestamp, wire length, frame bytes) as handed to the decoder."""
+
+
+class RingError(OSError):
+    """The packet socket reported an error (e.g. ENETDOWN: the interface went down)."""
 
 
 class PacketRing:
@@ -128,8 +133,13 @@ class PacketRing:
             off = self._cur * self._bs
             status, npk, first = _BLOCK.unpack_from(mm, off + 8)
             if not status & TP_STATUS_USER:
-                if out or not self._poll.poll(int(timeout * 1000)):
+                if out:
                     return
+                events = self._poll.poll(int(timeout * 1000))
+                if not events:
+                    return
+                if events[0][1] & select.POLLERR:
+                    self._raise_socket_error()
                 continue
             if self._slow:
                 self._read_block_slow(off + first, npk, out)
@@ -137,6 +147,13 @@ class PacketRing:
                 self._read_block(off + first, npk, out)
             _U32.pack_into(mm, off + 8, 0)  # hand the block back to the kernel
             self._cur = (self._cur + 1) % self._nb
+
+    def _raise_socket_error(self) -> None:
+        # E.g. ENETDOWN when the interface goes down or away: report it, as tcpdump does,
+        # rather than spin on a socket that polls ready forever.
+        err = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            raise RingError(err, os.strerror(err))
 
     def _read_block(self, o: int, npk: int, out: list[Frame]) -> None:
         mm = self._mm

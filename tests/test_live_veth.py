@@ -146,3 +146,22 @@ def test_veth_capture_sees_both_directions_and_vlan_tags(pair, tmp_path) -> None
 def _mac(ns: list[str], dev: str) -> str:
     out = subprocess.run([*ns, "cat", f"/sys/class/net/{dev}/address"], capture_output=True)
     return out.stdout.decode().strip()
+
+
+def test_interface_going_away_ends_the_capture_in_one_line(pair) -> None:
+    """The captured veth is deleted: tcpwatch stops with one line (not a spin, not a trace)."""
+    ns_a, _ns_b = pair
+    tw = subprocess.Popen(
+        [*ns_a, *TCPWATCH, "-i", "twa", "--export", "jsonl"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert wait_until(lambda: capturing(tw.pid) or tw.poll() is not None, 15)
+        subprocess.run([*ns_a, "ip", "link", "del", "twa"], check=True, timeout=20)
+        _, err = tw.communicate(timeout=15)
+    finally:
+        if tw.poll() is None:
+            tw.kill()
+    assert tw.returncode != 0
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == "tcpwatch: live capture on twa stopped: Network is down", err
