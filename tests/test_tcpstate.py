@@ -76,6 +76,19 @@ CASES: list[tuple[str, list[Step], list[str], tuple[str, str]]] = [
         ("CLOSED", "SYN_SENT"),
     ),
     (
+        "RST to an active SYN_RECEIVED (simultaneous open) closes it",
+        [s("c", "S"), s("s", "S"), s("c", "S.", seq=1000), s("s", "R", seq=5001)],
+        [
+            "1 orig CLOSED>SYN_SENT",
+            "2 resp CLOSED>SYN_SENT",
+            "3 orig SYN_SENT>SYN_RECEIVED",
+            "3 resp SYN_SENT>ESTABLISHED",
+            "4 resp ESTABLISHED>CLOSED",
+            "4 orig SYN_RECEIVED>CLOSED",
+        ],
+        ("CLOSED", "CLOSED"),
+    ),
+    (
         "four-way close: ACK, then the second FIN",
         HANDSHAKE + [s("c", "F."), s("s", "."), s("s", "F."), s("c", ".")],
         HANDSHAKE_MOVES
