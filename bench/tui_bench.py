@@ -166,6 +166,7 @@ class Probe:
         self.renders: list[tuple[float, float]] = []  # (end time, duration)
         self.segments: list[int] = []
         self.drains: list[float] = []
+        self.updates: list[float] = []
         self.action_done = 0.0
         step = app.drain.step
 
@@ -186,6 +187,14 @@ class Probe:
             self.segments.append(app.drain.segments - before)
 
         app.tick = timed_tick  # type: ignore[method-assign]
+        show = app.show_tick
+
+        def timed_show(drained: Any) -> None:
+            t = time.perf_counter()
+            show(drained)
+            self.updates.append(time.perf_counter() - t)
+
+        app.show_tick = timed_show  # type: ignore[method-assign]
         screen = app.main
         refresh = screen._on_timer_update
 
@@ -214,17 +223,17 @@ async def run(flows: int, rate: float, seconds: float) -> dict[str, Any]:
     async with app.run_test(size=(200, 60)) as pilot:
         # The first ticks place every loaded flow (at most UPDATE_LIMIT a tick).
         await wait(lambda: len(app.main.model) == len(tracker.flows) and not app.main._pending)
-        result["first_tick_ms"] = max(probe.ticks) * 1e3
-        result["placing_ticks"] = len(probe.ticks)
+        result["first_tick_ms"] = max(probe.updates) * 1e3
+        result["placing_ticks"] = len(probe.updates)
         result["shown"] = len(app.main.model)
         probe.ticks.clear()
         probe.segments.clear()
         probe.renders.clear()
         probe.drains.clear()
+        probe.updates.clear()
         await asyncio.sleep(seconds * 0.6)
         steady_ticks, steady_renders = list(probe.ticks), [d for _, d in probe.renders]
-        drains = list(probe.drains)
-        updates = [t - d for t, d in zip(steady_ticks, drains, strict=False)]
+        drains, updates = list(probe.drains), list(probe.updates)
         result["drain_ms"] = summary(drains)
         result["update_ms"] = summary(updates)
         result["ingest_us"] = 1e6 * sum(drains) / max(1, sum(probe.segments))
@@ -318,7 +327,7 @@ def report(results: list[dict[str, Any]], rate: float) -> str:
     lines.append("")
     for r in results:
         ui = r["update_ms"]["p95"] + r["render_ms"]["p95"]
-        whole = r["tick_ms"]["p95"] + r["render_ms"]["p95"]
+        whole = r["drain_ms"]["p95"] + ui
         lines.append(
             f"{r['shown']:,} flows: tracker {r['ingest_us']:.1f} us/segment; UI update+render p95 "
             f"{ui:.1f} ms, with the drain {whole:.1f} ms (target {TARGET_TICK_MS:.0f}); key down "

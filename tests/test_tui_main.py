@@ -157,7 +157,8 @@ async def test_pause_freezes_rows_while_counters_move() -> None:
         before = status.status.packets
         clock[0] = 1e6  # everything is now due
         await wait_until(pilot, lambda: app.drain.finished and app.ticks > 0)
-        app.tick()
+        ticks = app.ticks
+        await wait_until(pilot, lambda: app.ticks > ticks + 1)
         assert status.status.packets > before
         assert shown_ids(app) == frozen
         assert len(app.tracker.flows) > len(frozen)

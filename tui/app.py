@@ -78,11 +78,17 @@ class TcpwatchApp(App[None]):
         return self.drain.now()
 
     def tick(self) -> None:
-        """Drain, then update the main screen once."""
+        """Drain, then (as the next message) update the main screen once."""
         if not self.main.is_mounted:
             return
         drained = self.drain.step(self.main.model.predicate)
         self._report_error()
+        # Queued rather than run now: a key that arrived during the drain is handled first,
+        # so it waits for the drain only, not for the drain and the update.
+        self.call_later(self.show_tick, drained)
+
+    def show_tick(self, drained: Drained) -> None:
+        """Fold one tick's changes into the main screen, in one batch."""
         with self.batch_update():
             self.main.apply(drained, self.now(), self.status())
         self.ticks += 1
