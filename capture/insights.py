@@ -12,9 +12,11 @@ a live view can leave a SYN sent a moment ago out of the unanswered ones.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from itertools import islice
 from typing import Any
 
 from capture import insights_flows as facts
@@ -69,6 +71,8 @@ class Thresholds:
     """TIME_WAIT length assumed for port reuse (Linux's TCP_TIMEWAIT_LEN; RFC 9293 says 2*MSL)."""
     max_services: int = 10
     """Services named one by one per kind of finding; the rest are folded into one finding."""
+    max_frames: int = 200
+    """Frame numbers kept per finding (the first flows' handshake or reset frames)."""
     max_evidence: int = 5000
     """Flow ids kept per finding; `numbers["flows"]` always holds the full count."""
 
@@ -179,7 +183,15 @@ def analyse(
     from capture import insights_rules as rules  # noqa: PLC0415  (the rules import this module)
 
     th = thresholds or Thresholds()
-    all_facts = [facts.facts_of(f) for f in flows]
+    # Tens of thousands of small objects at once: the cyclic GC would rescan them several
+    # times (measured ~20% of the analysis); none of them form cycles.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        all_facts = [facts.facts_of(f) for f in flows]
+    finally:
+        if paused:
+            gc.enable()
     if not all_facts:
         return []
     horizon = now if now is not None else max(x.last_ts for x in all_facts)
@@ -203,7 +215,7 @@ def make_finding(
     """A finding over `group` (ids and uids kept up to `th.max_evidence`)."""
     unique = {x.id: x for x in group}
     kept = [unique[i] for i in sorted(unique)[: th.max_evidence]]
-    frame_list = sorted({f for f in frames if f})[: th.max_evidence]
+    frame_list = sorted({f for f in islice(frames, th.max_frames) if f})
     return Finding(
         kind=kind,
         severity=severity,

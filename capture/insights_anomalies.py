@@ -74,7 +74,7 @@ def ending_findings(rest: list[FlowFacts], th: Thresholds, horizon: float) -> li
                 "at once (RFC 9293 §3.10.7).",
                 group,
                 th,
-                [f for x in group for f in x.rst_frames],
+                (f for x in group for f in x.rst_frames),
                 top_services=top,
             )
         )
@@ -302,10 +302,17 @@ def _storms(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
 
 
 def _port_reuse(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
+    # Only 4-tuples seen more than once can be reused: count first, sort only those.
+    def key(x: FlowFacts) -> tuple[bytes, int, bytes, int, tuple[int, ...]]:
+        return (x.orig_addr, x.orig_port, x.resp_addr, x.resp_port, x.vlan)
+
+    seen = Counter(key(x) for x in flows)
     by_tuple: dict[tuple[bytes, int, bytes, int, tuple[int, ...]], list[FlowFacts]]
     by_tuple = defaultdict(list)
     for x in flows:
-        by_tuple[(x.orig_addr, x.orig_port, x.resp_addr, x.resp_port, x.vlan)].append(x)
+        k = key(x)
+        if seen[k] > 1:
+            by_tuple[k].append(x)
     reused = []
     for group in by_tuple.values():
         group.sort(key=lambda x: x.first_ts)

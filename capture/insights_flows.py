@@ -35,8 +35,9 @@ _ILLEGAL_NAMES = {
 class FlowFacts:
     """A flat copy of what the rules need from one flow."""
 
+    flow: Any
+    """The tracker's flow (read lazily for what only findings need: uid, frame numbers)."""
     id: int
-    uid: str
     orig_addr: bytes
     orig_port: int
     resp_addr: bytes
@@ -67,8 +68,8 @@ class FlowFacts:
     close_kind: str | None
     illegal: list[tuple[int, str]] = field(default_factory=list)
     """(frame number or 0 when unknown, combination name) per illegal segment seen."""
-    first_frame: int = 0
-    rst_frames: list[int] = field(default_factory=list)
+    frame_first: int = -1
+    """Set from kept frames; -1 = take it from the transitions when asked."""
     rst_data: list[int] | None = None
     """Frames of RSTs carrying payload; None when unknown (no kept frames)."""
     syn_data: list[int] | None = None
@@ -84,18 +85,35 @@ class FlowFacts:
     synack_retries: int = 0
     category: str = OTHER
 
+    @property
+    def uid(self) -> str:
+        """The flow's Zeek-style uid (computed only for flows a finding names)."""
+        return str(self.flow.uid)
 
-def flag_count(side: Any, name: str) -> int:
-    """How many segments from `side` carried flag `name` (`syn`, `synack`, `rst` ...)."""
-    flags = getattr(side, "flags", None)
-    if isinstance(flags, dict):
-        return int(flags.get(name, 0) or 0)
-    return int(getattr(flags, name, 0) or 0)
+    @property
+    def first_frame(self) -> int:
+        """The flow's first frame number (kept frames, or its first state change); 0 unknown."""
+        if self.frame_first < 0:
+            moves = getattr(self.flow, "transitions", None) or ()
+            self.frame_first = moves[0].frame_no if moves else 0
+        return self.frame_first
+
+    @property
+    def rst_frames(self) -> list[int]:
+        """Frames where an endpoint moved to CLOSED (the resets, in a refusal)."""
+        moves = getattr(self.flow, "transitions", None) or ()
+        return [t.frame_no for t in moves if t.new == "CLOSED"]
+
+
+FLAG_KEYS: tuple[str, ...] = ("syn", "synack", "fin", "rst", "psh", "urg", "ece", "cwr", "ack")
 
 
 def _flags(side: Any) -> dict[str, int]:
-    names = ("syn", "synack", "fin", "rst", "psh", "urg", "ece", "cwr", "ack")
-    return {n: flag_count(side, n) for n in names}
+    """Segments per flag from `side` (the tracker's `flags` dict, or an object with counts)."""
+    flags = side.flags
+    if isinstance(flags, dict) and len(flags) == len(FLAG_KEYS):
+        return flags  # the tracker builds a fresh dict per call: no copy needed
+    return {n: int(getattr(flags, n, 0) or 0) for n in FLAG_KEYS}
 
 
 def illegal_name(flags: int) -> str:
@@ -142,65 +160,54 @@ def facts_of(flow: Any) -> FlowFacts:
     """Copy `flow`'s facts (cheap: attribute reads, plus a pass over its kept frames if any)."""
     o, r = flow.orig, flow.resp
     ff = FlowFacts(
+        flow=flow,
         id=flow.id,
-        uid=str(flow.uid),
         orig_addr=flow.orig_addr,
         orig_port=flow.orig_port,
         resp_addr=flow.resp_addr,
         resp_port=flow.resp_port,
-        vlan=tuple(getattr(flow, "vlan", ()) or ()),
+        vlan=tuple(flow.vlan or ()),
         first_ts=flow.first_ts,
         last_ts=flow.last_ts,
-        conn_state=str(flow.conn_state or ""),
-        history=str(flow.history or "").lstrip("^"),
-        state_orig=str(flow.state_orig),
-        state_resp=str(flow.state_resp),
-        orig_pkts=int(o.pkts),
-        resp_pkts=int(r.pkts),
-        orig_payload=int(o.payload),
-        resp_payload=int(r.payload),
+        conn_state=flow.conn_state or "",
+        history=(flow.history or "").lstrip("^"),
+        state_orig=flow.state_orig,
+        state_resp=flow.state_resp,
+        orig_pkts=o.pkts,
+        resp_pkts=r.pkts,
+        orig_payload=o.payload,
+        resp_payload=r.payload,
         orig_flags=_flags(o),
         resp_flags=_flags(r),
-        syn_retries=int(getattr(flow, "syn_retries", 0) or 0),
-        syn_retry_gaps=[float(g) for g in (getattr(flow, "syn_retry_gaps", None) or ())],
-        irtt=getattr(flow, "irtt", None),
-        retrans_orig=int(getattr(o, "retrans", 0) or 0),
-        retrans_resp=int(getattr(r, "retrans", 0) or 0),
-        zero_window_orig=int(getattr(o, "zero_window", 0) or 0),
-        zero_window_resp=int(getattr(r, "zero_window", 0) or 0),
-        wscale_orig=getattr(o, "wscale", None),
-        wscale_resp=getattr(r, "wscale", None),
-        closed_by=getattr(flow, "closed_by", None),
-        close_kind=getattr(flow, "close_kind", None),
+        syn_retries=flow.syn_retries or 0,
+        syn_retry_gaps=list(flow.syn_retry_gaps or ()),
+        irtt=flow.irtt,
+        retrans_orig=o.retrans or 0,
+        retrans_resp=r.retrans or 0,
+        zero_window_orig=o.zero_window or 0,
+        zero_window_resp=r.zero_window or 0,
+        wscale_orig=o.wscale,
+        wscale_resp=r.wscale,
+        closed_by=flow.closed_by,
+        close_kind=flow.close_kind,
         illegal=_illegal(flow),
-        tfo=bool(getattr(o, "tfo", None)),
-        rst_by=str(getattr(flow, "rst_by", "") or ""),
-        rst_state=str(getattr(flow, "rst_state", "") or ""),
-        synack_retries=int(getattr(flow, "synack_retries", 0) or 0),
+        tfo=bool(o.tfo),
+        rst_by=getattr(flow, "rst_by", "") or "",
+        rst_state=getattr(flow, "rst_state", "") or "",
+        synack_retries=getattr(flow, "synack_retries", 0) or 0,
     )
     if getattr(o, "syn_data", 0) or getattr(r, "syn_data", 0):
         ff.syn_data = [0]  # the frame is known only from kept frames
-    _from_transitions(ff, flow)
     # A tracker that keeps "its last advertised window was zero" per side answers recovery
     # even when no frames are kept (headless runs).
     open_o, open_r = getattr(o, "zero_window_open", None), getattr(r, "zero_window_open", None)
     if open_o is not None and open_r is not None:
         ff.zero_window_end = {"orig": bool(open_o), "resp": bool(open_r)}
-    frames = flow.frames() if hasattr(flow, "frames") else []
+    frames = flow.frames()
     if frames:
         _from_frames(ff, frames, flow.orig_addr, flow.orig_port)
     ff.category = categorise(ff)
     return ff
-
-
-def _from_transitions(ff: FlowFacts, flow: Any) -> None:
-    """Frame numbers from the state ladder (kept even when no frames are)."""
-    transitions = getattr(flow, "transitions", None) or ()
-    for t in transitions:
-        if not ff.first_frame:
-            ff.first_frame = t.frame_no
-        if t.new == "CLOSED":
-            ff.rst_frames.append(t.frame_no)
 
 
 def _from_frames(ff: FlowFacts, frames: list[Segment], orig_addr: bytes, orig_port: int) -> None:
@@ -209,7 +216,7 @@ def _from_frames(ff: FlowFacts, frames: list[Segment], orig_addr: bytes, orig_po
     last_win: dict[str, int] = {}
     isn_orig: int | None = None
     syn_len = 0
-    ff.first_frame = frames[0].frame_no
+    ff.frame_first = frames[0].frame_no
     for seg in frames:
         side = "orig" if (seg.src == orig_addr and seg.sport == orig_port) else "resp"
         flags = seg.flags

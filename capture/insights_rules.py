@@ -111,7 +111,7 @@ def _scan_finding(
         explanation,
         probes,
         th,
-        frames=[x.first_frame for x in probes if x.first_frame],
+        frames=(x.first_frame for x in probes),
         scanner=addr_str(src),
         hosts=len(hosts),
         ports=len(ports),
@@ -192,7 +192,7 @@ def refused_findings(rest: list[FlowFacts], ctx: Context) -> list[Finding]:
             f"client(s) were refused with RST (RFC 9293 §3.10.7.1: a SYN to a closed port is "
             f"answered by a reset)."
         )
-        frames = [f for x in group for f in x.rst_frames]
+        frames = (f for x in group for f in x.rst_frames)
         out.append(
             make_finding(
                 "refused",
@@ -307,7 +307,7 @@ def _unanswered(svc: str, silent: list[FlowFacts], th: Thresholds) -> Finding:
         f"{retry_text} (the retry timeout doubles each time, RFC 6298): a firewall drops them "
         "(filtered port) or the host is down."
     )
-    frames = [x.first_frame for x in silent if x.first_frame]
+    frames = (x.first_frame for x in silent)
     return make_finding(
         "unanswered",
         "warning",
@@ -349,7 +349,7 @@ def _accept_queue(q: _Queued, ctx: Context) -> Finding:
         explanation,
         q.silent + q.stuck + q.answered,
         ctx.th,
-        [x.first_frame for x in q.silent + q.stuck if x.first_frame],
+        (x.first_frame for x in q.silent + q.stuck),
         unanswered=len(q.silent),
         completed=len(q.answered),
         synack_resent=len(q.stuck),
