@@ -203,14 +203,19 @@ class ProcessMapper:
     def annotate(self, flow: _Annotatable) -> None:
         """Set `pid_orig/proc_orig` and `pid_resp/proc_resp` on a flow where the owner is known.
 
-        Known owners are kept when a later lookup finds nothing.
+        An owner known only from memory (its socket already gone when the flow was first
+        attributed) is marked `name (gone)`; an owner seen live is kept as it was.
         """
         mine = self.owner(flow.orig_addr, flow.orig_port, (flow.resp_addr, flow.resp_port))
-        if mine is not None:
-            flow.pid_orig, flow.proc_orig = mine.pid, mine.name
+        if mine is not None and (flow.pid_orig is None or not mine.stale):
+            flow.pid_orig, flow.proc_orig = mine.pid, _shown(mine)
         theirs = self.owner(flow.resp_addr, flow.resp_port, (flow.orig_addr, flow.orig_port))
-        if theirs is not None:
-            flow.pid_resp, flow.proc_resp = theirs.pid, theirs.name
+        if theirs is not None and (flow.pid_resp is None or not theirs.stale):
+            flow.pid_resp, flow.proc_resp = theirs.pid, _shown(theirs)
+
+
+def _shown(info: ProcInfo) -> str:
+    return f"{info.name} (gone)" if info.stale else info.name
 
 
 def _user(proc: psutil.Process) -> str:

@@ -134,3 +134,32 @@ def test_syn_retry_schedule_follows_the_sysctls(tmp_path) -> None:
     old = retry_schedule(sysctl_dir=str(tmp_path))
     assert old.retry_offsets() == [1, 3, 7, 15, 31, 63]
     assert old.give_up_after == 127
+
+
+def test_annotate_marks_owners_known_only_from_memory() -> None:
+    """Seen live: the plain name, kept after the socket goes. First seen gone: `name (gone)`."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+        cl = socket.create_connection(("127.0.0.1", port))
+        cport = cl.getsockname()[1]
+        mapper = ProcessMapper()
+        mapper.refresh()
+
+        def flow() -> SimpleNamespace:
+            return SimpleNamespace(
+                orig_addr=LO4, orig_port=cport, resp_addr=LO4, resp_port=port,
+                proc_orig=None, proc_resp=None, pid_orig=None, pid_resp=None,
+            )  # fmt: skip
+
+        seen_live = flow()
+        mapper.annotate(seen_live)
+        cl.close()
+        mapper.refresh()
+        mapper.annotate(seen_live)
+        seen_late = flow()
+        mapper.annotate(seen_late)
+    assert seen_live.proc_orig == ME and seen_live.pid_orig == os.getpid()
+    assert seen_late.proc_orig == f"{ME} (gone)" and seen_late.pid_orig == os.getpid()
+    assert seen_late.proc_resp == ME  # the listener is still there
