@@ -416,3 +416,20 @@ def test_any_segment_sequence_keeps_invariants(steps: list[Any], isn: int) -> No
     if not t.evicted:
         assert sum(f.orig.pkts + f.resp.pkts for f in seen) == len(steps)
     assert t.take_changed() <= {f.id for f in seen} | set(range(1, t.flow_count + 1))
+
+
+def test_simultaneous_open_is_one_flow() -> None:
+    """SYNs from both ends: one flow, the first SYN's sender is the originator, both ISNs kept."""
+    c = Conv(client=("10.0.0.1", 5000), server=("10.0.0.2", 6000), isn_c=10, isn_s=20)
+    segs = [c.c("S"), c.s("S"), c.c("S.", seq=10), c.s("S.", seq=20), c.c(".")]
+    flows = feed(FlowTracker(), segs)
+    flow = flows[-1]
+    assert len({f.id for f in flows}) == 1
+    assert (flow.orig_port, flow.direction_inferred) == (5000, False)
+    assert (flow.orig.isn, flow.resp.isn, flow.state_orig, flow.state_resp) == (
+        10,
+        20,
+        "ESTABLISHED",
+        "ESTABLISHED",
+    )
+    assert (flow.orig.flags["syn"], flow.resp.flags["syn"], flow.resp.flags["synack"]) == (1, 1, 1)
