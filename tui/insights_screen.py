@@ -1,7 +1,9 @@
 """The insights screen (`i`): findings by severity, live; `enter` shows a finding's flows.
 
 The screen re-runs `capture.insights.analyse` over the tracked flows on its own timer (once a
-second, slower when the analysis itself gets slow), never per packet. Live, it passes the view's
+second, less often when the analysis itself is slow, and not at all once a file is done), never
+per packet. The analysis runs on the UI thread, where the tracker lives: about 45 us per flow,
+so tens of thousands of flows cost a second every five seconds or more. Live, it passes the view's
 clock (so a SYN sent a moment ago is not yet "unanswered") and the LISTEN sockets' accept queues.
 """
 
@@ -48,6 +50,7 @@ class InsightsScreen(Screen[None]):
         self.analyses = 0
         """Analyses run so far; tests wait on it instead of sleeping."""
         self._next_at = 0.0
+        self._seen: tuple[Any, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="insights-summary")
@@ -60,12 +63,20 @@ class InsightsScreen(Screen[None]):
         self.query_one(InsightsList).focus()
 
     def _tick(self) -> None:
-        if time.monotonic() >= self._next_at:
+        # A finished file does not change: analyse it again only if the tracker did.
+        if time.monotonic() >= self._next_at and self._signature() != self._seen:
             self.refresh_findings()
+
+    def _signature(self) -> tuple[Any, ...]:
+        if self.live:
+            return (time.monotonic(),)  # the clock alone can change a finding (pending SYNs)
+        t = self.tracker
+        return (len(t.flows), getattr(t, "flow_count", 0), getattr(t, "finished", False))
 
     def refresh_findings(self) -> None:
         """Analyse the tracked flows now and show the result."""
         started = time.monotonic()
+        self._seen = self._signature()
         flows = list(self.tracker.flows.values())
         if self.live:
             now = self.clock() if self.clock is not None else None
