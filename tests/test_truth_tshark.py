@@ -12,7 +12,10 @@ Deliberate differences, checked as such:
   then marked `direction_inferred`, and the per-direction figures are compared by address.
 * VLAN: tshark's `tcp.stream` ignores VLAN tags, so copies of a connection on several VLANs are one
   stream to it (the copies are its "retransmissions"); tcpwatch keeps one flow per VLAN stack. The
-  flows' totals must add up to the stream's. tshark's iRTT then mixes the copies: not compared.
+  flows' totals must add up to the stream's. tshark's iRTT and retransmissions then mix the copies:
+  not compared.
+* Retransmissions (per direction) are compared with tshark's retransmissions plus out-of-order
+  segments; `RETRANS_DIFFERENCES` lists the two streams that differ, and why.
 * A timestamp too large for a float to hold microseconds (pcapplusplus_pcapng-example has frames
   dated year 586524): iRTT is compared within the float's resolution there.
 Known decoder issues are listed in `DECODER_ISSUES`: only those exact figures may differ, and they
@@ -45,6 +48,20 @@ DECODER_ISSUES = {
     ("zeek_tcp_reassembly.pcap", 0, "i2r", "payload_bytes"): (
         "frames 7, 26, 35, 39, 85: IPv4 total length 1500 exceeds the frame's wire length; "
         "tshark's tcp.len uses the bytes on the wire (1440/1428), decode.py the IP header (1448)"
+    ),
+}
+
+# Retransmissions: tcpwatch counts a segment that starts below the highest sequence number its
+# sender has sent (keep-alives aside) as tshark's retransmissions plus its out-of-order segments.
+# Two streams differ on purpose, for the reason given.
+RETRANS_DIFFERENCES = {
+    ("zeek_ipv6-http-atomic-frag.pcap", 0, "i2r"): (
+        "frame 8 carries data the server had already acknowledged but the capture had not shown: "
+        "tshark calls it a spurious retransmission, tcpwatch new data"
+    ),
+    ("suricata_issue-3341-tcphdr-01_urgent11_cve_2019_12260.pcap", 1, "i2r"): (
+        "frame 10 (crafted) starts at the SYN's own sequence number after an RST; tshark restarts "
+        "its expected sequence at the RST, tcpwatch sees it overlap the SYN"
     ),
 }
 
@@ -112,6 +129,17 @@ def _check_counts(conv: dict[str, Any], flows: list[Flow], bad: list[str]) -> No
         )
 
 
+def _check_retrans(name: str, conv: dict[str, Any], flow: Flow, bad: list[str]) -> None:
+    ends = {"i2r": tuple(conv["five_tuple"][:2]), "r2i": tuple(conv["five_tuple"][2:4])}
+    for direction, ep in ends.items():
+        want = conv[direction]["retransmission"] + conv[direction]["out_of_order"]
+        got = _side(flow, ep).retrans
+        if got != want and (name, conv["stream"], direction) not in RETRANS_DIFFERENCES:
+            bad.append(
+                f"retransmissions {direction}: tshark {want} (incl. out-of-order), tcpwatch {got}"
+            )
+
+
 def _check_originator(run: Run, conv: dict[str, Any], flow: Flow, bad: list[str]) -> None:
     initiator = (conv["initiator"]["addr"], conv["initiator"]["port"])
     if _ep(flow, True) == initiator:
@@ -176,6 +204,7 @@ def _compare(name: str) -> tuple[list[str], list[str]]:
         _check_originator(run, conv, flow, found)
         if len(flows) == 1:
             _check_irtt(conv, flow, found)
+            _check_retrans(name, conv, flow, found)
         elif len({f.vlan for f in flows}) != len(flows):
             found.append(f"{len(flows)} flows for one stream, not one per VLAN stack")
         for text in found:
