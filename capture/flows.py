@@ -22,7 +22,15 @@ Teardown (`close_kind`), decided by the FINs and the first RST:
   "simultaneous" the second FIN did not acknowledge the first (both sides closed at once)
   "rst"          an RST came before any FIN
   "fin-then-rst" an RST came after one side's FIN, before the other side's
-An RST after both FINs leaves the FIN kind. The tracker never reads a clock.
+An RST after both FINs leaves the FIN kind.
+
+Measures, per direction: a retransmission is a segment carrying data, SYN or FIN that starts below
+the highest sequence number its sender has sent (modulo 2**32; a 1-byte keep-alive excepted), so
+it matches tshark's retransmissions plus its out-of-order segments; a zero-window segment has
+window 0 and none of SYN, FIN, RST (tshark's rule). `irtt` is tshark's: from the most recent SYN to
+the first segment with ACK and without SYN, in either direction.
+
+The tracker never reads a clock: all time comes from the segments.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from capture.segment import (
 )
 from capture.tcpstate import (
     ESTABLISHED,
+    HALF,
     MASK,
     TIME_WAIT,
     Endpoint,
@@ -59,7 +68,6 @@ from capture.tcpstate import (
     transitions,
 )
 
-HALF = 0x80000000
 KEEP_SPECIAL = 32
 """Segments that moved an endpoint (handshake, teardown) always kept per flow, at most."""
 KEEP_TIMES = 16
@@ -322,7 +330,7 @@ class FlowTracker:
     """Turns segments into flows. Pure: all time comes from the segments.
 
     `max_flows` caps the flows tracked (closed and superseded flows are evicted first, then the
-    longest idle; `evicted` counts them, `on_evict(flow)` sees each before it goes).
+    longest idle; `evicted` counts them, `on_evict(flow)` is called with each as it goes).
     `frames_per_flow` is the ring of recent segments kept per flow; 0 keeps no segments at all.
     """
 
