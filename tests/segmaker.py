@@ -4,7 +4,7 @@
 writes only the flags (`"S"`, `"S."`, `"."`, `"P."`, `"F."`, `"R."`: tcpdump's letters, `.` = ACK)
 and the payload length; `seq`/`ack` may be given to replay a retransmission or an odd ack.
 Each segment is also a real LINKTYPE_RAW IPv4/IPv6 + TCP frame, so anything that re-reads
-`seg.frame` works.
+`seg.frame` works. Its IP and TCP checksums are left at 0 (tests of checksum checks rely on it).
 """
 
 from __future__ import annotations
