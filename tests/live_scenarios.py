@@ -194,7 +194,9 @@ def simultaneous(host: str, port: int, when: float) -> int:
     with _connect(host, port) as c:
         c.sendall(b"%.6f" % when)
         time.sleep(max(0.0, when - time.time()))
-        c.sendall(b"z" * 3000)  # empties the token bucket: the FINs behind it wait together
+        # Empties the token bucket: the FINs queue behind ~0.6 s of data, so they cross even if
+        # the server wakes late.
+        c.sendall(b"z" * 6000)
         c.shutdown(socket.SHUT_WR)
         _drain(c)
         return int(c.getsockname()[1])
@@ -248,7 +250,7 @@ def _simultaneous_phase(
     subprocess.run(["ip", "link", "set", "lo", "mtu", "1500"], check=True)
     subprocess.run([*tc, "rate", "64kbit", "burst", "2000", "latency", "5s"], check=True)
     try:
-        when = time.time() + 0.3
+        when = time.time() + 0.5
         jobs = [
             threading.Thread(
                 target=job,
@@ -264,8 +266,20 @@ def _simultaneous_phase(
             t.start()
         for t in jobs:
             t.join(TIMEOUT * 2)
+        _wait_qdisc_empty()
     finally:
         subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"], check=False)
+
+
+def _wait_qdisc_empty() -> None:
+    # Deleting the qdisc drops what it still holds (the last ACKs), which TCP would then
+    # retransmit after the capture has been stopped: let it empty first (bounded).
+    end = time.monotonic() + TIMEOUT
+    while time.monotonic() < end:
+        out = subprocess.run(["tc", "-s", "qdisc", "show", "dev", "lo"], capture_output=True)
+        if b"backlog 0b 0p" in out.stdout:
+            return
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":

@@ -142,8 +142,10 @@ def test_live_capture_equals_tcpdump_capture(run: Run) -> None:
     assert len(run.live) == len(run.ref)
     for live, ref in zip(run.live, run.ref, strict=True):
         assert _untimed(live) == _untimed(ref)
-        for key in TIMED:  # live keeps the kernel's ns timestamps; a pcap holds µs
-            assert _flat(live[key]) == pytest.approx(_flat(ref[key]), abs=2e-6), key
+        # Times agree to within tens of µs: each packet socket may stamp a packet as it gets
+        # its own copy (seen up to 35 µs apart under load), and a pcap holds µs where live has ns.
+        for key in TIMED:
+            assert _flat(live[key]) == pytest.approx(_flat(ref[key]), abs=1e-4), key
     assert f"{len(_frames(run.ref_pcap))} frames" in run.totals
 
 
@@ -183,7 +185,7 @@ EXPECTED = {
     "refused": ("REJ", "Sr", "resp", ("rst",), 0, 0, CL, CL),
     "backlog_filler": ("RSTO", "ShAR", "orig", ("rst",), 0, 0, CL, CL),
     "backlog_syn": ("S0", "S", "", ("",), 0, 0, "SYN_SENT", "UNKNOWN"),
-    "simultaneous": ("SF", "ShADaFf", "orig", ("simultaneous",), 3017, 0, TW, TW),
+    "simultaneous": ("SF", "ShADaFf", "orig", ("simultaneous",), 6017, 0, TW, TW),
 }  # fmt: skip
 
 
