@@ -226,3 +226,21 @@ def test_count_and_duration_end_a_headless_capture() -> None:
     rc, err_lines = _run(["-i", "lo", "-f", "port 9", "--duration", "0.5", "--export", "jsonl"])
     assert rc == 0 and time.monotonic() - started < 10
     assert len(err_lines) == 1 and err_lines[0].startswith("tcpwatch: 0 frames, "), err_lines
+
+
+@pytest.mark.live
+@needs_root
+def test_cap_net_raw_alone_is_enough_to_capture() -> None:
+    """As nobody with only CAP_NET_RAW (what setcap grants): the capture runs and sees traffic."""
+    with_cap = [*NOBODY, "--inh-caps=+net_raw", "--ambient-caps=+net_raw"]
+    with echo_server("127.0.0.1") as port:
+        proc = subprocess.Popen(
+            [*with_cap, *TCPWATCH, "-i", "lo", "-f", f"port {port}", "-c", "4", "--print"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert wait_until(lambda: capturing(proc.pid) or proc.poll() is not None, 15)
+        assert proc_uid(proc.pid) == 65534
+        exchange("127.0.0.1", port, b"capability")
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert len(out.splitlines()) == 4
