@@ -24,8 +24,9 @@ from capture.segment import Segment
 from capture.sources import SourceStats
 
 DEFAULT_BUFFER_KIB = 32768
-"""32 MiB: measured to hold 200,000+ loopback packets/s without kernel drops; the default
-socket buffer (~200 KiB) overflowed at about 48,000/s during short scheduling stalls."""
+"""The ring is the receive buffer: 32 MiB holds ~150,000 small frames, seconds of scheduling
+stalls at loopback rates (default socket buffers, ~200 KiB, overflow within milliseconds).
+See BENCHMARKS.md "Live capture"."""
 POLL_TIMEOUT = 0.2
 """The longest the thread waits for a block, so `stop()` is seen promptly."""
 BATCH_SEGMENTS = 2048
