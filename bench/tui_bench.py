@@ -253,7 +253,7 @@ async def keys(app: TcpwatchApp, pilot: Any, probe: Probe) -> dict[str, dict[str
     wrap(table, "action_cursor", probe)
     wrap(screen, "action_cycle_sort", probe)
     out: dict[str, dict[str, float]] = {}
-    for key, times in (("down", 20), ("s", len(SORTS))):
+    for key, times in (("down", 50), ("s", len(SORTS))):
         lat = []
         for _ in range(times):
             probe.action_done = 0.0
