@@ -151,3 +151,29 @@ def test_cut_file_is_processed_then_reported(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert len(run.stdout.splitlines()) == 1
     assert "ends inside a record" in run.stderr.strip().splitlines()[-1]
+
+
+def test_insight_thresholds_change_the_findings() -> None:
+    """--insight-threshold raises the bar a scan must pass; a bad name is one line, status 2."""
+    path = str(DATA / "chrissanders_synscan.pcapng")
+    default = tcpwatch("-r", path, "--export", "jsonl", "--insights", "-o", "/dev/null")
+    kinds = {json.loads(line)["kind"] for line in default.stdout.splitlines()}
+    assert "port_scan" in kinds
+    strict = tcpwatch(
+        "-r",
+        path,
+        "--export",
+        "jsonl",
+        "--insights",
+        "-o",
+        "/dev/null",
+        "--insight-threshold",
+        "scan_min_flows=1000000",
+        "--insight-threshold",
+        "scan_min_targets=1000000",
+    )
+    kinds = {json.loads(line)["kind"] for line in strict.stdout.splitlines()}
+    assert "port_scan" not in kinds
+    bad = tcpwatch("-r", path, "--insights", "--insight-threshold", "nonsense=1")
+    assert bad.returncode == 2 and "unknown insight threshold" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from capture.insights import Thresholds
 from capture.safetext import escape_untrusted
 from tui.drain import Drain, Drained
 from tui.help_screen import HelpScreen
@@ -72,8 +73,11 @@ class TcpwatchApp(App[None]):
         display_filter: str = "",
         linger: float = 10.0,
         replay: bool = False,
+        insight_thresholds: Thresholds | None = None,
     ) -> None:
         super().__init__()
+        self.insight_thresholds = insight_thresholds or Thresholds()
+        """Thresholds the insights screen analyses with (`--insight-threshold`)."""
         self.source = source
         self.tracker = tracker
         self.replay = replay

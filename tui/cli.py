@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--export", choices=("jsonl", "csv"), help="one record per flow at the end")
     out.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE")
     out.add_argument("--insights", action="store_true", help="print findings (with --export jsonl)")
+    out.add_argument(
+        "--insight-threshold",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="change an insight threshold (repeat), e.g. scan_min_flows=20",
+    )
     tun = p.add_argument_group("limits and view")
     tun.add_argument("--max-flows", metavar="N", type=int, default=250_000, help="flows tracked")
     tun.add_argument(
@@ -116,6 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         compile_filter(expression)
     except FilterError as exc:
         print(f"tcpwatch: bad display filter {expression!r}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from capture.insights import thresholds_from
+
+    try:
+        args.thresholds = thresholds_from(args.insight_threshold)
+    except ValueError as exc:
+        print(f"tcpwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.list_interfaces:
         from capture.ifaces import list_interfaces

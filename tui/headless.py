@@ -173,7 +173,7 @@ def _print_insights(tracker: FlowTracker, args: argparse.Namespace, out: TextIO)
     except ImportError:
         print("tcpwatch: --insights is not available in this build", file=sys.stderr)
         return
-    for finding in analyse(tracker.all_flows()):
+    for finding in analyse(tracker.all_flows(), args.thresholds):
         out.write(format_finding(finding, as_json=args.export == "jsonl") + "\n")
 
 

@@ -80,9 +80,11 @@ class InsightsScreen(Screen[None]):
         flows = list(self.tracker.flows.values())
         if self.live:
             now = self.clock() if self.clock is not None else None
-            found = analyse(flows, now=now, listen_queues=read_listen_queues())
+            found = analyse(
+                flows, self.app.insight_thresholds, now=now, listen_queues=read_listen_queues()
+            )
         else:
-            found = analyse(flows)
+            found = analyse(flows, self.app.insight_thresholds)
         self.findings = found
         self.query_one(InsightsList).set_findings(found)
         self.query_one("#insights-summary", Static).update(summary(found, len(flows)))

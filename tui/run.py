@@ -56,6 +56,7 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
         display_filter=expression,
         linger=args.linger,
         replay=args.replay is not None,
+        insight_thresholds=args.thresholds,
     )
     try:
         app.run()
