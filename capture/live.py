@@ -106,7 +106,13 @@ class LiveSource:
         """Socket → process attribution (its own thread), started and stopped with the source."""
 
     def start(self) -> None:
-        """Open the socket, drop privileges if asked, open `-w`, start the sniffer thread."""
+        """Open the socket, drop privileges if asked, open `-w`, start the sniffer thread.
+
+        A second call does nothing, so a caller may start the source early (to report a
+        `LiveError` before any UI exists) and hand it to code that starts it again.
+        """
+        if self._thread is not None:
+            return
         try:
             self._ring = PacketRing(self.iface, self._program, self._cooked, self.buffer_kib)
             self._linktype = self._ring.linktype
