@@ -86,6 +86,7 @@ class TcpwatchApp(App[None]):
         self._error_shown: str | None = None
         self.ticks = 0
         """Ticks run so far; tests wait on it instead of sleeping."""
+        self._frozen_at = -FREEZE_TICKS
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -113,11 +114,12 @@ class TcpwatchApp(App[None]):
 
     def show_tick(self, drained: Drained) -> None:
         """Fold one tick's changes into the main screen, in one batch."""
+        if self.ticks - self._frozen_at >= FREEZE_TICKS and len(self.tracker.flows) >= FREEZE_FLOWS:
+            self._frozen_at = self.ticks
+            freeze_survivors()
         with self.batch_update():
             self.main.apply(drained, self.now(), self.status())
         self.ticks += 1
-        if self.ticks % FREEZE_TICKS == 0 and len(self.tracker.flows) >= FREEZE_FLOWS:
-            freeze_survivors()
 
     def status(self) -> Status:
         """The status bar's figures now."""
