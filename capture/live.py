@@ -91,7 +91,7 @@ class LiveSource:
         self.decoder = Decoder()
         self.error: str | None = None
         self.queue_drops = 0
-        self._queue: queue.Queue[list[Segment]] = queue.Queue(queue_batches)
+        self._queue: queue.Queue[tuple[list[Segment], int]] = queue.Queue(queue_batches)
         self._queued_bytes = 0
         self._lock = threading.Lock()
         self._leftover: list[Segment] = []
@@ -150,10 +150,10 @@ class LiveSource:
         freed = 0
         while len(out) < max_segments:
             try:
-                batch = self._queue.get_nowait()
+                batch, nbytes = self._queue.get_nowait()
             except queue.Empty:
                 break
-            freed += sum(len(s.frame) for s in batch)
+            freed += nbytes
             out.extend(batch)
         if freed:
             with self._lock:
@@ -209,6 +209,7 @@ class LiveSource:
         limit = self.count if self.count is not None else -1
         frames: list[Frame] = []
         batch: list[Segment] = []
+        nbytes = 0
         next_flush = time.monotonic() + FLUSH_EVERY
         while not self._stop.is_set() and self._frame_no != limit:
             wait = POLL_TIMEOUT
@@ -217,10 +218,10 @@ class LiveSource:
                 if wait <= 0:
                     break
             ring.read(wait, frames)
-            self._take(frames, batch, limit)
+            nbytes += self._take(frames, batch, limit)
             if batch and (len(batch) >= BATCH_SEGMENTS or not ring.next_ready()):
-                self._push(batch)
-                batch = []
+                self._push(batch, nbytes)
+                batch, nbytes = [], 0
             if writer is not None and time.monotonic() >= next_flush:
                 writer.flush()
                 next_flush = time.monotonic() + FLUSH_EVERY
@@ -230,14 +231,16 @@ class LiveSource:
             end = time.monotonic() + 2 * RETIRE_MS / 1000
             while (left := end - time.monotonic()) > 0 and self._frame_no != limit:
                 ring.read(left, frames, max_blocks=ring.blocks)
-                self._take(frames, batch, limit)
+                nbytes += self._take(frames, batch, limit)
         if batch:
-            self._push(batch)
+            self._push(batch, nbytes)
 
-    def _take(self, frames: list[Frame], batch: list[Segment], limit: int) -> None:
-        """Write, number and decode `frames` (emptied) into `batch`, up to `limit` in all."""
+    def _take(self, frames: list[Frame], batch: list[Segment], limit: int) -> int:
+        """Write, number and decode `frames` (emptied) into `batch`, up to `limit` in all.
+
+        Returns the frame bytes added to `batch` (the queue is bounded in bytes too)."""
         decode, writer, linktype = self.decoder.decode, self._writer, self._linktype
-        frame_no = self._frame_no
+        frame_no, nbytes = self._frame_no, 0
         for ts, wire_len, frame in frames:
             frame_no += 1
             if writer is not None:
@@ -245,19 +248,20 @@ class LiveSource:
             seg = decode(frame, ts, wire_len, linktype, frame_no)
             if seg is not None:
                 batch.append(seg)
+                nbytes += len(frame)
             if frame_no == limit:
                 break
         self._frame_no = frame_no
         frames.clear()
+        return nbytes
 
-    def _push(self, batch: list[Segment]) -> None:
-        nbytes = sum(len(s.frame) for s in batch)
+    def _push(self, batch: list[Segment], nbytes: int) -> None:
         with self._lock:
             if self._queued_bytes + nbytes > QUEUE_BYTES:
                 self.queue_drops += len(batch)
                 return
             try:
-                self._queue.put_nowait(batch)
+                self._queue.put_nowait((batch, nbytes))
             except queue.Full:
                 self.queue_drops += len(batch)
                 return
