@@ -41,6 +41,8 @@ _IPV6_AH = 51
 _MAX_IPV6_EXT = 16
 _MAX_ENCAP = 8
 
+MAX_RECORD = 16 << 20
+"""A pcap record claiming more than this is corrupt (as `capture.pcapio.MAX_RECORD`)."""
 MALFORMED_KEEP = 1000
 """How many malformed frames are kept for inspection (the count itself is exact)."""
 
@@ -56,6 +58,92 @@ LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
 SUPPORTED_LINKTYPES = frozenset((0, 1, 12, 14, 101, 108, 113, 228, 229, 276))
+
+
+_FAST6 = struct.Struct("!4xHBB16s16sHHIIBBH2xH")
+_VLAN_TAGS = (b"\x81\x00", b"\x88\xa8")
+_vlan_ids: dict[bytes, tuple[int, ...]] = {}
+
+
+def _vlan_key(tags: bytes) -> tuple[int, ...]:
+    """The VLAN ids of 1 or 2 raw tags (TPID + TCI each), shared tuples: flow keys hash them."""
+    vlan = _vlan_ids.get(tags)
+    if vlan is None:
+        vlan = tuple(((tags[i] << 8) | tags[i + 1]) & 0x0FFF for i in range(2, len(tags), 4))
+        if len(_vlan_ids) < 65536:
+            _vlan_ids[tags] = vlan
+    return vlan
+
+
+def _ether_fast(data: bytes, ts: float, wire_len: int, frame_no: int) -> Segment | None:
+    """The common Ethernet frame, or None for `Decoder._decode` to do it the long way.
+
+    Common: up to two VLAN tags, then IPv4 without options and not fragmented, or IPv6 without
+    extension headers; then TCP with a sane data offset, all within the IP length and the wire
+    length. The result is field for field what the long way gives.
+    """
+    etype = data[12:14]
+    off = 14
+    vlan: tuple[int, ...] = ()
+    if etype in _VLAN_TAGS:
+        etype = data[16:18]
+        off = 18
+        if etype == b"\x81\x00":
+            etype = data[20:22]
+            off = 22
+        vlan = _vlan_key(data[12 : off - 2])
+    n = len(data)
+    if etype == b"\x08\x00":
+        if n < off + 40 or data[off] != 0x45 or data[off + 9] != 6 or data[off + 6] & 0x3F:
+            return None
+        if data[off + 7]:
+            return None
+        (ip_len, ttl, src, dst, sport, dport, seq, ack, off_byte, flag_byte, window, urg) = (
+            _FAST.unpack_from(data, off)
+        )
+        ip_hlen = 20
+        version = 4
+    elif etype == b"\x86\xdd":
+        if n < off + 60 or data[off + 6] != 6 or data[off] >> 4 != 6:
+            return None
+        (plen, _, ttl, src, dst, sport, dport, seq, ack, off_byte, flag_byte, window, urg) = (
+            _FAST6.unpack_from(data, off)
+        )
+        ip_len = plen + 40
+        ip_hlen = 40
+        version = 6
+    else:
+        return None
+    hlen = (off_byte >> 4) * 4
+    if hlen < 20 or ip_hlen + hlen > ip_len or off + ip_len > wire_len:
+        return None
+    tcp_off = off + ip_hlen
+    seg = _new_segment(Segment)
+    seg.frame_no = frame_no
+    seg.ts = ts
+    seg.linktype = 1
+    seg.frame = data
+    seg.wire_len = wire_len
+    seg.truncated = n - off < ip_len
+    seg.ip_version = version
+    seg.ip_off = off
+    seg.src = src
+    seg.dst = dst
+    seg.ip_len = ip_len
+    seg.ttl = ttl
+    seg.vlan = vlan
+    seg.tcp_off = tcp_off
+    seg.sport = sport
+    seg.dport = dport
+    seg.seq = seq
+    seg.ack = ack
+    seg.flags = flag_byte | ((off_byte & 1) << 8)
+    seg.window = window
+    seg.urg_ptr = urg
+    seg.opts = data[tcp_off + 20 : tcp_off + hlen] if hlen > 20 else b""
+    seg.bad_opts = ""
+    seg.payload_len = ip_len - ip_hlen - hlen
+    return seg
 
 
 class Malformed(Exception):
@@ -89,49 +177,66 @@ class Decoder:
     ) -> Segment | None:
         """Decode one frame; None when it is not a (first-fragment) TCP segment."""
         self.frames += 1
-        # Fast path: Ethernet, IPv4 without options, unfragmented TCP (most frames on most links).
-        if (
-            linktype == 1
-            and data[12:15] == b"\x08\x00\x45"
-            and len(data) >= 54
-            and data[23] == 6
-            and not data[20] & 0x3F
-            and not data[21]
-        ):
-            (total, ttl, src, dst, sport, dport, seq, ack, off_byte, flag_byte, window, urg) = (
-                _FAST.unpack_from(data, 14)
-            )
-            hlen = (off_byte >> 4) * 4
-            if hlen >= 20 and 20 + hlen <= total:
-                fast = _new_segment(Segment)
-                fast.frame_no = frame_no
-                fast.ts = ts
-                fast.linktype = 1
-                fast.frame = data
-                fast.wire_len = wire_len
-                fast.truncated = len(data) - 14 < total
-                fast.ip_version = 4
-                fast.ip_off = 14
-                fast.src = src
-                fast.dst = dst
-                fast.ip_len = total
-                fast.ttl = ttl
-                fast.vlan = ()
-                fast.tcp_off = 34
-                fast.sport = sport
-                fast.dport = dport
-                fast.seq = seq
-                fast.ack = ack
-                fast.flags = flag_byte | ((off_byte & 1) << 8)
-                fast.window = window
-                fast.urg_ptr = urg
-                fast.opts = data[54 : 34 + hlen] if hlen > 20 else b""
-                fast.bad_opts = ""
-                fast.payload_len = total - 20 - hlen
+        if linktype == 1:
+            fast = _ether_fast(data, ts, wire_len, frame_no)
+            if fast is not None:
                 self.tcp += 1
                 if fast.truncated:
                     self.truncated += 1
                 return fast
+        return self._long(data, ts, wire_len, linktype, frame_no)
+
+    def decode_pcap(
+        self,
+        buf: bytes,
+        pos: int,
+        header: struct.Struct,
+        unit: float,
+        linktype: int,
+        frame_no: int,
+        out: list[Segment],
+    ) -> tuple[int, int]:
+        """Decode the whole classic-pcap records in `buf` from `pos`, appending to `out`.
+
+        `header` unpacks a record header (seconds, fraction, captured and wire length) and `unit`
+        is the fraction's unit. Stops at the first record not wholly in `buf`, or one claiming
+        more than `MAX_RECORD` bytes; returns (position reached, next frame number). The segments
+        are what `decode` gives frame by frame; the record walk and the common Ethernet frame
+        are done here inline (no per-record tuple, generator or method call).
+        """
+        unpack = header.unpack_from
+        size = len(buf)
+        append = out.append
+        long = self._long
+        fast = _ether_fast if linktype == 1 else None
+        first, tcp, truncated = frame_no, 0, 0
+        while pos + 16 <= size:
+            sec, frac, caplen, wire_len = unpack(buf, pos)
+            end = pos + 16 + caplen
+            if end > size or caplen > MAX_RECORD:
+                break
+            data = buf[pos + 16 : end]
+            pos = end
+            seg = fast(data, sec + frac * unit, wire_len, frame_no) if fast else None
+            if seg is not None:
+                tcp += 1
+                if seg.truncated:
+                    truncated += 1
+                append(seg)
+            else:
+                seg = long(data, sec + frac * unit, wire_len, linktype, frame_no)
+                if seg is not None:
+                    append(seg)
+            frame_no += 1
+        self.frames += frame_no - first
+        self.tcp += tcp
+        self.truncated += truncated
+        return pos, frame_no
+
+    def _long(
+        self, data: bytes, ts: float, wire_len: int, linktype: int, frame_no: int
+    ) -> Segment | None:
+        """`decode` beyond the fast path (the frame is already counted in `frames`)."""
         try:
             seg = self._decode(data, linktype)
         except (Malformed, struct.error, IndexError) as exc:
@@ -146,6 +251,12 @@ class Decoder:
         seg.linktype = linktype
         seg.frame = data
         seg.wire_len = wire_len
+        # IP longer than the frame on the wire (a bad length, or a segmentation offload
+        # artefact): the payload is what the wire held, as tshark's tcp.len; ip_len stays the
+        # header's, so IP byte counts agree with tshark's.
+        excess = seg.ip_off + seg.ip_len - max(wire_len, len(data))
+        if excess > 0 and seg.payload_len:
+            seg.payload_len = max(0, seg.payload_len - excess)
         self.tcp += 1
         if seg.truncated:
             self.truncated += 1

@@ -56,12 +56,26 @@ class Source(Protocol):
 
 
 def decoded(reader: CaptureReader, decoder: Decoder, first_frame: int = 1) -> Iterator[Segment]:
-    """The TCP segments of a capture, in order; frames are numbered from `first_frame`."""
-    decode = decoder.decode
-    for frame_no, (ts, wire_len, data, linktype) in enumerate(reader, first_frame):
-        seg = decode(data, ts, wire_len, linktype, frame_no)
-        if seg is not None:
-            yield seg
+    """The TCP segments of a capture, in order; frames are numbered from `first_frame`.
+
+    A classic pcap is walked a chunk at a time by `Decoder.decode_pcap` (the same segments as
+    `decode` frame by frame, at about half the cost); pcapng goes record by record.
+    """
+    blocks = reader.pcap_blocks()
+    if blocks is None:
+        decode = decoder.decode
+        for frame_no, (ts, wire_len, data, linktype) in enumerate(reader, first_frame):
+            seg = decode(data, ts, wire_len, linktype, frame_no)
+            if seg is not None:
+                yield seg
+        return
+    walk = decoder.decode_pcap
+    header, unit, linktype = blocks.header, blocks.unit, blocks.linktype
+    frame_no, pos = first_frame, 0
+    while (buf := blocks.fill(pos)) is not None:
+        out: list[Segment] = []
+        pos, frame_no = walk(buf, 0, header, unit, linktype, frame_no, out)
+        yield from out
 
 
 def decoder_stats(decoder: Decoder) -> SourceStats:

@@ -26,9 +26,10 @@ DATA = Path(__file__).parent / "data"
 TRUTHS = sorted(DATA.glob("*.truth.json"))
 
 
-def decode_one(frame: bytes, linktype: int = 1):
+def decode_one(frame: bytes, linktype: int = 1, wire_len: int | None = None):
     decoder = Decoder()
-    return decoder.decode(frame, 1.5, len(frame), linktype, 1), decoder
+    wire = len(frame) if wire_len is None else wire_len
+    return decoder.decode(frame, 1.5, wire, linktype, 1), decoder
 
 
 def tcp_syn(**ip_kw: object) -> bytes:
@@ -136,10 +137,22 @@ def test_every_flag_bit_including_ae() -> None:
 def test_truncated_frame_keeps_header_lengths() -> None:
     """A snap-length cut keeps the IP header's length and marks the segment truncated."""
     full = bytes(IP() / TCP() / Raw(b"z" * 1000))
-    seg, decoder = decode_one(full[:60], 101)
+    seg, decoder = decode_one(full[:60], 101, wire_len=len(full))
     assert seg is not None and seg.truncated and decoder.truncated == 1
     assert seg.ip_len == len(full) and seg.payload_len == 1000
     assert seg.payload() == b"z" * 20
+
+
+@pytest.mark.parametrize("vlan", [False, True])
+def test_ip_length_beyond_the_wire_caps_the_payload(vlan: bool) -> None:
+    """An IPv4 total length larger than the frame on the wire (zeek_tcp_reassembly.pcap): the
+    payload is what the wire held, as tshark's tcp.len; ip_len stays the header's."""
+    ip = IP(len=1500) / TCP() / Raw(b"z" * 100)
+    frame = bytes(Ether() / Dot1Q(vlan=5) / ip if vlan else Ether() / ip)
+    seg, decoder = decode_one(frame)
+    assert seg is not None and not decoder.malformed
+    assert seg.ip_len == 1500 and seg.payload_len == 100
+    assert seg.truncated  # the capture holds less than the IP header says
 
 
 def test_bad_data_offset_and_options_are_flagged_not_fatal() -> None:
