@@ -133,6 +133,14 @@ class LiveSource:
         self._thread.start()
         if self.procs is not None:
             self.procs.start()
+            # The first socket table, before segments are tracked: our listeners orient flows
+            # already under way (bounded; a slow /proc only delays attribution).
+            self.procs.wait_ready(1.0)
+
+    @property
+    def listen_ports(self) -> set[tuple[bytes, int] | int]:
+        """Our listening endpoints, kept current, for `FlowTracker.listen_ports`."""
+        return self.procs.listen_ports if self.procs is not None else set()
 
     def annotate(self, flow: Any) -> None:
         """Set the flow's `pid_orig/proc_orig/pid_resp/proc_resp` where the owner is known."""

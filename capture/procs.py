@@ -80,6 +80,9 @@ class ProcessMapper:
         self._gone_local: OrderedDict[Endpoint, ProcInfo] = OrderedDict()
         self._gone_listen: OrderedDict[Endpoint, ProcInfo] = OrderedDict()
         self._procs: dict[int, tuple[float, str, str]] = {}
+        self.listen_ports: set[Endpoint | int] = set()
+        """Listening endpoints for `FlowTracker.listen_ports`, kept up to date in place:
+        (addr, port), or the bare port for a wildcard bind (every local address)."""
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,6 +131,10 @@ class ProcessMapper:
         self._remember(self._listen, listen, self._gone_listen)
         self._local_addrs = _local_addresses()
         self._by_tuple, self._by_local, self._listen = by_tuple, by_local, listen
+        keys = {port if addr in (_WILD4, _WILD6) else (addr, port) for addr, port in listen}
+        # In place, removals first: a tracker holding this set never sees it empty mid-refresh.
+        self.listen_ports.difference_update(self.listen_ports - keys)
+        self.listen_ports.update(keys)
         live = {info.pid for info in (*by_tuple.values(), *listen.values())}
         self._procs = {pid: v for pid, v in self._procs.items() if pid in live}
 
@@ -192,9 +199,8 @@ class ProcessMapper:
         return set(self._listen)
 
     def listen_keys(self) -> set[Endpoint | int]:
-        """Listening endpoints for `FlowTracker.listen_ports`: (addr, port), or the bare port
-        for a wildcard bind (which listens on every local address)."""
-        return {port if addr in (_WILD4, _WILD6) else (addr, port) for addr, port in self._listen}
+        """A copy of `listen_ports`."""
+        return set(self.listen_ports)
 
     def is_listening(self, addr: bytes, port: int) -> bool:
         """Whether a local socket listens on this endpoint (wildcard binds included)."""

@@ -244,3 +244,32 @@ def test_cap_net_raw_alone_is_enough_to_capture() -> None:
         out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert len(out.splitlines()) == 4
+
+
+@pytest.mark.live
+@needs_root
+def test_listening_sockets_orient_a_connection_seen_mid_stream() -> None:
+    """A connection opened before the capture, whose server speaks first once it runs: our
+    listener makes the server the responder (the first packet's sender would be taken as the
+    originator otherwise)."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as cl:
+            conn, _ = srv.accept()
+            with conn:
+                proc = _start(["-i", "lo", "-f", f"port {port}", "--export", "jsonl"])
+                conn.sendall(b"server speaks first")
+                assert cl.recv(64) == b"server speaks first"
+                cl.sendall(b"client answers")
+                assert conn.recv(64) == b"client answers"
+                cport = cl.getsockname()[1]
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 1
+    r = records[0]
+    assert (r["orig_p"], r["resp_p"], r["direction_inferred"]) == (cport, port, True)
+    assert r["pid_resp"] == os.getpid()
