@@ -61,7 +61,7 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         )
         printer = SegmentPrinter(absolute=args.absolute) if args.print else None
         try:
-            segments, stats, finish, annotate = _segments(args, stop)
+            segments, stats, finish, annotate = _segments(args, stop, tracker)
         except (CaptureError, SourceError) as exc:
             print(f"tcpwatch: {exc}", file=sys.stderr)
             return 2
@@ -90,7 +90,7 @@ def _open_output(args: argparse.Namespace, stack: ExitStack) -> TextIO:
 
 
 def _segments(
-    args: argparse.Namespace, stop: _Stop
+    args: argparse.Namespace, stop: _Stop, tracker: FlowTracker | None = None
 ) -> tuple[Iterable[Segment], Callable[[], SourceStats], Callable[[], str], Callable[[Flow], None]]:
     """The segments to track, a way to read the counters, a `finish` giving a final error, and
     `annotate` (live: sets the owning processes on a flow)."""
@@ -115,6 +115,8 @@ def _segments(
     except Exception as exc:  # e.g. LiveError: opening the socket or -w failed (one line)
         raise SourceError(str(exc)) from None
     annotate = getattr(source, "annotate", lambda flow: None)
+    if tracker is not None:  # live: our listening sockets orient flows already under way
+        tracker.listen_ports = getattr(source, "listen_ports", tracker.listen_ports)
     return _polled(source, stop), source.stats, lambda: _finish_source(source), annotate
 
 
