@@ -44,6 +44,7 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
 
     try:
         source = make_source(args)  # the App starts it once mounted
+        _start_live(source)
     except SourceError as exc:
         print(f"tcpwatch: {exc}", file=sys.stderr)
         return 2
@@ -66,3 +67,15 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
         print(f"tcpwatch: {source.error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _start_live(source: Source) -> None:
+    """Open a live socket before any App exists, so that a failure is one line, not a trace
+    inside the App (LiveSource.start is idempotent: the App's own start does nothing then)."""
+    from capture.live import LiveError, LiveSource
+
+    if isinstance(source, LiveSource):
+        try:
+            source.start()
+        except LiveError as exc:
+            raise SourceError(str(exc)) from None
