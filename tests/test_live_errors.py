@@ -273,3 +273,20 @@ def test_listening_sockets_orient_a_connection_seen_mid_stream() -> None:
     r = records[0]
     assert (r["orig_p"], r["resp_p"], r["direction_inferred"]) == (cport, port, True)
     assert r["pid_resp"] == os.getpid()
+
+
+@pytest.mark.live
+@needs_root
+def test_tui_mode_start_failure_is_one_line_before_any_ui(tmp_path) -> None:
+    """Run through sudo with `-w` where the invoking user cannot write: after the drop the file
+    cannot be opened; the TUI mode says so in one line before starting the App."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    env = {**os.environ, "SUDO_UID": "65534", "SUDO_GID": "65534"}
+    proc = subprocess.run(
+        [*TCPWATCH, "-i", "lo", "-w", str(private / "x.pcap")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    line = _one_line_error(proc.returncode, proc.stderr.splitlines())
+    assert str(private / "x.pcap") in line and "Permission denied" in line
+    assert proc.stdout == ""  # no App was drawn
