@@ -8,6 +8,10 @@ from typing import Any, TextIO
 
 from capture.safetext import csv_cell
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+BATCH = 256
+"""Records gathered before one write: a write per record costs more than its encoding."""
+
 
 class JsonlWriter:
     """One JSON object per line; strings are JSON-escaped, so no control byte is written raw."""
@@ -15,15 +19,27 @@ class JsonlWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.count = 0
+        self._lines: list[str] = []
 
     def write(self, record: dict[str, Any]) -> None:
-        """Write one flow record."""
-        self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        """Write one flow record (buffered: `flush` or `close` pushes it out)."""
+        lines = self._lines
+        lines.append(_ENCODE(record))
         self.count += 1
+        if len(lines) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write out the gathered records and flush the stream."""
+        if self._lines:
+            self._lines.append("")
+            self.out.write("\n".join(self._lines))
+            self._lines = []
+        self.out.flush()
 
     def close(self) -> None:
         """Flush what was written."""
-        self.out.flush()
+        self.flush()
 
 
 class CsvWriter:

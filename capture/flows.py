@@ -53,7 +53,7 @@ from capture.segment import (
     URG,
     Segment,
     addr_str,
-    parse_options,
+    syn_options,
 )
 from capture.tcpstate import (
     ESTABLISHED,
@@ -122,14 +122,19 @@ class Side(Endpoint):
         }  # fmt: skip
 
 
+# Two base62 digits at a time, least significant first: 8 divisions for 17 digits, not 17.
+_B62_PAIRS = tuple(_B62[r % 62] + _B62[r // 62] for r in range(62 * 62))
+
+
 def _uid(fid: int) -> str:
     """Zeek-style uid: "C" and 17 base62 characters, derived from the flow id only."""
     n = int.from_bytes(hashlib.blake2b(fid.to_bytes(8, "big"), digest_size=13).digest(), "big")
-    out = []
-    for _ in range(17):
-        n, r = divmod(n, 62)
-        out.append(_B62[r])
-    return "C" + "".join(out)
+    out = ["C"]
+    for _ in range(8):
+        n, r = divmod(n, 3844)
+        out.append(_B62_PAIRS[r])
+    out.append(_B62[n % 62])
+    return "".join(out)
 
 
 def _gaps(times: list[float] | None) -> list[float]:
@@ -332,6 +337,12 @@ class FlowTracker:
     `max_flows` caps the flows tracked (closed and superseded flows are evicted first, then the
     longest idle; `evicted` counts them, `on_evict(flow)` is called with each as it goes).
     `frames_per_flow` is the ring of recent segments kept per flow; 0 keeps no segments at all.
+
+    `linger` (seconds of capture time, None = never): a flow that has closed (RST, or FIN both
+    ways) or was superseded, and has seen no segment for `linger` seconds, is let go early: handed
+    to `on_evict` and forgotten (counted in `released`, not in `evicted`). A headless export uses
+    it so that memory follows the open flows, not all flows. A segment that still comes for such
+    a flow afterwards starts a new flow (as after an eviction); a new SYN would have anyway.
     """
 
     def __init__(
@@ -339,10 +350,16 @@ class FlowTracker:
         max_flows: int = 100_000,
         frames_per_flow: int = 64,
         on_evict: Callable[[Flow], None] | None = None,
+        linger: float | None = None,
     ) -> None:
         self.max_flows = max(1, max_flows)
         self.frames_per_flow = max(0, frames_per_flow)
         self.on_evict = on_evict
+        self.linger = linger
+        self.released = 0
+        """Flows let go early (see `linger`)."""
+        # Flows that closed, with the time they were last seen then, roughly in time order.
+        self._closing: deque[tuple[float, Flow]] = deque()
         self.flows: dict[int, Flow] = {}
         """Tracked flows by id (in id order)."""
         self.listen_ports: ListenPorts = set()
@@ -418,6 +435,8 @@ class FlowTracker:
                 base = flow.orig.base if is_orig else flow.resp.base
                 if base >= 0 and seg.seq != base:
                     flow.superseded = True
+                    if not flow.closed:
+                        self._watch_close(flow)
                     flow = self._new_flow(seg, low)
                     is_orig = True
         snd, rcv = (flow.orig, flow.resp) if is_orig else (flow.resp, flow.orig)
@@ -469,6 +488,9 @@ class FlowTracker:
             key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlan)
         else:
             key = (seg.dst, seg.src, seg.dport, seg.sport, seg.vlan)
+        closing = self._closing
+        if closing and closing[0][0] <= seg.ts:
+            self._release(seg.ts)
         if len(self.flows) >= self.max_flows:
             self._evict()
         fid = self._next_id
@@ -506,9 +528,36 @@ class FlowTracker:
             if self.on_evict is not None:
                 self.on_evict(flow)
 
+    def _release(self, now: float) -> None:
+        """Let go of the closed flows idle for `linger` seconds (see the class docstring)."""
+        closing = self._closing
+        linger = self.linger or 0.0
+        while closing and closing[0][0] <= now:
+            _, flow = closing.popleft()
+            if flow.id not in self.flows:
+                continue  # evicted meanwhile
+            due = flow.last_ts + linger
+            if due > now:
+                closing.append((due, flow))  # seen again since: look again later
+                continue
+            del self.flows[flow.id]
+            if self._by_key.get(flow.key) is flow:
+                del self._by_key[flow.key]
+            self.released += 1
+            if self._changed is not None:
+                self._changed.add(flow.id)
+            if self.on_evict is not None:
+                self.on_evict(flow)
+
+    def _watch_close(self, flow: Flow) -> None:
+        """Queue a flow that just closed (or was superseded) for release after `linger`."""
+        if self.linger is not None:
+            self._closing.append((flow.last_ts + self.linger, flow))
+
     def _slow(self, flow: Flow, snd: Side, rcv: Side, seg: Segment, is_orig: bool) -> None:
         """Everything a handshake, teardown or unsettled flow needs, off the common path."""
         flags = seg.flags
+        open_before = bool(flags & (FIN | RST)) and not flow.closed
         if snd.base < 0:
             snd.base = seg.seq if flags & SYN else (seg.seq - 1) & MASK
         if flags & ACK:
@@ -529,6 +578,8 @@ class FlowTracker:
         moved = advance(snd, rcv, seg)
         if moved:
             flow.moves = append_log(flow.moves, moved)
+        if open_before and flow.closed:
+            self._watch_close(flow)
         if self.frames_per_flow and (flags & (SYN | FIN | RST) or moved):
             special = flow.special
             if special is None:
@@ -614,9 +665,7 @@ def _on_syn(flow: Flow, snd: Side, seg: Segment, is_orig: bool) -> None:
         else:
             snd.syn_times = _retry(snd.syn_ts, snd.syn_times, ts)
     if snd.sack_perm is None:  # the first SYN of this side carries its handshake options
-        opts = parse_options(seg.opts)
-        snd.mss, snd.wscale, snd.tfo = opts.mss, opts.wscale, opts.tfo_cookie
-        snd.sack_perm, snd.timestamps = opts.sack_perm, opts.ts_val is not None
+        snd.mss, snd.wscale, snd.sack_perm, snd.timestamps, snd.tfo = syn_options(seg.opts)
         snd.syn_data = seg.payload_len
 
 

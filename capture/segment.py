@@ -225,6 +225,44 @@ def parse_options(raw: bytes) -> TcpOptions:
     return o
 
 
+def syn_options(raw: bytes) -> tuple[int | None, int | None, bool, bool, bytes | None]:
+    """A SYN's handshake options, as `parse_options` finds them but without the text of every
+    option: (mss, wscale, sack_perm, timestamps, tfo_cookie). For the tracker's hot path."""
+    mss = wscale = None
+    sack = ts = False
+    tfo = None
+    i, n = 0, len(raw)
+    while i < n:
+        kind = raw[i]
+        if kind == 1:
+            i += 1
+            continue
+        if kind == 0 or i + 1 >= n:
+            break
+        length = raw[i + 1]
+        if length < 2 or i + length > n:
+            break
+        # A known option of the wrong length is skipped (parse_options flags it and goes on).
+        if kind == 2:
+            if length == 4:
+                mss = (raw[i + 2] << 8) | raw[i + 3]
+        elif kind == 3:
+            if length == 3:
+                wscale = raw[i + 2]
+        elif kind == 4:
+            if length == 2:
+                sack = True
+        elif kind == 8:
+            if length == 10:
+                ts = True
+        elif kind == 34:
+            tfo = bytes(raw[i + 2 : i + length])
+        elif kind == 254 and length >= 4 and raw[i + 2 : i + 4] == b"\xf9\x89":
+            tfo = bytes(raw[i + 4 : i + length])
+        i += length
+    return mss, wscale, sack, ts, tfo
+
+
 def _parse_one(o: TcpOptions, kind: int, body: bytes) -> None:
     name = _OPT_NAMES.get(kind, f"opt-{kind}")
     value = body.hex()

@@ -125,7 +125,7 @@ class ZeekState(TcpMachine):
         else:
             flags = seg.flags
             if flags & (SYN | FIN | RST | ACK) == SYN | ACK and is_orig and len(pending) < 8:
-                pending.append(seg)
+                self._synack = [*pending, seg]
             elif pending and not flags & (SYN | FIN | RST) and (flags & ACK or seg.payload_len):
                 # Zeek >= 5.1 (zeek/zeek#2191): a connection that opened with a SYN/ACK followed
                 # by an ACK or data, in either direction, is flipped: the SYN/ACK's sender is the
@@ -133,7 +133,7 @@ class ZeekState(TcpMachine):
                 self._reset()
                 self._last_ts = seg.ts
                 self._synack = None
-                self._hist.append("^")
+                self._hist += "^"
                 for old in pending:
                     self._process(False, old)
                 self._process(not is_orig, seg)
@@ -200,7 +200,7 @@ class ZeekState(TcpMachine):
     @property
     def history(self) -> str:
         """Zeek's `history` so far."""
-        return "".join(self._hist)
+        return self._hist
 
     def conn_state(self) -> str:
         """Zeek's `conn_state` (main.zeek conn_state()) for the endpoint states reached so far."""

@@ -59,7 +59,7 @@ class Endpoint:
         self.scaled: list[int] | None = None
         # Reassembler: next relative byte to deliver, trim point, out-of-order [seq, upper].
         self.ra_next = self.ra_trim = 1
-        self.ra_blocks: list[list[int]] = []
+        self.ra_blocks: list[list[int]] | None = None  # made on the first out-of-order data
         self.ra_skip = False
         self.did_close = False
 
@@ -197,6 +197,8 @@ class Endpoint:
                 if ack <= 1 and self.size(peer) > MAX_INITIAL_WINDOW:
                     self.trim_to(self.ra_next, False)
         else:
+            if blocks is None:
+                blocks = self.ra_blocks = []
             i = len(blocks)
             while i and blocks[i - 1][0] > seq:
                 i -= 1

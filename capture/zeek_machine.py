@@ -60,13 +60,13 @@ class TcpMachine:
         """A connection before its first segment."""
         self.orig = Endpoint()
         self.resp = Endpoint()
-        self._hist: list[str] = []
+        self._hist = ""  # a str: shorter than a list of letters
         self._seen = 0  # Connection::hist_seen; not swapped by a flip, as in Zeek
         self._partial = False
         self._first_seen = 0  # bit 1: originator's first packet seen, bit 2: responder's
         # SYN/ACKs that opened the connection from its originator, kept until it is clear whether
         # Zeek flips the roles (see update()); None once that cannot happen any more.
-        self._synack: list[Segment] | None = []
+        self._synack: list[Segment] | tuple[()] | None = ()
         self._last_ts = 0.0  # Connection::LastTime
         self._attempt_at: float | None = None  # when the attempt timer fires
         self._close_at: float | None = None  # when the delete timer after a full close fires
@@ -78,7 +78,7 @@ class TcpMachine:
         self._first_seen = (2 if fs & 1 else 0) | (1 if fs & 2 else 0)
         self._partial = False
         self._synack = None
-        self._hist.append("^")
+        self._hist += "^"
 
     # -- TCPSessionAdapter::Process ------------------------------------------------------------
 
@@ -111,7 +111,7 @@ class TcpMachine:
             if not self._seen & mask:
                 self._seen |= mask
                 code = "D" if length else "A"
-                self._hist.append(code if is_orig else code.lower())
+                self._hist += code if is_orig else code.lower()
         if seg.window == 0 and not ctl & RST and peer.state != CLOSED and ep.state != RESET:
             self._scaled(ep, is_orig, _W)
         if ctl & FIN:
@@ -188,7 +188,7 @@ class TcpMachine:
             if not self._seen & mask:
                 self._seen |= mask
                 code = "D" if length else "A"
-                self._hist.append(code if is_orig else code.lower())
+                self._hist += code if is_orig else code.lower()
         if seg.window == 0 and peer.state != CLOSED and state != RESET:
             self._scaled(ep, is_orig, _W)
         rel_ack = 0
@@ -261,7 +261,7 @@ class TcpMachine:
         if self._seen & mask:
             return True
         self._seen |= mask
-        self._hist.append(code)
+        self._hist += code
         return False
 
     def _scaled(self, ep: Endpoint, is_orig: bool, kind: int) -> None:
@@ -273,7 +273,7 @@ class TcpMachine:
         threshold = counters[kind + 4]
         if count == threshold:
             code = _SCALED_CODES[kind]
-            self._hist.append(code if is_orig else code.lower())
+            self._hist += code if is_orig else code.lower()
             if threshold * 10 > M32:
                 count = 0  # the uint32 threshold would wrap: Zeek restarts the count
             else:
@@ -294,16 +294,16 @@ class TcpMachine:
             code = "H" if flags & ACK else "S"
             # S/H/F/R repeat only when their sequence number differs from the last one's.
             if self._check(is_orig, _HIST_SYN, code) and rel_seq != ep.last_syn:
-                self._hist.append(code if is_orig else code.lower())
+                self._hist += code if is_orig else code.lower()
             ep.last_syn = rel_seq
         elif fin:
             end = (rel_seq + length) & M64  # a FIN's number is the one after its data
             if self._check(is_orig, _HIST_FIN, "F") and end != ep.last_fin:
-                self._hist.append("F" if is_orig else "f")
+                self._hist += "F" if is_orig else "f"
             ep.last_fin = end
         elif rst:
             if self._check(is_orig, _HIST_RST, "R") and rel_seq != ep.last_rst:
-                self._hist.append("R" if is_orig else "r")
+                self._hist += "R" if is_orig else "r"
             ep.last_rst = rel_seq
         elif length:
             self._check(is_orig, _HIST_DATA, "D")

@@ -24,6 +24,10 @@ from capture.segment import Segment
 from capture.sources import Source, SourceStats, decoded, decoder_stats
 from tui.run import SourceError, make_source
 
+LINGER = 5.0
+"""Seconds (capture time) a closed flow stays before it is exported and let go: Zeek deletes a
+closed connection after tcp_close_delay, 5 s; late segments (a last ACK, a retransmitted FIN)
+come well within it."""
 POLL_BATCH = 4096
 POLL_WAIT = 0.05
 
@@ -58,6 +62,10 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
             max_flows=args.max_flows,
             frames_per_flow=0,
             on_evict=_exporter(writer, selected) if writer else None,
+            # An export writes each closed flow once it has been quiet a while, so memory
+            # follows the open flows. Not live (its flows are annotated with processes at the end)
+            # nor with --insights (which needs every flow at the end).
+            linger=LINGER if writer is not None and args.read and not args.insights else None,
         )
         printer = SegmentPrinter(absolute=args.absolute) if args.print else None
         try:
@@ -65,7 +73,7 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         except (CaptureError, SourceError) as exc:
             print(f"tcpwatch: {exc}", file=sys.stderr)
             return 2
-        _track(segments, tracker, printer, selected)
+        _track(segments, tracker, printer, selected, stop.event)
         error = finish()
         tracker.finish()
         if writer is not None:
@@ -98,17 +106,12 @@ def _segments(
         reader = open_capture(args.read)
         decoder = Decoder()
 
-        def until_stopped() -> Iterator[Segment]:
-            for n, seg in enumerate(decoded(reader, decoder)):
-                if not n & 0x3FF and stop.event.is_set():
-                    return
-                yield seg
-
         def finish_file() -> str:
             reader.close()
             return reader.error
 
-        return until_stopped(), lambda: decoder_stats(decoder), finish_file, lambda flow: None
+        segments = decoded(reader, decoder)  # `_track` checks `stop` as it goes
+        return segments, lambda: decoder_stats(decoder), finish_file, lambda flow: None
     source = make_source(args)
     try:
         source.start()
@@ -143,15 +146,20 @@ def _track(
     tracker: FlowTracker,
     printer: SegmentPrinter | None,
     selected: Callable[[Any], bool],
+    stop: threading.Event,
 ) -> None:
     ingest = tracker.ingest
     if printer is None:
-        for seg in segments:
+        for n, seg in enumerate(segments):
+            if not n & 0x3FFF and stop.is_set():
+                return
             ingest(seg)
         return
     write = sys.stdout.write
     line_buffered = not sys.stdout.isatty()
-    for seg in segments:
+    for n, seg in enumerate(segments):
+        if not n & 0x3FF and stop.is_set():
+            return
         flow = ingest(seg)
         if selected(flow):
             write(printer.line(seg, flow) + "\n")
