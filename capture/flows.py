@@ -415,7 +415,7 @@ class FlowTracker:
         if not seg.window:
             snd.zero_window += 1
         flow.last_ts = seg.ts
-        flow.zeek.update(is_orig, seg)
+        flow.zeek.update_plain(is_orig, seg)
         if self.frames_per_flow:
             self._keep(flow, seg)
         changed = self._changed

@@ -56,7 +56,15 @@ class Source(Protocol):
 
 
 def decoded(reader: CaptureReader, decoder: Decoder, first_frame: int = 1) -> Iterator[Segment]:
-    """The TCP segments of a capture, in order; frames are numbered from `first_frame`.
+    """The TCP segments of a capture, in order; frames are numbered from `first_frame`."""
+    for batch in decoded_batches(reader, decoder, first_frame):
+        yield from batch
+
+
+def decoded_batches(
+    reader: CaptureReader, decoder: Decoder, first_frame: int = 1
+) -> Iterator[list[Segment]]:
+    """`decoded` in lists (one per chunk read), for loops that pay per item they pull.
 
     A classic pcap is walked a chunk at a time by `Decoder.decode_pcap` (the same segments as
     `decode` frame by frame, at about half the cost); pcapng goes record by record.
@@ -64,10 +72,16 @@ def decoded(reader: CaptureReader, decoder: Decoder, first_frame: int = 1) -> It
     blocks = reader.pcap_blocks()
     if blocks is None:
         decode = decoder.decode
+        batch: list[Segment] = []
         for frame_no, (ts, wire_len, data, linktype) in enumerate(reader, first_frame):
             seg = decode(data, ts, wire_len, linktype, frame_no)
             if seg is not None:
-                yield seg
+                batch.append(seg)
+                if len(batch) >= 1024:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
         return
     walk = decoder.decode_pcap
     header, unit, linktype = blocks.header, blocks.unit, blocks.linktype
@@ -75,7 +89,8 @@ def decoded(reader: CaptureReader, decoder: Decoder, first_frame: int = 1) -> It
     while (buf := blocks.fill(pos)) is not None:
         out: list[Segment] = []
         pos, frame_no = walk(buf, 0, header, unit, linktype, frame_no, out)
-        yield from out
+        if out:
+            yield out
 
 
 def decoder_stats(decoder: Decoder) -> SourceStats:

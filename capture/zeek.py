@@ -142,6 +142,23 @@ class ZeekState(TcpMachine):
                 self._synack = None
         return self._process(is_orig, seg)
 
+    def update_plain(self, is_orig: bool, seg: Segment) -> None:
+        """`update` for a segment known to carry ACK and none of SYN, FIN, RST (the tracker's
+        common case): the checks that cannot fire are skipped. Such a segment never flips."""
+        if (
+            self._synack is None
+            and self._first_seen == 3
+            and not (seg.bad_opts or seg.truncated or self._verify)
+        ):
+            o, r = self.orig, self.resp
+            ep, peer = (o, r) if is_orig else (r, o)
+            if ep.state != INACTIVE:
+                if not (o.did_close and r.did_close):
+                    self._last_ts = seg.ts
+                self._fast(is_orig, ep, peer, seg)
+                return
+        self.update(is_orig, seg)
+
     @property
     def last_ts(self) -> float:
         """Connection::LastTime: the last segment's time (frozen once both sides closed)."""

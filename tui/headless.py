@@ -21,7 +21,7 @@ from capture.flows import Flow, FlowTracker
 from capture.pcapio import CaptureError, open_capture
 from capture.printer import SegmentPrinter
 from capture.segment import Segment
-from capture.sources import Source, SourceStats, decoded, decoder_stats
+from capture.sources import Source, SourceStats, decoded_batches, decoder_stats
 from tui.run import SourceError, make_source
 
 LINGER = 5.0
@@ -99,9 +99,11 @@ def _open_output(args: argparse.Namespace, stack: ExitStack) -> TextIO:
 
 def _segments(
     args: argparse.Namespace, stop: _Stop, tracker: FlowTracker | None = None
-) -> tuple[Iterable[Segment], Callable[[], SourceStats], Callable[[], str], Callable[[Flow], None]]:
-    """The segments to track, a way to read the counters, a `finish` giving a final error, and
-    `annotate` (live: sets the owning processes on a flow)."""
+) -> tuple[
+    Iterable[list[Segment]], Callable[[], SourceStats], Callable[[], str], Callable[[Flow], None]
+]:
+    """The segments to track (in batches), a way to read the counters, a `finish` giving a final
+    error, and `annotate` (live: sets the owning processes on a flow)."""
     if args.read and args.replay is None:
         reader = open_capture(args.read)
         decoder = Decoder()
@@ -110,8 +112,12 @@ def _segments(
             reader.close()
             return reader.error
 
-        segments = decoded(reader, decoder)  # `_track` checks `stop` as it goes
-        return segments, lambda: decoder_stats(decoder), finish_file, lambda flow: None
+        return (
+            decoded_batches(reader, decoder),  # `_track` checks `stop` between batches
+            lambda: decoder_stats(decoder),
+            finish_file,
+            lambda flow: None,
+        )
     source = make_source(args)
     try:
         source.start()
@@ -123,17 +129,17 @@ def _segments(
     return _polled(source, stop), source.stats, lambda: _finish_source(source), annotate
 
 
-def _polled(source: Source, stop: _Stop) -> Iterator[Segment]:
+def _polled(source: Source, stop: _Stop) -> Iterator[list[Segment]]:
     while not stop.event.is_set():
         batch = source.poll(POLL_BATCH)
-        yield from batch
+        yield batch
         if source.error or (source.finished and not batch):
             return
         if not batch:
             stop.event.wait(POLL_WAIT)
     source.stop()  # after a signal, what was captured before it still counts
     while batch := source.poll(POLL_BATCH):
-        yield from batch
+        yield batch
 
 
 def _finish_source(source: Source) -> str:
@@ -142,29 +148,29 @@ def _finish_source(source: Source) -> str:
 
 
 def _track(
-    segments: Iterable[Segment],
+    batches: Iterable[list[Segment]],
     tracker: FlowTracker,
     printer: SegmentPrinter | None,
     selected: Callable[[Any], bool],
     stop: threading.Event,
 ) -> None:
+    """Feed the tracker (and print) batch by batch until the input ends or `stop` is set."""
     ingest = tracker.ingest
-    if printer is None:
-        for n, seg in enumerate(segments):
-            if not n & 0x3FFF and stop.is_set():
-                return
-            ingest(seg)
-        return
     write = sys.stdout.write
     line_buffered = not sys.stdout.isatty()
-    for n, seg in enumerate(segments):
-        if not n & 0x3FF and stop.is_set():
+    for batch in batches:
+        if stop.is_set():
             return
-        flow = ingest(seg)
-        if selected(flow):
-            write(printer.line(seg, flow) + "\n")
-            if line_buffered:
-                sys.stdout.flush()
+        if printer is None:
+            for seg in batch:
+                ingest(seg)
+            continue
+        for seg in batch:
+            flow = ingest(seg)
+            if selected(flow):
+                write(printer.line(seg, flow) + "\n")
+                if line_buffered:
+                    sys.stdout.flush()
 
 
 def _exporter(
