@@ -73,7 +73,10 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         except (CaptureError, SourceError) as exc:
             print(f"tcpwatch: {exc}", file=sys.stderr)
             return 2
-        _track(segments, tracker, printer, selected, stop.event)
+        # Live and replay sources see the signal themselves and still hand over what they had
+        # captured before it (`_polled`); only a file read is cut short here.
+        cut = stop.event if args.read and args.replay is None else threading.Event()
+        _track(segments, tracker, printer, selected, cut)
         error = finish()
         tracker.finish()
         if writer is not None:
