@@ -70,6 +70,8 @@ from capture.tcpstate import (
 
 KEEP_SPECIAL = 32
 """Segments that moved an endpoint (handshake, teardown) always kept per flow, at most."""
+FRAME_BUDGET = 250_000
+"""Segments kept in all the flows' rings together, by default (~1 KB each with its frame)."""
 KEEP_TIMES = 16
 """SYN (or SYN/ACK) times kept per side: the first and its retries."""
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -338,6 +340,10 @@ class FlowTracker:
     longest idle; `evicted` counts them, `on_evict(flow)` is called with each as it goes).
     `frames_per_flow` is the ring of recent segments kept per flow; 0 keeps no segments at all.
 
+    `frame_budget` caps the segments kept in all the rings together: past it, the rings of the
+    flows idle longest are emptied first (their handshake and teardown segments stay), down to
+    three quarters of the budget. `kept` is the count now.
+
     `linger` (seconds of capture time, None = never): a flow that has closed (RST, or FIN both
     ways) or was superseded, and has seen no segment for `linger` seconds, is let go early: handed
     to `on_evict` and forgotten (counted in `released`, not in `evicted`). A headless export uses
@@ -351,9 +357,13 @@ class FlowTracker:
         frames_per_flow: int = 64,
         on_evict: Callable[[Flow], None] | None = None,
         linger: float | None = None,
+        frame_budget: int = FRAME_BUDGET,
     ) -> None:
         self.max_flows = max(1, max_flows)
         self.frames_per_flow = max(0, frames_per_flow)
+        self.frame_budget = max(1, frame_budget)
+        self.kept = 0
+        """Segments held in the flows' recent rings now (not counting handshake/teardown)."""
         self.on_evict = on_evict
         self.linger = linger
         self.released = 0
@@ -464,9 +474,37 @@ class FlowTracker:
 
     def _keep(self, flow: Flow, seg: Segment) -> None:
         ring = flow.ring
-        if ring is None or ring.maxlen != self.frames_per_flow:
-            ring = flow.ring = deque(ring or (), maxlen=self.frames_per_flow)
+        size = self.frames_per_flow
+        if ring is None or ring.maxlen != size:
+            held = len(ring) if ring else 0
+            ring = flow.ring = deque(ring or (), maxlen=size)
+            self.kept += len(ring) - held
+        if len(ring) < size:
+            self.kept += 1
+            if self.kept > self.frame_budget:
+                ring.append(seg)
+                self._trim_rings()
+                return
         ring.append(seg)
+
+    def _trim_rings(self) -> None:
+        """Empty the rings of the idlest flows until the kept segments are 3/4 of the budget."""
+        goal = self.frame_budget * 3 // 4
+        with_rings = [f for f in self.flows.values() if f.ring]
+        with_rings.sort(key=_last_seen)
+        for flow in with_rings:
+            if self.kept <= goal:
+                break
+            self.kept -= len(flow.ring or ())
+            flow.ring = None
+
+    def _forget(self, flow: Flow) -> None:
+        """Remove a flow that leaves the tracker (evicted or released)."""
+        del self.flows[flow.id]
+        if self._by_key.get(flow.key) is flow:
+            del self._by_key[flow.key]
+        if flow.ring:
+            self.kept -= len(flow.ring)
 
     def take_changed(self) -> set[int]:
         """Ids of the flows changed (or evicted) since the last call; the first call: all flows."""
@@ -519,9 +557,7 @@ class FlowTracker:
         # Evict a batch (1/64 of the cap) so the scan over all flows is paid once per batch.
         batch = max(1, self.max_flows // 64)
         for flow in heapq.nsmallest(batch, self.flows.values(), key=_evict_order):
-            del self.flows[flow.id]
-            if self._by_key.get(flow.key) is flow:
-                del self._by_key[flow.key]
+            self._forget(flow)
             self.evicted += 1
             if self._changed is not None:
                 self._changed.add(flow.id)
@@ -540,9 +576,7 @@ class FlowTracker:
             if due > now:
                 closing.append((due, flow))  # seen again since: look again later
                 continue
-            del self.flows[flow.id]
-            if self._by_key.get(flow.key) is flow:
-                del self._by_key[flow.key]
+            self._forget(flow)
             self.released += 1
             if self._changed is not None:
                 self._changed.add(flow.id)
@@ -592,6 +626,10 @@ class FlowTracker:
             and (flow.irtt is not None or flow.mru_syn < 0)
             and (flow.rtt_synack_ack is not None or flow.mru_synack < 0)
         )
+
+
+def _last_seen(flow: Flow) -> float:
+    return flow.last_ts
 
 
 def _evict_order(flow: Flow) -> tuple[bool, float]:

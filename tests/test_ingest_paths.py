@@ -123,3 +123,24 @@ def test_linger_lets_closed_flows_go() -> None:
     closed = sum(1 for r in map(json.loads, early) if r["close_kind"] not in ("", "half-closed"))
     assert tracker.released >= closed - 1 > 0  # the last to close has no later flow to wait for
     assert len(tracker.flows) + tracker.released == tracker.flow_count
+
+
+def test_frame_budget_empties_the_idlest_rings_first() -> None:
+    """Kept segments stay within the global budget; the idlest flows lose their rings first,
+    every flow keeps its handshake and teardown segments."""
+    tracker = FlowTracker(frames_per_flow=8, frame_budget=40)
+    seen = 0
+    for seg in decoded(open_capture(str(DATA / "tcpdump_resp_1_benchmark.pcap")), Decoder()):
+        tracker.ingest(seg)
+        seen += 1
+        assert tracker.kept <= 40
+        assert tracker.kept == sum(len(f.ring or ()) for f in tracker.flows.values())
+    flows = tracker.all_flows()
+    assert seen > 40 and len(flows) > 5
+    with_ring = [f for f in flows if f.ring]
+    without = [f for f in flows if not f.ring]
+    assert with_ring and without
+    assert min(f.last_ts for f in with_ring) >= max(f.last_ts for f in without)
+    for flow in without:
+        assert flow.frames() == sorted(flow.special or (), key=lambda s: s.frame_no)
+        assert flow.frames()  # its SYN at least
