@@ -10,6 +10,7 @@ the pictures are the same on every run.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 import time
@@ -30,6 +31,7 @@ OUT = ROOT / "screenshots"
 
 SHOTS: tuple[tuple[str, tuple[int, int], tuple[str, ...], str | None], ...] = (
     ("main", (120, 40), (), None),
+    ("main-200x60", (200, 60), (), None),
     ("main-80x24", (80, 24), (), None),
     ("filtered", (120, 40), ("slash", *"retries > 0 or conn S1", "enter", "s", "s"), None),
     ("flow-ladder", (140, 45), ("down", "enter"), "FlowScreen"),
@@ -48,7 +50,8 @@ async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 2
 
 
 async def shoot(name: str, size: tuple[int, int], keys: tuple[str, ...], wait: str | None) -> Path:
-    app = TcpwatchApp(FileSource(str(CAPTURE)), FlowTracker(), linger=1e9)
+    # A relative path, so the status bar in the pictures names no directory of this machine.
+    app = TcpwatchApp(FileSource(str(CAPTURE.relative_to(ROOT))), FlowTracker(), linger=1e9)
     async with app.run_test(size=size) as pilot:
         start = app.ticks
         await until(pilot, lambda: app.drain.finished and app.ticks > start + 1)
@@ -83,6 +86,7 @@ def to_png(svg: Path) -> Path | None:
 
 
 def main() -> int:
+    os.chdir(ROOT)
     OUT.mkdir(exist_ok=True)
     for name, size, keys, wait in SHOTS:
         svg = asyncio.run(shoot(name, size, keys, wait))

@@ -159,15 +159,20 @@ COLUMNS: tuple[Column, ...] = (
 """Every column in display order; `fit_columns` picks those that fit the width."""
 
 
-def fit_columns(width: int, addr_width: int = ADDR_WIDTH, mark_width: int = 2) -> list[Column]:
+def fit_columns(
+    width: int, addr_width: int = ADDR_WIDTH, procs: bool = True, mark_width: int = 2
+) -> list[Column]:
     """The columns that fit in `width` cells (one blank between), by priority, in display order.
 
     Address columns widen, when there is room to spare, up to `addr_width` (the longest
-    endpoint shown), so IPv6 endpoints show whole on a wide terminal.
+    endpoint shown), so IPv6 endpoints show whole on a wide terminal. The process column is
+    left out while no flow has a process (always, reading a file).
     """
     chosen: set[str] = set()
     used = mark_width
     for col in sorted(COLUMNS, key=lambda c: c.priority):
+        if col.key == "proc" and not procs:
+            continue
         if used + col.width + 1 <= width or col.priority == 0:
             chosen.add(col.key)
             used += col.width + 1

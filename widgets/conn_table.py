@@ -105,7 +105,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         self.cursor_id: int | None = None
         self._cursor_row = 0
         self._columns: list[Column] = fit_columns(80)
-        self._fitted = (80, 0)
+        self._fitted = (80, 0, False)
         self._last_painted: tuple[Any, ...] = ()
         self._styles: dict[tuple[str | None, bool, str], Style] = {}
         self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(1024)
@@ -115,7 +115,7 @@ class ConnectionTable(ScrollView, can_focus=True):
     def sync(self, now: float) -> None:
         """Take the model's new order and the capture clock; keep the cursor on its flow."""
         self.now = now
-        if self._fitted != (self.size.width, self.model.endpoint_width):
+        if self._fitted != (self.size.width, self.model.endpoint_width, self.model.procs_seen):
             self._fit(self.size.width)
         self.virtual_size = Size(self.size.width, len(self.model) + 1)
         previous = self.cursor_id
@@ -227,8 +227,8 @@ class ConnectionTable(ScrollView, can_focus=True):
         self._scroll_to_row(self._cursor_row)
 
     def _fit(self, width: int) -> None:
-        self._fitted = (width, self.model.endpoint_width)
-        self._columns = fit_columns(width, self.model.endpoint_width)
+        self._fitted = (width, self.model.endpoint_width, self.model.procs_seen)
+        self._columns = fit_columns(width, self.model.endpoint_width, self.model.procs_seen)
         self._cache.clear()
 
     def notify_style_update(self) -> None:
@@ -259,7 +259,8 @@ class ConnectionTable(ScrollView, can_focus=True):
         return strip
 
     def _header(self, width: int) -> Strip:
-        key = ("header", width, self.model.sort, self.model.descending)
+        counts = tuple(self.model.category_counts.get(c, 0) for c in CATEGORIES)
+        key = ("header", width, self.model.sort, self.model.descending, counts)
         strip = self._cache.get(key)
         if strip is None:
             base = self.get_component_rich_style("conn-table--header")
@@ -279,9 +280,24 @@ class ConnectionTable(ScrollView, can_focus=True):
                     Segment(fit(label, col.width, col.align), sorted_style if is_sorted else base)
                 )
                 segs.append(Segment(" ", base))
+            used = sum(seg.cell_length for seg in segs)
+            segs.extend(self._legend(counts, width - used, base))
             strip = Strip(segs).extend_cell_length(width, base).crop(0, width)
             self._cache[key] = strip
         return strip
+
+    def _legend(self, counts: tuple[int, ...], room: int, base: Style) -> list[Segment]:
+        """Each state category in its own colour with its count, right-aligned, if it fits."""
+        items = [(f"{cat} {n:,}", cat) for cat, n in zip(CATEGORIES, counts, strict=True) if n]
+        size = sum(len(text) + 1 for text, _ in items)
+        if not items or size + 2 > room:
+            return []
+        segs = [Segment(" " * (room - size), base)]
+        for text, cat in items:
+            color = self.get_component_rich_style(f"conn-table--{cat}").color
+            segs.append(Segment(text, Style(color=color, bgcolor=base.bgcolor)))
+            segs.append(Segment(" ", base))
+        return segs
 
     def _row_strip(self, fid: int, flow: Any, width: int, is_cursor: bool) -> Strip:
         cat = self.model.categories.get(fid, "half-open")

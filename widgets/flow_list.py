@@ -116,6 +116,8 @@ class FlowList:
         self.versions: dict[int, int] = {}
         self.flag_totals: list[int] = [0] * (len(FLAG_KEYS) + 1)
         self.endpoint_width = 0
+        self.procs_seen = False
+        """Whether any flow placed so far has a process (live attribution)."""
         """Cells of the longest `addr:port` placed so far (the table sizes its columns by it)."""
 
     def __len__(self) -> int:
@@ -199,6 +201,8 @@ class FlowList:
                 rows.remove(old)
                 rows.add(key)
                 keys[fid] = key
+            if not self.procs_seen and (flow.proc_orig or flow.proc_resp):
+                self.procs_seen = True
             contrib = flag_counts(flow)
             prev = contribs.get(fid)
             if prev is not None:
