@@ -84,14 +84,12 @@ def _ether_fast(data: bytes, ts: float, wire_len: int, frame_no: int) -> Segment
     """
     etype = data[12:14]
     off = 14
-    vlan: tuple[int, ...] = ()
     if etype in _VLAN_TAGS:
         etype = data[16:18]
         off = 18
         if etype == b"\x81\x00":
             etype = data[20:22]
             off = 22
-        vlan = _vlan_key(data[12 : off - 2])
     n = len(data)
     if etype == b"\x08\x00":
         if n < off + 40 or data[off] != 0x45 or data[off + 9] != 6 or data[off + 6] & 0x3F:
@@ -118,6 +116,7 @@ def _ether_fast(data: bytes, ts: float, wire_len: int, frame_no: int) -> Segment
     if hlen < 20 or ip_hlen + hlen > ip_len or off + ip_len > wire_len:
         return None
     tcp_off = off + ip_hlen
+    vlan = _vlan_key(data[12 : off - 2]) if off > 14 else ()
     seg = _new_segment(Segment)
     seg.frame_no = frame_no
     seg.ts = ts
@@ -271,6 +270,8 @@ class Decoder:
         if linktype == LINKTYPE_LINUX_SLL:
             return self._ethertype(data, _U16.unpack_from(data, 14)[0], 16)
         if linktype == LINKTYPE_LINUX_SLL2:
+            if len(data) < 20:
+                raise Malformed("truncated header")
             return self._ethertype(data, _U16.unpack_from(data, 0)[0], 20)
         if linktype == LINKTYPE_IPV4:
             return self._ipv4(data, 0)

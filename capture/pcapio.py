@@ -293,10 +293,10 @@ class _PcapngWalker:
             value = opts[pos + 4 : pos + 4 + length]
             if code == 0:
                 break
-            if code == 9 and length >= 1:
+            if code == 9 and value:  # the declared length may overrun the block
                 r = value[0]
                 unit = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
-            elif code == 14 and length == 8:
+            elif code == 14 and len(value) == 8:
                 offset = struct.unpack(self.order + "q", value)[0]
             pos += 4 + ((length + 3) & ~3)
         return unit, offset

@@ -238,22 +238,7 @@ def test_malformed_keep_is_bounded() -> None:
 LINK_HEADER = {0: 4, 1: 14, 12: 20, 14: 20, 101: 20, 108: 4, 113: 16, 228: 20, 229: 40, 276: 20}
 
 
-@pytest.mark.parametrize(
-    "linktype",
-    [
-        pytest.param(
-            lt,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="capture/decode.py reads the SLL2 protocol field without checking that "
-                "the 20-byte header is there: a 2-byte frame counts as non-TCP (reported)",
-            ),
-        )
-        if lt == 276
-        else lt
-        for lt in sorted(LINK_HEADER)
-    ],
-)
+@pytest.mark.parametrize("linktype", sorted(LINK_HEADER))
 def test_frame_shorter_than_its_headers_is_malformed(linktype: int) -> None:
     """A frame cut inside its first header is malformed (not silently "non-TCP")."""
     for size in range(min(3, LINK_HEADER[linktype])):
@@ -284,10 +269,7 @@ def test_deep_vlan_stack() -> None:
 
 # Inputs found by fuzz/atheris_decode.py (file mode: the first byte is the mode, then a capture).
 FOUND = Path(__file__).parent / "data" / "fuzz"
-OPEN_FINDINGS = {
-    "crash-pcapng-idb-tsresol-empty.bin": "capture/pcapio.py _iface_options: if_tsresol option "
-    "with length 1 and no value byte left in the IDB raises IndexError (reported)",
-}
+OPEN_FINDINGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

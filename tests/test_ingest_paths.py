@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture.decode import Decoder
+from capture.decode import Decoder, _ether_fast
 from capture.flows import Flow, FlowTracker
 from capture.pcapio import CaptureError, open_capture
 from capture.segment import Segment, parse_options, syn_options
@@ -144,3 +144,54 @@ def test_frame_budget_empties_the_idlest_rings_first() -> None:
     for flow in without:
         assert flow.frames() == sorted(flow.special or (), key=lambda s: s.frame_no)
         assert flow.frames()  # its SYN at least
+
+
+def _fields(seg: Segment | None) -> list[object] | None:
+    return None if seg is None else [getattr(seg, k) for k in Segment.__slots__]
+
+
+def _ethernet_frames() -> list[tuple[bytes, int]]:
+    frames = []
+    for path in CAPTURES:
+        try:
+            reader = open_capture(str(path))
+            frames += [(data, wire) for _, wire, data, lt in reader if lt == 1]
+        except CaptureError:
+            continue
+    return frames
+
+
+@pytest.fixture(scope="module")
+def ethernet_frames() -> list[tuple[bytes, int]]:
+    return _ethernet_frames()
+
+
+def test_fast_path_equals_the_long_way_on_real_frames(
+    ethernet_frames: list[tuple[bytes, int]],
+) -> None:
+    """Wherever the Ethernet fast path answers, the general decoder gives the same segment."""
+    answered = 0
+    for n, (data, wire) in enumerate(ethernet_frames, 1):
+        fast = _ether_fast(data, 1.0, wire, n)
+        if fast is not None:
+            answered += 1
+            assert _fields(fast) == _fields(Decoder()._long(data, 1.0, wire, 1, n)), n
+    assert answered > len(ethernet_frames) // 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_fast_path_equals_the_long_way_on_mutated_frames(data: st.DataObject) -> None:
+    frames = _ETHERNET
+    frame, wire = frames[data.draw(st.integers(0, len(frames) - 1))]
+    raw = bytearray(frame)
+    for _ in range(data.draw(st.integers(0, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    raw = raw[: data.draw(st.integers(0, len(raw)))]
+    wire = data.draw(st.sampled_from([wire, len(raw), max(0, len(raw) - 20)]))
+    fast = _ether_fast(bytes(raw), 1.0, wire, 1)
+    if fast is not None:
+        assert _fields(fast) == _fields(Decoder()._long(bytes(raw), 1.0, wire, 1, 1))
+
+
+_ETHERNET = [f for f in _ethernet_frames() if 14 < len(f[0]) < 2000][::7]
