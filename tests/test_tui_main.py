@@ -12,12 +12,15 @@ import pytest
 from rich.console import Console
 from textual.pilot import Pilot
 
+from capture.decode import Decoder
 from capture.flows import FlowTracker
+from capture.pcapio import open_capture
 from capture.sources import FileSource, ReplaySource
 from tui.app import TcpwatchApp
 from tui.help_screen import HelpScreen, key_table
 from widgets.conn_table import ConnectionTable
 from widgets.filter_bar import FilterBar
+from widgets.flag_breakdown import flag_hits
 from widgets.status_bar import StatusBar
 from widgets.text import safe_text
 
@@ -272,3 +275,32 @@ async def test_untrusted_source_name_is_escaped_in_the_status_bar(tmp_path: Path
         rendered = bar.render()
         assert "\x1b" not in rendered.plain
         assert "x\\x1b[2Jy[red].pcap" in rendered.plain
+
+
+def flag_totals_from_segments(path: Path, port: int | None = None) -> list[int]:
+    """Per-flag segment counts straight from the decoded capture (no tracker involved)."""
+    decoder, totals = Decoder(), [0] * 9
+    reader = open_capture(str(path))
+    try:
+        for n, (ts, wire_len, data, linktype) in enumerate(reader, 1):
+            seg = decoder.decode(data, ts, wire_len, linktype, n)
+            if seg is None or (port is not None and port not in (seg.sport, seg.dport)):
+                continue
+            totals = [t + h for t, h in zip(totals, flag_hits(seg.flags), strict=True)]
+    finally:
+        reader.close()
+    return totals
+
+
+async def test_flag_breakdown_counts_what_is_shown() -> None:
+    """Flag totals equal the capture's own per-flag counts, and follow the filter."""
+    app = file_app(NMAP, linger=1e9)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await loaded(pilot, app)
+        breakdown = app.main.breakdown
+        assert breakdown.totals[:9] == flag_totals_from_segments(NMAP)
+        assert "SYN 17" in breakdown.render().plain
+        await pilot.press("slash", *"port 443", "enter")
+        await wait_until(
+            pilot, lambda: breakdown.totals[:9] == flag_totals_from_segments(NMAP, 443)
+        )
