@@ -216,3 +216,10 @@ class ReplaySource(FileSource):
     def finished(self) -> bool:
         """True once every segment has been played."""
         return super().finished and not self._held
+
+    def position(self) -> float | None:
+        """The capture time the replay has reached (None before the first segment)."""
+        if self._origin is None:
+            return None
+        first_ts, started = self._origin
+        return first_ts + (self.clock() - started) * self.speed

@@ -304,3 +304,21 @@ async def test_flag_breakdown_counts_what_is_shown() -> None:
         await wait_until(
             pilot, lambda: breakdown.totals[:9] == flag_totals_from_segments(NMAP, 443)
         )
+
+
+async def test_finished_flow_lingers_faded_then_leaves_as_replay_time_passes() -> None:
+    """A refused flow stays (faded) for `--linger` seconds of capture time, then leaves the view."""
+    clock = [0.0]
+    source = ReplaySource(str(NMAP), speed=1.0, clock=lambda: clock[0])
+    app = TcpwatchApp(source, FlowTracker(), replay=True, linger=0.5)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: 1 in app.main.model)
+        clock[0] = 0.3  # 300 ms of capture time later: the refusal is fresh
+        await wait_until(pilot, lambda: app.main.model.categories.get(1) == "refused")
+        assert 1 in app.main.model
+        row = screen_text(app)[1 + app.main.model.row_of(1)]  # type: ignore[operator]
+        assert "192.168.1.1:80" in row
+        clock[0] = 10.0  # the rest of the capture: 2.4 s, well past the linger
+        await wait_until(pilot, lambda: app.drain.finished and 1 not in app.main.model)
+        assert 1 in app.tracker.flows  # still tracked (and exported), just not shown
+        assert all("192.168.1.1:80" not in line for line in screen_text(app))

@@ -46,8 +46,16 @@ class Drain:
         self.finished = False
 
     def now(self) -> float:
-        """The view's clock: wall time when live, else the latest capture time seen."""
-        return time.time() if self.live else self.capture_ts
+        """The view's clock: wall time live, the replay's position in a replay, else the
+        latest capture time seen (a whole file: its end)."""
+        if self.live:
+            return time.time()
+        position = getattr(self.source, "position", None)
+        if position is not None:  # a replay's clock runs on after its last segment, as live
+            at = position()
+            if at is not None:
+                return max(self.capture_ts, at)
+        return self.capture_ts
 
     def step(self, shown: Predicate | None, budget: float = BUDGET) -> Drained:
         """Drain for up to `budget` seconds; `shown` filters which flows' flags are counted."""
