@@ -135,7 +135,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         versions = self.model.versions
         ids = [self.model.id_at(row) for row in range(top, end)]
         return (top, int(self.now), self._cursor_row, self._columns[0].width, len(self.model),
-                self.model.sort, self.model.descending,
+                self.model.sort, self.model.descending, tuple(self.model.category_counts.items()),
                 [(fid, versions.get(fid, 0)) for fid in ids])  # fmt: skip
 
     def _set_cursor_row(self, row: int, follow: bool = True, paint: bool = True) -> None:
