@@ -26,6 +26,7 @@ from textual.widgets import Footer, Static
 
 from capture.dissect import dissect_segment
 from capture.pcapio import CaptureError, PcapWriter
+from capture.procs import RetrySchedule, retry_schedule
 from capture.safetext import escape_untrusted
 from capture.segment import Segment, endpoint
 from widgets.flow_summary import summary_lines
@@ -81,6 +82,7 @@ class FlowScreen(Screen[None]):
         self.inspected: int | None = None
         """Frame number shown in the inspector."""
         self._signature: tuple[Any, ...] | None = None
+        self._schedules: tuple[RetrySchedule, RetrySchedule] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="flow-summary")
@@ -134,9 +136,18 @@ class FlowScreen(Screen[None]):
         if self.flow is None:
             summary.update(safe_text(f"flow {self.flow_id} is not tracked"))
             return
-        lines = summary_lines(self.flow)
+        lines = summary_lines(self.flow, self._retry_schedules())
         summary.update(Text("\n").join(safe_text(line) for line in lines))
         self.query_one(Ladder).set_rows(build_rows(self.flow))
+
+    def _retry_schedules(self) -> tuple[RetrySchedule, RetrySchedule] | None:
+        """This host's SYN and SYN/ACK retry schedules, live only (they describe this kernel)."""
+        drain = getattr(self.app, "drain", None)
+        if drain is None or not drain.live:
+            return None
+        if self._schedules is None:
+            self._schedules = (retry_schedule(), retry_schedule(synack=True))
+        return self._schedules
 
     def segment(self, frame_no: int) -> Segment | None:
         """The kept segment of frame `frame_no`, if the tracker still holds it."""

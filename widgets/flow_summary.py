@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from capture.procs import RetrySchedule
 from capture.segment import ACK, FIN, RST, SYN
 
 
@@ -91,8 +92,35 @@ def deciding_frames(flow: Any) -> str:
     return ", ".join(f"{name} #{no}" for name, no in sorted(found.items(), key=lambda kv: kv[1]))
 
 
-def summary_lines(flow: Any) -> list[str]:
-    """Every line of the summary panel, in order (built from the flow's export record)."""
+def retry_line(flow: Any, syn: RetrySchedule, synack: RetrySchedule) -> str:
+    """For a handshake still waiting: when this host's Linux would resend, and give up.
+
+    Linux turns `tcp_syn_retries` into a time budget and (6.x) keeps the first
+    `tcp_syn_linear_timeouts` retries 1 s apart; SYN/ACKs back off from 1 s.
+    """
+    if flow.state_orig == "SYN_SENT" and flow.state_resp in ("UNKNOWN", "LISTEN", "CLOSED"):
+        what, schedule, retries = "SYN", syn, flow.syn_retries
+    elif flow.state_resp == "SYN_RECEIVED":
+        what, schedule, retries = "SYN/ACK", synack, getattr(flow, "synack_retries", 0)
+    else:
+        return ""
+    offsets = ", ".join(f"+{t:g}s" for t in schedule.retry_offsets())
+    nxt = schedule.next_retry(flow.first_ts, retries)
+    when = f"next {what} due at +{nxt - flow.first_ts:g}s" if nxt is not None else "no retry left"
+    return (
+        f"waiting: Linux resends the {what} at {offsets}; {when}, "
+        f"gives up at +{schedule.give_up_after:g}s"
+    )
+
+
+def summary_lines(
+    flow: Any, schedules: tuple[RetrySchedule, RetrySchedule] | None = None
+) -> list[str]:
+    """Every line of the summary panel, in order (built from the flow's export record).
+
+    `schedules` (live mode: this host's SYN and SYN/ACK retry schedules) adds a line for a
+    handshake that is still waiting.
+    """
     rec = flow.record()
     tfo_o, tfo_r = flow.orig.tfo is not None, flow.resp.tfo is not None
     frames = deciding_frames(flow) or "no SYN, FIN or RST seen"
@@ -111,4 +139,4 @@ def summary_lines(flow: Any) -> list[str]:
             f"retrans {rec['retrans_orig']}/{rec['retrans_resp']}  "
             f"zero window {rec['zero_window']}  illegal flags {illegal}"
         ),
-    ]
+    ] + ([line] if schedules and (line := retry_line(flow, *schedules)) else [])
