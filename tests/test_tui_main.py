@@ -96,9 +96,13 @@ async def test_filter_by_port_keeps_only_matching_flows_and_bad_filter_keeps_pre
     async with app.run_test(size=(120, 30)) as pilot:
         await loaded(pilot, app)
         everything = len(app.main.model)
+        flows = app.tracker.flows
+        on_443 = next(i for i in shown_ids(app)[5:] if flows[i].resp_port == 443)
+        assert app.main.table.move_to(on_443)
         await pilot.press("slash", *"port 443", "enter")
         ids = shown_ids(app)
         assert 0 < len(ids) < everything
+        assert app.main.table.cursor_id == on_443  # the cursor kept its flow through the filter
         assert all(
             443 in (app.tracker.flows[i].resp_port, app.tracker.flows[i].orig_port) for i in ids
         )
