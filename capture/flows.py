@@ -659,7 +659,7 @@ def _seq_space(snd: Side, seq: int, plen: int, flags: int) -> None:
         snd.hi = end
 
 
-def _check_illegal(flow: Flow, flags: int) -> None:
+def _illegal_names(flags: int) -> tuple[str, ...]:
     found = []
     if flags & (SYN | FIN) == SYN | FIN:
         found.append("syn+fin")
@@ -671,6 +671,15 @@ def _check_illegal(flow: Flow, flags: int) -> None:
         found.append("xmas")
     if not flags:
         found.append("null")
+    return tuple(found)
+
+
+# The illegal combinations each flags value makes, looked up rather than worked out per segment.
+_ILLEGAL = tuple(_illegal_names(flags) for flags in range(0x200))
+
+
+def _check_illegal(flow: Flow, flags: int) -> None:
+    found = _ILLEGAL[flags & 0x1FF]
     if found:
         counts = flow.illegal
         if counts is None:
