@@ -1,0 +1,98 @@
+"""Scale: with thousands of flows, a tick or a key rebuilds only rows that are on screen."""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from capture.decode import Decoder
+from capture.flows import FlowTracker
+from capture.pcapio import PcapWriter, open_capture
+from capture.segment import Segment
+from capture.sources import FileSource
+from tui.app import TcpwatchApp
+
+DATA = Path(__file__).parent / "data"
+HANDSHAKE = DATA / "chrissanders_tcp_handshake.pcapng"  # SYN, SYN/ACK, ACK over Ethernet/IPv4
+FLOWS = 10_000
+
+
+def handshake() -> list[Segment]:
+    decoder = Decoder()
+    reader = open_capture(str(HANDSHAKE))
+    try:
+        segs = [decoder.decode(d, ts, wl, lt, n) for n, (ts, wl, d, lt) in enumerate(reader, 1)]
+    finally:
+        reader.close()
+    return [s for s in segs if s is not None][:3]
+
+
+def moved(seg: Segment, client: bytes, port: int, from_client: bool) -> bytes:
+    """The segment's frame with the client's address and port replaced (checksums not redone)."""
+    frame = bytearray(seg.frame)
+    addr_at = seg.ip_off + (12 if from_client else 16)
+    port_at = seg.tcp_off + (0 if from_client else 2)
+    frame[addr_at : addr_at + 4] = client
+    struct.pack_into("!H", frame, port_at, port)
+    return bytes(frame)
+
+
+def write_many_flows(path: Path) -> None:
+    """FLOWS complete handshakes from distinct clients, 1 ms apart, as a real pcap."""
+    syn, synack, ack = handshake()
+    writer = PcapWriter(str(path), syn.linktype)
+    t = syn.ts
+    for i in range(FLOWS):
+        client, port = bytes([10, 0, i >> 8 & 255, i & 255]), 1024 + i
+        for seg, from_client in ((syn, True), (synack, False), (ack, True)):
+            t += 0.0001
+            writer.write(t, moved(seg, client, port, from_client), seg.wire_len)
+    writer.close()
+
+
+async def wait_until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await pilot.pause()
+
+
+async def test_rows_built_are_bounded_by_the_screen_not_the_flows(tmp_path: Path) -> None:
+    """10,000 flows: a full repaint builds at most a screenful of rows; a cursor move two."""
+    capture = tmp_path / "many.pcap"
+    write_many_flows(capture)
+    app = TcpwatchApp(FileSource(str(capture)), FlowTracker(), linger=1e9)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: len(app.main.model) == FLOWS and not app.main._pending)
+        assert app.main.model.category_counts.get("established") == FLOWS
+        table = app.main.table
+        built: list[int] = []
+        build = table._row_strip
+
+        def counting(*args: Any) -> Any:
+            built.append(args[0])
+            return build(*args)
+
+        table._row_strip = counting  # type: ignore[method-assign]
+        table._cache.clear()
+        table.refresh()
+        await wait_until(pilot, lambda: len(built) > 0)
+        await pilot.pause()
+        assert 0 < len(built) <= table.size.height
+        built.clear()
+        await pilot.press("down")
+        await wait_until(pilot, lambda: len(built) >= 2)
+        await pilot.pause()
+        assert len(built) == 2  # the row the cursor left and the row it reached
+        built.clear()
+        await pilot.press("end")
+        await wait_until(pilot, lambda: table.cursor_row == FLOWS - 1)
+        await pilot.pause()
+        assert len(built) <= table.size.height  # jumping 10,000 rows builds one screenful
+        assert any(f"10.0.{(FLOWS - 1) >> 8}.{(FLOWS - 1) & 255}:" in table.render_line(y).text
+                   for y in range(table.size.height))  # fmt: skip
