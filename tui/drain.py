@@ -58,26 +58,23 @@ class Drain:
         return self.capture_ts
 
     def step(self, shown: Predicate | None, budget: float = BUDGET) -> Drained:
-        """Drain for up to `budget` seconds; `shown` filters which flows' flags are counted."""
+        """Drain for up to `budget` seconds; `shown` filters which flows' flags are counted.
+
+        Flag and per-second counts are taken per poll batch (256 segments, attributed to the
+        second of the batch's last segment): counting per segment in Python cost ~3 us a
+        segment next to the tracker's ~5 (measured), more than half as much again.
+        """
         out = Drained()
         ingest = self.tracker.ingest
-        counts = out.flag_counts
-        per_second = self.per_second
         verdicts: dict[int, bool] = {}
         deadline = time.perf_counter() + budget
         latest = self.capture_ts
         while True:
             batch = self.source.poll(CHUNK)
-            for seg in batch:
-                flow = ingest(seg)
-                second = int(seg.ts)
-                per_second[second] += 1
-                ok = verdicts.get(flow.id)
-                if ok is None:
-                    ok = verdicts[flow.id] = shown is None or bool(shown(flow))
-                if ok:
-                    counts[second * 512 + (seg.flags & 0x1FF)] += 1
-                latest = max(latest, seg.ts)
+            if batch:
+                flows = [ingest(seg) for seg in batch]
+                latest = max(latest, max(seg.ts for seg in batch))
+                self._count(batch, flows, shown, verdicts, out.flag_counts)
             out.segments += len(batch)
             if len(batch) < CHUNK or time.perf_counter() >= deadline:
                 break
@@ -90,6 +87,31 @@ class Drain:
         self._processes(out.changed)
         self._trim()
         return out
+
+    def _count(
+        self,
+        batch: list[Any],
+        flows: list[Any],
+        shown: Predicate | None,
+        verdicts: dict[int, bool],
+        counts: Counter[int],
+    ) -> None:
+        second = int(batch[-1].ts)
+        self.per_second[second] += len(batch)
+        if shown is None:
+            flags = Counter([seg.flags & 0x1FF for seg in batch])
+        else:
+            keep = []
+            for seg, flow in zip(batch, flows, strict=True):
+                ok = verdicts.get(flow.id)
+                if ok is None:
+                    ok = verdicts[flow.id] = bool(shown(flow))
+                if ok:
+                    keep.append(seg.flags & 0x1FF)
+            flags = Counter(keep)
+        base = second * 512
+        for bits, n in flags.items():
+            counts[base + bits] += n
 
     def _processes(self, changed: set[int]) -> None:
         # Live: owning processes on changed flows, and our listeners to orient mid-stream flows.
