@@ -60,9 +60,9 @@ class Drain:
     def step(self, shown: Predicate | None, budget: float = BUDGET) -> Drained:
         """Drain for up to `budget` seconds; `shown` filters which flows' flags are counted.
 
-        Flag and per-second counts are taken per poll batch (256 segments, attributed to the
-        second of the batch's last segment): counting per segment in Python cost ~3 us a
-        segment next to the tracker's ~5 (measured), more than half as much again.
+        Flag and per-second counts are built per poll batch with list comprehensions and
+        `Counter.update` (C): counting in the per-segment loop cost ~3 us a segment next to the
+        tracker's ~5 (measured), more than half as much again.
         """
         out = Drained()
         ingest = self.tracker.ingest
@@ -96,22 +96,20 @@ class Drain:
         verdicts: dict[int, bool],
         counts: Counter[int],
     ) -> None:
-        second = int(batch[-1].ts)
-        self.per_second[second] += len(batch)
+        seconds = [int(seg.ts) for seg in batch]
+        self.per_second.update(seconds)
+        pairs = zip(seconds, batch, strict=True)
         if shown is None:
-            flags = Counter([seg.flags & 0x1FF for seg in batch])
-        else:
-            keep = []
-            for seg, flow in zip(batch, flows, strict=True):
-                ok = verdicts.get(flow.id)
-                if ok is None:
-                    ok = verdicts[flow.id] = bool(shown(flow))
-                if ok:
-                    keep.append(seg.flags & 0x1FF)
-            flags = Counter(keep)
-        base = second * 512
-        for bits, n in flags.items():
-            counts[base + bits] += n
+            counts.update([sec * 512 + (seg.flags & 0x1FF) for sec, seg in pairs])
+            return
+        keep = []
+        for (sec, seg), flow in zip(pairs, flows, strict=True):
+            ok = verdicts.get(flow.id)
+            if ok is None:
+                ok = verdicts[flow.id] = bool(shown(flow))
+            if ok:
+                keep.append(sec * 512 + (seg.flags & 0x1FF))
+        counts.update(keep)
 
     def _processes(self, changed: set[int]) -> None:
         # Live: owning processes on changed flows, and our listeners to orient mid-stream flows.
