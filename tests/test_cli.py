@@ -177,3 +177,16 @@ def test_insight_thresholds_change_the_findings() -> None:
     bad = tcpwatch("-r", path, "--insights", "--insight-threshold", "nonsense=1")
     assert bad.returncode == 2 and "unknown insight threshold" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_linger_defaults_keep_a_loaded_file_whole() -> None:
+    """Closed rows leave after 10 s live and in a replay; a loaded file keeps all its flows."""
+    from tui.cli import build_parser
+    from tui.run import view_linger
+
+    parse = build_parser().parse_args
+    assert view_linger(parse(["-r", "x.pcap"])) == float("inf")
+    assert view_linger(parse(["-r", "x.pcap", "--replay"])) == 10.0
+    assert view_linger(parse(["-i", "lo"])) == 10.0
+    assert view_linger(parse(["-r", "x.pcap", "--linger", "3"])) == 3.0
+    assert tcpwatch("-r", "x.pcap", "--linger", "-1").returncode == 2

@@ -73,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     tun = p.add_argument_group("limits and view")
     tun.add_argument("--max-flows", metavar="N", type=int, default=250_000, help="flows tracked")
     tun.add_argument(
-        "--linger", metavar="SECONDS", type=float, default=10.0, help="closed rows stay"
+        "--linger",
+        metavar="SECONDS",
+        type=float,
+        help="closed rows stay this long, dimmed (default 10 live and in a replay; a loaded file"
+        " keeps them all)",
     )
     return p
 
@@ -102,6 +106,8 @@ def check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         p.error("--replay needs -r FILE and a positive speed")
     if args.buffer <= 0 or (args.count is not None and args.count <= 0):
         p.error("-B and -c take positive numbers")
+    if args.linger is not None and args.linger < 0:
+        p.error("--linger takes a number of seconds, 0 or more")
     if args.max_flows < 1:
         p.error("--max-flows must be at least 1")
     if args.output and not args.export:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from capture.pcapio import CaptureError
@@ -38,6 +39,18 @@ def make_source(args: argparse.Namespace) -> Source:
         raise SourceError(str(exc)) from None
 
 
+DEFAULT_LINGER = 10.0
+
+
+def view_linger(args: argparse.Namespace) -> float:
+    """How long closed flows stay in the table: a whole loaded file keeps every flow in view."""
+    if args.linger is not None:
+        return float(args.linger)
+    if args.read and args.replay is None:
+        return math.inf
+    return DEFAULT_LINGER
+
+
 def run_tui(args: argparse.Namespace, expression: str) -> int:
     """Run the App until the user quits; returns the exit status."""
     from capture.flows import FlowTracker
@@ -55,7 +68,7 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
         source,
         tracker,
         display_filter=expression,
-        linger=args.linger,
+        linger=view_linger(args),
         replay=args.replay is not None,
         insight_thresholds=args.thresholds,
     )
