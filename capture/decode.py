@@ -194,12 +194,14 @@ class Decoder:
         linktype: int,
         frame_no: int,
         out: list[Segment],
+        limit: int = 1 << 30,
     ) -> tuple[int, int]:
         """Decode the whole classic-pcap records in `buf` from `pos`, appending to `out`.
 
         `header` unpacks a record header (seconds, fraction, captured and wire length) and `unit`
-        is the fraction's unit. Stops at the first record not wholly in `buf`, or one claiming
-        more than `MAX_RECORD` bytes; returns (position reached, next frame number). The segments
+        is the fraction's unit. Stops after `limit` records, at the first record not wholly in
+        `buf`, or at one claiming more than `MAX_RECORD` bytes; returns (position reached, next
+        frame number). The segments
         are what `decode` gives frame by frame; the record walk and the common Ethernet frame
         are done here inline (no per-record tuple, generator or method call).
         """
@@ -209,7 +211,8 @@ class Decoder:
         long = self._long
         fast = _ether_fast if linktype == 1 else None
         first, tcp, truncated = frame_no, 0, 0
-        while pos + 16 <= size:
+        last = frame_no + limit
+        while pos + 16 <= size and frame_no < last:
             sec, frac, caplen, wire_len = unpack(buf, pos)
             end = pos + 16 + caplen
             if end > size or caplen > MAX_RECORD:
