@@ -89,11 +89,6 @@ def test_headless_output_has_no_raw_control(capture: Path, mode: list[str]) -> N
     assert "10.66.0.1" in out and "fd00::1" in out  # the flows were really there
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="capture/pcapio.py puts the path into CaptureError/warning text unescaped, and "
-    "tui/headless.py prints it raw: a file name with ESC/BEL/C1 reaches the terminal (reported)",
-)
 @pytest.mark.parametrize("cut", [0, 7, 1000], ids=["missing", "not-a-capture", "cut-short"])
 def test_hostile_file_name_in_errors_is_escaped(tmp_path: Path, cut: int) -> None:
     """One-line errors and warnings name the file, escaped."""

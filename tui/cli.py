@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+from tui.errors import say
 
 EXIT_USAGE = 2
 
@@ -25,9 +28,17 @@ examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (`tcpwatch --help` shows the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        say(f"{message} (see tcpwatch --help)")
+        sys.exit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the options in the README)."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="tcpwatch",
         description="Watch TCP connections and explain their handshakes and teardowns.",
         epilog=EPILOG,
@@ -128,14 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         compile_filter(expression)
     except FilterError as exc:
-        print(f"tcpwatch: bad display filter {expression!r}: {exc}", file=sys.stderr)
+        say(f"bad display filter {expression!r}: {exc}")
         return EXIT_USAGE
     from capture.insights import thresholds_from
 
     try:
         args.thresholds = thresholds_from(args.insight_threshold)
     except ValueError as exc:
-        print(f"tcpwatch: {exc}", file=sys.stderr)
+        say(str(exc))
         return EXIT_USAGE
     if args.list_interfaces:
         from capture.ifaces import list_interfaces

@@ -22,6 +22,7 @@ from capture.pcapio import CaptureError, open_capture
 from capture.printer import SegmentPrinter
 from capture.segment import Segment
 from capture.sources import Source, SourceStats, decoded_batches, decoder_stats
+from tui.errors import say
 from tui.run import SourceError, make_source
 
 LINGER = 5.0
@@ -55,7 +56,7 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         try:
             out = _open_output(args, stack)
         except OSError as exc:
-            print(f"tcpwatch: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            say(f"cannot write {args.output}: {exc.strerror}")
             return 2
         writer = make_writer(args.export, out) if args.export else None
         tracker = FlowTracker(
@@ -71,7 +72,7 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         try:
             segments, stats, finish, annotate = _segments(args, stop, tracker)
         except (CaptureError, SourceError) as exc:
-            print(f"tcpwatch: {exc}", file=sys.stderr)
+            say(str(exc))
             return 2
         # Live and replay sources see the signal themselves and still hand over what they had
         # captured before it (`_polled`); only a file read is cut short here.
@@ -89,7 +90,7 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
             _print_insights(tracker, args, out if writer is None else sys.stdout)
         _print_totals(stats(), tracker, writer)
         if error:
-            print(f"tcpwatch: {error}", file=sys.stderr)
+            say(error)
             return 2
     return 0
 
@@ -190,7 +191,7 @@ def _print_insights(tracker: FlowTracker, args: argparse.Namespace, out: TextIO)
     try:
         from capture.insights import analyse, format_finding
     except ImportError:
-        print("tcpwatch: --insights is not available in this build", file=sys.stderr)
+        say("--insights is not available in this build")
         return
     for finding in analyse(tracker.all_flows(), args.thresholds):
         out.write(format_finding(finding, as_json=args.export == "jsonl") + "\n")
@@ -212,4 +213,4 @@ def _print_totals(
         parts.append(f"{stats.kernel_drops} kernel drops, {stats.queue_drops} queue drops")
     if writer is not None:
         parts.append(f"{writer.count} records written")
-    print("tcpwatch: " + ", ".join(parts), file=sys.stderr)
+    say(", ".join(parts))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
 from capture.pcapio import CaptureError
 from capture.sources import FileSource, ReplaySource, Source
+from tui.errors import say
 
 
 class SourceError(Exception):
@@ -59,7 +59,7 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
         source = make_source(args)  # the App starts it once mounted
         _start_live(source)
     except SourceError as exc:
-        print(f"tcpwatch: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     from tui.app import TcpwatchApp
 
@@ -77,7 +77,7 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
     finally:
         source.stop()
     if source.error:
-        print(f"tcpwatch: {source.error}", file=sys.stderr)
+        say(source.error)
         return 1
     return 0
 
