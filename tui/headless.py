@@ -161,7 +161,6 @@ def _track(
     """Feed the tracker (and print) batch by batch until the input ends or `stop` is set."""
     ingest = tracker.ingest
     write = sys.stdout.write
-    line_buffered = not sys.stdout.isatty()
     for batch in batches:
         if stop.is_set():
             return
@@ -173,8 +172,9 @@ def _track(
             flow = ingest(seg)
             if selected(flow):
                 write(printer.line(seg, flow) + "\n")
-                if line_buffered:
-                    sys.stdout.flush()
+        # Once per batch: a live batch is what arrived since the last poll, so lines still
+        # stream as they come (a pipe sees them at once) without a write per line.
+        sys.stdout.flush()
 
 
 def _exporter(
