@@ -285,6 +285,8 @@ class Decoder:
         if linktype == LINKTYPE_LOOP:
             family = _U32BE.unpack_from(data, 0)[0]
             return self._null(data, family, family)
+        if linktype < 0:  # pcapio.UNDECLARED_INTERFACE
+            raise Malformed("packet of an undeclared pcapng interface")
         raise Malformed(f"unsupported link type {linktype}")
 
     def _null(self, data: bytes, family_le: int, family_be: int) -> Segment | None:

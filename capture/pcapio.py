@@ -26,6 +26,9 @@ _PCAP_MAGICS = {
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 
+UNDECLARED_INTERFACE = -1
+"""Link type given to a pcapng packet whose interface was never described."""
+
 Record = tuple[float, int, bytes, int]
 """(timestamp, length on the wire, captured bytes, link type)."""
 
@@ -268,11 +271,7 @@ class _PcapngWalker:
             self.reader.linktypes.append(linktype)
         elif btype == 6 and len(body) >= 20:
             iface, hi, lo, caplen, wirelen = struct.unpack_from(o + "IIIII", body)
-            if iface >= len(self.ifaces):
-                return None
-            linktype, unit, offset, _ = self.ifaces[iface]
-            ticks = (hi << 32) | lo
-            return offset + ticks * unit, wirelen, body[20 : 20 + caplen], linktype
+            return self._packet(iface, (hi << 32) | lo, wirelen, body[20 : 20 + caplen])
         elif btype == 3 and len(body) >= 4 and self.ifaces:
             wirelen = struct.unpack_from(o + "I", body)[0]
             linktype, _, _, snaplen = self.ifaces[0]
@@ -280,11 +279,16 @@ class _PcapngWalker:
             return 0.0, wirelen, body[4 : 4 + caplen], linktype
         elif btype == 2 and len(body) >= 20:
             iface, _drops, hi, lo, caplen, wirelen = struct.unpack_from(o + "HHIIII", body)
-            if iface >= len(self.ifaces):
-                return None
-            linktype, unit, offset, _ = self.ifaces[iface]
-            return offset + ((hi << 32) | lo) * unit, wirelen, body[20 : 20 + caplen], linktype
+            return self._packet(iface, (hi << 32) | lo, wirelen, body[20 : 20 + caplen])
         return None
+
+    def _packet(self, iface: int, ticks: int, wirelen: int, data: bytes) -> Record:
+        """A packet block's record; one naming an undeclared interface is still handed on
+        (with link type `UNDECLARED_INTERFACE`) so the decoder counts it as malformed."""
+        if iface >= len(self.ifaces):
+            return ticks * 1e-6, wirelen, data, UNDECLARED_INTERFACE
+        linktype, unit, offset, _ = self.ifaces[iface]
+        return offset + ticks * unit, wirelen, data, linktype
 
     def _iface_options(self, opts: bytes) -> tuple[float, int]:
         unit, offset, pos = 1e-6, 0, 0
