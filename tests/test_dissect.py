@@ -7,28 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from captures import read_segments
 
-from capture.decode import Decoder
 from capture.dissect import Layer, Row, bit_row, dissect, dissect_segment
-from capture.pcapio import open_capture
-from capture.segment import Segment
 
 DATA = Path(__file__).parent / "data"
 
 
-def segments(name: str) -> list[Segment]:
-    """Every TCP segment of a capture in tests/data, decoded by the real decoder."""
-    decoder = Decoder()
-    out = []
-    reader = open_capture(str(DATA / name))
-    try:
-        for n, (ts, wire_len, data, linktype) in enumerate(reader, 1):
-            seg = decoder.decode(data, ts, wire_len, linktype, n)
-            if seg is not None:
-                out.append(seg)
-    finally:
-        reader.close()
-    return out
+segments = read_segments
 
 
 def layer(layers: list[Layer], name: str) -> dict[str, str]:

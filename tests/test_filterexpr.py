@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from captures import track
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture.decode import Decoder
 from capture.filterexpr import (
     CONN_STATES,
     FLAGS,
@@ -18,8 +18,6 @@ from capture.filterexpr import (
     state_name,
     tokenize,
 )
-from capture.flows import FlowTracker
-from capture.pcapio import open_capture
 
 DATA = Path(__file__).parent / "data"
 
@@ -37,17 +35,7 @@ CORPUS = {
 
 def load_flows(name: str) -> list:
     """The flows of one capture in tests/data, through the real decoder and tracker."""
-    decoder, tracker = Decoder(), FlowTracker()
-    reader = open_capture(str(DATA / name))
-    try:
-        for n, (ts, wire_len, data, linktype) in enumerate(reader, 1):
-            seg = decoder.decode(data, ts, wire_len, linktype, n)
-            if seg is not None:
-                tracker.ingest(seg)
-    finally:
-        reader.close()
-    tracker.finish()
-    return list(tracker.all_flows())
+    return list(track(name)[0].all_flows())
 
 
 @pytest.fixture(scope="module")

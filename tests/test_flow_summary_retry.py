@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from capture.decode import Decoder
-from capture.flows import FlowTracker
-from capture.pcapio import open_capture
+from captures import track
+
 from capture.procs import retry_schedule
-from capture.sources import decoded
 from widgets.flow_summary import retry_line, summary_lines
 
 DATA = Path(__file__).parent / "data"
 
 
 def only_flow(name: str):
-    tracker = FlowTracker()
-    for seg in decoded(open_capture(str(DATA / name)), Decoder()):
-        tracker.ingest(seg)
-    (flow,) = tracker.all_flows()
+    (flow,) = track(name)[0].all_flows()
     return flow
 
 

@@ -5,27 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from captures import track
 
-from capture.decode import Decoder
-from capture.flows import FlowTracker
 from capture.insights import Finding, Thresholds, analyse
-from capture.pcapio import open_capture
-from capture.segment import ACK, RST, SYN, Segment
-from capture.sources import decoded
+from capture.segment import ACK, RST, SYN
 
 DATA = Path(__file__).parent / "data"
-
-
-def track(name: str, frames_per_flow: int = 64) -> tuple[FlowTracker, list[Segment]]:
-    """Run a bundled capture through the real decoder and tracker."""
-    tracker = FlowTracker(frames_per_flow=frames_per_flow)
-    reader = open_capture(str(DATA / name))
-    segments = list(decoded(reader, Decoder()))
-    reader.close()
-    for seg in segments:
-        tracker.ingest(seg)
-    tracker.finish()
-    return tracker, segments
 
 
 def findings(name: str, **kw: object) -> list[Finding]:

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from capture.decode import Decoder
-from capture.flows import Flow, FlowTracker
-from capture.pcapio import open_capture
+from captures import track
+
+from capture.flows import Flow
 from capture.segment import ACK, FIN, RST, SYN, Segment
-from capture.sources import decoded
 from capture.teaching import annotate, time_wait_side
 
 DATA = Path(__file__).parent / "data"
 
 
 def first_flow(name: str, frames_per_flow: int = 64) -> tuple[Flow, list[Segment]]:
-    tracker = FlowTracker(frames_per_flow=frames_per_flow)
-    reader = open_capture(str(DATA / name))
-    segments = list(decoded(reader, Decoder()))
-    reader.close()
-    for seg in segments:
-        tracker.ingest(seg)
-    tracker.finish()
+    tracker, segments = track(name, frames_per_flow)
     return tracker.all_flows()[0], segments
 
 

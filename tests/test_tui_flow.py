@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from captures import read_segments, tracker_over
 from textual.app import App
 
-from capture.decode import Decoder
 from capture.flows import FlowTracker
 from capture.pcapio import open_capture
-from capture.segment import Segment
 from tui.flow_screen import FlowScreen
 from widgets.hexdump import HexDump
 from widgets.inspector import Inspector
@@ -18,27 +17,6 @@ from widgets.ladder import Ladder
 DATA = Path(__file__).parent / "data"
 SIZE = (140, 45)
 HTTP = "pcapplusplus_one_http_stream_fin.pcap"  # one HTTP flow: handshake, data, 4-way close
-
-
-def read_segments(name: str) -> list[Segment]:
-    """Every TCP segment of a capture in tests/data, through the real decoder."""
-    decoder, out = Decoder(), []
-    reader = open_capture(str(DATA / name))
-    try:
-        for n, (ts, wire_len, data, linktype) in enumerate(reader, 1):
-            seg = decoder.decode(data, ts, wire_len, linktype, n)
-            if seg is not None:
-                out.append(seg)
-    finally:
-        reader.close()
-    return out
-
-
-def tracker_over(segments: list[Segment], **kwargs) -> FlowTracker:
-    tracker = FlowTracker(**kwargs)
-    for seg in segments:
-        tracker.ingest(seg)
-    return tracker
 
 
 class Host(App[None]):
