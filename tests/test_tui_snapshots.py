@@ -11,16 +11,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from capture.flows import FlowTracker
 from capture.sources import FileSource
 from tui.app import TcpwatchApp
 
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+DATA = Path("tests/data")  # relative: the status bar shows the path, the same in every clone
 NMAP = DATA / "zeek_nmap-vsn.pcap"
 ESPN = DATA / "chrissanders_http_espn_fail.pcapng"
 V4V6 = DATA / "chrissanders_http_ip4and6.pcapng"
+
+
+@pytest.fixture(autouse=True)
+def _in_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
 
 
 async def _until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 15.0) -> None:
