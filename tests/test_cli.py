@@ -190,3 +190,17 @@ def test_linger_defaults_keep_a_loaded_file_whole() -> None:
     assert view_linger(parse(["-i", "lo"])) == 10.0
     assert view_linger(parse(["-r", "x.pcap", "--linger", "3"])) == 3.0
     assert tcpwatch("-r", "x.pcap", "--linger", "-1").returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("tcpdump_tcp_rst_data.pcap", "rst_with_data"),
+        ("chrissanders_tcp_zerowindowdead.pcapng", "zero_window"),
+    ],
+)
+def test_headless_insights_see_the_frames_they_need(name: str, kind: str) -> None:
+    """--insights keeps handshake/teardown frames: RST data and unrecovered zero windows show."""
+    run = tcpwatch("-r", str(DATA / name), "--export", "jsonl", "--insights", "-o", "/dev/null")
+    findings = [json.loads(line) for line in run.stdout.splitlines()]
+    assert any(f["kind"] == kind and f["severity"] == "warning" for f in findings), findings

@@ -29,6 +29,7 @@ LINGER = 5.0
 """Seconds (capture time) a closed flow stays before it is exported and let go: Zeek deletes a
 closed connection after tcp_close_delay, 5 s; late segments (a last ACK, a retransmitted FIN)
 come well within it."""
+INSIGHT_FRAMES = 1
 POLL_BATCH = 4096
 POLL_WAIT = 0.05
 
@@ -61,7 +62,9 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         writer = make_writer(args.export, out) if args.export else None
         tracker = FlowTracker(
             max_flows=args.max_flows,
-            frames_per_flow=0,
+            # --insights reads handshake and teardown frames (RST with data, a SYN/ACK's ack):
+            # a one-frame ring keeps those pinned; plain print/export keeps none.
+            frames_per_flow=INSIGHT_FRAMES if args.insights else 0,
             on_evict=_exporter(writer, selected) if writer else None,
             # An export writes each closed flow once it has been quiet a while, so memory
             # follows the open flows. Not live (its flows are annotated with processes at the end)
