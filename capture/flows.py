@@ -377,6 +377,11 @@ class FlowTracker:
         self.evicted = 0
         self.finished = False
         self._by_key: dict[FlowKey, Flow] = {}
+        # Eviction order, built at the first eviction (a tracker under its cap keeps none): heaps
+        # of (last seen, id), one for the open flows and one for the closed or superseded ones.
+        # An entry is refreshed only when it comes to the top, so a touch costs nothing here.
+        self._open_heap: list[tuple[float, int]] | None = None
+        self._done_heap: list[tuple[float, int]] = []
         # None until the first take_changed(): a headless run that never asks keeps no ids.
         self._changed: set[int] | None = None
         self._next_id = 1
@@ -536,6 +541,11 @@ class FlowTracker:
         flow = Flow(fid, key, seg, self._sender_is_orig(seg))
         self.flows[fid] = flow
         self._by_key[key] = flow
+        heap = self._open_heap
+        if heap is not None:
+            heapq.heappush(heap, (flow.last_ts, fid))
+            if len(heap) + len(self._done_heap) > 2 * len(self.flows) + 1024:
+                self._build_order()  # mostly entries of flows let go: start afresh
         return flow
 
     def _sender_is_orig(self, seg: Segment) -> bool:
@@ -554,15 +564,53 @@ class FlowTracker:
         return not zeek.initial_flip(seg)
 
     def _evict(self) -> None:
-        # Evict a batch (1/64 of the cap) so the scan over all flows is paid once per batch.
-        batch = max(1, self.max_flows // 64)
-        for flow in heapq.nsmallest(batch, self.flows.values(), key=_evict_order):
+        # Evict a batch (1/64 of the cap): closed and superseded flows first, then the longest
+        # idle, ties in id order.
+        if self._open_heap is None:
+            self._build_order()
+        for _ in range(max(1, self.max_flows // 64)):
+            flow = self._victim()
+            if flow is None:
+                break
             self._forget(flow)
             self.evicted += 1
             if self._changed is not None:
                 self._changed.add(flow.id)
             if self.on_evict is not None:
                 self.on_evict(flow)
+
+    def _build_order(self) -> None:
+        """The eviction heaps over every tracked flow (once, at the first eviction)."""
+        done: list[tuple[float, int]] = []
+        live: list[tuple[float, int]] = []
+        for fid, flow in self.flows.items():
+            (done if flow.closed or flow.superseded else live).append((flow.last_ts, fid))
+        heapq.heapify(done)
+        heapq.heapify(live)
+        self._done_heap, self._open_heap = done, live
+
+    def _victim(self) -> Flow | None:
+        """The next flow to evict, or None when none is tracked.
+
+        An entry's time is the flow's last-seen time when it was pushed; a flow seen since is
+        pushed back with its new time when its entry reaches the top. Entries of flows already
+        gone, or (in the open heap) closed since, are dropped there.
+        """
+        flows = self.flows
+        for heap in (self._done_heap, self._open_heap or []):
+            while heap:
+                ts, fid = heap[0]
+                flow = flows.get(fid)
+                if flow is None or (
+                    heap is not self._done_heap and (flow.closed or flow.superseded)
+                ):
+                    heapq.heappop(heap)
+                elif flow.last_ts != ts:
+                    heapq.heapreplace(heap, (flow.last_ts, fid))
+                else:
+                    heapq.heappop(heap)
+                    return flow
+        return None
 
     def _release(self, now: float) -> None:
         """Let go of the closed flows idle for `linger` seconds (see the class docstring)."""
@@ -587,6 +635,8 @@ class FlowTracker:
         """Queue a flow that just closed (or was superseded) for release after `linger`."""
         if self.linger is not None:
             self._closing.append((flow.last_ts + self.linger, flow))
+        if self._open_heap is not None:
+            heapq.heappush(self._done_heap, (flow.last_ts, flow.id))
 
     def _slow(self, flow: Flow, snd: Side, rcv: Side, seg: Segment, is_orig: bool) -> None:
         """Everything a handshake, teardown or unsettled flow needs, off the common path."""
@@ -630,10 +680,6 @@ class FlowTracker:
 
 def _last_seen(flow: Flow) -> float:
     return flow.last_ts
-
-
-def _evict_order(flow: Flow) -> tuple[bool, float]:
-    return (not (flow.closed or flow.superseded), flow.last_ts)
 
 
 def _count_rare(snd: Side, flags: int) -> None:

@@ -195,3 +195,40 @@ def test_fast_path_equals_the_long_way_on_mutated_frames(data: st.DataObject) ->
 
 
 _ETHERNET = [f for f in _ethernet_frames() if 14 < len(f[0]) < 2000][::7]
+
+
+class _SortedEviction(FlowTracker):
+    """The reference eviction: a full sort of the tracked flows by (open, last seen, id)."""
+
+    def _evict(self) -> None:
+        order = sorted(
+            self.flows.values(), key=lambda f: (not (f.closed or f.superseded), f.last_ts, f.id)
+        )
+        for flow in order[: max(1, self.max_flows // 64)]:
+            self._forget(flow)
+            self.evicted += 1
+            if self.on_evict is not None:
+                self.on_evict(flow)
+
+
+@pytest.mark.parametrize("cap", [1, 3, 17, 130])
+@pytest.mark.parametrize("linger", [None, 0.5])
+def test_eviction_order_equals_a_full_sort(cap: int, linger: float | None) -> None:
+    """The lazily refreshed eviction heaps evict the flows a full sort would, in its order."""
+    segments = []
+    for path in CAPTURES:
+        try:
+            segments = list(decoded(open_capture(str(path)), Decoder()))
+        except CaptureError:
+            continue
+        # a capture in time order: the heaps are exact when flows' times only move forward
+        if all(a.ts <= b.ts for a, b in zip(segments, segments[1:], strict=False)):
+            runs: list[list[int]] = []
+            for cls in (FlowTracker, _SortedEviction):
+                gone: list[int] = []
+                tracker = cls(max_flows=cap, frames_per_flow=0, linger=linger)
+                tracker.on_evict = lambda f, gone=gone: gone.append(f.id)
+                for seg in segments:
+                    tracker.ingest(seg)
+                runs.append(gone)
+            assert runs[0] == runs[1], path.name
