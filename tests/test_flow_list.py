@@ -14,7 +14,7 @@ from capture.flows import FlowTracker
 from capture.pcapio import open_capture
 from capture.segment import Segment
 from widgets.conn_rows import FINISHED, category
-from widgets.flow_list import ID_BITS, SORT_KEYS, SORT_ORDER, FlowList, flag_counts
+from widgets.flow_list import BATCH_KEYS, ID_BITS, SORT_KEYS, SORT_ORDER, FlowList, flag_counts
 
 DATA = Path(__file__).parent / "data"
 CAPTURES = ("chrissanders_http_espn_fail.pcapng", "zeek_nmap-vsn.pcap", "zeek_wikipedia.pcap")
@@ -106,3 +106,16 @@ def test_rebuild_after_a_filter_change_equals_incremental(name: str) -> None:
     late.rebuild(tracker.flows, now)
     assert shown(late) == shown(early) == expected(early, tracker, now)
     assert late.flag_totals == early.flag_totals
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_batch_keys_equal_the_per_flow_keys(name: str) -> None:
+    """The kept keys of every sort (computed many flows at a time) are `SORT_KEYS`' keys."""
+    tracker = FlowTracker()
+    for seg in SEGMENTS[name]:
+        tracker.ingest(seg)
+    flows = list(tracker.flows.values())
+    cats = [category(f) for f in flows]
+    for sort, (_, keyf, _) in SORT_KEYS.items():
+        batch = list(BATCH_KEYS[sort](flows, cats))
+        assert batch == [keyf(f, c) for f, c in zip(flows, cats, strict=True)], sort

@@ -6,6 +6,7 @@ one incremental model update and one repaint of the widgets that changed.
 
 from __future__ import annotations
 
+import time
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -81,6 +82,7 @@ class MainScreen(Screen[None]):
 
     def apply(self, drained: Drained, now: float, status: Status) -> None:
         """Fold one tick into the view (called by the App inside `batch_update`)."""
+        started = time.perf_counter()
         self.rates.absorb(drained.flag_counts)
         if self.paused:
             self._pending |= drained.changed
@@ -92,6 +94,8 @@ class MainScreen(Screen[None]):
         status.mode = "paused" if self.paused else status.mode
         self.status_bar.show(status)
         self.breakdown.show(self.model.flag_totals, self.rates.rates(now), self.rates.spark(now))
+        if drained.segments:  # what this costs sizes the next drains (see `Drain.budget`)
+            self.tcp_app.drain.note_update(time.perf_counter() - started)
 
     def _update_model(self, changed: set[int], now: float) -> None:
         if self._pending:
