@@ -22,7 +22,7 @@ BUDGET = 0.025
 """Seconds a tick may spend draining at most."""
 MIN_BUDGET = 0.004
 """Seconds a tick drains at least, however slow the view: the data must keep coming."""
-DRAIN_AND_UPDATE = 0.026
+DRAIN_AND_UPDATE = 0.022
 """Seconds a tick's drain and the view's update of what it drained may take together: the
 50 ms per-tick target less the render (~10-15 ms p95 at 200x60) and some room for noise.
 What is not drained stays in the source (a live source's bounded queue counts the overflow as
