@@ -59,10 +59,12 @@ from capture.tcpstate import (
     ESTABLISHED,
     HALF,
     MASK,
+    MAX_TRANSITIONS,
     TIME_WAIT,
+    UNKNOWN,
     Endpoint,
     Transition,
-    advance,
+    advance_into,
     append_log,
     seq_ge,
     transitions,
@@ -74,6 +76,8 @@ FRAME_BUDGET = 250_000
 """Segments kept in all the flows' rings together, by default (~1 KB each with its frame)."""
 KEEP_TIMES = 16
 """SYN (or SYN/ACK) times kept per side: the first and its retries."""
+_LOG_ROOM = (MAX_TRANSITIONS - 1) * 16
+"""Below this length a flow's transition log has room for one more 16-byte record."""
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 FlowKey = tuple[bytes, bytes, int, int, tuple[int, ...]]
@@ -91,7 +95,13 @@ class Side(Endpoint):
     )  # fmt: skip
 
     def __init__(self, side: str) -> None:
-        super().__init__(side)
+        # Endpoint's fields set here, not through super().__init__: one call and one object less
+        # per side of every new flow.
+        self.side = side
+        self.state = UNKNOWN
+        self.isn: int | None = None
+        self.fin_seq = -1
+        self.fin_acked = self.got_fin = self.active = False
         self.pkts = self.ip_bytes = self.payload = self.noack = 0
         self.syn = self.synack = self.fin = self.rst = 0
         self.psh = self.urg = self.ece = self.cwr = 0
@@ -454,7 +464,10 @@ class FlowTracker:
                         self._watch_close(flow)
                     flow = self._new_flow(seg, low)
                     is_orig = True
-        snd, rcv = (flow.orig, flow.resp) if is_orig else (flow.resp, flow.orig)
+        if is_orig:
+            snd, rcv = flow.orig, flow.resp
+        else:
+            snd, rcv = flow.resp, flow.orig
         snd.pkts += 1
         snd.ip_bytes += seg.ip_len
         plen = seg.payload_len
@@ -649,19 +662,25 @@ class FlowTracker:
                 rcv.base = (seg.ack - 1) & MASK
         else:
             snd.noack += 1
-        if flags & (SYN | FIN | RST) or not flags:
+        if _ILLEGAL[flags & 0x1FF]:
             _check_illegal(flow, flags)
         if flags & SYN:
             _on_syn(flow, snd, seg, is_orig)
-        elif flags & ACK:
+        elif flags & ACK and (flow.irtt is None or (is_orig and flow.rtt_synack_ack is None)):
             _on_ack(flow, seg, is_orig)
         if flags & FIN:
             _on_fin(flow, snd, rcv, seg)
         if flags & RST:
             _on_rst(flow, snd)
-        moved = advance(snd, rcv, seg)
-        if moved:
-            flow.moves = append_log(flow.moves, moved)
+        out: list[bytes] = []
+        advance_into(snd, rcv, seg, out)
+        moved = bool(out)
+        if out:
+            log = flow.moves
+            if len(out) == 1 and len(log) < _LOG_ROOM:
+                flow.moves = log + out[0]  # the usual case: one record, room left
+            else:
+                flow.moves = append_log(log, b"".join(out))
         if open_before and flow.closed:
             self._watch_close(flow)
         if self.frames_per_flow and (flags & (SYN | FIN | RST) or moved):

@@ -71,6 +71,8 @@ _RST_CLOSES = frozenset(
 )
 # States from which a segment with ACK and without SYN shows its sender synchronised.
 _NOT_SYNCED = frozenset({UNKNOWN, SYN_SENT, SYN_RECEIVED})
+# States in which the receiver waits for the ACK of its SYN.
+_SYNCING = frozenset({SYN_SENT, SYN_RECEIVED})
 # The sender of a FIN moves from these to FIN_WAIT_1 (an active close).
 _ACTIVE_CLOSE_FROM = frozenset({UNKNOWN, SYN_SENT, SYN_RECEIVED, ESTABLISHED, LISTEN})
 # Receiving the peer's FIN (shown by acknowledging it): RFC 9293 §3.10.7.4, eighth step.
@@ -149,28 +151,31 @@ def transitions(log: bytes) -> list[Transition]:
 def advance(snd: Endpoint, rcv: Endpoint, seg: Segment) -> bytes:
     """Apply one segment sent by `snd` to both endpoints; return its state changes as a log."""
     out: list[bytes] = []
-    _advance(snd, rcv, seg, out)
+    advance_into(snd, rcv, seg, out)
     return b"".join(out)
 
 
-def _advance(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[bytes]) -> None:
+def advance_into(snd: Endpoint, rcv: Endpoint, seg: Segment, out: list[bytes]) -> None:
+    """`advance`, appending the state changes' records to `out` (the tracker's slow path)."""
     flags = seg.flags
     if flags & RST:
         _rst(snd, rcv, seg, out)
         return
-    # The sender first (what it received, then what it sends), then the receiver.
+    # The sender first (what it received, then what it sends), then the receiver. The helpers
+    # are called only when their first test can pass (most segments need none of them).
     if flags & ACK:
         state = snd.state
         # A FIN from SYN_RECEIVED is a close before the handshake's ACK came (RFC 9293 fig. 5),
         # not a proof of it.
         if not flags & SYN and state in _NOT_SYNCED and not (flags & FIN and state == SYN_RECEIVED):
             move(snd, ESTABLISHED, seg, out)
-        _sender_received(snd, rcv, seg, out)
+        if rcv.fin_seq >= 0 and not snd.got_fin:
+            _sender_received(snd, rcv, seg, out)
     if flags & SYN:
         _syn(snd, seg, out)
     if flags & FIN:
         _fin(snd, seg, out)
-    if flags & ACK:
+    if flags & ACK and (rcv.state in _SYNCING or (rcv.fin_seq >= 0 and not rcv.fin_acked)):
         _receiver_acked(rcv, seg, out)
 
 

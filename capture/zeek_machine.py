@@ -101,7 +101,15 @@ class TcpMachine:
         one_past = (base + seg_len) & M32
         if ctl & SYN or ep.state == INACTIVE:
             ep.init_for(ctl & SYN, base, one_past)
-        rel_seq, underflow = ep.relative(base, ep.last_seq, ep.seq_wraps)
+        last = ep.last_seq
+        d = (base - last) & M32
+        if ep.seq_wraps or (d and not d & 0x80000000 and base < last):
+            rel_seq, underflow = ep.relative(base, last, ep.seq_wraps)
+        else:  # get_relative_seq() without wraps, inline: relative to the start
+            rel_seq = (base - ep.start_seq) & M32
+            underflow = rel_seq >= 0x80000000
+            if underflow:
+                rel_seq = (rel_seq - 0x100000000) & M64
         if ctl:
             self._update_history(ep, is_orig, flags, rel_seq, length)
         elif length or flags & ACK:
