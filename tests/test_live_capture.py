@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pytest
 from live_traffic import (
@@ -43,7 +44,11 @@ def _run_traffic(host: str, port: int, marker: RstMarker) -> int:
 @pytest.mark.parametrize("iface", ["lo", "any"])
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 def test_loopback_frames_counted_once_like_tcpdump(tmp_path, iface: str, host: str) -> None:
-    """Each loopback packet is captured once, exactly the frames tcpdump writes, in order."""
+    """Each loopback packet is captured once: exactly the frames tcpdump writes.
+
+    Order is not compared: on `any`, two packets crossing at the same moment can reach two packet
+    sockets in either order (seen once in about twenty runs on two CPUs).
+    """
     # GIVEN a server, an end marker, tcpwatch's source and tcpdump on the same filter
     with echo_server(host) as port:
         marker = RstMarker(host)
@@ -64,7 +69,7 @@ def test_loopback_frames_counted_once_like_tcpdump(tmp_path, iface: str, host: s
     # THEN both captures hold the same frames, and each SYN appears once per connection
     ours = [_key(s) for s in col.segments]
     theirs = [_key(s) for s in dump.segments()]
-    assert ours == theirs, summary
+    assert Counter(ours) == Counter(theirs), summary  # tcpdump counts each packet once
     assert sum(1 for s in col.segments if s.flags == SYN) == conns
     assert max(len(s.frame) for s in col.segments) > 60_000  # big loopback frames kept whole
     stats = src.stats()
