@@ -71,7 +71,9 @@ def test_loopback_frames_counted_once_like_tcpdump(tmp_path, iface: str, host: s
     theirs = [_key(s) for s in dump.segments()]
     assert Counter(ours) == Counter(theirs), summary  # tcpdump counts each packet once
     assert sum(1 for s in col.segments if s.flags == SYN) == conns
-    assert max(len(s.frame) for s in col.segments) > 60_000  # big loopback frames kept whole
+    # Big loopback frames (up to 64 KiB; how big depends on the window at the moment) kept whole.
+    assert all(len(s.frame) == s.wire_len for s in col.segments)
+    assert max(len(s.frame) for s in col.segments) > 16_384
     stats = src.stats()
     assert stats.frames == len(ours) == stats.tcp
     assert stats.kernel_drops == stats.queue_drops == 0
