@@ -128,13 +128,16 @@ def test_root_is_dropped_to_the_sudo_user_after_the_socket_opens(shared_dir, kee
     with echo_server("127.0.0.1") as port:
         args = ["-i", "lo", "-f", f"port {port}", "-w", str(pcap), "--export", "jsonl"]
         proc = _start([*args, "--no-drop-privileges"] if keep_root else args, env)
-        uid = proc_uid(proc.pid)
+        expected = 0 if keep_root else 65534
+        # The drop follows the socket's opening by a moment: wait for it (bounded), not a sleep.
+        assert wait_until(lambda: proc_uid(proc.pid) == expected, 10), proc_uid(proc.pid)
         exchange("127.0.0.1", port, b"after the drop")
         assert wait_until(lambda: _frames_in(pcap) >= 10, 10)
+        uid = proc_uid(proc.pid)  # still the same while capturing
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
-    assert uid == (0 if keep_root else 65534)
+    assert uid == expected
     assert pcap.stat().st_uid == uid
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["resp_p"] for r in records] == [port]
