@@ -108,6 +108,11 @@ def state_name(text: str) -> str:
     return _STATE_ALIASES.get(name, name)
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also accepts superscripts ('¹'), which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _show(text: str) -> str:
     return "'" + escape_untrusted(text) + "'"
 
@@ -123,13 +128,13 @@ def _duration(tok: Token) -> float:
 
 
 def _count(tok: Token) -> int:
-    if not tok.text.isdigit():
+    if not _is_number(tok.text):
         raise FilterError(f"expected a whole number, got {_show(tok.text)}", tok.pos)
     return int(tok.text)
 
 
 def _port(tok: Token) -> int:
-    if not tok.text.isdigit() or int(tok.text) > 65535:
+    if not _is_number(tok.text) or int(tok.text) > 65535:
         raise FilterError(f"expected a port number 0-65535, got {_show(tok.text)}", tok.pos)
     return int(tok.text)
 
@@ -219,7 +224,7 @@ class _Parser:
                     f"expected ')' or an operator, got {_show(close.text)}", close.pos
                 )
             return inner
-        if tok.text.isdigit():
+        if _is_number(tok.text):
             return _port_is(_port(tok))
         build = self.primitives.get(word)
         if build is None:
@@ -352,7 +357,7 @@ def _id_term(p: _Parser, kw: Token) -> Predicate:
     for part in tok.text.split(","):
         lo, dash, hi = part.partition("-")
         hi = hi if dash else lo
-        if not lo.isdigit() or not hi.isdigit() or int(hi) < int(lo):
+        if not _is_number(lo) or not _is_number(hi) or int(hi) < int(lo):
             raise FilterError(f"expected flow ids like 3,7,12-40, got {_show(tok.text)}", tok.pos)
         spans.append((int(lo), int(hi)))
     if len(spans) == 1:

@@ -242,3 +242,10 @@ def test_any_input_compiles_or_fails_with_one_clean_line(words, noise):
             assert 0 <= err.pos <= len(text)
         else:
             assert callable(pred)
+
+
+@pytest.mark.parametrize("text", ["port ¹", "¹", "id ¹-2", "retries > ²"])
+def test_non_ascii_digits_are_a_clean_error(text: str) -> None:
+    """Superscript digits pass str.isdigit but are not numbers: a FilterError, never ValueError."""
+    with pytest.raises(FilterError):
+        compile_filter(text)
