@@ -21,7 +21,7 @@ from capture.pcapio import CaptureError, PcapWriter
 from capture.procs import ProcessMapper
 from capture.ring import RETIRE_MS, Frame, PacketRing, RingError
 from capture.segment import Segment
-from capture.sources import SourceStats
+from capture.sources import SourceStats, decoder_stats
 
 DEFAULT_BUFFER_KIB = 32768
 """The ring is the receive buffer: 32 MiB holds ~150,000 small frames, seconds of scheduling
@@ -174,16 +174,10 @@ class LiveSource:
         ring = self._ring
         if ring is not None and not self._done.is_set():
             ring.update_stats()
-        d = self.decoder
-        return SourceStats(
-            frames=d.frames,
-            tcp=d.tcp,
-            kernel_drops=ring.kernel_drops if ring else 0,
-            queue_drops=self.queue_drops,
-            malformed=dict(d.malformed),
-            non_tcp=d.non_tcp,
-            fragments=d.fragments,
-        )
+        stats = decoder_stats(self.decoder)
+        stats.kernel_drops = ring.kernel_drops if ring else 0
+        stats.queue_drops = self.queue_drops
+        return stats
 
     def stop(self) -> None:
         """Stop the sniffer and wait for it: the pcap is flushed and closed, the socket closed."""

@@ -136,8 +136,8 @@ class FileSource:
     def _run(self) -> None:
         batch: list[Segment] = []
         try:
-            for seg in decoded(self.reader, self.decoder):
-                batch.append(seg)
+            for part in decoded_batches(self.reader, self.decoder):
+                batch += part
                 if len(batch) >= BATCH:
                     if not self._put(batch):
                         return
