@@ -8,6 +8,7 @@ peak RSS from the kernel's rusage of that child (`os.wait4`):
     tshark -n -q -z conv,tcp -r FILE
     tcpdump -n -r FILE > /dev/null
     tcpdump -n -r FILE 'ip proto 99'          (libpcap's raw read: the floor)
+    python bench/pyfloor.py FILE              (the least any pure-Python per-packet loop does)
 
     .venv/bin/python bench/ingest_bench.py [--packets N] [--flows N] [--tools tcpwatch,tshark]
 """
@@ -54,6 +55,8 @@ def tool_commands(path: Path) -> dict[str, list[str]]:
         "tshark": ["tshark", "-n", "-q", "-z", "conv,tcp", "-r", f],
         "tcpdump": ["tcpdump", "-n", "-r", f],
         "floor": ["tcpdump", "-n", "-r", f, "ip proto 99"],
+        # The least a pure-Python per-packet loop can do (bench/pyfloor.py): tcpwatch's floor.
+        "pyfloor": [sys.executable, str(ROOT / "bench" / "pyfloor.py"), f],
     }
 
 
@@ -184,6 +187,22 @@ def stages(path: Path, packets: int) -> str:
                 for flow in tracker.all_flows():
                     writer.write(flow.record())
 
+    def fused() -> None:
+        import threading
+
+        from capture.fastpath import track_pcap
+
+        reader = open_capture(str(path))
+        blocks = reader.pcap_blocks()
+        assert blocks is not None
+        tracker = FlowTracker(max_flows=250_000, frames_per_flow=0)
+        track_pcap(blocks, Decoder(), tracker, threading.Event())
+        tracker.finish()
+        with open(os.devnull, "w") as out:
+            writer = JsonlWriter(out)
+            for flow in tracker.all_flows():
+                writer.write(flow.record())
+
     rows = ["| stage (cumulative) | CPU s | packets/CPU-s | added CPU s |", "|---|---|---|---|"]
     prev = 0.0
     for name, fn in [
@@ -191,6 +210,7 @@ def stages(path: Path, packets: int) -> str:
         ("+ decode", decode),
         ("+ track", track),
         ("+ export jsonl", lambda: track(export=True)),
+        ("chunk walk + fused decode/track + export (`--export`'s path, no linger)", fused),
     ]:
         t0 = time.process_time()
         fn()
@@ -206,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--flows", type=int, default=44_000, help="normal flows; ~6k flood+scan added")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--tools", default="tcpwatch,tshark,tcpdump,floor")
+    ap.add_argument("--tools", default="tcpwatch,tshark,tcpdump,floor,pyfloor")
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the fastest is kept")
     ap.add_argument("--stages", action="store_true", help="only the in-process CPU split")
     args = ap.parse_args(argv)

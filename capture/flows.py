@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import struct
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +79,7 @@ KEEP_TIMES = 16
 """SYN (or SYN/ACK) times kept per side: the first and its retries."""
 _LOG_ROOM = (MAX_TRANSITIONS - 1) * 16
 """Below this length a flow's transition log has room for one more 16-byte record."""
+_PORTS = struct.Struct("!HH")
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 FlowKey = tuple[bytes, bytes, int, int, tuple[int, ...]]
@@ -395,6 +397,36 @@ class FlowTracker:
         # None until the first take_changed(): a headless run that never asks keeps no ids.
         self._changed: set[int] | None = None
         self._next_id = 1
+        self.raw_index: dict[bytes, tuple[Flow, bool]] | None = None
+        """Steady untagged flows by raw key, both directions (see `index_raw`); None when off."""
+
+    def index_raw(self) -> dict[bytes, tuple[Flow, bool]]:
+        """Start (or return) `raw_index`: every steady flow without VLAN tags under the bytes a
+        frame carries for it, source address + destination address + source port + destination
+        port (network order), mapped to (flow, whether that source is the originator). A reader
+        that finds a frame's flow there may skip decoding it (`steady_update`)."""
+        if self.raw_index is None:
+            self.raw_index = {}
+            for flow in self.flows.values():
+                if flow.steady and not flow.superseded:
+                    self._reindex(flow, True)
+        return self.raw_index
+
+    def _reindex(self, flow: Flow, steady: bool) -> None:
+        index = self.raw_index
+        if index is None or flow.vlan:
+            return
+        forward = flow.orig_addr + flow.resp_addr + _PORTS.pack(flow.orig_port, flow.resp_port)
+        backward = flow.resp_addr + flow.orig_addr + _PORTS.pack(flow.resp_port, flow.orig_port)
+        if forward == backward:
+            return  # a flow from an endpoint to itself: the bytes cannot tell the direction
+        if steady:
+            index[forward] = (flow, True)
+            index[backward] = (flow, False)
+        else:
+            for key in (forward, backward):
+                if index.get(key, (None,))[0] is flow:
+                    del index[key]
 
     @property
     def flow_count(self) -> int:
@@ -416,31 +448,17 @@ class FlowTracker:
         flags = seg.flags
         if flow is None or flags & (SYN | FIN | RST | ACK) != ACK or not flow.steady:
             return self._ingest(seg, flow, low)
-        if low == flow.orig_low:
-            is_orig = True
-            snd = flow.orig
-        else:
-            is_orig = False
-            snd = flow.resp
-        snd.pkts += 1
-        snd.ip_bytes += seg.ip_len
-        plen = seg.payload_len
-        if plen:
-            snd.payload += plen
-            seq = seg.seq
-            if seq == snd.hi:  # in order: the usual case
-                snd.hi = (seq + plen) & MASK
-            else:
-                _seq_space(snd, seq, plen, flags)
-        if flags & (PSH | URG | ECE | CWR):
-            if flags & PSH:
-                snd.psh += 1
-            if flags & (URG | ECE | CWR):
-                _count_rare(snd, flags)
-        if not seg.window:
-            snd.zero_window += 1
-        flow.last_ts = seg.ts
-        flow.zeek.update_plain(is_orig, seg)
+        is_orig = low == flow.orig_low
+        ts, plen, seq, window = seg.ts, seg.payload_len, seg.seq, seg.window
+        zeek_state = flow.zeek
+        if (
+            seg.bad_opts
+            or seg.truncated
+            or not zeek_state.plain(is_orig, ts, flags, plen, window, seq, seg.ack)
+        ):
+            zeek_state.update(is_orig, seg)
+        _count_plain(flow.orig if is_orig else flow.resp, seg.ip_len, plen, seq, flags, window)
+        flow.last_ts = ts
         if self.frames_per_flow:
             self._keep(flow, seg)
         changed = self._changed
@@ -460,6 +478,9 @@ class FlowTracker:
                 base = flow.orig.base if is_orig else flow.resp.base
                 if base >= 0 and seg.seq != base:
                     flow.superseded = True
+                    if flow.steady:
+                        flow.steady = False
+                        self._reindex(flow, False)
                     if not flow.closed:
                         self._watch_close(flow)
                     flow = self._new_flow(seg, low)
@@ -521,8 +542,15 @@ class FlowTracker:
         del self.flows[flow.id]
         if self._by_key.get(flow.key) is flow:
             del self._by_key[flow.key]
+        if flow.steady and self.raw_index is not None:
+            self._reindex(flow, False)
         if flow.ring:
             self.kept -= len(flow.ring)
+
+    @property
+    def watching_changes(self) -> bool:
+        """Whether `take_changed` has been called: the tracker then notes every changed flow."""
+        return self._changed is not None
 
     def take_changed(self) -> set[int]:
         """Ids of the flows changed (or evicted) since the last call; the first call: all flows."""
@@ -689,12 +717,16 @@ class FlowTracker:
                 special = flow.special = []
             if len(special) < KEEP_SPECIAL:
                 special.append(seg)
-        flow.steady = (
+        steady = (
             flow.orig.state == ESTABLISHED
             and flow.resp.state == ESTABLISHED
             and (flow.irtt is not None or flow.mru_syn < 0)
             and (flow.rtt_synack_ack is not None or flow.mru_synack < 0)
         )
+        if steady != flow.steady:
+            flow.steady = steady
+            if self.raw_index is not None:
+                self._reindex(flow, steady)
 
 
 def _last_seen(flow: Flow) -> float:
@@ -708,6 +740,50 @@ def _count_rare(snd: Side, flags: int) -> None:
         snd.ece += 1
     if flags & CWR:
         snd.cwr += 1
+
+
+def _count_plain(snd: Side, ip_len: int, plen: int, seq: int, flags: int, window: int) -> None:
+    """The sender's counters for a segment with ACK and none of SYN, FIN, RST."""
+    snd.pkts += 1
+    snd.ip_bytes += ip_len
+    if plen:
+        snd.payload += plen
+        if seq == snd.hi:  # in order: the usual case
+            snd.hi = (seq + plen) & MASK
+        else:
+            _seq_space(snd, seq, plen, flags)
+    if flags & (PSH | URG | ECE | CWR):
+        if flags & PSH:
+            snd.psh += 1
+        if flags & (URG | ECE | CWR):
+            _count_rare(snd, flags)
+    if not window:
+        snd.zero_window += 1
+
+
+def steady_update(
+    flow: Flow,
+    is_orig: bool,
+    ts: float,
+    ip_len: int,
+    plen: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    window: int,
+) -> bool:
+    """`FlowTracker.ingest` of a steady flow's common segment, from its numbers alone.
+
+    For a segment captured whole, with a sound header, ACK and none of SYN, FIN, RST, on a flow
+    found through `FlowTracker.raw_index` (so `flow.steady`). False, with nothing changed, when
+    Zeek's bookkeeping needs the whole segment: then decode it and give it to `ingest`.
+    The caller keeps no frame (a tracker with `frames_per_flow` 0) and marks the flow changed.
+    """
+    if not flow.zeek.plain(is_orig, ts, flags, plen, window, seq, ack):
+        return False
+    _count_plain(flow.orig if is_orig else flow.resp, ip_len, plen, seq, flags, window)
+    flow.last_ts = ts
+    return True
 
 
 def _seq_space(snd: Side, seq: int, plen: int, flags: int) -> None:

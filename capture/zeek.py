@@ -120,7 +120,11 @@ class ZeekState(TcpMachine):
             if self._first_seen == 3 and not seg.flags & (FIN | SYN | RST):
                 ep = self.orig if is_orig else self.resp
                 if ep.state != INACTIVE:
-                    self._fast(is_orig, ep, self.resp if is_orig else self.orig, seg)
+                    peer = self.resp if is_orig else self.orig
+                    self._fast(
+                        is_orig, ep, peer, seg.flags, seg.payload_len, seg.window, seg.seq,
+                        seg.ack, seg.truncated,
+                    )  # fmt: skip
                     return False
         else:
             flags = seg.flags
@@ -146,18 +150,31 @@ class ZeekState(TcpMachine):
         """`update` for a segment known to carry ACK and none of SYN, FIN, RST (the tracker's
         common case): the checks that cannot fire are skipped. Such a segment never flips."""
         if (
-            self._synack is None
-            and self._first_seen == 3
-            and not (seg.bad_opts or seg.truncated or self._verify)
+            seg.bad_opts
+            or seg.truncated
+            or not self.plain(
+                is_orig, seg.ts, seg.flags, seg.payload_len, seg.window, seg.seq, seg.ack
+            )
         ):
-            o, r = self.orig, self.resp
-            ep, peer = (o, r) if is_orig else (r, o)
-            if ep.state != INACTIVE:
-                if not (o.did_close and r.did_close):
-                    self._last_ts = seg.ts
-                self._fast(is_orig, ep, peer, seg)
-                return
-        self.update(is_orig, seg)
+            self.update(is_orig, seg)
+
+    def plain(
+        self, is_orig: bool, ts: float, flags: int, length: int, window: int, seq: int, ack: int
+    ) -> bool:
+        """`update_plain` from a segment's numbers, for a segment captured whole with a sound
+        header. False, with nothing changed, when the connection is not in the state this
+        shortcut covers (the handshake is not over, or checksums are verified): then `update`
+        must be given the segment."""
+        if self._synack is not None or self._first_seen != 3 or self._verify:
+            return False
+        o, r = self.orig, self.resp
+        ep, peer = (o, r) if is_orig else (r, o)
+        if ep.state == INACTIVE:
+            return False
+        if not (o.did_close and r.did_close):
+            self._last_ts = ts
+        self._fast(is_orig, ep, peer, flags, length, window, seq, ack, False)
+        return True
 
     @property
     def last_ts(self) -> float:

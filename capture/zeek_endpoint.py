@@ -172,9 +172,10 @@ class Endpoint:
             self.ra_next = up_to
         return gaps
 
-    def data_sent(self, seq: int, length: int, seg: Segment, peer: Endpoint) -> None:
-        """DataSent(): `length` bytes at relative `seq` reach the reassembler."""
-        if seg.truncated or self.ra_skip:
+    def data_sent(self, seq: int, length: int, truncated: bool, peer: Endpoint) -> None:
+        """DataSent(): `length` bytes at relative `seq` reach the reassembler (`truncated`: the
+        segment's payload was not captured whole)."""
+        if truncated or self.ra_skip:
             return  # payload not captured whole is never reassembled (truncated_tcp_payload)
         ack = ((self.ack_wraps << 32) + self.ack_seq - self.start_seq) & M64
         upper = seq + length

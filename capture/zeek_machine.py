@@ -160,7 +160,7 @@ class TcpMachine:
                 else:
                     peer.ra_trim = rel_ack
         if length > 0 and not ctl & RST and not underflow:
-            ep.data_sent((rel_seq + (1 if ctl & SYN else 0)) & M64, length, seg, peer)
+            ep.data_sent((rel_seq + (1 if ctl & SYN else 0)) & M64, length, seg.truncated, peer)
         self._first_seen |= bit  # CheckPIA_FirstPacket: the side as it was before any flip
         return flipped
 
@@ -182,13 +182,24 @@ class TcpMachine:
                 peer.ack_seq = ack
         return rel_ack
 
-    def _fast(self, is_orig: bool, ep: Endpoint, peer: Endpoint, seg: Segment) -> None:
+    def _fast(
+        self,
+        is_orig: bool,
+        ep: Endpoint,
+        peer: Endpoint,
+        flags: int,
+        length: int,
+        window: int,
+        base: int,
+        ack: int,
+        truncated: bool,
+    ) -> None:
         """_process() for the common segment: no SYN/FIN/RST, both sides seen, sender active.
 
         The same steps with the branches that cannot apply left out and the usual case of each
         number computation (no wrap of the 32-bit space so far) done in place.
         """
-        flags, length, state = seg.flags, seg.payload_len, ep.state
+        state = ep.state
         if length or flags & ACK:
             mask = _HIST_DATA if length else _HIST_ACK
             if not is_orig:
@@ -197,11 +208,10 @@ class TcpMachine:
                 self._seen |= mask
                 code = "D" if length else "A"
                 self._hist += code if is_orig else code.lower()
-        if seg.window == 0 and peer.state != CLOSED and state != RESET:
+        if window == 0 and peer.state != CLOSED and state != RESET:
             self._scaled(ep, is_orig, _W)
         rel_ack = 0
         if flags & ACK:
-            ack = seg.ack
             pa = peer.ack_seq
             d = (ack - pa) & M32
             if peer.state == INACTIVE or peer.ack_wraps or (d and not d & 0x80000000 and ack < pa):
@@ -212,7 +222,6 @@ class TcpMachine:
                     rel_ack = 0  # below the start: ack underflow
                 elif d and not d & 0x80000000 and not (ack == 0 and d > TOO_LARGE_SEQ_DELTA):
                     peer.ack_seq = ack
-        base = seg.seq
         last = ep.last_seq
         one_past = (base + length) & M32
         if length:
@@ -242,13 +251,13 @@ class TcpMachine:
                 else:
                     peer.ra_trim = rel_ack
         if length and not underflow:
-            if seg.truncated or ep.ra_skip or ep.ra_blocks or rel_seq != ep.ra_next:
-                ep.data_sent(rel_seq, length, seg, peer)
+            if truncated or ep.ra_skip or ep.ra_blocks or rel_seq != ep.ra_next:
+                ep.data_sent(rel_seq, length, truncated, peer)
                 return
             # in order, nothing buffered: the reassembler just moves on
             acked = ((ep.ack_wraps << 32) + ep.ack_seq - ep.start_seq) & M64
             if rel_seq < acked:
-                ep.data_sent(rel_seq, length, seg, peer)
+                ep.data_sent(rel_seq, length, truncated, peer)
                 return
             ep.ra_next = rel_seq + length
             if acked <= 1 and ep.size(peer) > MAX_INITIAL_WINDOW:

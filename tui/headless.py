@@ -16,9 +16,10 @@ from typing import Any, TextIO
 
 from capture.decode import Decoder
 from capture.export import CsvWriter, JsonlWriter, make_writer
+from capture.fastpath import track_pcap
 from capture.filterexpr import compile_filter
 from capture.flows import Flow, FlowTracker
-from capture.pcapio import CaptureError, open_capture
+from capture.pcapio import CaptureError, PcapBlocks, open_capture
 from capture.printer import SegmentPrinter
 from capture.segment import Segment
 from capture.sources import Source, SourceStats, decoded_batches, decoder_stats
@@ -73,7 +74,9 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         )
         printer = SegmentPrinter(absolute=args.absolute) if args.print else None
         try:
-            segments, stats, finish, annotate = _segments(args, stop, tracker)
+            segments, stats, finish, annotate = _segments(
+                args, stop, tracker, raw=printer is None and not tracker.frames_per_flow
+            )
         except (CaptureError, SourceError) as exc:
             say(str(exc))
             return 2
@@ -105,12 +108,15 @@ def _open_output(args: argparse.Namespace, stack: ExitStack) -> TextIO:
 
 
 def _segments(
-    args: argparse.Namespace, stop: _Stop, tracker: FlowTracker | None = None
+    args: argparse.Namespace, stop: _Stop, tracker: FlowTracker | None = None, raw: bool = False
 ) -> tuple[
     Iterable[list[Segment]], Callable[[], SourceStats], Callable[[], str], Callable[[Flow], None]
 ]:
     """The segments to track (in batches), a way to read the counters, a `finish` giving a final
-    error, and `annotate` (live: sets the owning processes on a flow)."""
+    error, and `annotate` (live: sets the owning processes on a flow).
+
+    `raw`: nothing but the tracker needs the segments (no printing, no frames kept), so a classic
+    pcap may be fed to `tracker` directly (`capture.fastpath`); the batches are then empty."""
     if args.read and args.replay is None:
         reader = open_capture(args.read)
         decoder = Decoder()
@@ -119,8 +125,12 @@ def _segments(
             reader.close()
             return reader.error
 
+        blocks = reader.pcap_blocks() if raw and tracker is not None else None
         return (
-            decoded_batches(reader, decoder),  # `_track` checks `stop` between batches
+            # `_track` checks `stop` between batches; `track_pcap` itself every few thousand frames
+            decoded_batches(reader, decoder)
+            if blocks is None or tracker is None
+            else _tracked_raw(blocks, decoder, tracker, stop.event),
             lambda: decoder_stats(decoder),
             finish_file,
             lambda flow: None,
@@ -134,6 +144,14 @@ def _segments(
     if tracker is not None:  # live: our listening sockets orient flows already under way
         tracker.listen_ports = getattr(source, "listen_ports", tracker.listen_ports)
     return _polled(source, stop), source.stats, lambda: _finish_source(source), annotate
+
+
+def _tracked_raw(
+    blocks: PcapBlocks, decoder: Decoder, tracker: FlowTracker, stop: threading.Event
+) -> Iterator[list[Segment]]:
+    """No batches to hand over: iterating this feeds the whole capture to `tracker`."""
+    track_pcap(blocks, decoder, tracker, stop)
+    yield from ()
 
 
 def _polled(source: Source, stop: _Stop) -> Iterator[list[Segment]]:
