@@ -3,8 +3,10 @@
 The first byte picks a mode: a whole capture file (pcap or pcapng, read through `CaptureReader`
 from memory), or a single frame of one of the supported link types straight into the decoder.
 Every segment goes through a small `FlowTracker` and every flow is turned into its export
-record. Any exception other than `CaptureError` is a finding; so is a frame not counted exactly
-once. libFuzzer keeps crashing inputs as `crash-*` files; add each to the test suite.
+record; a classic pcap is also read through `capture.fastpath.track_pcap`, whose records must
+equal those of decode + ingest. Any exception other than `CaptureError` is a finding; so is a
+frame not counted exactly once, and so is a difference between the two ways. libFuzzer keeps
+crashing inputs as `crash-*` files; add each to the test suite.
 
     .venv/bin/pip install atheris
     .venv/bin/python fuzz/atheris_decode.py -max_total_time=600 -rss_limit_mb=1024 \\
@@ -16,15 +18,19 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
+from typing import Any
 
 import atheris
 
 with atheris.instrument_imports():
     from capture.decode import SUPPORTED_LINKTYPES, Decoder
-    from capture.flows import FlowTracker
+    from capture.fastpath import track_pcap
+    from capture.flows import Flow, FlowTracker
     from capture.pcapio import CaptureError, CaptureReader
+    from capture.sources import decoded
 
 LINKTYPES = sorted(SUPPORTED_LINKTYPES)
 MAX_FRAMES = 256
@@ -51,6 +57,29 @@ def _track(decoder: Decoder, frames: list[tuple[bytes, int]]) -> None:
         flow.record()
 
 
+def _records_both_ways(data: bytes) -> None:
+    """A classic pcap through `track_pcap` must give what decode + `ingest` give."""
+    results: list[list[Any]] = []
+    for short in (False, True):
+        reader = CaptureReader(io.BytesIO(data), "fuzz")
+        blocks = reader.pcap_blocks()
+        if blocks is None:
+            return
+        gone: list[Flow] = []
+        tracker = FlowTracker(max_flows=4, frames_per_flow=0, on_evict=gone.append)
+        decoder = Decoder()
+        if short:
+            track_pcap(blocks, decoder, tracker, threading.Event())
+        else:
+            for seg in decoded(reader, decoder):
+                tracker.ingest(seg)
+        tracker.finish()
+        records = [f.record() for f in gone + tracker.all_flows()]
+        results.append([records, decoder.frames, decoder.tcp, decoder.malformed, reader.error])
+    if results[0] != results[1]:
+        raise AssertionError("track_pcap differs from decode + ingest")
+
+
 def _from_file(data: bytes) -> None:
     frames = []
     try:
@@ -66,6 +95,7 @@ def _from_file(data: bytes) -> None:
             return
         raise
     _track(Decoder(), frames)
+    _records_both_ways(data)
 
 
 def test_one_input(data: bytes) -> None:
