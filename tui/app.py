@@ -87,6 +87,8 @@ class TcpwatchApp(App[None]):
         self.ticks = 0
         """Ticks run so far; tests wait on it instead of sleeping."""
         self._frozen_at = -FREEZE_TICKS
+        self.quit_requested = False
+        """Set by a signal handler (`tui.run`); the next tick exits the App cleanly."""
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -104,6 +106,11 @@ class TcpwatchApp(App[None]):
 
     def tick(self) -> None:
         """Drain, then (as the next message) update the main screen once."""
+        if self.quit_requested:
+            # Asked by SIGHUP/SIGTERM/SIGINT: leave as `q` does, so the terminal is restored
+            # and on_unmount stops the source (the `-w` pcap is flushed and closed).
+            self.exit()
+            return
         if not self.main.is_mounted:
             return
         drained = self.drain.step(self.main.model.predicate)

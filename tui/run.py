@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import signal
+from collections.abc import Iterator
+from typing import Any
 
 from capture.pcapio import CaptureError
 from capture.sources import FileSource, ReplaySource, Source
@@ -72,14 +76,54 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
         replay=args.replay is not None,
         insight_thresholds=args.thresholds,
     )
-    try:
-        app.run()
-    finally:
-        source.stop()
+    _survive_terminal_loss(app)
+    with exit_on_signals(app):
+        try:
+            app.run()
+        finally:
+            source.stop()
     if source.error:
         say(source.error)
         return 1
     return 0
+
+
+EXIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+"""Signals that end the TUI as `q` does: a closed terminal (SIGHUP), `kill`, `kill -INT`."""
+
+
+@contextlib.contextmanager
+def exit_on_signals(app: Any) -> Iterator[None]:
+    """While inside, an exit signal asks `app` to quit at its next tick instead of killing it.
+
+    Killed by default, the process would leave the terminal in the alternate screen with input
+    unechoed, and the last half second of a `-w` pcap unwritten (possibly a record cut short).
+    The handler only sets a flag: a signal handler runs between any two bytecodes of the
+    event loop, where calling into the App is not safe. Held until the source has stopped, so a
+    late signal cannot cut the pcap's closing either.
+    """
+
+    def ask_to_quit(_signum: int, _frame: object) -> None:
+        app.quit_requested = True
+
+    # A signal ignored on purpose (`nohup tcpwatch`) stays ignored.
+    mine = [sig for sig in EXIT_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, ask_to_quit) for sig in mine}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _survive_terminal_loss(app: Any) -> None:
+    """Draw through `tui.terminal.TerminalDriver` where Textual would use its Linux driver."""
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from tui.terminal import TerminalDriver
+
+    if app.driver_class is LinuxDriver:
+        app.driver_class = TerminalDriver
 
 
 def _start_live(source: Source) -> None:
