@@ -41,22 +41,28 @@ def can_capture() -> bool:
     return os.geteuid() == 0 or bool(effective_caps() >> CAP_NET_RAW & 1)
 
 
+def _id_number(text: str) -> int | None:
+    """A uid or gid from the environment: ASCII digits (`str.isdigit` also takes superscripts,
+    which int() refuses) within the kernel's 32-bit range (-1 means "unchanged" to setresuid)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if number < 0xFFFFFFFF else None
+
+
 def sudo_user() -> tuple[int, int, str] | None:
     """(uid, gid, name) of the user who ran sudo, when running as root under sudo."""
     if os.geteuid() != 0:
         return None
-    raw_uid = os.environ.get("SUDO_UID", "")
-    if not raw_uid.isdigit() or int(raw_uid) == 0:
+    uid = _id_number(os.environ.get("SUDO_UID", ""))
+    if not uid:  # unset, malformed, or root itself
         return None
-    uid = int(raw_uid)
-    raw_gid = os.environ.get("SUDO_GID", "")
+    gid = _id_number(os.environ.get("SUDO_GID", ""))
     try:
         entry = pwd.getpwuid(uid)
     except KeyError:
-        gid = int(raw_gid) if raw_gid.isdigit() else uid
-        return uid, gid, ""
-    gid = int(raw_gid) if raw_gid.isdigit() else entry.pw_gid
-    return uid, gid, entry.pw_name
+        return uid, uid if gid is None else gid, ""
+    return uid, entry.pw_gid if gid is None else gid, entry.pw_name
 
 
 def drop_privileges() -> str | None:
