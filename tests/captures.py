@@ -37,3 +37,15 @@ def track(name: str, frames_per_flow: int = 64) -> tuple[FlowTracker, list[Segme
     tracker = tracker_over(segments, frames_per_flow=frames_per_flow)
     tracker.finish()
     return tracker, segments
+
+
+def decoder_counters(decoder: Decoder) -> tuple[object, ...]:
+    """Every counter of a decoder, for comparing two ways of reading the same capture."""
+    return (
+        decoder.frames,
+        decoder.tcp,
+        decoder.non_tcp,
+        decoder.fragments,
+        decoder.truncated,
+        dict(decoder.malformed),
+    )

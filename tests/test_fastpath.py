@@ -23,6 +23,7 @@ from capture.fastpath import track_pcap
 from capture.flows import Flow, FlowTracker
 from capture.pcapio import CaptureError, PcapWriter, open_capture
 from capture.sources import decoded
+from tests.captures import decoder_counters
 from tests.segmaker import Conv, syn_options
 from tui.headless import LINGER
 
@@ -30,17 +31,6 @@ DATA = Path(__file__).parent / "data"
 CAPTURES = sorted(p for p in DATA.iterdir() if (DATA / (p.name + ".truth.json")).exists())
 ETH_IPV4 = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00"
 ETH_IPV6 = ETH_IPV4[:12] + b"\x86\xdd"
-
-
-def _counters(decoder: Decoder) -> tuple[object, ...]:
-    return (
-        decoder.frames,
-        decoder.tcp,
-        decoder.non_tcp,
-        decoder.fragments,
-        decoder.truncated,
-        dict(decoder.malformed),
-    )
 
 
 def _both_ways(path: Path, linger: float | None = LINGER) -> tuple[list[str], list[str], int]:
@@ -62,7 +52,7 @@ def _both_ways(path: Path, linger: float | None = LINGER) -> tuple[list[str], li
         tracker.finish()
         out.extend(tracker.all_flows())
         records = sorted(json.dumps(f.record(), sort_keys=True) for f in out)
-        results.append([*records, repr(_counters(decoder)), reader.error])
+        results.append([*records, repr(decoder_counters(decoder)), reader.error])
     return results[0], results[1], short
 
 

@@ -22,21 +22,11 @@ from capture.flows import Flow, FlowTracker
 from capture.pcapio import CaptureError, open_capture
 from capture.segment import Segment, parse_options, syn_options
 from capture.sources import decoded
+from tests.captures import decoder_counters
 from tui.headless import LINGER
 
 DATA = Path(__file__).parent / "data"
 CAPTURES = sorted(p for p in DATA.iterdir() if (DATA / (p.name + ".truth.json")).exists())
-
-
-def _counters(decoder: Decoder) -> tuple[object, ...]:
-    return (
-        decoder.frames,
-        decoder.tcp,
-        decoder.non_tcp,
-        decoder.fragments,
-        decoder.truncated,
-        dict(decoder.malformed),
-    )
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
@@ -57,7 +47,7 @@ def test_chunked_walk_equals_frame_by_frame(path: Path) -> None:
         assert [getattr(a, k) for k in Segment.__slots__] == [
             getattr(b, k) for k in Segment.__slots__
         ], a.frame_no
-    assert _counters(fast_dec) == _counters(plain_dec)
+    assert decoder_counters(fast_dec) == decoder_counters(plain_dec)
     assert fast_reader.error == plain_reader.error
 
 
