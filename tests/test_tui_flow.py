@@ -315,3 +315,36 @@ async def test_flow_evicted_while_open_stays_on_screen():
         await pilot.pause()
         assert screen.flow is not None and len(ladder.rows) == 15
         assert "[S] SYN seq 0" in rendered(ladder, 1)
+
+
+def _server_closes_first() -> FlowTracker:
+    """The server's FIN, answered by the client's FIN/ACK: the client moves twice on one line."""
+    from segmaker import Conv
+
+    conv = Conv()
+    for send, flags in ((conv.c, "S"), (conv.s, "S."), (conv.c, "."), (conv.s, "F.")):
+        send(flags)
+    conv.c("F.")
+    conv.s(".")
+    return tracker_over(conv.sent)
+
+
+async def test_two_moves_on_one_line_are_shown_whole_when_there_is_room():
+    app = Host(_server_closes_first(), 1)
+    async with app.run_test(size=SIZE) as pilot:
+        _, ladder = await open_screen(pilot)
+        fin_ack = rendered(ladder, 5)
+        assert "[F.] FIN ACK" in fin_ack
+        assert fin_ack.split("│")[0].split()[-1] == "CLOSE_WAIT→LAST_ACK"
+        assert fin_ack.rstrip().endswith("│ FIN_WAIT_2")
+        # The header's server label still lines up with the right-hand state column.
+        assert rendered(ladder, 0).rstrip().endswith("server 10.0.0.2:80")
+
+
+async def test_two_moves_are_cut_from_the_left_when_the_lane_needs_the_room():
+    app = Host(_server_closes_first(), 1)
+    async with app.run_test(size=(80, 30)) as pilot:
+        _, ladder = await open_screen(pilot)
+        fin_ack = rendered(ladder, 5)
+        assert "…" in fin_ack.split("│")[0] and "LAST_ACK" in fin_ack
+        assert "─[F.] seq 1 ack 2 len 0 ─" in fin_ack  # the lane keeps its room

@@ -31,6 +31,9 @@ from widgets.ladder_rows import LadderRow
 from widgets.text import safe_str
 
 FRAME_W, DT_W, STATE_W, MIN_LANE = 6, 11, 13, 30
+STATE_MAX = 30
+"""The state columns widen (from STATE_W) to fit a line's moves, e.g. CLOSE_WAIT→LAST_ACK when
+a FIN/ACK answers the peer's FIN, as long as the arrow lane keeps MIN_LANE cells."""
 MARK_MAX = 34
 SCROLLBAR = 2
 """Cells kept free for the vertical scrollbar, so the lane does not jump when it appears."""
@@ -122,6 +125,8 @@ class Ladder(ScrollView, can_focus=True):
         self._lane_key: tuple[int, int, int] | None = None
         self._styles: dict[str, Style] | None = None
         self._lane_w = MIN_LANE
+        self._wanted_state_w = STATE_W
+        self._state_w = STATE_W
 
     def set_endpoints(self, client: str, server: str) -> None:
         """The header's endpoint texts (escaped here)."""
@@ -133,6 +138,11 @@ class Ladder(ScrollView, can_focus=True):
         at_end = not self.rows or self.cursor >= len(self.rows) - 1
         current = self.rows[self.cursor].frame_no if self.rows else None
         self.rows = rows
+        widest = max(
+            (cell_len("→".join(s)) for r in rows for s in (r.orig_states, r.resp_states)),
+            default=0,
+        )
+        self._wanted_state_w = max(STATE_W, min(STATE_MAX, widest + 1))
         index = next((i for i, r in enumerate(rows) if r.frame_no == current), None)
         # On the last row (and past the handshake) the cursor follows new segments, like `tail -f`.
         follow = index is None or (at_end and self.cursor != 0)
@@ -149,7 +159,7 @@ class Ladder(ScrollView, can_focus=True):
 
     def note_text(self, index: int) -> str:
         """The teaching-note line drawn under row `index` when notes are on."""
-        return " " * (FRAME_W + DT_W + STATE_W - 1) + "│ ✎ " + self.rows[index].note
+        return " " * (FRAME_W + DT_W + self._state_w - 1) + "│ ✎ " + self.rows[index].note
 
     def line_of(self, index: int) -> int:
         """The line (below the header) where row `index` is drawn."""
@@ -208,12 +218,17 @@ class Ladder(ScrollView, can_focus=True):
 
     def _lane(self) -> int:
         """Width of the arrow lane: what the columns, a scrollbar and the widest marks leave.
+        Sets the state columns' width too (as wide as the rows want while the lane keeps
+        MIN_LANE cells).
 
         Memoised per width and rows: every line needs it and the marks scan is over all rows.
         """
         key = (self.size.width, id(self.rows), len(self.rows))
         if self._lane_key != key:
-            fixed = FRAME_W + DT_W + 2 * STATE_W + 3 + SCROLLBAR + self._mark_width()
+            fixed = FRAME_W + DT_W + 3 + SCROLLBAR + self._mark_width()
+            room = (key[0] - fixed - MIN_LANE) // 2
+            self._state_w = max(STATE_W, min(self._wanted_state_w, room))
+            fixed += 2 * self._state_w
             self._lane_key, self._lane_w = key, max(MIN_LANE, key[0] - fixed)
         return self._lane_w
 
@@ -260,6 +275,7 @@ class Ladder(ScrollView, can_focus=True):
                 _row_key(self.rows[index]),
                 is_note,
                 self._lane(),
+                self._state_w,
                 self.absolute,
                 index == self.cursor,
             )
@@ -283,7 +299,8 @@ class Ladder(ScrollView, can_focus=True):
         return Strip(segments).simplify()
 
     def _header(self) -> list[Segment]:
-        middle = 2 * STATE_W + self._lane() + 1
+        lane = self._lane()
+        middle = 2 * self._state_w + lane + 1
         left, right = f"client {self.client}", f"server {self.server}"
         gap = max(1, middle - cell_len(left) - cell_len(right))
         text = f"{'frame':>{FRAME_W - 1}} {'Δt':<{DT_W}}{left}{' ' * gap}{right}"
@@ -294,13 +311,13 @@ class Ladder(ScrollView, can_focus=True):
         row = self.rows[index]
         if row.kind == "skip":
             text = f"⋯ {row.skipped} segment{'s' * (row.skipped != 1)} not kept ⋯"
-            pad = " " * (FRAME_W + DT_W + STATE_W - 1)
+            pad = " " * (FRAME_W + DT_W + self._state_w - 1)
             return [(pad + "│" + text.center(lane) + "│", "ladder--skip")]
         frame = f"{row.frame_no:>{FRAME_W - 1}} " if row.frame_no else f"{'end':>{FRAME_W - 1}} "
         dt = fmt_dt(row.dt) if row.kind == "segment" else ""
         out = [
             (frame + f"{dt:<{DT_W}}", ""),
-            (_state_cell(row.orig_states), "ladder--state"),
+            (_state_cell(row.orig_states, self._state_w), "ladder--state"),
             ("│", ""),
         ]
         if row.kind == "segment":
@@ -308,7 +325,7 @@ class Ladder(ScrollView, can_focus=True):
             out.append((arrow(label, lane, row.from_orig), _arrow_class(row)))
         else:
             out.append((" " * lane, ""))
-        out += [("│", ""), (" " + _state_cell(row.resp_states), "ladder--state")]
+        out += [("│", ""), (" " + _state_cell(row.resp_states, self._state_w), "ladder--state")]
         if row.marks:
             out.append((_marks_text(row), "ladder--mark"))
         return out
@@ -333,9 +350,9 @@ def _arrow_class(row: LadderRow) -> str:
     return "ladder--orig" if row.from_orig else "ladder--resp"
 
 
-def _state_cell(states: list[str]) -> str:
-    """The states an endpoint moved to at this line, fitted to the state column."""
+def _state_cell(states: list[str], width: int) -> str:
+    """The states an endpoint moved to at this line, fitted to a state column `width` wide."""
     text = "→".join(states)
-    if cell_len(text) > STATE_W - 1:
-        text = "…" + text[-(STATE_W - 2) :]
-    return f"{text:<{STATE_W - 1}}"
+    if cell_len(text) > width - 1:
+        text = "…" + text[-(width - 2) :]
+    return f"{text:<{width - 1}}"
