@@ -173,12 +173,14 @@ def analyse(
     *,
     now: float | None = None,
     listen_queues: ListenQueues | None = None,
+    cache: facts.FactsCache | None = None,
 ) -> list[Finding]:
     """Every finding over `flows`, most severe first.
 
     `now` (capture or wall time) marks SYNs younger than `thresholds.pending` as still waiting;
     without it (end of input) every unanswered SYN counts. `listen_queues` (live mode) gives the
-    LISTEN sockets' accept queues so a full queue is told from a filtered port.
+    LISTEN sockets' accept queues so a full queue is told from a filtered port. A `cache` kept
+    between calls reuses the facts of flows that have not changed since the last call.
     """
     from capture import insights_rules as rules  # noqa: PLC0415  (the rules import this module)
 
@@ -188,7 +190,10 @@ def analyse(
     paused = gc.isenabled()
     gc.disable()
     try:
-        all_facts = [facts.facts_of(f) for f in flows]
+        if cache is None:
+            all_facts = [facts.facts_of(f) for f in flows]
+        else:
+            all_facts = cache.facts_of_all(flows)
     finally:
         if paused:
             gc.enable()

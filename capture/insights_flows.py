@@ -8,6 +8,7 @@ there are any; headless runs keep none, and then those facts are simply unknown 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,6 +209,38 @@ def facts_of(flow: Any) -> FlowFacts:
         _from_frames(ff, frames, flow.orig_addr, flow.orig_port)
     ff.category = categorise(ff)
     return ff
+
+
+class FactsCache:
+    """The facts of the last analysis, reused for flows that have not changed since.
+
+    A flow changes only by a new segment, which moves its last-seen time or a packet count; a
+    flow that left the tracker drops out. A live view analysing tens of thousands of flows every
+    few seconds then pays for the few that moved, not for all of them (~50 us a flow).
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[tuple[float, int, int], FlowFacts]] = {}
+        self.reused = 0
+        """Facts reused by the last `facts_of_all` call (for tests and benchmarks)."""
+
+    def facts_of_all(self, flows: Iterable[Any]) -> list[FlowFacts]:
+        """`facts_of` each flow, through the cache."""
+        old, new = self._by_id, {}
+        out = []
+        reused = 0
+        for flow in flows:
+            mark = (flow.last_ts, flow.orig.pkts, flow.resp.pkts)
+            hit = old.get(flow.id)
+            if hit is not None and hit[0] == mark and hit[1].flow is flow:
+                ff = hit[1]
+                reused += 1
+            else:
+                ff = facts_of(flow)
+            new[flow.id] = (mark, ff)
+            out.append(ff)
+        self._by_id, self.reused = new, reused
+        return out
 
 
 def _from_frames(ff: FlowFacts, frames: list[Segment], orig_addr: bytes, orig_port: int) -> None:

@@ -2,9 +2,10 @@
 
 The screen re-runs `capture.insights.analyse` over the tracked flows on its own timer (once a
 second, less often when the analysis itself is slow, and not at all once a file is done), never
-per packet. The analysis runs on the UI thread, where the tracker lives: about 45 us per flow,
-so tens of thousands of flows cost a second every five seconds or more. Live, it passes the view's
-clock (so a SYN sent a moment ago is not yet "unanswered") and the LISTEN sockets' accept queues.
+per packet. The analysis runs on the UI thread, where the tracker lives: the facts of each flow
+(~50 us) are taken again only for flows that changed since the last analysis (`FactsCache`), then
+the rules run over all of them (~15 us a flow). Live, it passes the view's clock (so a SYN sent a
+moment ago is not yet "unanswered") and the LISTEN sockets' accept queues.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from capture.insights import Finding, analyse, flow_filter
+from capture.insights_flows import FactsCache
 from capture.insights_listen import read_listen_queues
 from widgets.insights_list import InsightsList
 
@@ -51,6 +53,8 @@ class InsightsScreen(Screen[None]):
         """Analyses run so far; tests wait on it instead of sleeping."""
         self._next_at = 0.0
         self._seen: tuple[Any, ...] = ()
+        self.facts_cache = FactsCache()
+        """Facts of unchanged flows are reused from one analysis to the next."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="insights-summary")
@@ -81,10 +85,14 @@ class InsightsScreen(Screen[None]):
         if self.live:
             now = self.clock() if self.clock is not None else None
             found = analyse(
-                flows, self.app.insight_thresholds, now=now, listen_queues=read_listen_queues()
+                flows,
+                self.app.insight_thresholds,
+                now=now,
+                listen_queues=read_listen_queues(),
+                cache=self.facts_cache,
             )
         else:
-            found = analyse(flows, self.app.insight_thresholds)
+            found = analyse(flows, self.app.insight_thresholds, cache=self.facts_cache)
         self.findings = found
         self.query_one(InsightsList).set_findings(found)
         self.query_one("#insights-summary", Static).update(summary(found, len(flows)))

@@ -1,0 +1,47 @@
+"""`FactsCache`: an analysis that reuses the facts of unchanged flows finds exactly what a fresh
+one finds, and reuses only the flows that did not move."""
+
+from __future__ import annotations
+
+import pytest
+from captures import read_segments, tracker_over
+
+from capture.insights import analyse
+from capture.insights_flows import FactsCache
+
+CAPTURES = [
+    "chrissanders_synscan.pcapng",
+    "zeek_nmap-vsn.pcap",
+    "pcapplusplus_one_http_stream_fin.pcap",
+    "tcpdump_resp_1_benchmark.pcap",
+]
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_cached_analysis_equals_a_fresh_one_while_flows_move(name: str) -> None:
+    segments = read_segments(name)
+    half = len(segments) // 2
+    tracker = tracker_over(segments[:half])
+    cache = FactsCache()
+    assert analyse(tracker.all_flows(), cache=cache) == analyse(tracker.all_flows())
+    assert cache.reused == 0
+    marks = {f.id: (f.last_ts, f.orig.pkts, f.resp.pkts) for f in tracker.all_flows()}
+    for seg in segments[half:]:
+        tracker.ingest(seg)
+    tracker.finish()
+    flows = tracker.all_flows()
+    assert analyse(flows, cache=cache) == analyse(flows)
+    still = sum(1 for f in flows if marks.get(f.id) == (f.last_ts, f.orig.pkts, f.resp.pkts))
+    assert cache.reused == still < len(flows)
+    analyse(flows, cache=cache)
+    assert cache.reused == len(flows)  # nothing moved since
+
+
+def test_a_flow_gone_from_the_tracker_leaves_the_cache() -> None:
+    tracker = tracker_over(read_segments("zeek_nmap-vsn.pcap"))
+    cache = FactsCache()
+    flows = tracker.all_flows()
+    analyse(flows, cache=cache)
+    analyse(flows[1:], cache=cache)
+    analyse(flows, cache=cache)
+    assert cache.reused == len(flows) - 1  # the first flow's facts were taken again
