@@ -2,21 +2,25 @@
 
 The view's clock is capture time (files), so these are deterministic without patching time.
 Baselines live in tests/__snapshots__/; update them with `--snapshot-update` only after looking.
+The status bar's narrowing order, which several snapshots show, is asserted directly at the end.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
 from capture.flows import FlowTracker
 from capture.sources import FileSource
 from tui.app import TcpwatchApp
+from widgets.status_bar import Status, StatusBar
 
 ROOT = Path(__file__).parent.parent
 DATA = Path("tests/data")  # relative: the status bar shows the path, the same in every clone
@@ -96,3 +100,54 @@ def test_flow_screen(snap_compare: Any) -> None:
     """`enter` on a row: the ladder with the handshake at the top."""
     run = after_load("down", "enter", screen="FlowScreen")
     assert snap_compare(loaded_app(ESPN), terminal_size=(140, 45), run_before=run)
+
+
+class _StatusHost(App[None]):
+    """The status bar alone, as wide as the terminal."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__()
+        self.status = status
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+
+    def on_mount(self) -> None:
+        self.query_one(StatusBar).show(self.status)
+
+
+LIVE_BUSY = Status(
+    source="live enp0s31f6 (tcp port 443)",
+    capture_filter="tcp port 443",
+    display_filter="state established",
+    sort="last seen ▼",
+    packets=12_345_678,
+    packets_per_s=45_678,
+    flows_open=12_345,
+    flows_total=234_567,
+    mode="live",
+)
+
+
+@pytest.mark.parametrize("kernel_drops", [0, 1_234_567])
+async def test_live_status_at_120_columns_names_the_interface(kernel_drops: int) -> None:
+    """At 120 columns a busy live status keeps the interface (and any drops): the sort and the
+    capture filter give way first."""
+    status = dataclasses.replace(LIVE_BUSY, kernel_drops=kernel_drops)
+    app = _StatusHost(status)
+    async with app.run_test(size=(120, 5)) as pilot:
+        await pilot.pause()
+        shown = app.query_one(StatusBar).render().plain
+    assert shown.startswith("● LIVE  live enp0s31f6 (tcp port 443)  "), shown
+    assert "flows 12,345 open" in shown
+    assert ("drops kernel 1,234,567" in shown) == bool(kernel_drops)
+    assert "sort" not in shown and "capture tcp" not in shown
+
+
+async def test_source_is_the_last_part_dropped() -> None:
+    """However narrow, the source goes only after everything but the mode."""
+    app = _StatusHost(dataclasses.replace(LIVE_BUSY, kernel_drops=5))
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.pause()
+        shown = app.query_one(StatusBar).render().plain
+    assert shown == "● LIVE  live enp0s31f6 (tcp port 443)", shown

@@ -89,6 +89,7 @@ class TcpwatchApp(App[None]):
         self._frozen_at = -FREEZE_TICKS
         self.quit_requested = False
         """Set by a signal handler (`tui.run`); the next tick exits the App cleanly."""
+        self._stopped_at: float | None = None
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -101,7 +102,14 @@ class TcpwatchApp(App[None]):
         self.source.stop()
 
     def now(self) -> float:
-        """The view's clock (capture time for files and replays, wall time live)."""
+        """The view's clock (capture time for files and replays, wall time live).
+
+        Once a live capture has stopped (the interface went away, `-c`, `--duration`), the
+        clock stops with it: what was seen stays in view, as a file's flows do at its end."""
+        if self._stopped_at is not None:
+            return self._stopped_at
+        if self.drain.live and self.drain.finished:
+            self._stopped_at = self.drain.now()
         return self.drain.now()
 
     def tick(self) -> None:
@@ -132,7 +140,7 @@ class TcpwatchApp(App[None]):
         """The status bar's figures now."""
         stats = self.source.stats()
         if self.drain.live:
-            mode = "live"
+            mode = "stopped" if self.drain.finished else "live"
         elif self.replay:
             mode = "end" if self.drain.finished else "live"
         else:
@@ -160,7 +168,7 @@ class TcpwatchApp(App[None]):
         if error and error != self._error_shown:
             self._error_shown = error
             self.notify(
-                escape_untrusted(error),
+                escape_untrusted(error) + "\nThe flows seen so far stay in view; q quits.",
                 title="capture error",
                 severity="error",
                 timeout=30,

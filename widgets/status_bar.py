@@ -29,7 +29,8 @@ class Status:
     sort: str = ""
     """The sort shown, e.g. `last seen ▼`."""
     mode: str = "live"
-    """`live`, `paused`, `loading` or `end` (a file read to its end)."""
+    """`live`, `paused`, `loading`, `end` (a file read to its end) or `stopped` (a live
+    capture that ended: its interface went away, or `-c`/`--duration` was reached)."""
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -64,29 +65,39 @@ class StatusBar(Widget):
     def render(self) -> Text:
         parts = self._parts()
         width = self.content_size.width or 200
-        # Drop the least important parts until the line fits (source name first, mode never).
+        # Drop the least important parts until the line fits (the sort and capture filter
+        # first, then zero drops, the display filter, the counts; the source last, mode never).
         while len(parts) > 1 and sum(p.cell_len + 2 for _, p in parts) - 2 > width:
             parts.remove(max(parts, key=lambda item: item[0]))
         return Text("  ", no_wrap=True, overflow="ellipsis", end="").join(p for _, p in parts)
 
     def _parts(self) -> list[tuple[int, Text]]:
-        """(priority, text) in display order; a higher priority number goes first when narrow."""
+        """(priority, text) in display order; a higher priority number goes first when narrow.
+
+        What is being watched (the interface or file) matters most after the mode: counts and
+        drops mean little without it. Drops that happened rank with the counts."""
         s = self.status
         key = self.get_component_rich_style("status-bar--key")
         mode_style = "status-bar--paused" if s.mode == "paused" else "status-bar--live"
-        marks = {"live": "● LIVE", "paused": "❚❚ PAUSED", "loading": "◌ LOADING", "end": "■ END"}
+        marks = {
+            "live": "● LIVE",
+            "paused": "❚❚ PAUSED",
+            "loading": "◌ LOADING",
+            "end": "■ END",
+            "stopped": "■ STOPPED",
+        }
         drops = s.kernel_drops + s.queue_drops + s.malformed
         drop_style = self.get_component_rich_style("status-bar--drops") if drops else ""
         parts = [
             (0, Text(marks.get(s.mode, s.mode), self.get_component_rich_style(mode_style))),
-            (5, safe_text(s.source)),
-            (4, _field("capture ", key, safe_text(s.capture_filter))) if s.capture_filter else None,
-            (2, _field("filter ", key, safe_text(s.display_filter or "none"))),
-            (4, _field("sort ", key, Text(s.sort))) if s.sort else None,
-            (1, _field("pkts ", key, Text(f"{s.packets:,} ({s.packets_per_s:,}/s)"))),
-            (1, _field("flows ", key, Text(f"{s.flows_open:,} open/{s.flows_total:,}"))),
+            (1, safe_text(s.source)),
+            (5, _field("capture ", key, safe_text(s.capture_filter))) if s.capture_filter else None,
+            (3, _field("filter ", key, safe_text(s.display_filter or "none"))),
+            (5, _field("sort ", key, Text(s.sort))) if s.sort else None,
+            (2, _field("pkts ", key, Text(f"{s.packets:,} ({s.packets_per_s:,}/s)"))),
+            (2, _field("flows ", key, Text(f"{s.flows_open:,} open/{s.flows_total:,}"))),
             (
-                1 if drops else 3,
+                2 if drops else 4,
                 _field(
                     "drops ",
                     key,
