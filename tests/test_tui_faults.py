@@ -3,6 +3,8 @@
 Two namespaces joined by a veth pair, as in `test_live_veth.py`; the App captures in namespace A
 on its end of the pair (the test thread enters A just long enough to open the packet socket),
 traffic runs between the namespaces, then the interface is deleted under the running App.
+(sysfs stays the root namespace's, where the veth has no entry, so the capture runs cooked, as
+on `any`; `test_live_veth.py` covers the Ethernet path through the real CLI.)
 """
 
 from __future__ import annotations
