@@ -216,3 +216,21 @@ def test_live_capture_with_w_is_flushed_on_exit(terminal, tmp_path: Path, how: s
     assert read.returncode == 0, read.stderr
     assert _frames(pcap) == _frames(ref)
     assert len(read.stdout.splitlines()) == len(_frames(ref)) >= 3 * 8
+
+
+@pytest.mark.live
+@needs_root
+@needs_tcpdump
+def test_signal_while_starting_up_leaves_a_valid_pcap(terminal, tmp_path: Path) -> None:
+    """SIGTERM as soon as the packet socket is open (the sniffer already writes `-w`, the App is
+    not drawn yet): exit 0, a valid pcap, and the terminal either untouched or restored."""
+    pcap = tmp_path / "early.pcap"
+    term = terminal(["-i", "lo", "-w", str(pcap), "-f", "tcp port 9"])
+    assert wait_until(lambda: capturing(term.proc.pid) or term.proc.poll() is not None, 20, 0.001)
+    term.proc.send_signal(signal.SIGTERM)
+    assert term.finish() == 0
+    assert b"Traceback" not in term.output and not term.exceptions()
+    if ENTER_ALT in term.output:  # the App was quicker than the signal on this machine
+        _assert_restored(term)
+    read = subprocess.run(["tcpdump", "-nr", str(pcap)], capture_output=True, text=True, timeout=20)
+    assert read.returncode == 0, read.stderr

@@ -57,29 +57,22 @@ def view_linger(args: argparse.Namespace) -> float:
 
 def run_tui(args: argparse.Namespace, expression: str) -> int:
     """Run the App until the user quits; returns the exit status."""
-    from capture.flows import FlowTracker
-
     try:
-        source = make_source(args)  # the App starts it once mounted
-        _start_live(source)
+        source = make_source(args)  # may wait (a FIFO without a writer): ^C still ends it here
     except SourceError as exc:
         say(str(exc))
         return 2
-    from tui.app import TcpwatchApp
-
-    tracker = FlowTracker(max_flows=args.max_flows)
-    app = TcpwatchApp(
-        source,
-        tracker,
-        display_filter=expression,
-        linger=view_linger(args),
-        replay=args.replay is not None,
-        insight_thresholds=args.thresholds,
-    )
-    _survive_terminal_loss(app)
-    with exit_on_signals(app):
+    request = QuitRequest()
+    # Before the live start: its sniffer writes `-w` while the App is still being built.
+    with exit_on_signals(request):
         try:
-            app.run()
+            _start_live(source)  # the App starts any other source once mounted
+        except SourceError as exc:
+            say(str(exc))
+            return 2
+        try:
+            if not request.asked:
+                _run_app(source, args, expression, request)
         finally:
             source.stop()
     if source.error:
@@ -88,13 +81,44 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
     return 0
 
 
+def _run_app(source: Source, args: argparse.Namespace, expression: str, request: Any) -> None:
+    from capture.flows import FlowTracker
+    from tui.app import TcpwatchApp
+
+    app = TcpwatchApp(
+        source,
+        FlowTracker(max_flows=args.max_flows),
+        display_filter=expression,
+        linger=view_linger(args),
+        replay=args.replay is not None,
+        insight_thresholds=args.thresholds,
+    )
+    _survive_terminal_loss(app)
+    request.app = app
+    app.quit_requested = request.asked  # a signal may have come just before the line above
+    app.run()
+
+
 EXIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 """Signals that end the TUI as `q` does: a closed terminal (SIGHUP), `kill`, `kill -INT`."""
 
 
+class QuitRequest:
+    """Where an exit signal is noted: here from the start, and in the App once there is one."""
+
+    def __init__(self) -> None:
+        self.asked = False
+        self.app: Any = None
+
+    def __call__(self, _signum: int, _frame: object) -> None:
+        self.asked = True
+        if self.app is not None:
+            self.app.quit_requested = True  # its next tick exits
+
+
 @contextlib.contextmanager
-def exit_on_signals(app: Any) -> Iterator[None]:
-    """While inside, an exit signal asks `app` to quit at its next tick instead of killing it.
+def exit_on_signals(handler: Any) -> Iterator[None]:
+    """While inside, an exit signal calls `handler` (a `QuitRequest`) instead of killing us.
 
     Killed by default, the process would leave the terminal in the alternate screen with input
     unechoed, and the last half second of a `-w` pcap unwritten (possibly a record cut short).
@@ -103,17 +127,14 @@ def exit_on_signals(app: Any) -> Iterator[None]:
     late signal cannot cut the pcap's closing either.
     """
 
-    def ask_to_quit(_signum: int, _frame: object) -> None:
-        app.quit_requested = True
-
     # A signal ignored on purpose (`nohup tcpwatch`) stays ignored.
     mine = [sig for sig in EXIT_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
-    previous = {sig: signal.signal(sig, ask_to_quit) for sig in mine}
+    previous = {sig: signal.signal(sig, handler) for sig in mine}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _survive_terminal_loss(app: Any) -> None:
