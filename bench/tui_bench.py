@@ -15,6 +15,7 @@ Headless Textual does not write to a terminal, so terminal output time is not in
 
     .venv/bin/python bench/tui_bench.py                      # 1,000 and 100,000 flows
     .venv/bin/python bench/tui_bench.py --flows 100000 --seconds 8
+    .venv/bin/python bench/tui_bench.py --flows 100000 --seconds 8 --no-sips   # ticks only
 """
 
 from __future__ import annotations
@@ -166,17 +167,32 @@ class Probe:
         self.renders: list[tuple[float, float]] = []  # (end time, duration)
         self.segments: list[int] = []
         self.drains: list[float] = []
+        self.sips: list[float] = []
         self.updates: list[float] = []
         self.action_done = 0.0
+        self.in_sip = False
         step = app.drain.step
 
         def timed_step(*args: Any, **kwargs: Any) -> Any:
             t = time.perf_counter()
             out = step(*args, **kwargs)
-            self.drains.append(time.perf_counter() - t)
+            if not self.in_sip:
+                self.drains.append(time.perf_counter() - t)
             return out
 
         app.drain.step = timed_step  # type: ignore[method-assign]
+        sip = app.sip
+
+        def timed_sip() -> None:
+            t = time.perf_counter()
+            self.in_sip = True
+            try:
+                sip()
+            finally:
+                self.in_sip = False
+            self.sips.append(time.perf_counter() - t)
+
+        app.sip = timed_sip  # type: ignore[method-assign]
         tick = app.tick
 
         def timed_tick() -> None:
@@ -207,7 +223,7 @@ class Probe:
         screen._on_timer_update = timed_refresh  # type: ignore[method-assign]
 
 
-async def run(flows: int, rate: float, seconds: float) -> dict[str, Any]:
+async def run(flows: int, rate: float, seconds: float, sips: bool = True) -> dict[str, Any]:
     traffic = Traffic(flows, rate)
     preload = traffic.handshakes() + traffic.data(flows * 2)
     stream = traffic.data(int(rate * seconds))
@@ -218,29 +234,36 @@ async def run(flows: int, rate: float, seconds: float) -> dict[str, Any]:
     load_s = time.perf_counter() - t
     source = PacedSource(stream, rate)
     app = TcpwatchApp(source, tracker, linger=1e12, replay=True)
+    if not sips:  # the ticks' drains alone, as before sips existed (for comparison)
+        app.sip = lambda: None  # type: ignore[method-assign]
     probe = Probe(app)
     result: dict[str, Any] = {"flows": len(tracker.flows), "load_s": load_s}
     async with app.run_test(size=(200, 60)) as pilot:
         # The first ticks place every loaded flow (at most UPDATE_LIMIT a tick).
         await wait(lambda: len(app.main.model) == len(tracker.flows) and not app.main._pending)
-        result["first_tick_ms"] = max(probe.updates) * 1e3
+        result["first_tick_ms"] = max(probe.updates, default=0.0) * 1e3
         result["placing_ticks"] = len(probe.updates)
         result["shown"] = len(app.main.model)
         probe.ticks.clear()
         probe.segments.clear()
         probe.renders.clear()
         probe.drains.clear()
+        probe.sips.clear()
         probe.updates.clear()
         window = time.perf_counter()
+        taken = app.drain.segments
         await asyncio.sleep(seconds * 0.6)
         window = time.perf_counter() - window
+        taken = app.drain.segments - taken
         steady_ticks, steady_renders = list(probe.ticks), [d for _, d in probe.renders]
         drains, updates = list(probe.drains), list(probe.updates)
         result["drain_ms"] = summary(drains)
         result["update_ms"] = summary(updates)
         result["ingest_us"] = 1e6 * sum(drains) / max(1, sum(probe.segments))
         result["segments_per_tick"] = statistics.mean(probe.segments or [0])
-        result["taken_per_s"] = sum(probe.segments) / window
+        result["taken_per_s"] = taken / window
+        result["by_ticks_per_s"] = sum(probe.segments) / window
+        result["sip_ms"] = summary(list(probe.sips))
         result["keys"] = await keys(app, pilot, probe)
     result["tick_ms"] = summary(steady_ticks)
     result["render_ms"] = summary(steady_renders)
@@ -316,14 +339,15 @@ def report(results: list[dict[str, Any]], rate: float) -> str:
         f"{rate:,.0f} segments/s arriving; App 200x60 headless; {os.cpu_count()} CPUs, load "
         f"average {load}; ms as median / p95 / max",
         "",
-        "| flows | segs/tick | drain (tracker) | update (model+widgets) | render | key down→screen "
-        "| key s→screen | segments taken/s |",
-        "| ---: | ---: | --- | --- | --- | --- | --- | ---: |",
+        "| flows | segs/tick | drain (tracker) | update (model+widgets) | render | sip between "
+        "ticks | key down→screen | key s→screen | segments taken/s (by ticks) |",
+        "| ---: | ---: | --- | --- | --- | --- | --- | --- | ---: |",
     ]
     lines.extend(
         f"| {r['shown']:,} | {r['segments_per_tick']:,.0f} | {_f(r['drain_ms'])} | "
-        f"{_f(r['update_ms'])} | {_f(r['render_ms'])} | {_f(r['keys']['down'])} | "
-        f"{_f(r['keys']['s'])} | {r['taken_per_s']:,.0f} |"
+        f"{_f(r['update_ms'])} | {_f(r['render_ms'])} | {_f(r['sip_ms'])} | "
+        f"{_f(r['keys']['down'])} | {_f(r['keys']['s'])} | "
+        f"{r['taken_per_s']:,.0f} ({r['by_ticks_per_s']:,.0f}) |"
         for r in results
     )
     lines.append("")
@@ -344,8 +368,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flows", type=int, action="append", help="flow counts (default 1000, 100000)")
     ap.add_argument("--rate", type=float, default=50_000.0, help="segments per second arriving")
     ap.add_argument("--seconds", type=float, default=6.0, help="length of the streamed part")
+    ap.add_argument(
+        "--no-sips", action="store_true", help="drain at ticks only (the App before sips)"
+    )
     args = ap.parse_args(argv)
-    results = [asyncio.run(run(n, args.rate, args.seconds)) for n in args.flows or [1_000, 100_000]]
+    results = [
+        asyncio.run(run(n, args.rate, args.seconds, sips=not args.no_sips))
+        for n in args.flows or [1_000, 100_000]
+    ]
     print(report(results, args.rate))
     return 0
 

@@ -326,3 +326,32 @@ async def test_finished_flow_lingers_faded_then_leaves_as_replay_time_passes() -
         await wait_until(pilot, lambda: app.drain.finished and 1 not in app.main.model)
         assert 1 in app.tracker.flows  # still tracked (and exported), just not shown
         assert all("192.168.1.1:80" not in line for line in screen_text(app))
+
+
+async def test_sips_between_ticks_take_segments_into_the_model_without_painting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sip drains the source and places its flows in the table's model; the rows are painted
+    at the next tick, with the cursor still on the flow it was on."""
+    import tui.app
+
+    monkeypatch.setattr(tui.app, "TICK", 3600.0)  # neither timer fires by itself here
+    monkeypatch.setattr(tui.app, "SIP_EVERY", 3600.0)
+    app = file_app(NMAP)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_until(pilot, lambda: app.main.is_mounted and app.main.table.size.height > 0)
+        table = app.main.table
+        painted = table._last_painted
+        for _ in range(50):
+            app.sip()
+            if app.drain.finished:
+                break
+        assert app.drain.finished and app.drain.segments == app.source.stats().tcp
+        assert len(app.main.model) == len(app.tracker.flows) == 17
+        assert table._last_painted == painted  # placed, not yet painted
+        assert app.ticks == 0
+        app.tick()
+        await wait_until(pilot, lambda: app.ticks == 1)
+        await pilot.pause()
+        assert table._last_painted != painted
+        assert sum(1 for line in screen_text(app) if ":80 " in line or ":443 " in line) == 17

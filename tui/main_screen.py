@@ -97,7 +97,16 @@ class MainScreen(Screen[None]):
         if drained.segments:  # what this costs sizes the next drains (see `Drain.budget`)
             self.tcp_app.drain.note_update(time.perf_counter() - started)
 
-    def _update_model(self, changed: set[int], now: float) -> None:
+    def absorb(self, drained: Drained, now: float) -> None:
+        """Fold segments drained between ticks into the model only (see `TcpwatchApp.sip`):
+        the rows' order and the cursor follow, but nothing is repainted until the next tick."""
+        self.rates.absorb(drained.flag_counts)
+        if self.paused:
+            self._pending |= drained.changed
+        elif drained.changed:
+            self._update_model(drained.changed, now, repaint=False)
+
+    def _update_model(self, changed: set[int], now: float, repaint: bool = True) -> None:
         if self._pending:
             changed = changed | self._pending
             self._pending = set()
@@ -106,9 +115,9 @@ class MainScreen(Screen[None]):
             rest = changed
             changed = set(islice(rest, UPDATE_LIMIT))
             self._pending = rest - changed
-        if changed or self.model.expire_due(now):
+        if changed or (repaint and self.model.expire_due(now)):
             self.model.update(self.flows, changed, now)
-        self.table.sync(now)
+        self.table.sync(now, repaint=repaint)
 
     def open_flows(self) -> int:
         """Flows tracked and not finished."""

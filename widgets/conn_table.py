@@ -112,9 +112,11 @@ class ConnectionTable(ScrollView, can_focus=True):
 
     # -- data -------------------------------------------------------------------------------
 
-    def sync(self, now: float) -> None:
-        """Take the model's new order and the capture clock; keep the cursor on its flow."""
-        self.now = now
+    def sync(self, now: float, repaint: bool = True) -> None:
+        """Take the model's new order and the capture clock; keep the cursor on its flow.
+        `repaint=False` only keeps the cursor on its flow: a later `sync` repaints."""
+        if repaint:
+            self.now = now
         if self._fitted != (self.size.width, self.model.endpoint_width, self.model.procs_seen):
             self._fit(self.size.width)
         self.virtual_size = Size(self.size.width, len(self.model) + 1)
@@ -123,6 +125,8 @@ class ConnectionTable(ScrollView, can_focus=True):
         if row is None:
             row = min(self._cursor_row, len(self.model) - 1)
         self._set_cursor_row(row, follow=previous is not None and row is not None, paint=False)
+        if not repaint:
+            return
         painted = self._painted()
         if painted != self._last_painted:
             self._last_painted = painted
