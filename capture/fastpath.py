@@ -17,7 +17,8 @@ import struct
 import threading
 
 from capture.decode import MAX_RECORD, Decoder
-from capture.flows import FlowTracker, steady_update
+from capture.flow_updates import steady_update
+from capture.flows import FlowTracker
 from capture.pcapio import PcapBlocks
 
 # From the IP header: total (or payload) length, IPv4 fragment field, then TCP's sequence and
