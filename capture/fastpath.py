@@ -5,7 +5,7 @@ of SYN, FIN, RST, in order, that changes no state. For such a frame `track_pcap`
 up by the bytes the frame carries (addresses and ports, `FlowTracker.raw_index`) and updates it
 from one `Struct.unpack_from` (`flows.steady_update`): no `Segment`, no key tuple, no decoder
 call. Every other frame, and any frame whose flow is not steady, takes the usual way
-(`Decoder.decode` then `FlowTracker.ingest`). The flows, records and counters are the same
+(`Decoder.decode` then `FlowTracker.add`). The flows, records and counters are the same
 either way; only the cost differs.
 
 Frames count as they do in the decoder: each one in `frames`, and in `tcp` when it is a segment.
@@ -54,7 +54,7 @@ def track_pcap(
     unpack = header.unpack_from
     v4, v6 = _V4.unpack_from, _V6.unpack_from
     find = index.get
-    decode, ingest = decoder.decode, tracker.ingest
+    decode, add = decoder.decode, tracker.add
     pos = taken = 0
     while (buf := blocks.fill(pos)) is not None:
         pos, size, short = 0, len(buf), 0
@@ -111,7 +111,7 @@ def track_pcap(
             else:
                 seg = decode(buf[p:end], sec + frac * unit, wire_len, linktype, frame_no)
                 if seg is not None:
-                    ingest(seg)
+                    add(seg)
             frame_no += 1
             if not frame_no % CHECK_STOP and stop.is_set():
                 break

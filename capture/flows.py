@@ -38,10 +38,11 @@ from __future__ import annotations
 import heapq
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from capture import zeek
+from capture import embryo, zeek
+from capture.decode import Decoder
 from capture.flow import Flow, FlowKey, Side
 from capture.flow_updates import (
     ILLEGAL,
@@ -106,7 +107,10 @@ class FlowTracker:
         on_evict: Callable[[Flow], None] | None = None,
         linger: float | None = None,
         frame_budget: int = FRAME_BUDGET,
+        embryos: bool = False,
     ) -> None:
+        if embryos and frames_per_flow:
+            raise ValueError("embryos need a tracker that keeps no frames")
         self.max_flows = max(1, max_flows)
         self.frames_per_flow = max(0, frames_per_flow)
         self.frame_budget = max(1, frame_budget)
@@ -133,6 +137,10 @@ class FlowTracker:
         # None until the first take_changed(): a headless run that never asks keeps no ids.
         self._changed: set[int] | None = None
         self._next_id = 1
+        # Flows that have seen one SYN only, packed (`capture.embryo`), in creation order.
+        self._embryos: dict[bytes, bytes] | None = {} if embryos else None
+        """Packed key (`_packed_key`) -> embryo, oldest first."""
+        self._redecode = Decoder()
         self.raw_index: dict[bytes, tuple[Flow, bool]] | None = None
         """Steady untagged flows by raw key, both directions (see `index_raw`); None when off."""
 
@@ -168,6 +176,25 @@ class FlowTracker:
     def flow_count(self) -> int:
         """Every flow ever started, tracked or evicted."""
         return self._next_id - 1
+
+    @property
+    def tracked(self) -> int:
+        """Flows held now: those in `flows` plus the embryos (see `embryos`)."""
+        return len(self.flows) + len(self._embryos or ())
+
+    def add(self, seg: Segment) -> None:
+        """`ingest` for a caller that does not need the flow back (a headless run). With
+        `embryos`, a flow's first segment that is a plain SYN is kept packed: the flow becomes a
+        `Flow` only when a second segment comes, and is read through `iter_flows`."""
+        embryos = self._embryos
+        if embryos is not None and seg.flags & (SYN | ACK | FIN | RST) == SYN:
+            low = _low(seg)
+            packed = _packed_key(seg, low)
+            if packed not in embryos and _key(seg, low) not in self._by_key:
+                self._make_room(seg.ts)
+                embryos[packed] = embryo.pack(self._take_id(), seg)
+                return
+        self.ingest(seg)
 
     def ingest(self, seg: Segment) -> Flow:
         """Account for one segment; return the flow it belongs to."""
@@ -205,6 +232,12 @@ class FlowTracker:
     def _ingest(self, seg: Segment, flow: Flow | None, low: bool) -> Flow:
         """`ingest` for a new flow, a SYN, FIN or RST, or an unsettled flow."""
         flags = seg.flags
+        if flow is None and self._embryos:
+            record = self._embryos.pop(_packed_key(seg, low), None)
+            if record is not None:  # the 4-tuple's first SYN was kept packed: replay it first
+                fid, first = embryo.unpack(record, self._redecode)
+                flow = self._new_flow(first, _low(first), fid)
+                self._account(flow, first, True)
         if flow is None:
             flow = self._new_flow(seg, low)
             is_orig = low == flow.orig_low
@@ -221,6 +254,12 @@ class FlowTracker:
                         self._watch_close(flow)
                     flow = self._new_flow(seg, low)
                     is_orig = True
+        self._account(flow, seg, is_orig)
+        return flow
+
+    def _account(self, flow: Flow, seg: Segment, is_orig: bool) -> None:
+        """Everything a segment that is not a steady flow's common one does to its flow."""
+        flags = seg.flags
         if is_orig:
             snd, rcv = flow.orig, flow.resp
         else:
@@ -245,6 +284,12 @@ class FlowTracker:
         changed = self._changed
         if changed is not None:
             changed.add(flow.id)
+
+    def _grown(self, record: bytes) -> Flow:
+        """The `Flow` an embryo stands for, as `ingest` would have made it; not tracked."""
+        fid, seg = embryo.unpack(record, self._redecode)
+        flow = Flow(fid, _key(seg, _low(seg)), seg, True)
+        self._account(flow, seg, True)
         return flow
 
     def _keep(self, flow: Flow, seg: Segment) -> None:
@@ -300,21 +345,27 @@ class FlowTracker:
             self._changed.update(self.flows)
 
     def all_flows(self) -> list[Flow]:
-        """The tracked flows in id order."""
-        return list(self.flows.values())
+        """The tracked flows in id order (embryos grown: see `iter_flows`)."""
+        return list(self.iter_flows())
 
-    def _new_flow(self, seg: Segment, low: bool) -> Flow:
-        if low:
-            key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlan)
-        else:
-            key = (seg.dst, seg.src, seg.dport, seg.sport, seg.vlan)
-        closing = self._closing
-        if closing and closing[0][0] <= seg.ts:
-            self._release(seg.ts)
-        if len(self.flows) >= self.max_flows:
-            self._evict()
-        fid = self._next_id
-        self._next_id += 1
+    def iter_flows(self) -> Iterator[Flow]:
+        """The tracked flows in id order, embryos grown one at a time as they come (so an
+        export at the end holds one of them at a time, not all)."""
+        if self._embryos is None:
+            yield from self.flows.values()
+            return
+        # Flows grown from embryos were added to `flows` out of id order.
+        flows = sorted(self.flows.values(), key=_flow_id)
+        grown = (self._grown(record) for record in self._embryos.values())
+        yield from heapq.merge(flows, grown, key=_flow_id)
+
+    def _new_flow(self, seg: Segment, low: bool, fid: int = 0) -> Flow:
+        """Start tracking a flow whose first segment is `seg`; `fid` given: a grown embryo,
+        which already has its id and its room."""
+        key = _key(seg, low)
+        if not fid:
+            self._make_room(seg.ts)
+            fid = self._take_id()
         flow = Flow(fid, key, seg, self._sender_is_orig(seg))
         self.flows[fid] = flow
         self._by_key[key] = flow
@@ -324,6 +375,19 @@ class FlowTracker:
             if len(heap) + len(self._done_heap) > 2 * len(self.flows) + 1024:
                 self._build_order()  # mostly entries of flows let go: start afresh
         return flow
+
+    def _make_room(self, now: float) -> None:
+        """Before a new flow: let go of lingering closed flows, evict if at the cap."""
+        closing = self._closing
+        if closing and closing[0][0] <= now:
+            self._release(now)
+        if self.tracked >= self.max_flows:
+            self._evict()
+
+    def _take_id(self) -> int:
+        fid = self._next_id
+        self._next_id += 1
+        return fid
 
     def _sender_is_orig(self, seg: Segment) -> bool:
         """Orientation from a flow's first segment (see the module docstring)."""
@@ -345,16 +409,31 @@ class FlowTracker:
         # idle, ties in id order.
         if self._open_heap is None:
             self._build_order()
+        # Embryos are never touched after they are made, so their creation order is their idle
+        # order: one pass from the oldest serves the whole batch, and the ones evicted leave the
+        # dict after it (deleting while iterating is not allowed; `next(iter(...))` per victim
+        # would rescan the deleted slots at the front every time).
+        embryos = self._embryos or {}
+        ahead = iter(embryos)
+        key = next(ahead, None)
+        gone = []
         for _ in range(max(1, self.max_flows // 64)):
-            flow = self._victim()
+            flow = self._victim(None if key is None else embryo.when(embryos[key]))
             if flow is None:
-                break
-            self._forget(flow)
+                if key is None:
+                    break
+                flow = self._grown(embryos[key])
+                gone.append(key)
+                key = next(ahead, None)
+            else:
+                self._forget(flow)
             self.evicted += 1
             if self._changed is not None:
                 self._changed.add(flow.id)
             if self.on_evict is not None:
                 self.on_evict(flow)
+        for key in gone:
+            del embryos[key]
 
     def _build_order(self) -> None:
         """The eviction heaps over every tracked flow (once, at the first eviction)."""
@@ -366,8 +445,9 @@ class FlowTracker:
         heapq.heapify(live)
         self._done_heap, self._open_heap = done, live
 
-    def _victim(self) -> Flow | None:
-        """The next flow to evict, or None when none is tracked.
+    def _victim(self, rival: tuple[float, int] | None = None) -> Flow | None:
+        """The next flow to evict; None when none is tracked or when the embryo `rival` (its
+        (time, id)) is idler than every open flow.
 
         An entry's time is the flow's last-seen time when it was pushed; a flow seen since is
         pushed back with its new time when its entry reaches the top. Entries of flows already
@@ -385,6 +465,8 @@ class FlowTracker:
                 elif flow.last_ts != ts:
                     heapq.heapreplace(heap, (flow.last_ts, fid))
                 else:
+                    if heap is not self._done_heap and rival is not None and rival < (ts, fid):
+                        return None
                     heapq.heappop(heap)
                     return flow
         return None
@@ -463,3 +545,31 @@ class FlowTracker:
             flow.steady = steady
             if self.raw_index is not None:
                 self._reindex(flow, steady)
+
+
+def _low(seg: Segment) -> bool:
+    """Whether the segment's sender is the lower endpoint: the first of the flow key."""
+    return seg.src < seg.dst or (seg.src == seg.dst and seg.sport <= seg.dport)
+
+
+def _key(seg: Segment, low: bool) -> FlowKey:
+    if low:
+        return (seg.src, seg.dst, seg.sport, seg.dport, seg.vlan)
+    return (seg.dst, seg.src, seg.dport, seg.sport, seg.vlan)
+
+
+def _packed_key(seg: Segment, low: bool) -> bytes:
+    """`_key` as one bytes object (an embryo's key: ~50 B instead of ~220 B with the tuple's
+    address objects and port ints): address length, addresses and ports, VLAN ids."""
+    src, dst, sport, dport = (
+        (seg.src, seg.dst, seg.sport, seg.dport)
+        if low
+        else (seg.dst, seg.src, seg.dport, seg.sport)
+    )
+    vlan = seg.vlan
+    tags = struct.pack(f"!{len(vlan)}H", *vlan) if vlan else b""
+    return b"%c%b%b%b%b" % (len(src), src, dst, _PORTS.pack(sport, dport), tags)
+
+
+def _flow_id(flow: Flow) -> int:
+    return flow.id
