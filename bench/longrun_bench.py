@@ -259,6 +259,12 @@ def report_tui(res: dict[str, object]) -> None:
     print("\nlast status line: " + next((ln for ln in reversed(last) if " open/" in ln), "?"))
 
 
+def tree_state() -> str:
+    """The commit the run imports, and whether the tree differs from it (others' edits too)."""
+    git = ["git", "-C", str(REPO), "describe", "--always", "--dirty"]
+    return subprocess.run(git, capture_output=True, text=True, check=False).stdout.strip()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=240.0, help="load per run (the hour)")
@@ -276,6 +282,7 @@ def main() -> None:
     print(f"load: {args.seconds:.0f} s (1 h at {3600 / args.seconds:.0f}x), {args.rate:.0f} short")
     print(f"connections/s, --max-flows {args.max_flows}, filter '{port_filter(args.base)}'")
     for mode in args.modes.split(","):
+        print(f"\n{mode}: started {time.strftime('%H:%M:%S')}, tree {tree_state()}")
         if mode == "headless":
             path = args.out / "longrun-export.jsonl"
             res = run_headless(args, path)
