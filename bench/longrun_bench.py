@@ -228,6 +228,8 @@ def report_headless(res: dict[str, object], path: Path, base: int) -> None:
     print(f"\n## headless (exit {res['rc']})\n")
     print("\n".join(rss_table(samples, float(counts["load_end_s"]))))  # type: ignore[arg-type]
     print(f"\ntotals: {res['totals']}")
+    if " 0 evicted" in str(res["totals"]):
+        print("(the cap was never reached: the slope says nothing about RSS after it)")
     print(f"connections made: {counts['total']} (failures: {counts.get('failed') or 'none'})")
     rows = check_export(path, counts, base)
     print("\n| family:kind | made | exported | exported − made | top conn_state |")
@@ -245,6 +247,8 @@ def report_tui(res: dict[str, object]) -> None:
     print(f"\n## TUI (quit with q: {'ok' if res['quit'] else 'NO'})\n")
     print("\n".join(rss_table(samples, float(counts["load_end_s"]))))  # type: ignore[arg-type]
     print(f"\nconnections made: {counts['total']} (failures: {counts.get('failed') or 'none'})")
+    if max(s.get("flows", 0) for s in samples) <= max(s.get("tracked", 0) for s in samples):
+        print("(the cap was never reached: the slope says nothing about RSS after it)")
     cols = "t s | RSS MB | pkts | flows open | flows total | tracked | kernel drops | queue drops"
     print(f"\n| {cols} |\n" + "|---" * 8 + "|")
     end = float(counts["load_end_s"])  # type: ignore[arg-type]
