@@ -125,3 +125,48 @@ def test_stdin_dash_through_the_cli() -> None:
     assert run.returncode == 0, run.stderr
     records = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(records) == 1 and records[0]["conn_state"] == "SF"
+
+
+_FILLER = """
+import errno, resource, signal, sys
+from capture.pcapio import PcapWriter
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, write() fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (5000, 5000))
+writer = PcapWriter(sys.argv[1], 1)
+try:
+    for i in range(1000):
+        writer.write(1700000000 + i, bytes([i % 256]) * 100, 100)
+        if i % 7 == 6:
+            writer.flush()
+except OSError as exc:
+    print(errno.errorcode[exc.errno], writer.written)
+"""
+
+
+@pytest.mark.parametrize("flush_at", [1 << 16, 300])
+def test_a_full_disk_leaves_the_pcap_ending_on_a_whole_record(
+    tmp_path: Path, flush_at: int
+) -> None:
+    """A write that fails part-way through a record (here: the file size limit, as a full disk
+    does) cuts the file back to the last whole record: it reads to its end without error."""
+    path = tmp_path / "full.pcap"
+    script = _FILLER.replace(
+        "PcapWriter(sys.argv[1], 1)", f"PcapWriter(sys.argv[1], 1)\nwriter.FLUSH_AT = {flush_at}"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).parent.parent,
+    )  # fmt: skip
+    assert out.stdout.split()[0] == "EFBIG", out.stderr
+    size = path.stat().st_size
+    assert (size - 24) % 116 == 0 and 4000 < size <= 5000  # 16-byte header + 100 bytes each
+    reader = open_capture(str(path))
+    frames = [data for _, _, data, _ in reader]
+    assert reader.error == ""
+    assert len(frames) == (size - 24) // 116
+    assert all(data == bytes([i % 256]) * 100 for i, data in enumerate(frames))
+    if shutil.which("tcpdump"):
+        dump = subprocess.run(
+            ["tcpdump", "-r", str(path)], capture_output=True, text=True, timeout=30
+        )
+        assert dump.returncode == 0 and "truncated" not in dump.stderr, dump.stderr
