@@ -73,7 +73,10 @@ __all__ = [
 KEEP_SPECIAL = 32
 """Segments that moved an endpoint (handshake, teardown) always kept per flow, at most."""
 FRAME_BUDGET = 250_000
-"""Segments kept in all the flows' rings together, by default (~1 KB each with its frame)."""
+"""Segments kept in all the flows' rings together, by default."""
+FRAME_BYTES = 256 << 20
+"""Frame bytes kept in all the rings together, by default: on loopback or with segmentation
+offload a frame reaches 64 KiB, so 250,000 of them could hold 16 GB."""
 _LOG_ROOM = (MAX_TRANSITIONS - 1) * 16
 """Below this length a flow's transition log has room for one more 16-byte record."""
 _PORTS = struct.Struct("!HH")
@@ -89,9 +92,10 @@ class FlowTracker:
     longest idle; `evicted` counts them, `on_evict(flow)` is called with each as it goes).
     `frames_per_flow` is the ring of recent segments kept per flow; 0 keeps no segments at all.
 
-    `frame_budget` caps the segments kept in all the rings together: past it, the rings of the
+    `frame_budget` caps the segments kept in all the rings together, and `frame_bytes` their
+    frames' bytes (`kept`, `kept_bytes` now): past either, the rings of the
     flows idle longest are emptied first (their handshake and teardown segments stay), down to
-    three quarters of the budget. `kept` is the count now.
+    three quarters of the budget.
 
     `linger` (seconds of capture time, None = never): a flow that has closed (RST, or FIN both
     ways) or was superseded, and has seen no segment for `linger` seconds, is let go early: handed
@@ -108,13 +112,17 @@ class FlowTracker:
         linger: float | None = None,
         frame_budget: int = FRAME_BUDGET,
         embryos: bool = False,
+        frame_bytes: int = FRAME_BYTES,
     ) -> None:
         if embryos and frames_per_flow:
             raise ValueError("embryos need a tracker that keeps no frames")
         self.max_flows = max(1, max_flows)
         self.frames_per_flow = max(0, frames_per_flow)
         self.frame_budget = max(1, frame_budget)
+        self.frame_bytes = max(1, frame_bytes)
         self.kept = 0
+        self.kept_bytes = 0
+        """Bytes of the frames of the segments in `kept`."""
         """Segments held in the flows' recent rings now (not counting handshake/teardown)."""
         self.on_evict = on_evict
         self.linger = linger
@@ -296,26 +304,34 @@ class FlowTracker:
         ring = flow.ring
         size = self.frames_per_flow
         if ring is None or ring.maxlen != size:
-            held = len(ring) if ring else 0
+            if ring:
+                self._unkeep(ring)
             ring = flow.ring = deque(ring or (), maxlen=size)
-            self.kept += len(ring) - held
+            self.kept += len(ring)
+            self.kept_bytes += _frame_bytes(ring)
         if len(ring) < size:
             self.kept += 1
-            if self.kept > self.frame_budget:
-                ring.append(seg)
-                self._trim_rings()
-                return
+        else:
+            self.kept_bytes -= len(ring[0].frame)  # the oldest falls out of the full ring
         ring.append(seg)
+        self.kept_bytes += len(seg.frame)
+        if self.kept > self.frame_budget or self.kept_bytes > self.frame_bytes:
+            self._trim_rings()
+
+    def _unkeep(self, ring: deque[Segment]) -> None:
+        self.kept -= len(ring)
+        self.kept_bytes -= _frame_bytes(ring)
 
     def _trim_rings(self) -> None:
-        """Empty the rings of the idlest flows until the kept segments are 3/4 of the budget."""
-        goal = self.frame_budget * 3 // 4
+        """Empty the rings of the idlest flows until the kept segments and bytes are 3/4 of
+        their budgets."""
+        goal, goal_bytes = self.frame_budget * 3 // 4, self.frame_bytes * 3 // 4
         with_rings = [f for f in self.flows.values() if f.ring]
         with_rings.sort(key=last_seen)
         for flow in with_rings:
-            if self.kept <= goal:
+            if self.kept <= goal and self.kept_bytes <= goal_bytes:
                 break
-            self.kept -= len(flow.ring or ())
+            self._unkeep(flow.ring or deque())
             flow.ring = None
 
     def _forget(self, flow: Flow) -> None:
@@ -326,7 +342,7 @@ class FlowTracker:
         if flow.steady and self.raw_index is not None:
             self._reindex(flow, False)
         if flow.ring:
-            self.kept -= len(flow.ring)
+            self._unkeep(flow.ring)
 
     @property
     def watching_changes(self) -> bool:
@@ -573,3 +589,7 @@ def _packed_key(seg: Segment, low: bool) -> bytes:
 
 def _flow_id(flow: Flow) -> int:
     return flow.id
+
+
+def _frame_bytes(ring: deque[Segment]) -> int:
+    return sum(len(seg.frame) for seg in ring)

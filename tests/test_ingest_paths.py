@@ -136,6 +136,32 @@ def test_frame_budget_empties_the_idlest_rings_first() -> None:
         assert flow.frames()  # its SYN at least
 
 
+def test_frame_bytes_budget_counts_what_the_frames_weigh() -> None:
+    """Big frames (64 KiB on loopback) fill the byte budget long before the segment budget:
+    the idlest rings are emptied so that the kept frames stay within it."""
+    from segmaker import Conv
+
+    tracker = FlowTracker(frames_per_flow=8, frame_bytes=200_000)
+    convs = [Conv(("10.1.0.1", 40000 + i), isn_c=i) for i in range(6)]
+    for conv in convs:
+        for flags in ("S", "S.", "."):
+            (conv.c if flags != "S." else conv.s)(flags)
+    for _ in range(5):
+        for conv in convs:
+            conv.c("P.", 16_000)  # a 16 KB segment each
+    segments = sorted((seg for conv in convs for seg in conv.sent), key=lambda s: s.ts)
+    for seg in segments:
+        tracker.ingest(seg)
+        assert tracker.kept_bytes <= 200_000
+        rings = [f.ring for f in tracker.flows.values() if f.ring]
+        assert tracker.kept_bytes == sum(len(s.frame) for ring in rings for s in ring)
+        assert tracker.kept == sum(len(ring) for ring in rings)
+    unbounded = FlowTracker(frames_per_flow=8)
+    for seg in segments:
+        unbounded.ingest(seg)
+    assert unbounded.kept_bytes > 450_000  # what the rings would hold without the byte budget
+
+
 def _fields(seg: Segment | None) -> list[object] | None:
     return None if seg is None else [getattr(seg, k) for k in Segment.__slots__]
 
