@@ -72,8 +72,9 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
             # nor with --insights (which needs every flow at the end).
             linger=LINGER if writer is not None and args.read and not args.insights else None,
             # A flow that has seen one SYN only (a flood's, a scan's) stays packed until it
-            # grows or is exported: a flood's memory is ~250 B a flow instead of ~2.3 KB.
-            embryos=bool(args.read and args.replay is None and not args.insights),
+            # grows or is exported: a flood's memory is ~275 B a flow instead of ~2.3 KB.
+            # (--print needs each segment's flow at once, so it never makes embryos.)
+            embryos=not args.insights,
         )
         printer = SegmentPrinter(absolute=args.absolute) if args.print else None
         try:
