@@ -182,25 +182,39 @@ def analyse(
     LISTEN sockets' accept queues so a full queue is told from a filtered port. A `cache` kept
     between calls reuses the facts of flows that have not changed since the last call.
     """
-    from capture import insights_rules as rules  # noqa: PLC0415  (the rules import this module)
+    return analyse_facts(facts_of(flows, cache), thresholds, now=now, listen_queues=listen_queues)
 
-    th = thresholds or Thresholds()
+
+def facts_of(flows: Iterable[Any], cache: facts.FactsCache | None = None) -> list[FlowFacts]:
+    """The facts the rules read, taken from `flows` (through `cache` if given)."""
     # Tens of thousands of small objects at once: the cyclic GC would rescan them several
     # times (measured ~20% of the analysis); none of them form cycles.
     paused = gc.isenabled()
     gc.disable()
     try:
         if cache is None:
-            all_facts = [facts.facts_of(f) for f in flows]
-        else:
-            all_facts = cache.facts_of_all(flows)
+            return [facts.facts_of(f) for f in flows]
+        return cache.facts_of_all(flows)
     finally:
         if paused:
             gc.enable()
+
+
+def analyse_facts(
+    all_facts: list[FlowFacts],
+    thresholds: Thresholds | None = None,
+    *,
+    now: float | None = None,
+    listen_queues: ListenQueues | None = None,
+) -> list[Finding]:
+    """`analyse` from facts already taken (`facts_of`): the rules only. The facts are plain
+    copies, so this may run on another thread than the one that updates the flows."""
+    from capture import insights_rules as rules  # noqa: PLC0415  (the rules import this module)
+
     if not all_facts:
         return []
     horizon = now if now is not None else max(x.last_ts for x in all_facts)
-    ctx = rules.Context(th, horizon, now is not None, listen_queues or {})
+    ctx = rules.Context(thresholds or Thresholds(), horizon, now is not None, listen_queues or {})
     found = rules.run_all(all_facts, ctx)
     order = {s: i for i, s in enumerate(SEVERITIES)}
     found.sort(key=lambda f: (order.get(f.severity, 9), f.kind, -len(f.flow_ids), f.subject))

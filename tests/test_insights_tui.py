@@ -92,3 +92,41 @@ async def test_the_list_keeps_its_cursor_on_the_same_finding_across_refreshes() 
 def test_summary_counts_by_severity() -> None:
     """The summary line names each severity present, and says when there is nothing."""
     assert summary([], 5) == "No findings over 5 flows."
+
+
+async def test_the_rules_run_off_the_ui_thread(monkeypatch) -> None:
+    """The facts are taken on the UI thread; the rules run on a worker thread, and their
+    findings reach the list."""
+    import threading
+
+    import tui.insights_screen as screen_module
+
+    threads: list[threading.Thread] = []
+    real = screen_module.analyse_facts
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(screen_module, "analyse_facts", recording)
+    app = TcpwatchApp(FileSource(str(ESPN)), FlowTracker())
+    async with app.run_test() as pilot:
+        screen = await open_insights(pilot, app)
+        assert threads and all(t is not threading.main_thread() for t in threads)
+        assert screen.findings and screen.query_one(InsightsList).findings == screen.findings
+
+
+async def test_a_failing_rule_is_shown_not_fatal(monkeypatch) -> None:
+    import tui.insights_screen as screen_module
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a rule's bug")
+
+    monkeypatch.setattr(screen_module, "analyse_facts", broken)
+    app = TcpwatchApp(FileSource(str(ESPN)), FlowTracker())
+    async with app.run_test() as pilot:
+        screen = await open_insights(pilot, app)
+        text = str(screen.query_one("#insights-summary").render())
+        assert "insights failed" in text and "ZeroDivisionError" in text
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))

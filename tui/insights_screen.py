@@ -2,15 +2,18 @@
 
 The screen re-runs `capture.insights.analyse` over the tracked flows on its own timer (once a
 second, less often when the analysis itself is slow, and not at all once a file is done), never
-per packet. The analysis runs on the UI thread, where the tracker lives: the facts of each flow
-(~50 us) are taken again only for flows that changed since the last analysis (`FactsCache`), then
-the rules run over all of them (~15 us a flow). Live, it passes the view's clock (so a SYN sent a
-moment ago is not yet "unanswered") and the LISTEN sockets' accept queues.
+per packet. The facts of each flow (~50 us) are taken on the UI thread, where the tracker lives,
+and again only for flows that changed since the last analysis (`FactsCache`); the rules run over
+them (~15 us a flow) on a worker thread. Live, it passes the view's clock (so a SYN sent a moment
+ago is not yet "unanswered") and the LISTEN sockets' accept queues.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -18,9 +21,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from capture.insights import Finding, analyse, flow_filter
+from capture.insights import Finding, analyse_facts, facts_of, flow_filter
 from capture.insights_flows import FactsCache
 from capture.insights_listen import read_listen_queues
+from capture.safetext import escape_untrusted
 from widgets.insights_list import InsightsList
 
 REFRESH = 1.0
@@ -54,6 +58,7 @@ class InsightsScreen(Screen[None]):
         self._next_at = 0.0
         self._seen: tuple[Any, ...] = ()
         self.facts_cache = FactsCache()
+        self._analysing = False
         """Facts of unchanged flows are reused from one analysis to the next."""
 
     def compose(self) -> ComposeResult:
@@ -78,24 +83,52 @@ class InsightsScreen(Screen[None]):
         return (len(t.flows), getattr(t, "flow_count", 0), getattr(t, "finished", False))
 
     def refresh_findings(self) -> None:
-        """Analyse the tracked flows now and show the result."""
+        """Analyse the tracked flows now; the result shows when the rules are done.
+
+        The flows' facts are taken here, on the UI thread that updates the flows (only those
+        that changed since the last analysis: `FactsCache`); the rules run over those plain
+        copies on a worker thread, so a big analysis slows the UI down instead of freezing it.
+        """
+        if self._analysing:
+            return  # one analysis at a time; the timer asks again
         started = time.monotonic()
         self._seen = self._signature()
         flows = list(self.tracker.flows.values())
+        all_facts = facts_of(flows, self.facts_cache)
+        now = queues = None
         if self.live:
             now = self.clock() if self.clock is not None else None
-            found = analyse(
-                flows,
-                self.app.insight_thresholds,
-                now=now,
-                listen_queues=read_listen_queues(),
-                cache=self.facts_cache,
-            )
+            queues = read_listen_queues()
+        self._analysing = True
+        rules = partial(
+            analyse_facts, all_facts, self.app.insight_thresholds, now=now, listen_queues=queues
+        )
+        self.run_worker(
+            partial(self._run_rules, rules, started, len(flows)),
+            thread=True,
+            group="insights",
+            exit_on_error=False,
+        )
+
+    def _run_rules(self, rules: Callable[[], list[Finding]], started: float, n_flows: int) -> None:
+        """On the worker thread: run the rules, hand the findings to the UI thread."""
+        try:
+            found = rules()
+        except Exception as exc:  # a bug in a rule must not take the App down
+            found, error = [], f"insights failed: {exc!r}"
         else:
-            found = analyse(flows, self.app.insight_thresholds, cache=self.facts_cache)
+            error = ""
+        with contextlib.suppress(RuntimeError):  # the App is already gone
+            self.app.call_from_thread(self._show, found, error, started, n_flows)
+
+    def _show(self, found: list[Finding], error: str, started: float, n_flows: int) -> None:
+        self._analysing = False
+        if not self.is_mounted:
+            return
         self.findings = found
         self.query_one(InsightsList).set_findings(found)
-        self.query_one("#insights-summary", Static).update(summary(found, len(flows)))
+        text = escape_untrusted(error) if error else summary(found, n_flows)
+        self.query_one("#insights-summary", Static).update(text)
         cost = time.monotonic() - started
         self._next_at = started + max(REFRESH, cost / MAX_SHARE)
         self.analyses += 1
