@@ -21,6 +21,7 @@ from capture.pcapio import CaptureError, PcapWriter
 from capture.procs import ProcessMapper
 from capture.ring import RETIRE_MS, Frame, PacketRing, RingError
 from capture.segment import Segment
+from capture.sockettable import RootSocketTable
 from capture.sources import SourceStats, decoder_stats
 
 DEFAULT_BUFFER_KIB = 32768
@@ -102,6 +103,7 @@ class LiveSource:
         self._thread: threading.Thread | None = None
         self._frame_no = 0
         self._linktype = 0
+        self._table: RootSocketTable | None = None
         self.procs: ProcessMapper | None = ProcessMapper() if processes else None
         """Socket → process attribution (its own thread), started and stopped with the source."""
 
@@ -122,6 +124,7 @@ class LiveSource:
             raise LiveError(f"cannot capture on {self.iface}: {exc.strerror or exc}") from None
         try:
             if self.drop_privileges:
+                self._keep_socket_owners()
                 self.dropped_to = privs.drop_privileges()
             if self.write_path is not None:
                 self._writer = PcapWriter(self.write_path, self._ring.linktype)
@@ -136,6 +139,17 @@ class LiveSource:
             # The first socket table, before segments are tracked: our listeners orient flows
             # already under way (bounded; a slow /proc only delays attribution).
             self.procs.wait_ready(1.0)
+
+    def _keep_socket_owners(self) -> None:
+        """About to drop root under sudo: a root helper keeps reading every socket's owner
+        (`capture.sockettable`); without it, other users' processes would be unknown."""
+        if self.procs is None or privs.sudo_user() is None:
+            return
+        try:
+            self._table = RootSocketTable()
+        except OSError:
+            return  # attribution then covers this user's processes only
+        self.procs.read_table_with(self._table.connections)
 
     @property
     def listen_ports(self) -> set[tuple[bytes, int] | int]:
@@ -186,6 +200,8 @@ class LiveSource:
             self._thread.join(timeout=5.0)
         if self.procs is not None:
             self.procs.stop()
+        if self._table is not None:
+            self._table.stop()
 
     def _run(self) -> None:
         try:

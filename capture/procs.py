@@ -87,6 +87,10 @@ class ProcessMapper:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def read_table_with(self, connections: Callable[[], Iterable[Any]]) -> None:
+        """Read the socket table through `connections` from now on (a root helper, say)."""
+        self._connections = connections
+
     def start(self) -> None:
         """Start the refresh thread (named, daemon); the first table is built at once."""
         self._thread = threading.Thread(target=self._run, name="tcpwatch-procs", daemon=True)
