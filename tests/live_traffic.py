@@ -220,3 +220,28 @@ def proc_uid(pid: int) -> int:
             if line.startswith("Uid:"):
                 return int(line.split()[2])
     raise AssertionError("no Uid line")
+
+
+def _sh(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True, timeout=20)
+
+
+@contextlib.contextmanager
+def veth_pair(tag: str) -> Iterator[tuple[str, str]]:
+    """Network namespaces A and B (their names, yielded) joined by veth twa<->twb, with
+    198.51.100.1/24 and 2001:db8::1/64 on twa, .2 and ::2 on twb (documentation prefixes, RFC
+    5737 and 3849: they exist inside the namespaces only). Both are removed afterwards."""
+    a, b = f"tcpwatch-{tag}a-{os.getpid()}", f"tcpwatch-{tag}b-{os.getpid()}"
+    _sh("ip", "netns", "add", a)
+    _sh("ip", "netns", "add", b)
+    try:
+        _sh("ip", "link", "add", "twa", "netns", a, "type", "veth", "peer", "twb", "netns", b)
+        for ns, dev, n in ((a, "twa", 1), (b, "twb", 2)):
+            _sh("ip", "-n", ns, "link", "set", "lo", "up")
+            _sh("ip", "-n", ns, "link", "set", dev, "up")
+            _sh("ip", "-n", ns, "addr", "add", f"198.51.100.{n}/24", "dev", dev)
+            _sh("ip", "-n", ns, "addr", "add", f"2001:db8::{n}/64", "dev", dev, "nodad")
+        yield a, b
+    finally:
+        subprocess.run(["ip", "netns", "del", a], check=False)
+        subprocess.run(["ip", "netns", "del", b], check=False)

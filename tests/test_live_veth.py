@@ -8,7 +8,6 @@ and the export must equal the export of what tcpdump captured alongside.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_traffic import TCPWATCH, capturing, needs_root, needs_tcpdump, wait_until
+from live_traffic import (
+    TCPWATCH,
+    capturing,
+    needs_root,
+    needs_tcpdump,
+    veth_pair,
+    wait_until,
+)
 
 from capture.pcapio import CaptureError, open_capture
 
@@ -61,28 +67,11 @@ sys.stdin.read()
 """
 
 
-def _sh(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True, timeout=20)
-
-
 @pytest.fixture
 def pair() -> Iterator[tuple[list[str], list[str]]]:
-    """Namespaces A and B, veth twa<->twb, 198.51.100.0/24 and 2001:db8::/64."""
-    a, b = f"tcpwatch-a-{os.getpid()}", f"tcpwatch-b-{os.getpid()}"
-    _sh("ip", "netns", "add", a)
-    _sh("ip", "netns", "add", b)
-    try:
-        _sh("ip", "link", "add", "twa", "netns", a, "type", "veth", "peer", "twb", "netns", b)
-        for ns, dev, n in ((a, "twa", 1), (b, "twb", 2)):
-            ex = ("ip", "netns", "exec", ns, "ip")
-            _sh(*ex, "link", "set", "lo", "up")
-            _sh(*ex, "link", "set", dev, "up")
-            _sh(*ex, "addr", "add", f"198.51.100.{n}/24", "dev", dev)
-            _sh(*ex, "addr", "add", f"2001:db8::{n}/64", "dev", dev, "nodad")
+    """Namespaces A and B (as `ip netns exec` prefixes), veth twa<->twb."""
+    with veth_pair("v") as (a, b):
         yield ["ip", "netns", "exec", a], ["ip", "netns", "exec", b]
-    finally:
-        subprocess.run(["ip", "netns", "del", a], check=False)
-        subprocess.run(["ip", "netns", "del", b], check=False)
 
 
 def _frames(path: Path) -> list[bytes]:

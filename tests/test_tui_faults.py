@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from live_traffic import needs_root
+from live_traffic import needs_root, veth_pair
 from textual.pilot import Pilot
 
 from capture.flows import FlowTracker
@@ -55,26 +55,11 @@ sys.stdin.read()
 """
 
 
-def _sh(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True, timeout=20)
-
-
 @pytest.fixture
 def pair() -> Iterator[tuple[str, str]]:
     """Namespaces A and B (their names), veth twa<->twb, 198.51.100.1 and .2."""
-    a, b = f"tcpwatch-fa-{os.getpid()}", f"tcpwatch-fb-{os.getpid()}"
-    _sh("ip", "netns", "add", a)
-    _sh("ip", "netns", "add", b)
-    try:
-        _sh("ip", "link", "add", "twa", "netns", a, "type", "veth", "peer", "twb", "netns", b)
-        for ns, dev, n in ((a, "twa", 1), (b, "twb", 2)):
-            _sh("ip", "-n", ns, "link", "set", "lo", "up")
-            _sh("ip", "-n", ns, "link", "set", dev, "up")
-            _sh("ip", "-n", ns, "addr", "add", f"198.51.100.{n}/24", "dev", dev)
-        yield a, b
-    finally:
-        subprocess.run(["ip", "netns", "del", a], check=False)
-        subprocess.run(["ip", "netns", "del", b], check=False)
+    with veth_pair("f") as names:
+        yield names
 
 
 @contextlib.contextmanager
@@ -151,7 +136,7 @@ async def test_interface_gone_keeps_the_flows_and_the_app(pair) -> None:
                     shown = _ids(app)
                     assert all(f"198.51.100.2:{PORT}" in row for row in _rows(app)), _rows(app)
                     # WHEN the interface goes away
-                    _sh("ip", "-n", ns_a, "link", "del", "twa")
+                    subprocess.run(["ip", "-n", ns_a, "link", "del", "twa"], check=True, timeout=20)
                     await wait_until(pilot, lambda: bool(_notices(app)))
                 # THEN a notice says so, and the status bar too
                 assert _notices(app) == [
