@@ -3,6 +3,7 @@ and the privilege drop after the socket is open."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -296,3 +297,26 @@ def test_tui_mode_start_failure_is_one_line_before_any_ui(tmp_path) -> None:
     line = _one_line_error(proc.returncode, proc.stderr.splitlines())
     assert str(private / "x.pcap") in line and "Permission denied" in line
     assert proc.stdout == ""  # no App was drawn
+
+
+@pytest.mark.live
+@needs_root
+def test_insights_after_the_drop_to_the_sudo_user(tmp_path) -> None:
+    """`--insights` analyses at the end, long after the drop: what it imports is loaded before,
+    so it works even when the user dropped to cannot read the Python installation."""
+    with socket.socket() as probe:  # a port nobody listens on: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SUDO_UID": "65534", "SUDO_GID": "65534"}
+    args = ["-i", "lo", "-f", f"tcp port {port}", "--export", "jsonl", "--insights"]
+    proc = _start([*args, "--duration", "3"], env)
+    assert wait_until(lambda: proc_uid(proc.pid) == 65534, 10)
+    for _ in range(3):
+        with socket.socket() as client, contextlib.suppress(OSError):
+            client.settimeout(1)
+            client.connect(("127.0.0.1", port))
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    findings = [json.loads(line) for line in out.splitlines() if '"finding"' in line]
+    assert [f["kind"] for f in findings] == ["refused"], out

@@ -26,6 +26,7 @@ from live_traffic import (
     exchange,
     needs_root,
     needs_tcpdump,
+    proc_uid,
     wait_until,
 )
 
@@ -54,13 +55,13 @@ threading.excepthook = lambda a: _log("thread " + str(a.thread and a.thread.name
 class Terminal:
     """A pseudo-terminal running `tcpwatch ARGS` as its controlling process, 100x30."""
 
-    def __init__(self, args: list[str], hook_dir: Path) -> None:
+    def __init__(self, args: list[str], hook_dir: Path, env: dict[str, str] | None = None) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
         self.attrs_before = termios.tcgetattr(self.master)
         self.errors = hook_dir / "exceptions.log"
         (hook_dir / "sitecustomize.py").write_text(HOOK % str(self.errors))
-        env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(hook_dir))
+        env = dict(os.environ, **(env or {}), TERM="xterm-256color", PYTHONPATH=str(hook_dir))
         self.proc = subprocess.Popen(
             [*TCPWATCH, *args], cwd=REPO, env=env, stdin=slave, stdout=slave, stderr=slave,
             start_new_session=True, preexec_fn=_take_terminal,
@@ -124,8 +125,8 @@ def terminal(tmp_path: Path) -> Iterator[Callable[[list[str]], Terminal]]:
     """Start `tcpwatch ARGS` in a pseudo-terminal; everything started is stopped afterwards."""
     started: list[Terminal] = []
 
-    def start(args: list[str]) -> Terminal:
-        started.append(Terminal(args, tmp_path))
+    def start(args: list[str], env: dict[str, str] | None = None) -> Terminal:
+        started.append(Terminal(args, tmp_path, env))
         return started[-1]
 
     yield start
@@ -234,3 +235,39 @@ def test_signal_while_starting_up_leaves_a_valid_pcap(terminal, tmp_path: Path) 
         _assert_restored(term)
     read = subprocess.run(["tcpdump", "-nr", str(pcap)], capture_output=True, text=True, timeout=20)
     assert read.returncode == 0, read.stderr
+
+
+@pytest.mark.live
+@needs_root
+def test_every_screen_opens_after_the_drop_to_the_sudo_user(terminal) -> None:
+    """Run through sudo, the TUI drops to the invoking user once the socket is open; every
+    screen it opens afterwards (flow, frame inspector, insights, help) must still load, even
+    when that user cannot read the Python installation (here: nobody and a pyenv under /root),
+    and `q` exits cleanly."""
+    with echo_server("127.0.0.1") as port:
+        term = terminal(
+            ["-i", "lo", "-f", f"tcp port {port}"], env={"SUDO_UID": "65534", "SUDO_GID": "65534"}
+        )
+        assert term.drawn(b"LIVE"), term.output[-2000:]
+        assert wait_until(lambda: proc_uid(term.proc.pid) == 65534, 10)
+        exchange("127.0.0.1", port, b"after the drop")
+        assert term.drawn(f":{port}".encode())
+        for keys, marker in (
+            (b"\r", b"negotiated"),  # the flow screen
+            (b"\x1b[B\r", b"Frame"),  # the second segment in the frame inspector
+            (b"\x1b", None),
+            (b"i", b"over 1 flow"),  # the insights screen's summary
+            (b"\x1b", None),
+            (b"?", b"tcpwatch \xe2\x80\x94 keys"),  # help
+            (b"\x1b", None),
+        ):
+            seen = len(term.output)
+            os.write(term.master, keys)
+            if marker is not None:
+                found = term.read_until(lambda out, m=marker, at=seen: m in out[at:], 15)
+                assert found, (keys, marker)
+            else:
+                term.read_until(lambda _out: False, 0.5)
+        os.write(term.master, b"q")
+        assert term.finish() == 0
+    assert b"Traceback" not in term.output and b"Error" not in term.output

@@ -24,7 +24,7 @@ from capture.printer import SegmentPrinter
 from capture.segment import Segment
 from capture.sources import Source, SourceStats, decoded_batches, decoder_stats
 from tui.errors import say
-from tui.run import SourceError, make_source
+from tui.run import SourceError, load_before_drop, make_source
 
 LINGER = 5.0
 """Seconds (capture time) a closed flow stays before it is exported and let go: Zeek deletes a
@@ -77,6 +77,8 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
             embryos=not args.insights,
         )
         printer = SegmentPrinter(absolute=args.absolute) if args.print else None
+        if not args.read:
+            load_before_drop(args, ui=False)  # the live start may drop root
         try:
             segments, stats, finish, annotate = _segments(
                 args, stop, tracker, raw=printer is None and not tracker.frames_per_flow

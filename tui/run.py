@@ -63,6 +63,8 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
         say(str(exc))
         return 2
     request = QuitRequest()
+    if args.interface is not None or not args.read:
+        load_before_drop(args)
     # Before the live start: its sniffer writes `-w` while the App is still being built.
     with exit_on_signals(request):
         try:
@@ -79,6 +81,58 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
         say(source.error)
         return 1
     return 0
+
+
+def load_before_drop(args: argparse.Namespace, ui: bool = True) -> None:
+    """Import now what the App will import later, when a live start is about to drop root.
+
+    After the drop, modules are read as the invoking user, who may not be able to read the
+    Python installation root used (a pyenv under /root, say): a screen opened later would then
+    fail to import. Everything the App, its screens and the frame inspector need is loaded first
+    (the list: the modules a Pilot walk through every screen imported after start-up).
+    """
+    from capture import privs
+
+    if args.no_drop_privileges or privs.sudo_user() is None:
+        return
+    import importlib
+
+    for name in _HEADLESS_BEFORE_DROP:
+        importlib.import_module(name)
+    if not ui:
+        return
+    for name in _LOADED_BEFORE_DROP:
+        importlib.import_module(name)
+    from rich._unicode_data import load
+
+    load()  # the cell-width table for this terminal's Unicode version (imported by name)
+
+
+_HEADLESS_BEFORE_DROP = ("capture.insights", "capture.insights_rules", "capture.insights_listen")
+"""What a headless run imports late: `--insights` analyses at the end."""
+_LOADED_BEFORE_DROP = (
+    "capture.flows",
+    "capture.dissect",
+    "capture.insights_rules",
+    "capture.insights_listen",
+    "scapy.config",
+    "scapy.packet",
+    "scapy.utils",
+    "scapy.layers.inet",
+    "scapy.layers.inet6",
+    "scapy.layers.l2",
+    "concurrent.futures.thread",  # asyncio's default executor: Textual's thread workers
+    "textual.drivers.linux_driver",
+    "textual.layouts.factory",
+    "textual.layouts.horizontal",
+    "textual.layouts.stream",
+    "textual.scrollbar",
+    "tui.app",
+    "tui.flow_screen",
+    "tui.insights_screen",
+    "tui.help_screen",
+    "tui.terminal",
+)
 
 
 def _run_app(source: Source, args: argparse.Namespace, expression: str, request: Any) -> None:
