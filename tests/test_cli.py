@@ -204,3 +204,18 @@ def test_headless_insights_see_the_frames_they_need(name: str, kind: str) -> Non
     run = tcpwatch("-r", str(DATA / name), "--export", "jsonl", "--insights", "-o", "/dev/null")
     findings = [json.loads(line) for line in run.stdout.splitlines()]
     assert any(f["kind"] == kind and f["severity"] == "warning" for f in findings), findings
+
+
+def test_piped_capture_without_a_terminal_for_keys_is_one_line() -> None:
+    """`-r -` in the TUI needs a terminal for its keys; with none (a new session without a
+    controlling terminal), one line says what to use instead."""
+    run = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "-r", "-"], cwd=ROOT, timeout=60, capture_output=True,
+        input=(DATA / "zeek_nmap-vsn.pcap").read_bytes(), start_new_session=True,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert run.stderr.decode().splitlines() == [
+        "tcpwatch: -r - reads the capture from standard input, so the TUI needs a terminal for "
+        "its keys and there is none: use --print or --export"
+    ]

@@ -55,18 +55,31 @@ threading.excepthook = lambda a: _log("thread " + str(a.thread and a.thread.name
 class Terminal:
     """A pseudo-terminal running `tcpwatch ARGS` as its controlling process, 100x30."""
 
-    def __init__(self, args: list[str], hook_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        hook_dir: Path,
+        env: dict[str, str] | None = None,
+        stdin_data: bytes | None = None,
+    ) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
         self.attrs_before = termios.tcgetattr(self.master)
         self.errors = hook_dir / "exceptions.log"
         (hook_dir / "sitecustomize.py").write_text(HOOK % str(self.errors))
         env = dict(os.environ, **(env or {}), TERM="xterm-256color", PYTHONPATH=str(hook_dir))
+        # With `stdin_data`, standard input is a pipe carrying it (as `... | tcpwatch -r -`) and
+        # the pty is the controlling terminal through standard output only.
         self.proc = subprocess.Popen(
-            [*TCPWATCH, *args], cwd=REPO, env=env, stdin=slave, stdout=slave, stderr=slave,
+            [*TCPWATCH, *args], cwd=REPO, env=env, stdout=slave, stderr=slave,
+            stdin=slave if stdin_data is None else subprocess.PIPE,
             start_new_session=True, preexec_fn=_take_terminal,
         )  # fmt: skip
         os.close(slave)
+        if stdin_data is not None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(stdin_data)
+            self.proc.stdin.close()
         self.output = b""
         self.closed = False
 
@@ -117,7 +130,7 @@ class Terminal:
 
 def _take_terminal() -> None:
     """In the child, after setsid: make the pty its controlling terminal, as a login shell's."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    fcntl.ioctl(1, termios.TIOCSCTTY, 0)
 
 
 @pytest.fixture
@@ -125,8 +138,10 @@ def terminal(tmp_path: Path) -> Iterator[Callable[[list[str]], Terminal]]:
     """Start `tcpwatch ARGS` in a pseudo-terminal; everything started is stopped afterwards."""
     started: list[Terminal] = []
 
-    def start(args: list[str], env: dict[str, str] | None = None) -> Terminal:
-        started.append(Terminal(args, tmp_path, env))
+    def start(
+        args: list[str], env: dict[str, str] | None = None, stdin_data: bytes | None = None
+    ) -> Terminal:
+        started.append(Terminal(args, tmp_path, env, stdin_data))
         return started[-1]
 
     yield start
@@ -271,3 +286,16 @@ def test_every_screen_opens_after_the_drop_to_the_sudo_user(terminal) -> None:
         os.write(term.master, b"q")
         assert term.finish() == 0
     assert b"Traceback" not in term.output and b"Error" not in term.output
+
+
+def test_a_capture_piped_in_leaves_the_keys_to_the_terminal(terminal) -> None:
+    """`ssh host tcpdump -U -w - | tcpwatch -r -`: the capture comes on standard input, the keys
+    from the terminal (before: the App read the pcap as keystrokes and the reader saw garbage)."""
+    data = (REPO / "tests/data/zeek_nmap-vsn.pcap").read_bytes()
+    term = terminal(["-r", "-", "-p", "443"], stdin_data=data)
+    assert term.drawn(b"192.168.1.63:443"), term.output[-2000:]
+    assert term.drawn(b"END")
+    os.write(term.master, b"q")
+    assert term.finish() == 0
+    assert RESTORED.search(term.output)
+    assert b"Traceback" not in term.output and b"corrupt" not in term.output

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import signal
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,6 +60,7 @@ def view_linger(args: argparse.Namespace) -> float:
 def run_tui(args: argparse.Namespace, expression: str) -> int:
     """Run the App until the user quits; returns the exit status."""
     try:
+        _keys_from_terminal(args)
         source = make_source(args)  # may wait (a FIFO without a writer): ^C still ends it here
     except SourceError as exc:
         say(str(exc))
@@ -81,6 +84,27 @@ def run_tui(args: argparse.Namespace, expression: str) -> int:
         say(source.error)
         return 1
     return 0
+
+
+def _keys_from_terminal(args: argparse.Namespace) -> None:
+    """Standard input is not the terminal (`ssh host tcpdump -U -w - | tcpwatch -r -`): the App
+    reads its keys from descriptor 0, so the controlling terminal goes there, and the capture
+    is read from the pipe through `sys.stdin`, moved to another descriptor."""
+    if os.isatty(0):
+        return
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        if args.read == "-":
+            raise SourceError(
+                "-r - reads the capture from standard input, so the TUI needs a terminal for "
+                "its keys and there is none: use --print or --export"
+            ) from None
+        return  # nothing better to offer: the App reports what it can
+    pipe = os.dup(0)
+    os.dup2(tty, 0)
+    os.close(tty)
+    sys.stdin = open(pipe, encoding="utf-8", errors="replace")  # noqa: SIM115 - the process's
 
 
 def load_before_drop(args: argparse.Namespace, ui: bool = True) -> None:
