@@ -219,3 +219,21 @@ def test_piped_capture_without_a_terminal_for_keys_is_one_line() -> None:
         "tcpwatch: -r - reads the capture from standard input, so the TUI needs a terminal for "
         "its keys and there is none: use --print or --export"
     ]
+
+
+@pytest.mark.parametrize("mode", [["--print"], ["--export", "jsonl"], ["--export", "csv"]])
+def test_a_reader_that_goes_away_ends_it_quietly(mode: list[str]) -> None:
+    """`tcpwatch -r FILE --print | head -1`: the pipe closes under tcpwatch, which ends as a
+    command that SIGPIPE ends (status 141), without a traceback. (The scan's ~2 MB of records
+    do not fit in the pipe's buffer.)"""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "-r", str(DATA / "chrissanders_synscan.pcapng"), *mode],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == ""

@@ -320,3 +320,33 @@ def test_insights_after_the_drop_to_the_sudo_user(tmp_path) -> None:
     assert "Traceback" not in err
     findings = [json.loads(line) for line in out.splitlines() if '"finding"' in line]
     assert [f["kind"] for f in findings] == ["refused"], out
+
+
+@pytest.mark.live
+@needs_root
+def test_print_to_a_reader_that_goes_away_still_flushes_the_pcap(shared_dir) -> None:
+    """`tcpwatch -i lo --print -w FILE | head -1`: once the pipe is gone the capture stops
+    (status 141, no traceback) and FILE holds whole records up to then."""
+    pcap = shared_dir / "piped.pcap"
+    with echo_server("127.0.0.1") as port:
+        args = ["-i", "lo", "-f", f"port {port}", "--print", "-w", str(pcap)]
+        proc = subprocess.Popen(
+            [*TCPWATCH, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            assert wait_until(lambda: capturing(proc.pid) or proc.poll() is not None, 15)
+            exchange("127.0.0.1", port, b"first")
+            assert proc.stdout is not None and proc.stdout.readline()
+            proc.stdout.close()
+            # More traffic: its lines hit the closed pipe (bounded: it ends within a few rounds).
+            assert wait_until(
+                lambda: exchange("127.0.0.1", port, b"more") or proc.poll() is not None, 15, 0.2
+            )
+            err = proc.stderr.read().decode() if proc.stderr else ""
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.wait(timeout=15) == 141, err
+    assert "Traceback" not in err
+    frames = list(open_capture(str(pcap)))
+    assert len(frames) >= 10  # the first exchange at least, every record whole

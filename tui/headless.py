@@ -7,6 +7,7 @@ A capture file is read on this thread as fast as it goes (no queue, no batches);
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -89,22 +90,37 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         # Live and replay sources see the signal themselves and still hand over what they had
         # captured before it (`_polled`); only a file read is cut short here.
         cut = stop.event if args.read and args.replay is None else threading.Event()
-        _track(segments, tracker, printer, selected, cut)
-        error = finish()
-        tracker.finish()
-        if writer is not None:
-            export = _exporter(writer, selected)
-            for flow in tracker.iter_flows():
-                annotate(flow)  # live: the processes owning each end (pid_*/proc_*)
-                export(flow)
-            writer.close()
-        if args.insights:
-            _print_insights(tracker, args, out if writer is None else sys.stdout)
+        try:
+            _track(segments, tracker, printer, selected, cut)
+            error = finish()
+            tracker.finish()
+            if writer is not None:
+                export = _exporter(writer, selected)
+                for flow in tracker.iter_flows():
+                    annotate(flow)  # live: the processes owning each end (pid_*/proc_*)
+                    export(flow)
+                writer.close()
+            if args.insights:
+                _print_insights(tracker, args, out if writer is None else sys.stdout)
+        except BrokenPipeError:
+            # Whoever read our output is gone (`tcpwatch ... | head`): end as quietly as a
+            # command that SIGPIPE ends, with the source stopped (a -w pcap flushed).
+            finish()
+            _silence_stdout()
+            return 128 + signal.SIGPIPE
         _print_totals(stats(), tracker, writer)
         if error:
             say(error)
             return 2
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null: what is still buffered for the closed pipe would
+    otherwise fail again when the interpreter flushes it at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _open_output(args: argparse.Namespace, stack: ExitStack) -> TextIO:
