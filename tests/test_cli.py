@@ -237,3 +237,24 @@ def test_a_reader_that_goes_away_ends_it_quietly(mode: list[str]) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141, err
     assert err == ""
+
+
+@pytest.mark.parametrize(
+    ("mode", "where"),
+    [
+        (["--print"], "standard output"),
+        (["--export", "csv"], "standard output"),
+        (["--export", "jsonl", "-o", "/dev/full"], "/dev/full"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_one_line(mode: list[str], where: str) -> None:
+    """A full disk under the output (here /dev/full): one line naming it, status 1."""
+    with open("/dev/full", "wb") as full:
+        run = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "-r", str(DATA / "chrissanders_synscan.pcapng"),
+             *mode],
+            cwd=ROOT, stdout=full, stderr=subprocess.PIPE, timeout=60, text=True,
+            env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [f"tcpwatch: cannot write {where}: No space left on device"]

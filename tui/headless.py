@@ -108,6 +108,11 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
             finish()
             _silence_stdout()
             return 128 + signal.SIGPIPE
+        except OSError as exc:  # the output cannot be written (disk full, quota, I/O error)
+            finish()
+            _silence_stdout()
+            say(f"cannot write {args.output or 'standard output'}: {exc.strerror or exc}")
+            return 1
         _print_totals(stats(), tracker, writer)
         if error:
             say(error)
