@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from capture.gunzip import MAGIC, Gunzip
+
 CHUNK = 1 << 20
 _RECORD = struct.Struct("<IIII")
 MAX_RECORD = 16 << 20
@@ -48,7 +50,7 @@ class CaptureReader:
 
     def __init__(self, stream: BinaryIO, name: str) -> None:
         self.name = name
-        self.error = ""
+        self._error = ""
         self.format = ""
         self.linktypes: list[int] = []
         self.snaplen = 0
@@ -56,6 +58,14 @@ class CaptureReader:
         self._buf = b""
         self._layout: tuple[struct.Struct, float, int] | None = None
         head = self._read_exact(4)
+        if head[:2] == MAGIC:  # gzip: read the capture inside
+            self._raw: BinaryIO | None = stream
+            self._stream = Gunzip(stream, head)  # type: ignore[assignment]
+            head = self._read_exact(4)
+            if self.error:
+                raise CaptureError(self.error)
+        else:
+            self._raw = None
         if not head:
             raise CaptureError(f"{name}: empty file, not a capture")
         if head in _PCAP_MAGICS:
@@ -68,6 +78,16 @@ class CaptureReader:
             raise CaptureError(f"{name}: not a pcap or pcapng file (starts with {head.hex()})")
 
     @property
+    def error(self) -> str:
+        """Why reading stopped early ("" when the capture was read to its end)."""
+        failure = getattr(self._stream, "failure", "")
+        return f"{self.name}: {failure}" if failure else self._error
+
+    @error.setter
+    def error(self, text: str) -> None:
+        self._error = text
+
+    @property
     def linktype(self) -> int:
         """The first interface's link type (-1 before any is known)."""
         return self.linktypes[0] if self.linktypes else -1
@@ -77,8 +97,11 @@ class CaptureReader:
 
     def close(self) -> None:
         """Close the underlying stream (not standard input)."""
-        if self._stream is not sys.stdin.buffer:
+        raw = self._raw if self._raw is not None else self._stream
+        if self._raw is not None:
             self._stream.close()
+        if raw is not sys.stdin.buffer:
+            raw.close()
 
     def _read_exact(self, n: int) -> bytes:
         """Up to n bytes from the stream (fewer only at its end)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -170,3 +171,41 @@ def test_a_full_disk_leaves_the_pcap_ending_on_a_whole_record(
             ["tcpdump", "-r", str(path)], capture_output=True, text=True, timeout=30
         )
         assert dump.returncode == 0 and "truncated" not in dump.stderr, dump.stderr
+
+
+@pytest.mark.parametrize("name", ["zeek_nmap-vsn.pcap", "chrissanders_http_ip4and6.pcapng"])
+def test_a_gzipped_capture_reads_as_the_capture_inside(tmp_path: Path, name: str) -> None:
+    import gzip
+
+    plain = list(open_capture(str(DATA / name)))
+    packed = tmp_path / (name + ".gz")
+    packed.write_bytes(gzip.compress((DATA / name).read_bytes()))
+    reader = open_capture(str(packed))
+    assert list(reader) == plain
+    assert reader.error == ""
+    reader.close()
+    piped = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "-r", "-", "--export", "jsonl"],
+        input=packed.read_bytes(), capture_output=True, cwd=Path(__file__).parent.parent,
+        timeout=60,
+    )  # fmt: skip
+    direct = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "-r", str(DATA / name), "--export", "jsonl"],
+        capture_output=True, cwd=Path(__file__).parent.parent, timeout=60,
+    )  # fmt: skip
+    assert piped.returncode == direct.returncode == 0
+    assert piped.stdout == direct.stdout
+
+
+def test_a_gzipped_capture_cut_short_gives_what_was_read_then_says_so(tmp_path: Path) -> None:
+    import gzip
+
+    data = gzip.compress((DATA / "zeek_nmap-vsn.pcap").read_bytes())
+    cut = tmp_path / "cut.pcap.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    reader = open_capture(str(cut))
+    records = list(reader)
+    assert 0 < len(records) < len(list(open_capture(str(DATA / "zeek_nmap-vsn.pcap"))))
+    assert reader.error == f"{cut}: compressed capture cut short"
+    with pytest.raises(CaptureError, match="compressed capture cut short"):
+        CaptureReader(io.BytesIO(data[:5]), "x")
