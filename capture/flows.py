@@ -93,15 +93,21 @@ class FlowTracker:
     `frames_per_flow` is the ring of recent segments kept per flow; 0 keeps no segments at all.
 
     `frame_budget` caps the segments kept in all the rings together, and `frame_bytes` their
-    frames' bytes (`kept`, `kept_bytes` now): past either, the rings of the
-    flows idle longest are emptied first (their handshake and teardown segments stay), down to
-    three quarters of the budget.
+    frames' bytes (`kept`, `kept_bytes` now): past either, the rings of the flows idle longest
+    are emptied first (their handshake and teardown segments stay), down to three quarters of
+    the budget.
 
     `linger` (seconds of capture time, None = never): a flow that has closed (RST, or FIN both
     ways) or was superseded, and has seen no segment for `linger` seconds, is let go early: handed
     to `on_evict` and forgotten (counted in `released`, not in `evicted`). A headless export uses
     it so that memory follows the open flows, not all flows. A segment that still comes for such
     a flow afterwards starts a new flow (as after an eviction); a new SYN would have anyway.
+
+    `embryos` (a tracker that keeps no frames, fed through `add`, read through `iter_flows`): a
+    flow whose first segment is a plain SYN is kept packed (`capture.embryo`, ~250 B instead of
+    ~2.3 KB) until a second segment comes for its 4-tuple, or it is evicted or read; it counts
+    against `max_flows` and is evicted in creation order among the open flows. `flows` holds
+    only the grown ones; nothing that comes out differs.
     """
 
     def __init__(
