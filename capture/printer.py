@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from capture.segment import ACK, FIN, RST, SYN, URG, Segment, addr_str, parse_options, tcpdump_flags
+from capture.tcpstate import recent_transitions
 
 MAX_BASES = 1_000_000
 """Per-direction sequence bases remembered at most (then forgotten, as the tracker evicts flows)."""
@@ -23,6 +24,7 @@ class SegmentPrinter:
     def __init__(self, absolute: bool = False, utc: bool = False) -> None:
         self.absolute = absolute
         self._clock = time.gmtime if utc else time.localtime
+        self._second, self._hms = -1, ""
         self._bases: dict[tuple[int, bool], int] = {}
 
     def line(self, seg: Segment, flow: Any) -> str:
@@ -51,7 +53,9 @@ class SegmentPrinter:
         # A float epoch time carries up to ~0.25 us of error: nudge before truncating, so that
         # microsecond stamps print exactly as tcpdump prints them.
         usec = min(999_999, int((ts - sec) * 1e6 + 0.3))
-        return time.strftime("%H:%M:%S", self._clock(sec)) + f".{usec:06d}"
+        if sec != self._second:  # one strftime per second of capture, not per segment
+            self._second, self._hms = sec, time.strftime("%H:%M:%S", self._clock(sec))
+        return f"{self._hms}.{usec:06d}"
 
     def _seq_ack(self, seg: Segment, flow_id: int, from_orig: bool) -> tuple[str, str]:
         """Sequence and ack text as tcpdump prints them (empty when tcpdump omits them)."""
@@ -86,7 +90,7 @@ def _options(raw: bytes) -> str:
 
 def _flow_tail(seg: Segment, flow: Any) -> str:
     # A segment moves at most both endpoints (and a port-reuse restart): the last few suffice.
-    moves = [t for t in flow.transitions[-4:] if t.frame_no == seg.frame_no]
+    moves = [t for t in recent_transitions(flow.moves, 4) if t.frame_no == seg.frame_no]
     if not moves:
         return f"  #{flow.id}"
     text = "; ".join(f"{'client' if t.side == 'orig' else 'server'} {t.new}" for t in moves)

@@ -148,6 +148,11 @@ def transitions(log: bytes) -> list[Transition]:
     ]
 
 
+def recent_transitions(log: bytes, n: int) -> list[Transition]:
+    """The last `n` records of a transition log, decoded (the rest is not touched)."""
+    return transitions(log[-n * _REC.size :]) if n else []
+
+
 def advance(snd: Endpoint, rcv: Endpoint, seg: Segment) -> bytes:
     """Apply one segment sent by `snd` to both endpoints; return its state changes as a log."""
     out: list[bytes] = []
