@@ -43,6 +43,7 @@ from typing import Any
 
 from capture import embryo, zeek
 from capture.decode import Decoder
+from capture.eviction import EvictionOrder
 from capture.flow import Flow, FlowKey, Side
 from capture.flow_updates import (
     ILLEGAL,
@@ -143,11 +144,8 @@ class FlowTracker:
         self.evicted = 0
         self.finished = False
         self._by_key: dict[FlowKey, Flow] = {}
-        # Eviction order, built at the first eviction (a tracker under its cap keeps none): heaps
-        # of (last seen, id), one for the open flows and one for the closed or superseded ones.
-        # An entry is refreshed only when it comes to the top, so a touch costs nothing here.
-        self._open_heap: list[tuple[float, int]] | None = None
-        self._done_heap: list[tuple[float, int]] = []
+        self._order = EvictionOrder()
+        """Built at the first eviction: a tracker under its cap keeps none."""
         # None until the first take_changed(): a headless run that never asks keeps no ids.
         self._changed: set[int] | None = None
         self._next_id = 1
@@ -391,11 +389,7 @@ class FlowTracker:
         flow = Flow(fid, key, seg, self._sender_is_orig(seg))
         self.flows[fid] = flow
         self._by_key[key] = flow
-        heap = self._open_heap
-        if heap is not None:
-            heapq.heappush(heap, (flow.last_ts, fid))
-            if len(heap) + len(self._done_heap) > 2 * len(self.flows) + 1024:
-                self._build_order()  # mostly entries of flows let go: start afresh
+        self._order.opened(flow, self.flows)
         return flow
 
     def _make_room(self, now: float) -> None:
@@ -429,8 +423,8 @@ class FlowTracker:
     def _evict(self) -> None:
         # Evict a batch (1/64 of the cap): closed and superseded flows first, then the longest
         # idle, ties in id order.
-        if self._open_heap is None:
-            self._build_order()
+        if not self._order.built:
+            self._order.build(self.flows)
         # Embryos are never touched after they are made, so their creation order is their idle
         # order: one pass from the oldest serves the whole batch, and the ones evicted leave the
         # dict after it (deleting while iterating is not allowed; `next(iter(...))` per victim
@@ -440,7 +434,9 @@ class FlowTracker:
         key = next(ahead, None)
         gone = []
         for _ in range(max(1, self.max_flows // 64)):
-            flow = self._victim(None if key is None else embryo.when(embryos[key]))
+            flow = self._order.victim(
+                self.flows, None if key is None else embryo.when(embryos[key])
+            )
             if flow is None:
                 if key is None:
                     break
@@ -456,42 +452,6 @@ class FlowTracker:
                 self.on_evict(flow)
         for key in gone:
             del embryos[key]
-
-    def _build_order(self) -> None:
-        """The eviction heaps over every tracked flow (once, at the first eviction)."""
-        done: list[tuple[float, int]] = []
-        live: list[tuple[float, int]] = []
-        for fid, flow in self.flows.items():
-            (done if flow.closed or flow.superseded else live).append((flow.last_ts, fid))
-        heapq.heapify(done)
-        heapq.heapify(live)
-        self._done_heap, self._open_heap = done, live
-
-    def _victim(self, rival: tuple[float, int] | None = None) -> Flow | None:
-        """The next flow to evict; None when none is tracked or when the embryo `rival` (its
-        (time, id)) is idler than every open flow.
-
-        An entry's time is the flow's last-seen time when it was pushed; a flow seen since is
-        pushed back with its new time when its entry reaches the top. Entries of flows already
-        gone, or (in the open heap) closed since, are dropped there.
-        """
-        flows = self.flows
-        for heap in (self._done_heap, self._open_heap or []):
-            while heap:
-                ts, fid = heap[0]
-                flow = flows.get(fid)
-                if flow is None or (
-                    heap is not self._done_heap and (flow.closed or flow.superseded)
-                ):
-                    heapq.heappop(heap)
-                elif flow.last_ts != ts:
-                    heapq.heapreplace(heap, (flow.last_ts, fid))
-                else:
-                    if heap is not self._done_heap and rival is not None and rival < (ts, fid):
-                        return None
-                    heapq.heappop(heap)
-                    return flow
-        return None
 
     def _release(self, now: float) -> None:
         """Let go of the closed flows idle for `linger` seconds (see the class docstring)."""
@@ -516,8 +476,7 @@ class FlowTracker:
         """Queue a flow that just closed (or was superseded) for release after `linger`."""
         if self.linger is not None:
             self._closing.append((flow.last_ts + self.linger, flow))
-        if self._open_heap is not None:
-            heapq.heappush(self._done_heap, (flow.last_ts, flow.id))
+        self._order.closed(flow)
 
     def _slow(self, flow: Flow, snd: Side, rcv: Side, seg: Segment, is_orig: bool) -> None:
         """Everything a handshake, teardown or unsettled flow needs, off the common path."""
