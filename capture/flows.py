@@ -50,7 +50,6 @@ from capture.flow_updates import (
     check_illegal,
     count_plain,
     count_rare,
-    last_seen,
     on_ack,
     on_fin,
     on_rst,
@@ -58,6 +57,7 @@ from capture.flow_updates import (
     seq_space,
     steady_update,
 )
+from capture.frame_rings import FrameRings
 from capture.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
 from capture.tcpstate import ESTABLISHED, MASK, MAX_TRANSITIONS, advance_into, append_log
 
@@ -125,11 +125,7 @@ class FlowTracker:
             raise ValueError("embryos need a tracker that keeps no frames")
         self.max_flows = max(1, max_flows)
         self.frames_per_flow = max(0, frames_per_flow)
-        self.frame_budget = max(1, frame_budget)
-        self.frame_bytes = max(1, frame_bytes)
-        self.kept = 0
-        self.kept_bytes = 0
-        """Bytes of the frames of the segments in `kept`."""
+        self.rings = FrameRings(frames_per_flow, frame_budget, frame_bytes)
         """Segments held in the flows' recent rings now (not counting handshake/teardown)."""
         self.on_evict = on_evict
         self.linger = linger
@@ -185,6 +181,16 @@ class FlowTracker:
                     del index[key]
 
     @property
+    def kept(self) -> int:
+        """Segments held in the flows' rings now (not counting handshake and teardown)."""
+        return self.rings.kept
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes of the frames of the segments in `kept`."""
+        return self.rings.kept_bytes
+
+    @property
     def flow_count(self) -> int:
         """Every flow ever started, tracked or evicted."""
         return self._next_id - 1
@@ -235,7 +241,7 @@ class FlowTracker:
         count_plain(flow.orig if is_orig else flow.resp, seg.ip_len, plen, seq, flags, window)
         flow.last_ts = ts
         if self.frames_per_flow:
-            self._keep(flow, seg)
+            self.rings.keep(flow, seg, self.flows)
         changed = self._changed
         if changed is not None:
             changed.add(flow.id)
@@ -292,7 +298,7 @@ class FlowTracker:
         self._slow(flow, snd, rcv, seg, is_orig)
         flow.zeek.update(is_orig, seg)
         if self.frames_per_flow:
-            self._keep(flow, seg)
+            self.rings.keep(flow, seg, self.flows)
         changed = self._changed
         if changed is not None:
             changed.add(flow.id)
@@ -304,40 +310,6 @@ class FlowTracker:
         self._account(flow, seg, True)
         return flow
 
-    def _keep(self, flow: Flow, seg: Segment) -> None:
-        ring = flow.ring
-        size = self.frames_per_flow
-        if ring is None or ring.maxlen != size:
-            if ring:
-                self._unkeep(ring)
-            ring = flow.ring = deque(ring or (), maxlen=size)
-            self.kept += len(ring)
-            self.kept_bytes += _frame_bytes(ring)
-        if len(ring) < size:
-            self.kept += 1
-        else:
-            self.kept_bytes -= len(ring[0].frame)  # the oldest falls out of the full ring
-        ring.append(seg)
-        self.kept_bytes += len(seg.frame)
-        if self.kept > self.frame_budget or self.kept_bytes > self.frame_bytes:
-            self._trim_rings()
-
-    def _unkeep(self, ring: deque[Segment]) -> None:
-        self.kept -= len(ring)
-        self.kept_bytes -= _frame_bytes(ring)
-
-    def _trim_rings(self) -> None:
-        """Empty the rings of the idlest flows until the kept segments and bytes are 3/4 of
-        their budgets."""
-        goal, goal_bytes = self.frame_budget * 3 // 4, self.frame_bytes * 3 // 4
-        with_rings = [f for f in self.flows.values() if f.ring]
-        with_rings.sort(key=last_seen)
-        for flow in with_rings:
-            if self.kept <= goal and self.kept_bytes <= goal_bytes:
-                break
-            self._unkeep(flow.ring or deque())
-            flow.ring = None
-
     def _forget(self, flow: Flow) -> None:
         """Remove a flow that leaves the tracker (evicted or released)."""
         del self.flows[flow.id]
@@ -346,7 +318,7 @@ class FlowTracker:
         if flow.steady and self.raw_index is not None:
             self._reindex(flow, False)
         if flow.ring:
-            self._unkeep(flow.ring)
+            self.rings.drop(flow.ring)
 
     @property
     def watching_changes(self) -> bool:
@@ -554,7 +526,3 @@ def _packed_key(seg: Segment, low: bool) -> bytes:
 
 def _flow_id(flow: Flow) -> int:
     return flow.id
-
-
-def _frame_bytes(ring: deque[Segment]) -> int:
-    return sum(len(seg.frame) for seg in ring)
