@@ -68,22 +68,13 @@ def track_pcap(
             hit = None
             if ethernet and caplen >= 54:
                 etype = buf[p + 12 : p + 14]
-                if etype == _ETH_IPV4:
-                    if buf[p + 14] == 0x45 and buf[p + 23] == 6:
-                        hit = find(buf[p + 26 : p + 38])
-                        if hit is not None:
-                            ip_len, frag, seq, ack, off, flags, window = v4(buf, p + 14)
-                            hlen = (off >> 4) << 2
-                            plen = ip_len - 20 - hlen
-                            if (
-                                frag & 0x3FFF  # a fragment
-                                or flags & 0x17 != _ACK_ONLY
-                                or hlen < 20
-                                or plen < 0
-                                or ip_len + 14 > caplen  # not captured whole
-                                or ip_len + 14 > wire_len
-                            ):
-                                hit = None
+                if etype == _ETH_IPV4 and buf[p + 14] == 0x45 and buf[p + 23] == 6:
+                    hit = find(buf[p + 26 : p + 38])
+                    if hit is not None:
+                        ip_len, frag, seq, ack, off, flags, window = v4(buf, p + 14)
+                        ip_hlen = 20
+                        if frag & 0x3FFF:  # a fragment
+                            hit = None
                 elif (
                     etype == _ETH_IPV6
                     and caplen >= 74
@@ -93,17 +84,18 @@ def track_pcap(
                     hit = find(buf[p + 22 : p + 58])
                     if hit is not None:
                         payload_len, seq, ack, off, flags, window = v6(buf, p + 14)
-                        ip_len = payload_len + 40
-                        hlen = (off >> 4) << 2
-                        plen = payload_len - hlen
-                        if (
-                            flags & 0x17 != _ACK_ONLY
-                            or hlen < 20
-                            or plen < 0
-                            or ip_len + 14 > caplen
-                            or ip_len + 14 > wire_len
-                        ):
-                            hit = None
+                        ip_len, ip_hlen = payload_len + 40, 40
+                if hit is not None:
+                    hlen = (off >> 4) << 2
+                    plen = ip_len - ip_hlen - hlen
+                    if (
+                        flags & 0x17 != _ACK_ONLY
+                        or hlen < 20
+                        or plen < 0
+                        or ip_len + 14 > caplen  # not captured whole
+                        or ip_len + 14 > wire_len
+                    ):
+                        hit = None
             if hit is not None and steady_update(
                 hit[0], hit[1], sec + frac * unit, ip_len, plen, seq, ack, flags, window
             ):

@@ -418,10 +418,7 @@ class FlowTracker:
             else:
                 self._forget(flow)
             self.evicted += 1
-            if self._changed is not None:
-                self._changed.add(flow.id)
-            if self.on_evict is not None:
-                self.on_evict(flow)
+            self._hand_over(flow)
         for key in gone:
             del embryos[key]
 
@@ -439,10 +436,14 @@ class FlowTracker:
                 continue
             self._forget(flow)
             self.released += 1
-            if self._changed is not None:
-                self._changed.add(flow.id)
-            if self.on_evict is not None:
-                self.on_evict(flow)
+            self._hand_over(flow)
+
+    def _hand_over(self, flow: Flow) -> None:
+        """A flow leaves the tracker (evicted or released): note it, give it to `on_evict`."""
+        if self._changed is not None:
+            self._changed.add(flow.id)
+        if self.on_evict is not None:
+            self.on_evict(flow)
 
     def _watch_close(self, flow: Flow) -> None:
         """Queue a flow that just closed (or was superseded) for release after `linger`."""

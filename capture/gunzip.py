@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
+from collections.abc import Callable
 from typing import BinaryIO
 
 MAGIC = b"\x1f\x8b"
@@ -53,11 +54,11 @@ class Gunzip:
         """What is available, at most `n` bytes (a pipe is not waited on for more)."""
         return self._call(self._gz.read1, n)
 
-    def _call(self, read: object, n: int) -> bytes:
+    def _call(self, read: Callable[[int], bytes], n: int) -> bytes:
         if self.failure:
             return b""
         try:
-            return read(n)  # type: ignore[operator,no-any-return]
+            return read(n)
         except EOFError:
             self.failure = "compressed capture cut short"
         except (OSError, zlib.error) as exc:
