@@ -1,0 +1,2 @@
+//! Turn one captured frame into a `Segment` (Python: `capture.decode.Decoder`).
+//! TO BE PORTED (decoder helper).

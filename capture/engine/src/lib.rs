@@ -1,0 +1,19 @@
+//! tcpwatch's native engine: everything that touches each packet.
+//!
+//! `reader` walks pcap/pcapng (gzip or not) records, `decode` turns a frame into a `Segment`,
+//! `tracker` builds flows (`flow`, with `tcpstate` for RFC 9293 states and `zeek` for Zeek's
+//! bookkeeping), and `print`/`export` write the headless outputs. `python` (feature `python`)
+//! exposes it all to the `capture` package as `capture._engine`, with the GIL released for
+//! every per-packet loop.
+
+pub mod decode;
+pub mod export;
+pub mod print;
+pub mod pyfloat;
+pub mod reader;
+pub mod segment;
+pub mod tcpstate;
+pub mod zeek;
+
+#[cfg(feature = "python")]
+mod python;

@@ -1,0 +1,1 @@
+//! The `capture._engine` extension module. TO BE WRITTEN (integration).
