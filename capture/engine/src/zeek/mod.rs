@@ -3,7 +3,7 @@
 //!
 //! THE API BELOW IS FIXED; the bodies are placeholders until the port lands (zeek helper).
 
-use crate::segment::Segment;
+use crate::segment::{Segment, ACK, SYN};
 
 /// Zeek's per-connection TCP bookkeeping, fed one segment at a time.
 #[derive(Clone, Debug, Default)]
@@ -103,6 +103,19 @@ pub const LIKELY_SERVER_PORTS: [u16; 48] = [
 
 /// Whether Zeek makes the *receiver* of a connection's first segment its originator
 /// (TCPAnalyzer::WantConnection; see the Python docstring).
-pub fn initial_flip(_seg: &Segment) -> bool {
-    false
+/// Only a first segment that is not a plain SYN is a candidate, and then only when its source
+/// port is a likely server port; if both ports are, Zeek flips only a non-SYN segment whose source
+/// port is the lower one (a SYN/ACK may be a stealth scan's reply).
+pub fn initial_flip(seg: &Segment) -> bool {
+    let flags = seg.flags;
+    if flags & SYN != 0 && flags & ACK == 0 {
+        return false;
+    }
+    if !LIKELY_SERVER_PORTS.contains(&seg.sport) {
+        return false;
+    }
+    if LIKELY_SERVER_PORTS.contains(&seg.dport) {
+        return flags & SYN == 0 && seg.sport < seg.dport;
+    }
+    true
 }
