@@ -48,7 +48,12 @@ fn num<T: std::str::FromStr>(tok: &str) -> T {
 fn after(z: &ZeekState, ret: bool) -> Vec<String> {
     vec![
         if ret { "1" } else { "0" }.to_string(),
-        if z.history().is_empty() { "-" } else { z.history() }.to_string(),
+        if z.history().is_empty() {
+            "-"
+        } else {
+            z.history()
+        }
+        .to_string(),
         z.conn_state().to_string(),
         z.orig_bytes().to_string(),
         z.resp_bytes().to_string(),
@@ -75,14 +80,16 @@ impl Replay<'_> {
         self.tally.failed_states.insert((self.capture.clone(), id));
         if self.tally.mismatches.len() < 20 {
             let capture = &self.capture;
-            self.tally
-                .mismatches
-                .push(format!("{capture} #{id}\n  python: {line}\n  rust:   {got}"));
+            self.tally.mismatches.push(format!(
+                "{capture} #{id}\n  python: {line}\n  rust:   {got}"
+            ));
         }
     }
 
     fn state(&mut self, id: u64) -> &mut ZeekState {
-        self.states.entry(id).or_insert_with(|| panic!("state {id} used before N"))
+        self.states
+            .entry(id)
+            .or_insert_with(|| panic!("state {id} used before N"))
     }
 
     fn line(&mut self, line: &str) {
@@ -112,7 +119,13 @@ impl Replay<'_> {
                 let z = self.state(id);
                 let got: Vec<&str> = ENDS
                     .iter()
-                    .map(|k| if z.ended_before(z.last_ts() + k) { "1" } else { "0" })
+                    .map(|k| {
+                        if z.ended_before(z.last_ts() + k) {
+                            "1"
+                        } else {
+                            "0"
+                        }
+                    })
                     .collect();
                 if got != t[2..] {
                     self.fail(id, line, got.join(" "));

@@ -60,7 +60,9 @@ impl History {
 
     /// Connection::ScaledHistoryEntry: a letter at the 1st, 10th, 100th ... occurrence.
     pub fn scaled(&mut self, ep: &mut Endpoint, is_orig: bool, kind: Scaled) {
-        let counters = ep.scaled.get_or_insert_with(|| Box::new([0, 0, 0, 0, 1, 1, 1, 1]));
+        let counters = ep
+            .scaled
+            .get_or_insert_with(|| Box::new([0, 0, 0, 0, 1, 1, 1, 1]));
         let k = kind as usize;
         let mut count = counters[k] + 1;
         let threshold = counters[k + 4];

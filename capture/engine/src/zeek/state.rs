@@ -1,9 +1,7 @@
 //! TCPSessionAdapter's UpdateStateMachine (UpdateInactiveState ... UpdateResetState), with the
 //! SYN/SYN-ACK reversal flip and ConnectionClosed (Python: `capture.zeek_machine`).
 
-use super::endpoint::{
-    CLOSED, ESTABLISHED, INACTIVE, PARTIAL, RESET, SYN_ACK_SENT, SYN_SENT,
-};
+use super::endpoint::{CLOSED, ESTABLISHED, INACTIVE, PARTIAL, RESET, SYN_ACK_SENT, SYN_SENT};
 use super::ZeekState;
 use crate::segment::{Segment, ACK, FIN, RST, SYN};
 
@@ -12,9 +10,33 @@ pub(crate) const TCP_ATTEMPT_DELAY: f64 = 5.0;
 /// init-bare's tcp_close_delay: a closed connection is deleted this many seconds after its close.
 pub(crate) const TCP_CLOSE_DELAY: f64 = 5.0;
 
+/// When one of Zeek's timers fires; NaN while unset (Python's None). Half the size of an
+/// `Option<f64>`, and the same answers: capture times are never NaN, and `ts >= NaN` is false.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timer(pub f64);
+
+impl Timer {
+    pub const UNSET: Timer = Timer(f64::NAN);
+
+    pub fn is_set(self) -> bool {
+        !self.0.is_nan()
+    }
+
+    /// Whether the timer has fired by time `ts` (never while unset).
+    pub fn fired(self, ts: f64) -> bool {
+        ts >= self.0
+    }
+}
+
 impl ZeekState {
     /// UpdateStateMachine for the sender in slot `e` (peer in `p`); true on a flip.
-    pub(crate) fn state_machine(&mut self, e: usize, p: usize, is_orig: bool, seg: &Segment) -> bool {
+    pub(crate) fn state_machine(
+        &mut self,
+        e: usize,
+        p: usize,
+        is_orig: bool,
+        seg: &Segment,
+    ) -> bool {
         let (state, flags) = (self.sides[e].state, seg.flags);
         if state == INACTIVE {
             let flipped = self.inactive(e, p, is_orig, seg);
@@ -77,10 +99,10 @@ impl ZeekState {
         }
         self.sides[e].set_did_close();
         let (ep, peer) = (&self.sides[e], &self.sides[p]);
-        if self.close_at.is_none()
+        if !self.close_at.is_set()
             && (ep.state == RESET || peer.did_close() || peer.state == INACTIVE)
         {
-            self.close_at = Some(self.last_ts + TCP_CLOSE_DELAY);
+            self.close_at = Timer(self.last_ts + TCP_CLOSE_DELAY);
         }
     }
 
@@ -89,10 +111,14 @@ impl ZeekState {
         let (flags, mut flipped) = (seg.flags, false);
         if flags & SYN != 0 {
             if is_orig {
-                let new = if flags & ACK != 0 { SYN_ACK_SENT } else { SYN_SENT };
+                let new = if flags & ACK != 0 {
+                    SYN_ACK_SENT
+                } else {
+                    SYN_SENT
+                };
                 self.sides[e].set_state(new);
-                if self.attempt_at.is_none() {
-                    self.attempt_at = Some(self.last_ts + TCP_ATTEMPT_DELAY);
+                if !self.attempt_at.is_set() {
+                    self.attempt_at = Timer(self.last_ts + TCP_ATTEMPT_DELAY);
                 }
             } else {
                 if flags & ACK == 0
