@@ -293,3 +293,11 @@ proptest::proptest! {
         proptest::prop_assert!(states.contains(&z.conn_state()));
     }
 }
+
+#[test]
+fn likely_server_ports_are_zeeks_defaults() {
+    for port in [22, 25, 80, 443, 21, 6667, 53, 3389, 445] {
+        assert!(LIKELY_SERVER_PORTS.contains(&port), "{port}");
+    }
+    assert!(!LIKELY_SERVER_PORTS.contains(&1433) && !LIKELY_SERVER_PORTS.contains(&888));
+}
