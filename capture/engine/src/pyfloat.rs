@@ -73,7 +73,7 @@ fn half_even(x: f64, digits: &mut [u8], decpt: i32) {
     let Some(last) = digits.last().copied() else {
         return;
     };
-    if (last - b'0') % 2 == 0 || digits.len() > 17 {
+    if (last - b'0').is_multiple_of(2) || digits.len() > 17 {
         return;
     }
     let d = digits
@@ -139,8 +139,14 @@ fn equals_decimal(m: u64, e2: i32, k: u64, p: i32) -> bool {
         return false;
     }
     let five = 5u128.pow(p.unsigned_abs());
-    let (m_odd, m_twos) = (u128::from(m >> m.trailing_zeros()), m.trailing_zeros() as i32);
-    let (k_odd, k_twos) = (u128::from(k >> k.trailing_zeros()), k.trailing_zeros() as i32);
+    let (m_odd, m_twos) = (
+        u128::from(m >> m.trailing_zeros()),
+        m.trailing_zeros() as i32,
+    );
+    let (k_odd, k_twos) = (
+        u128::from(k >> k.trailing_zeros()),
+        k.trailing_zeros() as i32,
+    );
     let (left, right) = if p >= 0 {
         (m_odd, k_odd * five)
     } else {
