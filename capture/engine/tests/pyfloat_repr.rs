@@ -28,5 +28,10 @@ fn repr_matches_cpython_fixture() {
         checked += 1;
     }
     eprintln!("{checked} values checked against {path}");
-    assert!(bad.is_empty(), "{} differ: {:?}", bad.len(), &bad[..bad.len().min(20)]);
+    assert!(
+        bad.is_empty(),
+        "{} differ: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(20)]
+    );
 }
