@@ -12,10 +12,11 @@ mod text;
 use crate::segment::{parse_options, Segment, ACK, FIN, RST, SYN, URG};
 use crate::tcpstate::{Side, Transition};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write as _;
 
 pub use self::clock::Clock;
-use self::text::{write_addr, write_flags};
+use self::text::{push_dec, write_addr, write_flags};
 
 /// Per-direction sequence bases remembered at most (then forgotten, as the tracker evicts
 /// flows).
@@ -36,7 +37,32 @@ enum Seq {
 pub struct Printer {
     absolute: bool,
     clock: Clock,
-    bases: HashMap<(u64, bool), u32>,
+    bases: HashMap<(u64, bool), u32, BuildHasherDefault<IdHasher>>,
+}
+
+/// A multiplicative hash for (flow id, direction) keys: flow ids are the tracker's counters, not
+/// chosen by a sender, so SipHash's flooding defence buys nothing here.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
 }
 
 impl Printer {
@@ -46,7 +72,7 @@ impl Printer {
         Printer {
             absolute,
             clock: Clock::new(utc),
-            bases: HashMap::new(),
+            bases: HashMap::default(),
         }
     }
 
@@ -68,23 +94,33 @@ impl Printer {
             b" IP6 "
         });
         write_addr(out, &seg.src);
-        let _ = write!(out, ".{} > ", seg.sport);
+        out.push(b'.');
+        push_dec(out, seg.sport.into());
+        out.extend_from_slice(b" > ");
         write_addr(out, &seg.dst);
-        let _ = write!(out, ".{}: Flags [", seg.dport);
+        out.push(b'.');
+        push_dec(out, seg.dport.into());
+        out.extend_from_slice(b": Flags [");
         write_flags(out, seg.flags);
         out.push(b']');
         let (seq, ack) = self.seq_ack(seg, flow_id, from_orig);
-        let _ = match seq {
-            Seq::Omitted => Ok(()),
-            Seq::One(seq) => write!(out, ", seq {seq}"),
-            Seq::Range(seq, end) => write!(out, ", seq {seq}:{end}"),
-        };
-        if let Some(ack) = ack {
-            let _ = write!(out, ", ack {ack}");
+        if let Seq::One(seq) | Seq::Range(seq, _) = seq {
+            out.extend_from_slice(b", seq ");
+            push_dec(out, seq.into());
         }
-        let _ = write!(out, ", win {}", seg.window);
+        if let Seq::Range(_, end) = seq {
+            out.push(b':');
+            push_dec(out, end.into());
+        }
+        if let Some(ack) = ack {
+            out.extend_from_slice(b", ack ");
+            push_dec(out, ack.into());
+        }
+        out.extend_from_slice(b", win ");
+        push_dec(out, seg.window.into());
         if seg.flags & URG != 0 {
-            let _ = write!(out, ", urg {}", seg.urg_ptr);
+            out.extend_from_slice(b", urg ");
+            push_dec(out, seg.urg_ptr.into());
         }
         if !seg.opts.is_empty() {
             out.extend_from_slice(b", options [");
@@ -94,7 +130,8 @@ impl Printer {
         if let Some(bad) = seg.bad_opts.as_deref().filter(|b| !b.is_empty()) {
             let _ = write!(out, ", [{bad}]");
         }
-        let _ = write!(out, ", length {}", seg.payload_len);
+        out.extend_from_slice(b", length ");
+        push_dec(out, seg.payload_len.into());
         write_tail(out, seg, flow_id, moves);
         out.push(b'\n');
     }
@@ -154,7 +191,8 @@ fn write_options(out: &mut Vec<u8>, raw: &[u8]) {
 
 /// `  #id`, then the states this segment moved an endpoint to (`client SYN_SENT; server ...`).
 fn write_tail(out: &mut Vec<u8>, seg: &Segment, flow_id: u64, moves: &[Transition]) {
-    let _ = write!(out, "  #{flow_id}");
+    out.extend_from_slice(b"  #");
+    push_dec(out, flow_id);
     let recent = &moves[moves.len().saturating_sub(RECENT_MOVES)..];
     let mine = recent.iter().filter(|t| t.frame_no == seg.frame_no);
     for (i, t) in mine.enumerate() {

@@ -140,3 +140,38 @@ fn lines_as_python_prints_them() {
     eprintln!("{captures} captures, {lines} lines compared ({path})");
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// Lines a second, on the fixture's segments (`cargo test --release --test print_python --
+/// --ignored --nocapture`).
+#[test]
+#[ignore]
+fn print_speed() {
+    let path = std::env::var("TCPWATCH_PRINT_FIXTURE")
+        .unwrap_or_else(|_| "/tmp/tcpwatch-print.jsonl".to_string());
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let rows: Vec<(Segment, Vec<Transition>, u64, bool)> = text
+        .lines()
+        .map(|row| serde_json::from_str::<Value>(row).expect("a JSON row"))
+        .filter(|row| row.get("capture").is_none())
+        .map(|row| {
+            let from_orig = row["from_orig"].as_bool().expect("from_orig");
+            (segment(&row), moves(&row), num(&row, "flow_id"), from_orig)
+        })
+        .collect();
+    let mut printer = Printer::new(false, true);
+    let mut out = Vec::with_capacity(1 << 20);
+    let start = std::time::Instant::now();
+    let rounds = 200;
+    for _ in 0..rounds {
+        for (seg, moves, id, from_orig) in &rows {
+            printer.line(&mut out, seg, *id, *from_orig, moves);
+            if out.len() > 1 << 19 {
+                out.clear();
+            }
+        }
+    }
+    let per = start.elapsed().as_nanos() as f64 / (rounds * rows.len()) as f64;
+    eprintln!("{per:.0} ns a line ({} segments x {rounds})", rows.len());
+}

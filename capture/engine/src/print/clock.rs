@@ -50,7 +50,20 @@ impl Clock {
             };
         }
         out.extend_from_slice(&self.hms[..self.hms_len]);
-        let _ = write!(out, ".{usec:06}");
+        out.push(b'.');
+        match u32::try_from(usec) {
+            Ok(us) => {
+                let mut digits = [b'0'; 6];
+                for (i, d) in digits.iter_mut().enumerate() {
+                    *d = b'0' + (us / 10u32.pow(5 - i as u32) % 10) as u8;
+                }
+                out.extend_from_slice(&digits);
+            }
+            // Before 1970 Python writes a negative count, zero-padded after its sign.
+            Err(_) => {
+                let _ = write!(out, "{usec:06}");
+            }
+        }
     }
 
     /// `HH:MM:SS` of the second `sec`, or None when the C library cannot convert it (where

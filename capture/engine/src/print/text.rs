@@ -1,7 +1,6 @@
 //! Addresses and flags written straight into the line (no `String` per segment).
 
 use crate::segment::{Addr, ACK, AE, CWR, ECE, FIN, PSH, RST, SYN, URG};
-use std::io::Write as _;
 
 /// tcpdump's one-letter notation, in tcpdump's order (as `segment::tcpdump_flags`).
 const LETTERS: [(u16, u8); 8] = [
@@ -37,7 +36,10 @@ pub fn write_addr(out: &mut Vec<u8>, addr: &Addr) {
     let b = addr.as_slice();
     if !addr.is_v6() {
         for (i, octet) in b.iter().enumerate() {
-            let _ = write!(out, "{}{octet}", if i > 0 { "." } else { "" });
+            if i > 0 {
+                out.push(b'.');
+            }
+            push_dec(out, u64::from(*octet));
         }
         return;
     }
@@ -57,7 +59,10 @@ pub fn write_addr(out: &mut Vec<u8>, addr: &Addr) {
 
 fn write_groups(out: &mut Vec<u8>, groups: &[u16]) {
     for (i, g) in groups.iter().enumerate() {
-        let _ = write!(out, "{}{g:x}", if i > 0 { ":" } else { "" });
+        if i > 0 {
+            out.push(b':');
+        }
+        push_hex(out, *g);
     }
 }
 
@@ -78,4 +83,32 @@ fn longest_zero_run(groups: &[u16; 8]) -> (usize, usize) {
         }
     }
     best
+}
+
+/// `n` in decimal (core::fmt's machinery costs more than the rest of a line).
+pub fn push_dec(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// `n` in lower-case hex, no leading zeros.
+fn push_hex(out: &mut Vec<u8>, n: u16) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut started = false;
+    for shift in [12, 8, 4, 0] {
+        let d = usize::from((n >> shift) & 0xf);
+        if d != 0 || started || shift == 0 {
+            out.push(HEX[d]);
+            started = true;
+        }
+    }
 }
