@@ -1,8 +1,30 @@
 //! Per-flow records as JSON lines or CSV, with Zeek's field names (Python: `capture.export`
 //! and `Flow.record()`).
 //!
-//! `FlowRecord` IS FIXED (the tracker fills it, the writers write it); the writers are to be
-//! ported (outputs helper). Field order is the output's column order.
+//! `FlowRecord` IS FIXED (the tracker fills it, the writers write it). Field order is the
+//! output's column order. `RecordWriter` writes records; `encode_json`/`encode_csv` encode one.
+
+mod csv;
+mod json;
+mod text;
+mod writer;
+
+pub use self::csv::{encode_csv, encode_csv_header, CsvLine};
+pub use self::json::{encode_json, json_f64};
+pub use self::text::{csv_cell, escape_untrusted, json_str};
+pub use self::writer::{Format, RecordWriter};
+
+/// The record's field names in `Flow.record()`'s order: the CSV header.
+#[rustfmt::skip]
+pub const FIELDS: [&str; 46] = [
+    "ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p", "duration", "orig_pkts", "resp_pkts",
+    "orig_bytes", "resp_bytes", "orig_ip_bytes", "resp_ip_bytes", "conn_state", "history",
+    "state_orig", "state_resp", "flags_orig", "flags_resp", "payload_orig", "payload_resp",
+    "isn_orig", "isn_resp", "mss_orig", "mss_resp", "wscale_orig", "wscale_resp", "sack_perm",
+    "timestamps", "irtt", "rtt_syn_synack", "rtt_synack_ack", "syn_retries", "syn_retry_gaps",
+    "retrans_orig", "retrans_resp", "zero_window", "closed_by", "close_kind", "illegal_flags",
+    "direction_inferred", "vlan", "pid_orig", "pid_resp", "proc_orig", "proc_resp",
+];
 
 /// Segments per flag of one side: syn = SYN without ACK, synack = SYN+ACK, others = that flag.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -72,3 +94,6 @@ pub struct FlowRecord {
     pub proc_orig: Option<String>,
     pub proc_resp: Option<String>,
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,7 @@
 //! Floats as Python computes and writes them: `round(x, n)` and `repr(float)` (the JSON and
-//! CSV outputs' numbers). `repr` TO BE PORTED (outputs helper).
+//! CSV outputs' numbers).
+
+use std::io::Write as _;
 
 /// Python's `round(x, ndigits)`: the float nearest to `x` correctly rounded to `ndigits`
 /// decimals (Rust's fixed-precision formatting rounds the exact binary value, as CPython does).
@@ -10,18 +12,187 @@ pub fn round(x: f64, ndigits: usize) -> f64 {
     format!("{x:.ndigits$}").parse().unwrap_or(x)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::round;
+/// Python's `repr(float)`: the shortest digits that read back as `x` (`1.5`, `5.0`, `1e-05`,
+/// `1.5e+16`, `inf`, `nan`).
+pub fn repr(x: f64) -> String {
+    let mut out = Vec::with_capacity(24);
+    repr_into(x, &mut out);
+    // Only ASCII digits, signs, '.', 'e' and the words inf/nan are ever written.
+    String::from_utf8(out).unwrap_or_default()
+}
 
-    #[test]
-    fn rounds_as_python() {
-        // Values whose naive `(x * 1e9).round() / 1e9` differs from CPython's round().
-        assert_eq!(round(0.132768154, 9), 0.132768154);
-        assert_eq!(round(2.675, 2), 2.67); // 2.675 is 2.67499999... in binary
-        assert_eq!(
-            round(1262893114.4742339 - 1262893114.3417149, 9),
-            0.132519007
-        );
+/// `repr(x)` appended to `out`, without allocating beyond `out` itself.
+pub fn repr_into(x: f64, out: &mut Vec<u8>) {
+    if x.is_nan() {
+        // CPython writes every NaN as "nan", whatever its sign bit.
+        out.extend_from_slice(b"nan");
+        return;
+    }
+    if x.is_infinite() {
+        out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
+        return;
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits closest to x, as CPython's dtoa mode 0
+    // does; they differ only on an exact tie (`half_even`) and in the layout.
+    let mut sci = [0u8; 40];
+    let len = {
+        let mut cur = &mut sci[..];
+        let room = cur.len();
+        if write!(cur, "{x:e}").is_err() {
+            return;
+        }
+        room - cur.len()
+    };
+    let sci = &sci[..len];
+    let (negative, body) = match sci.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, sci),
+    };
+    let e_at = body.iter().position(|&c| c == b'e').unwrap_or(body.len());
+    let (mantissa, exp_text) = (&body[..e_at], body.get(e_at + 1..).unwrap_or(&[]));
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    for &c in mantissa.iter().filter(|c| c.is_ascii_digit()) {
+        if n < digits.len() {
+            digits[n] = c;
+            n += 1;
+        }
+    }
+    let exp = parse_exp(exp_text);
+    half_even(x.abs(), &mut digits[..n], exp + 1);
+    if negative {
+        out.push(b'-');
+    }
+    layout(&digits[..n], exp + 1, out);
+}
+
+/// On an exact tie between two shortest candidates (x = ...0.125 with 16 digits to keep), Rust
+/// rounds the last digit up and CPython's dtoa (round-half-even, `ROUND_BIASED` unset) picks the
+/// even one: make an odd last digit even when x lies exactly half a unit from it.
+fn half_even(x: f64, digits: &mut [u8], decpt: i32) {
+    let Some(last) = digits.last().copied() else {
+        return;
+    };
+    if (last - b'0').is_multiple_of(2) || digits.len() > 17 {
+        return;
+    }
+    let d = digits
+        .iter()
+        .fold(0u64, |acc, &c| acc * 10 + u64::from(c - b'0'));
+    // x = 0.DIGITS * 10**decpt, so one unit of the last digit is 10**p10 with:
+    let p10 = decpt - digits.len() as i32 - 1;
+    let (m, e2) = mantissa_exp(x);
+    let even = if equals_decimal(m, e2, d * 10 - 5, p10) {
+        last - 1
+    } else if last < b'9' && equals_decimal(m, e2, d * 10 + 5, p10) {
+        last + 1
+    } else {
+        return;
+    };
+    // At a power of two the interval below x is half as wide: the even neighbour may then
+    // read back as another float, and dtoa keeps the odd digit.
+    if reads_back(x, digits, even, decpt) {
+        if let Some(slot) = digits.last_mut() {
+            *slot = even;
+        }
     }
 }
+
+/// Whether 0.DIGITS (last digit replaced by `last`) * 10**decpt reads back as x.
+fn reads_back(x: f64, digits: &[u8], last: u8, decpt: i32) -> bool {
+    let mut text = [0u8; 40];
+    let len = {
+        let mut cur = &mut text[..];
+        let room = cur.len();
+        let head = &digits[..digits.len() - 1];
+        let ok = cur.write_all(b"0.").is_ok()
+            && cur.write_all(head).is_ok()
+            && cur.write_all(&[last]).is_ok()
+            && write!(cur, "e{decpt}").is_ok();
+        if !ok {
+            return false;
+        }
+        room - cur.len()
+    };
+    std::str::from_utf8(&text[..len])
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+        == Some(x)
+}
+
+/// x (finite, >= 0) as m * 2**e2.
+fn mantissa_exp(x: f64) -> (u64, i32) {
+    let bits = x.to_bits();
+    let frac = bits & ((1 << 52) - 1);
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1 << 52), biased - 1075)
+    }
+}
+
+/// Whether m * 2**e2 == k * 10**p exactly (m < 2**53, 0 < k < 10**18), in integers: both sides
+/// as odd * 2**n, where 5**|p| must stay small for the odd parts to meet.
+fn equals_decimal(m: u64, e2: i32, k: u64, p: i32) -> bool {
+    if m == 0 || k == 0 || p.unsigned_abs() > 27 {
+        return false;
+    }
+    let five = 5u128.pow(p.unsigned_abs());
+    let (m_odd, m_twos) = (
+        u128::from(m >> m.trailing_zeros()),
+        m.trailing_zeros() as i32,
+    );
+    let (k_odd, k_twos) = (
+        u128::from(k >> k.trailing_zeros()),
+        k.trailing_zeros() as i32,
+    );
+    let (left, right) = if p >= 0 {
+        (m_odd, k_odd * five)
+    } else {
+        (m_odd * five, k_odd)
+    };
+    left == right && e2 + m_twos == p + k_twos
+}
+
+fn parse_exp(text: &[u8]) -> i32 {
+    let (sign, digits) = match text.split_first() {
+        Some((b'-', rest)) => (-1, rest),
+        _ => (1, text),
+    };
+    sign * digits
+        .iter()
+        .fold(0i32, |acc, &c| acc * 10 + i32::from(c - b'0'))
+}
+
+/// CPython's `format_float_short` for repr: `digits` stand for 0.DIGITS * 10**decpt;
+/// exponent form when decpt <= -4 or decpt > 16.
+fn layout(digits: &[u8], decpt: i32, out: &mut Vec<u8>) {
+    let n = digits.len() as i32;
+    if decpt <= -4 || decpt > 16 {
+        out.push(digits.first().copied().unwrap_or(b'0'));
+        if n > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        let e = decpt - 1;
+        out.push(b'e');
+        out.push(if e < 0 { b'-' } else { b'+' });
+        let _ = write!(out, "{:02}", e.unsigned_abs());
+    } else if decpt <= 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', (-decpt) as usize));
+        out.extend_from_slice(digits);
+    } else if decpt >= n {
+        out.extend_from_slice(digits);
+        out.extend(std::iter::repeat_n(b'0', (decpt - n) as usize));
+        out.extend_from_slice(b".0");
+    } else {
+        out.extend_from_slice(&digits[..decpt as usize]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[decpt as usize..]);
+    }
+}
+
+#[cfg(test)]
+mod tests;
