@@ -76,16 +76,24 @@ pub struct Side {
     pub wscale: Option<u8>,
     pub sack_perm: Option<bool>,
     pub timestamps: Option<bool>,
-    /// TFO cookie on its SYN (empty = cookie request), None without the option.
-    pub tfo: Option<Box<[u8]>>,
     /// Payload bytes carried on its first SYN or SYN/ACK (TFO data).
     pub syn_data: u32,
     /// Time of its first SYN (without ACK) and first SYN/ACK; -1 before one.
     pub syn_ts: f64,
     pub synack_ts: f64,
-    /// With retransmissions only: the times of every SYN (SYN/ACK), the first included.
-    pub syn_times: Option<Box<Vec<f64>>>,
-    pub synack_times: Option<Box<Vec<f64>>>,
+    /// What few sides have: a TFO cookie, retried SYNs.
+    pub rare: Option<Box<SideRare>>,
+}
+
+/// The parts of a `Side` that few flows need, boxed apart.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SideRare {
+    /// TFO cookie on its SYN (empty = cookie request), None without the option.
+    pub tfo: Option<Box<[u8]>>,
+    /// With retransmissions only (else empty): the times of every SYN, the first included.
+    pub syn_times: Vec<f64>,
+    /// The same for its SYN/ACKs.
+    pub synack_times: Vec<f64>,
 }
 
 impl Side {
@@ -112,13 +120,32 @@ impl Side {
             wscale: None,
             sack_perm: None,
             timestamps: None,
-            tfo: None,
             syn_data: 0,
             syn_ts: -1.0,
             synack_ts: -1.0,
-            syn_times: None,
-            synack_times: None,
+            rare: None,
         }
+    }
+
+    /// TFO cookie on its SYN (empty = cookie request), None without the option.
+    pub fn tfo(&self) -> Option<&[u8]> {
+        self.rare.as_ref().and_then(|r| r.tfo.as_deref())
+    }
+
+    /// With retransmissions only: the times of every SYN, the first included.
+    pub fn syn_times(&self) -> Option<&[f64]> {
+        self.rare
+            .as_ref()
+            .map(|r| r.syn_times.as_slice())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// With retransmissions only: the times of every SYN/ACK, the first included.
+    pub fn synack_times(&self) -> Option<&[f64]> {
+        self.rare
+            .as_ref()
+            .map(|r| r.synack_times.as_slice())
+            .filter(|t| !t.is_empty())
     }
 
     /// Its RFC 9293 state.
@@ -141,6 +168,9 @@ impl Side {
         }
     }
 }
+
+/// The process owning one end of a flow: (pid, process name).
+pub type Owner = (u32, Box<str>);
 
 /// Who did something first: nobody yet, the originator or the responder.
 pub type Who = Option<Dir>;
@@ -211,7 +241,7 @@ pub struct Flow {
     /// A newer flow took over the 4-tuple (port reuse); no more segments come here.
     pub superseded: bool,
     /// (pid, process name) owning each end, orig then resp; set by the caller (live mode).
-    pub procs: Option<Box<[Option<(u32, Box<str>)>; 2]>>,
+    pub procs: Option<Box<[Option<Owner>; 2]>>,
 }
 
 impl Flow {
@@ -342,22 +372,22 @@ impl Flow {
 
     /// Retransmissions of the originator's SYN (same ISN).
     pub fn syn_retries(&self) -> u64 {
-        self.orig.syn_times.as_ref().map_or(0, |t| t.len() as u64 - 1)
+        self.orig.syn_times().map_or(0, |t| t.len() as u64 - 1)
     }
 
     /// Seconds between successive SYNs of the originator (1, 2, 4 ... on Linux).
     pub fn syn_retry_gaps(&self) -> Vec<f64> {
-        gaps(self.orig.syn_times.as_deref())
+        gaps(self.orig.syn_times())
     }
 
     /// Retransmissions of the responder's SYN/ACK.
     pub fn synack_retries(&self) -> u64 {
-        self.resp.synack_times.as_ref().map_or(0, |t| t.len() as u64 - 1)
+        self.resp.synack_times().map_or(0, |t| t.len() as u64 - 1)
     }
 
     /// Seconds between successive SYN/ACKs of the responder.
     pub fn synack_retry_gaps(&self) -> Vec<f64> {
-        gaps(self.resp.synack_times.as_deref())
+        gaps(self.resp.synack_times())
     }
 
     /// SACK permitted by every SYN seen (both sides: negotiated); None without a SYN.
@@ -407,13 +437,13 @@ impl Flow {
     }
 
     /// Set the (pid, process name) owning one end (live mode); None clears it.
-    pub fn set_proc(&mut self, side: Dir, owner: Option<(u32, Box<str>)>) {
+    pub fn set_proc(&mut self, side: Dir, owner: Option<Owner>) {
         let procs = self.procs.get_or_insert_with(Default::default);
         procs[side as usize] = owner;
     }
 
     /// The (pid, process name) owning one end, when known.
-    pub fn proc(&self, side: Dir) -> Option<&(u32, Box<str>)> {
+    pub fn proc(&self, side: Dir) -> Option<&Owner> {
         self.procs.as_ref().and_then(|p| p[side as usize].as_ref())
     }
 
@@ -497,7 +527,7 @@ pub fn uid(fid: u64) -> String {
     out
 }
 
-fn gaps(times: Option<&Vec<f64>>) -> Vec<f64> {
+fn gaps(times: Option<&[f64]>) -> Vec<f64> {
     match times {
         Some(t) => t.windows(2).map(|w| round(w[1] - w[0], 9)).collect(),
         None => Vec::new(),

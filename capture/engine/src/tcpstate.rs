@@ -143,7 +143,12 @@ pub fn advance(snd: &mut Endpoint, rcv: &mut Endpoint, seg: &Segment) -> Vec<Tra
 }
 
 /// `advance`, appending the state changes to `out`.
-pub fn advance_into(snd: &mut Endpoint, rcv: &mut Endpoint, seg: &Segment, out: &mut Vec<Transition>) {
+pub fn advance_into(
+    snd: &mut Endpoint,
+    rcv: &mut Endpoint,
+    seg: &Segment,
+    out: &mut Vec<Transition>,
+) {
     let flags = seg.flags;
     if flags & RST != 0 {
         on_rst(snd, rcv, seg, out);
@@ -158,10 +163,7 @@ pub fn advance_into(snd: &mut Endpoint, rcv: &mut Endpoint, seg: &Segment, out: 
         );
         // A FIN from SYN_RECEIVED is a close before the handshake's ACK came (RFC 9293 fig. 5),
         // not a proof of it.
-        if flags & SYN == 0
-            && not_synced
-            && !(flags & FIN != 0 && state == TcpState::SynReceived)
-        {
+        if flags & SYN == 0 && not_synced && !(flags & FIN != 0 && state == TcpState::SynReceived) {
             move_to(snd, TcpState::Established, seg, out);
         }
         if rcv.fin_seq.is_some() && !snd.got_fin {
@@ -245,7 +247,10 @@ fn receiver_acked(rcv: &mut Endpoint, seg: &Segment, out: &mut Vec<Transition>) 
         if state == TcpState::SynSent && seg.flags & SYN == 0 {
             return;
         }
-        if rcv.isn.is_none_or(|isn| seq_ge(seg.ack, isn.wrapping_add(1))) {
+        if rcv
+            .isn
+            .is_none_or(|isn| seq_ge(seg.ack, isn.wrapping_add(1)))
+        {
             move_to(rcv, TcpState::Established, seg, out);
         }
         return;

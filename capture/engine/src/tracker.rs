@@ -34,8 +34,8 @@ pub use books::KEEP_SPECIAL;
 use embryo::{key_of, Embryo, Embryos};
 use eviction::Entry;
 use rings::FrameRings;
-pub use updates::KEEP_TIMES;
 use updates::count_plain;
+pub use updates::KEEP_TIMES;
 
 /// Segments kept in all the flows' rings together, by default.
 pub const FRAME_BUDGET: usize = 250_000;
@@ -87,6 +87,9 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The tracked flows by id, boxed: a table of pointers wastes less in its spare room.
+pub(crate) type Flows = HashMap<u64, Box<Flow>>;
+
 /// A segment kept for the views, with its frame as captured.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeptFrame {
@@ -99,7 +102,7 @@ pub struct KeptFrame {
 pub struct FlowTracker {
     max_flows: usize,
     frames_per_flow: usize,
-    flows: HashMap<u64, Flow>,
+    flows: Flows,
     by_key: HashMap<FlowKey, u64>,
     embryos: Option<Embryos>,
     books: Books,
@@ -158,12 +161,12 @@ impl FlowTracker {
 
     /// A tracked flow (not an embryo) by id.
     pub fn flow(&self, id: u64) -> Option<&Flow> {
-        self.flows.get(&id)
+        self.flows.get(&id).map(|f| &**f)
     }
 
     /// A tracked flow by id, to annotate it (`Flow::set_proc`).
     pub fn flow_mut(&mut self, id: u64) -> Option<&mut Flow> {
-        self.flows.get_mut(&id)
+        self.flows.get_mut(&id).map(|f| &mut **f)
     }
 
     /// `ingest` for a caller that does not need the flow back (a headless run). With embryos,
@@ -260,12 +263,16 @@ impl FlowTracker {
         let (fid, is_orig) = match id.and_then(|i| self.flows.get_mut(&i)) {
             None => {
                 let fid = self.new_flow(&seg, low, 0);
-                (fid, self.flows.get(&fid).is_some_and(|f| flow_is_orig(f, low)))
+                (
+                    fid,
+                    self.flows.get(&fid).is_some_and(|f| flow_is_orig(f, low)),
+                )
             }
             Some(flow) => {
                 let is_orig = flow_is_orig(flow, low);
                 let snd = if is_orig { &flow.orig } else { &flow.resp };
-                let reused = seg.flags & (SYN | ACK) == SYN && snd.base.is_some_and(|b| b != seg.seq);
+                let reused =
+                    seg.flags & (SYN | ACK) == SYN && snd.base.is_some_and(|b| b != seg.seq);
                 if reused {
                     flow.superseded = true;
                     flow.steady = false;
@@ -303,7 +310,7 @@ impl FlowTracker {
         let orig = self.sender_is_orig(seg);
         let flow = Flow::new(fid, key.clone(), seg, orig, self.books.verify_checksums);
         let last_ts = flow.last_ts;
-        self.flows.insert(fid, flow);
+        self.flows.insert(fid, Box::new(flow));
         self.by_key.insert(key, fid);
         self.books.order.opened(last_ts, fid, &self.flows);
         fid
@@ -326,7 +333,8 @@ impl FlowTracker {
         }
         let ports = &self.listen_ports;
         if !ports.is_empty() {
-            let listens = |a: Addr, p: u16| ports.contains(&(None, p)) || ports.contains(&(Some(a), p));
+            let listens =
+                |a: Addr, p: u16| ports.contains(&(None, p)) || ports.contains(&(Some(a), p));
             if listens(seg.dst, seg.dport) {
                 return true;
             }

@@ -192,7 +192,10 @@ fn records_match_the_golden_exports() {
     dumps.sort();
     let mut tally = Tally::default();
     for dump in &dumps {
-        let name = dump.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = dump
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let capture = name.trim_end_matches(".jsonl");
         let segments = read_dump(dump);
         for (max_flows, file) in [(250_000, "export.jsonl.gz"), (10, "evict.jsonl.gz")] {

@@ -20,8 +20,8 @@ use hashbrown::HashTable;
 use crate::flow::{sender_is_low, FlowKey};
 use crate::segment::{Addr, Opts, Segment};
 
-/// Option bytes kept inline; longer lists (rare on a SYN) go to `Rare`.
-const INLINE_OPTS: usize = 24;
+/// Option bytes kept inline (Linux's SYN has 20); longer lists go to `Rare`.
+const INLINE_OPTS: usize = 20;
 const V6: u8 = 1;
 const TRUNCATED: u8 = 2;
 const HEADER_OK: u8 = 4;
@@ -144,7 +144,11 @@ impl Embryo {
         // Cheaper than unpacking the whole segment for a hash or a comparison.
         let (src, dst) = (self.addr(&self.src), self.addr(&self.dst));
         let low = src < dst || (src == dst && self.sport <= self.dport);
-        let vlan: Box<[u16]> = self.rare.as_ref().map(|r| r.vlan.clone()).unwrap_or_default();
+        let vlan: Box<[u16]> = self
+            .rare
+            .as_ref()
+            .map(|r| r.vlan.clone())
+            .unwrap_or_default();
         let (lo, hi, lo_port, hi_port) = if low {
             (src, dst, self.sport, self.dport)
         } else {
@@ -260,7 +264,12 @@ impl Embryos {
         self.index.insert_unique(hash, id, |other| {
             Self::position(queue, *other).map_or(0, |i| hasher.hash_one(queue[i].key()))
         });
-        self.queue.push_back(embryo);
+        // Grow by a quarter, not double: the queue is most of a flood's memory.
+        let queue = &mut self.queue;
+        if queue.len() == queue.capacity() {
+            queue.reserve_exact((queue.len() / 4).max(64));
+        }
+        queue.push_back(embryo);
     }
 
     /// Take out the embryo with this key, if any.

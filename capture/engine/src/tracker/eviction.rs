@@ -8,7 +8,9 @@
 //! closed since, are dropped at the top.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use super::Flows;
 
 use crate::flow::Flow;
 
@@ -57,7 +59,7 @@ impl EvictionOrder {
     }
 
     /// Heaps over every tracked flow, afresh.
-    pub fn build(&mut self, flows: &HashMap<u64, Flow>) {
+    pub fn build(&mut self, flows: &Flows) {
         let (mut done, mut live) = (Vec::new(), Vec::new());
         for flow in flows.values() {
             let entry = Reverse(Entry::new(flow.last_ts, flow.id));
@@ -72,7 +74,7 @@ impl EvictionOrder {
     }
 
     /// A new flow is tracked (`flows` already holds it).
-    pub fn opened(&mut self, last_ts: f64, id: u64, flows: &HashMap<u64, Flow>) {
+    pub fn opened(&mut self, last_ts: f64, id: u64, flows: &Flows) {
         let Some(open) = &mut self.open else { return };
         open.push(Reverse(Entry::new(last_ts, id)));
         if open.len() + self.done.len() > 2 * flows.len() + 1024 {
@@ -89,7 +91,7 @@ impl EvictionOrder {
 
     /// The next flow to evict (left in `flows`); None when none is tracked, or when `rival` (an
     /// embryo's (time, id)) is idler than every open flow.
-    pub fn victim(&mut self, flows: &HashMap<u64, Flow>, rival: Option<Entry>) -> Option<u64> {
+    pub fn victim(&mut self, flows: &Flows, rival: Option<Entry>) -> Option<u64> {
         if let Some(id) = Self::top(&mut self.done, flows, true, None) {
             return id;
         }
@@ -100,7 +102,7 @@ impl EvictionOrder {
     /// Some(victim) or Some(None) when the rival wins; None when the heap ran dry.
     fn top(
         heap: &mut Heap,
-        flows: &HashMap<u64, Flow>,
+        flows: &Flows,
         done: bool,
         rival: Option<Entry>,
     ) -> Option<Option<u64>> {

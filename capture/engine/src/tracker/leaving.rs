@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::books::Books;
 use super::embryo::Embryo;
-use super::{Entry, FlowTracker};
+use super::{Entry, FlowTracker, Flows};
 use crate::flow::{sender_is_low, Flow, FlowKey};
 
 impl FlowTracker {
@@ -152,7 +152,7 @@ impl FlowTracker {
 
 /// Remove a flow that leaves the tracker (evicted or released).
 fn forget(
-    flows: &mut HashMap<u64, Flow>,
+    flows: &mut Flows,
     by_key: &mut HashMap<FlowKey, u64>,
     books: &mut Books,
     id: u64,
@@ -164,7 +164,7 @@ fn forget(
     if let Some(ring) = flow.kept.as_mut().and_then(|k| k.ring.take()) {
         books.rings.drop_ring(&ring);
     }
-    Some(flow)
+    Some(*flow)
 }
 
 /// The `Flow` an embryo stands for, as `ingest` would have made it; not tracked.

@@ -6,7 +6,9 @@
 //! budget of segments and one of frame bytes: past either, the rings of the flows idle longest
 //! are emptied first, down to three quarters of the budgets.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use super::Flows;
 use std::sync::Arc;
 
 use crate::flow::Flow;
@@ -63,7 +65,7 @@ impl FrameRings {
     }
 
     /// Empty the rings of the idlest flows until both budgets are down to three quarters.
-    pub fn trim(&mut self, flows: &mut HashMap<u64, Flow>) {
+    pub fn trim(&mut self, flows: &mut Flows) {
         let (goal, goal_bytes) = (self.budget * 3 / 4, self.max_bytes * 3 / 4);
         // Python's dict order is id order here (a tracker keeping frames grows no embryos),
         // and its sort is stable: ties in last seen go by id.

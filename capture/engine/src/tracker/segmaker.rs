@@ -63,10 +63,17 @@ impl Default for Fields {
 }
 
 /// One segment as the decoder would give it for a LINKTYPE_RAW frame (`make_segment`).
-pub fn make_segment(src: &str, sport: u16, dst: &str, dport: u16, flags: u16, f: Fields) -> Segment {
+pub fn make_segment(
+    src: &str,
+    sport: u16,
+    dst: &str,
+    dport: u16,
+    flags: u16,
+    f: Fields,
+) -> Segment {
     let (src, dst) = (addr(src), addr(dst));
     let mut opts = f.opts.clone();
-    while opts.len() % 4 != 0 {
+    while !opts.len().is_multiple_of(4) {
         opts.push(0);
     }
     let tcp_len = 20 + opts.len() as u32;

@@ -283,8 +283,14 @@ fn sequence_wrap_fin_acknowledged_across_zero() {
     let (orig, resp, moves) = play(steps, &mut conv);
     assert_eq!(orig.fin_seq, Some(85));
     assert!(orig.fin_acked);
-    assert_eq!((orig.state, resp.state), (TcpState::FinWait2, TcpState::CloseWait));
-    assert_eq!(moves.last().map(String::as_str), Some("7 orig FIN_WAIT_1>FIN_WAIT_2"));
+    assert_eq!(
+        (orig.state, resp.state),
+        (TcpState::FinWait2, TcpState::CloseWait)
+    );
+    assert_eq!(
+        moves.last().map(String::as_str),
+        Some("7 orig FIN_WAIT_1>FIN_WAIT_2")
+    );
 }
 
 #[test]
@@ -313,11 +319,21 @@ fn transition_log_keeps_time_and_frame_and_is_bounded() {
         },
     );
     seg.frame_no = 1 << 40;
-    let rec = advance(&mut Endpoint::new(Side::Orig), &mut Endpoint::new(Side::Resp), &seg);
+    let rec = advance(
+        &mut Endpoint::new(Side::Orig),
+        &mut Endpoint::new(Side::Resp),
+        &seg,
+    );
     let t = rec[0];
     assert_eq!(
         (t.ts, t.frame_no, t.side, t.old, t.new),
-        (seg.ts, 1 << 40, Side::Orig, TcpState::Closed, TcpState::SynSent)
+        (
+            seg.ts,
+            1 << 40,
+            Side::Orig,
+            TcpState::Closed,
+            TcpState::SynSent
+        )
     );
     let mut log = Vec::new();
     for _ in 0..MAX_TRANSITIONS + 5 {

@@ -1,7 +1,7 @@
 //! The per-segment steps of flow tracking: counters, sequence space, SYN/FIN/RST bookkeeping
 //! (Python: `capture.flow_updates`).
 
-use crate::flow::{EndKind, Flow, Side};
+use crate::flow::{EndKind, Flow, Side, SideRare};
 use crate::segment::{syn_options, Segment, ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
 use crate::tcpstate::{seq_ge, Side as Dir, HALF};
 
@@ -87,13 +87,17 @@ pub fn check_illegal(flow: &mut Flow, flags: u16) {
     }
 }
 
-fn retry(first: f64, times: &mut Option<Box<Vec<f64>>>, ts: f64) {
+fn retry(first: f64, times: &mut Vec<f64>, ts: f64) {
     // Lists only for retried SYNs: most flows keep one float per side, not a list.
-    match times {
-        None => *times = Some(Box::new(vec![first, ts])),
-        Some(t) if t.len() < KEEP_TIMES => t.push(ts),
-        Some(_) => {}
+    if times.is_empty() {
+        times.extend([first, ts]);
+    } else if times.len() < KEEP_TIMES {
+        times.push(ts);
     }
+}
+
+fn rare(snd: &mut Side) -> &mut SideRare {
+    snd.rare.get_or_insert_with(Default::default)
 }
 
 pub fn on_syn(flow: &mut Flow, seg: &Segment, is_orig: bool) {
@@ -107,7 +111,7 @@ pub fn on_syn(flow: &mut Flow, seg: &Segment, is_orig: bool) {
         if snd.synack_ts < 0.0 {
             snd.synack_ts = ts;
         } else {
-            retry(snd.synack_ts, &mut snd.synack_times, ts);
+            retry(snd.synack_ts, &mut rare(snd).synack_times, ts);
         }
         if !is_orig {
             if flow.rtt_syn_synack.is_none() && mru_syn >= 0.0 {
@@ -120,7 +124,7 @@ pub fn on_syn(flow: &mut Flow, seg: &Segment, is_orig: bool) {
         if snd.syn_ts < 0.0 {
             snd.syn_ts = ts;
         } else {
-            retry(snd.syn_ts, &mut snd.syn_times, ts);
+            retry(snd.syn_ts, &mut rare(snd).syn_times, ts);
         }
         flow.mru_syn = ts; // Wireshark's ts_mru_syn: iRTT runs from the last SYN
         if is_orig {
@@ -135,7 +139,9 @@ pub fn on_syn(flow: &mut Flow, seg: &Segment, is_orig: bool) {
         snd.wscale = wscale;
         snd.sack_perm = Some(sack);
         snd.timestamps = Some(ts_opt);
-        snd.tfo = tfo;
+        if tfo.is_some() || snd.rare.is_some() {
+            rare(snd).tfo = tfo;
+        }
         snd.syn_data = seg.payload_len;
     }
 }
