@@ -3,171 +3,17 @@
 
 use std::sync::Arc;
 
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
-
-use crate::export::{FlagCounts, FlowRecord};
 use crate::pyfloat::round;
 use crate::segment::{Addr, Segment, ACK, SYN};
-use crate::tcpstate::{Endpoint, Side as Dir, TcpState, Transition};
+use crate::tcpstate::{Side as Dir, TcpState, Transition};
 use crate::tracker::KeptFrame;
 use crate::zeek::ZeekState;
 
-const B62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+mod record;
+mod side;
 
-/// (lower address, higher address, its port, the other port, VLAN ids): both directions' key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct FlowKey {
-    pub lo: Addr,
-    pub hi: Addr,
-    pub lo_port: u16,
-    pub hi_port: u16,
-    pub vlan: Box<[u16]>,
-}
-
-impl FlowKey {
-    /// The key of a segment's flow; `low`: its sender is the lower endpoint.
-    pub fn of(seg: &Segment, low: bool) -> FlowKey {
-        let (lo, hi, lo_port, hi_port) = if low {
-            (seg.src, seg.dst, seg.sport, seg.dport)
-        } else {
-            (seg.dst, seg.src, seg.dport, seg.sport)
-        };
-        FlowKey {
-            lo,
-            hi,
-            lo_port,
-            hi_port,
-            vlan: seg.vlan.clone(),
-        }
-    }
-}
-
-/// Whether the segment's sender is the lower endpoint: the first of the flow key.
-pub fn sender_is_low(seg: &Segment) -> bool {
-    seg.src < seg.dst || (seg.src == seg.dst && seg.sport <= seg.dport)
-}
-
-/// One direction of a flow: its endpoint state plus what it sent (Python: `flow.Side`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Side {
-    /// Its RFC 9293 state and handshake/teardown marks.
-    pub ep: Endpoint,
-    pub pkts: u64,
-    pub ip_bytes: u64,
-    pub payload: u64,
-    /// Segments without ACK.
-    pub noack: u64,
-    pub syn: u64,
-    pub synack: u64,
-    pub fin: u64,
-    pub rst: u64,
-    pub psh: u64,
-    pub urg: u64,
-    pub ece: u64,
-    pub cwr: u64,
-    /// Wireshark's base sequence number (ISN, or first seq - 1, or peer's first ack - 1).
-    pub base: Option<u32>,
-    /// Highest sequence number sent + 1 (the end of the sequence space seen).
-    pub hi: Option<u32>,
-    pub retrans: u64,
-    pub zero_window: u64,
-    pub mss: Option<u16>,
-    pub wscale: Option<u8>,
-    pub sack_perm: Option<bool>,
-    pub timestamps: Option<bool>,
-    /// Payload bytes carried on its first SYN or SYN/ACK (TFO data).
-    pub syn_data: u32,
-    /// Time of its first SYN (without ACK) and first SYN/ACK; -1 before one.
-    pub syn_ts: f64,
-    pub synack_ts: f64,
-    /// What few sides have: a TFO cookie, retried SYNs.
-    pub rare: Option<Box<SideRare>>,
-}
-
-/// The parts of a `Side` that few flows need, boxed apart.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SideRare {
-    /// TFO cookie on its SYN (empty = cookie request), None without the option.
-    pub tfo: Option<Box<[u8]>>,
-    /// With retransmissions only (else empty): the times of every SYN, the first included.
-    pub syn_times: Vec<f64>,
-    /// The same for its SYN/ACKs.
-    pub synack_times: Vec<f64>,
-}
-
-impl Side {
-    pub fn new(side: Dir) -> Side {
-        Side {
-            ep: Endpoint::new(side),
-            pkts: 0,
-            ip_bytes: 0,
-            payload: 0,
-            noack: 0,
-            syn: 0,
-            synack: 0,
-            fin: 0,
-            rst: 0,
-            psh: 0,
-            urg: 0,
-            ece: 0,
-            cwr: 0,
-            base: None,
-            hi: None,
-            retrans: 0,
-            zero_window: 0,
-            mss: None,
-            wscale: None,
-            sack_perm: None,
-            timestamps: None,
-            syn_data: 0,
-            syn_ts: -1.0,
-            synack_ts: -1.0,
-            rare: None,
-        }
-    }
-
-    /// TFO cookie on its SYN (empty = cookie request), None without the option.
-    pub fn tfo(&self) -> Option<&[u8]> {
-        self.rare.as_ref().and_then(|r| r.tfo.as_deref())
-    }
-
-    /// With retransmissions only: the times of every SYN, the first included.
-    pub fn syn_times(&self) -> Option<&[f64]> {
-        self.rare
-            .as_ref()
-            .map(|r| r.syn_times.as_slice())
-            .filter(|t| !t.is_empty())
-    }
-
-    /// With retransmissions only: the times of every SYN/ACK, the first included.
-    pub fn synack_times(&self) -> Option<&[f64]> {
-        self.rare
-            .as_ref()
-            .map(|r| r.synack_times.as_slice())
-            .filter(|t| !t.is_empty())
-    }
-
-    /// Its RFC 9293 state.
-    pub fn state(&self) -> TcpState {
-        self.ep.state
-    }
-
-    /// Segments per flag: syn = SYN without ACK, synack = SYN+ACK, others = that flag set.
-    pub fn flags(&self) -> FlagCounts {
-        FlagCounts {
-            syn: self.syn,
-            synack: self.synack,
-            fin: self.fin,
-            rst: self.rst,
-            psh: self.psh,
-            urg: self.urg,
-            ece: self.ece,
-            cwr: self.cwr,
-            ack: self.pkts - self.noack,
-        }
-    }
-}
+pub use record::uid;
+pub use side::{sender_is_low, FlowKey, Side, SideRare};
 
 /// The process owning one end of a flow: (pid, process name).
 pub type Owner = (u32, Box<str>);
@@ -446,85 +292,6 @@ impl Flow {
     pub fn proc(&self, side: Dir) -> Option<&Owner> {
         self.procs.as_ref().and_then(|p| p[side as usize].as_ref())
     }
-
-    /// The export record (Zeek's field names where Zeek has them), as `Flow.record()`.
-    pub fn record(&self) -> FlowRecord {
-        let (o, r, z) = (&self.orig, &self.resp, &self.zeek);
-        let (orig_h, orig_p) = self.orig_end();
-        let (resp_h, resp_p) = self.resp_end();
-        let po = self.proc(Dir::Orig);
-        let pr = self.proc(Dir::Resp);
-        FlowRecord {
-            ts: self.first_ts,
-            uid: self.uid(),
-            orig_h: orig_h.to_string(),
-            orig_p,
-            resp_h: resp_h.to_string(),
-            resp_p,
-            duration: round(self.last_ts - self.first_ts, 9),
-            orig_pkts: o.pkts,
-            resp_pkts: r.pkts,
-            orig_bytes: z.orig_bytes(),
-            resp_bytes: z.resp_bytes(),
-            orig_ip_bytes: o.ip_bytes,
-            resp_ip_bytes: r.ip_bytes,
-            conn_state: z.conn_state(),
-            history: z.history().to_string(),
-            state_orig: o.ep.state.name(),
-            state_resp: r.ep.state.name(),
-            flags_orig: o.flags(),
-            flags_resp: r.flags(),
-            payload_orig: o.payload,
-            payload_resp: r.payload,
-            isn_orig: o.ep.isn,
-            isn_resp: r.ep.isn,
-            mss_orig: o.mss,
-            mss_resp: r.mss,
-            wscale_orig: o.wscale,
-            wscale_resp: r.wscale,
-            sack_perm: self.sack_perm(),
-            timestamps: self.timestamps(),
-            irtt: self.irtt.map(|x| round(x, 9)),
-            rtt_syn_synack: self.rtt_syn_synack.map(|x| round(x, 9)),
-            rtt_synack_ack: self.rtt_synack_ack.map(|x| round(x, 9)),
-            syn_retries: self.syn_retries(),
-            syn_retry_gaps: self.syn_retry_gaps(),
-            retrans_orig: o.retrans,
-            retrans_resp: r.retrans,
-            zero_window: o.zero_window + r.zero_window,
-            closed_by: self.closed_by_name(),
-            close_kind: self.close_kind(),
-            illegal_flags: self.illegal.as_deref().cloned().unwrap_or_default(),
-            direction_inferred: self.direction_inferred,
-            vlan: self.key.vlan.to_vec(),
-            pid_orig: po.map(|p| p.0),
-            pid_resp: pr.map(|p| p.0),
-            proc_orig: po.map(|p| p.1.to_string()),
-            proc_resp: pr.map(|p| p.1.to_string()),
-        }
-    }
-}
-
-/// Zeek-style uid: "C" and 17 base62 characters of blake2b-104 over the id (Python: `_uid`).
-pub fn uid(fid: u64) -> String {
-    let mut digest = [0u8; 13];
-    let mut hasher = Blake2bVar::new(13).expect("13 is a valid blake2b digest size");
-    hasher.update(&fid.to_be_bytes());
-    hasher
-        .finalize_variable(&mut digest)
-        .expect("the buffer is the digest's size");
-    let mut n = digest.iter().fold(0u128, |n, b| n << 8 | u128::from(*b));
-    let mut out = String::with_capacity(18);
-    out.push('C');
-    // Two base62 digits at a time, least significant first, as Python's pair table.
-    for _ in 0..8 {
-        let r = (n % 3844) as usize;
-        n /= 3844;
-        out.push(B62[r % 62] as char);
-        out.push(B62[r / 62] as char);
-    }
-    out.push(B62[(n % 62) as usize] as char);
-    out
 }
 
 fn gaps(times: Option<&[f64]>) -> Vec<f64> {
@@ -534,7 +301,7 @@ fn gaps(times: Option<&[f64]>) -> Vec<f64> {
     }
 }
 
-fn both(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+pub(crate) fn both(a: Option<bool>, b: Option<bool>) -> Option<bool> {
     match (a, b) {
         (None, b) => b,
         (a, None) => a,

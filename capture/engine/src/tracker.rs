@@ -20,6 +20,8 @@ pub(crate) mod segmaker;
 mod updates;
 
 #[cfg(test)]
+mod tests_bounds;
+#[cfg(test)]
 mod tests_embryos;
 #[cfg(test)]
 mod tests_flows;
