@@ -12,7 +12,13 @@
 //! (no frames, embryos, linger 5 s; max_flows 250000 for `export.jsonl.gz` and 10 for
 //! `evict.jsonl.gz`); the records, flows that left first and then every flow in id order, are
 //! compared with the golden ones field by field. Zeek's four fields wait for the Zeek port.
-//! Without `TRACKER_XCHECK_DIR` the test does nothing.
+//!
+//! `xcheck/dump_tracker.py /tmp/segdump` (run as `dump_segments.py`, after it) adds what the
+//! Python tracker gives in four other configurations (no embryos and a cap of 3; kept frames with
+//! small budgets and linger; embryos with a cap of 7; all bounds tight): every flow's record,
+//! transitions, kept frame numbers and a few properties, the changed ids every 7th frame, and the
+//! counters. `tracker_matches_python_in_other_configurations` compares them all.
+//! Without `TRACKER_XCHECK_DIR` both tests do nothing.
 
 #![recursion_limit = "256"]
 
@@ -178,6 +184,17 @@ impl Tally {
     }
 }
 
+/// The segment dumps in `dir`, sorted.
+fn segment_dumps(dir: &Path) -> Vec<PathBuf> {
+    let mut dumps: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("dump dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    dumps.sort();
+    dumps
+}
+
 #[test]
 fn records_match_the_golden_exports() {
     let Some(dir) = std::env::var_os("TRACKER_XCHECK_DIR") else {
@@ -185,11 +202,7 @@ fn records_match_the_golden_exports() {
         return;
     };
     let golden_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden");
-    let mut dumps: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("dump dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    dumps.sort();
+    let dumps = segment_dumps(Path::new(&dir));
     let mut tally = Tally::default();
     for dump in &dumps {
         let name = dump
@@ -215,4 +228,162 @@ fn records_match_the_golden_exports() {
         eprintln!("  {e}");
     }
     assert!(tally.count_mismatch.is_empty() && tally.by_field.is_empty());
+}
+
+/// The configurations of `xcheck/dump_tracker.py`, by name.
+fn configs() -> Vec<(&'static str, TrackerConfig)> {
+    let base = TrackerConfig::default();
+    vec![
+        (
+            "A",
+            TrackerConfig {
+                max_flows: 3,
+                frames_per_flow: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "B",
+            TrackerConfig {
+                frames_per_flow: 4,
+                frame_budget: 50,
+                frame_bytes: 20_000,
+                linger: Some(2.0),
+                ..base.clone()
+            },
+        ),
+        (
+            "C",
+            TrackerConfig {
+                max_flows: 7,
+                frames_per_flow: 0,
+                embryos: true,
+                ..base.clone()
+            },
+        ),
+        (
+            "D",
+            TrackerConfig {
+                max_flows: 5,
+                frames_per_flow: 2,
+                frame_budget: 7,
+                frame_bytes: 1_000_000,
+                linger: Some(0.5),
+                ..base
+            },
+        ),
+    ]
+}
+
+/// One flow as `dump_tracker.py`'s `flow_out` writes it.
+fn flow_out(f: &_engine::flow::Flow) -> Value {
+    let mut record = to_json(&f.record());
+    for field in ZEEK_FIELDS {
+        record.remove(field);
+    }
+    let transitions: Vec<Value> = f
+        .transitions()
+        .iter()
+        .map(|t| json!([t.ts, t.frame_no, t.side.name(), t.old.name(), t.new.name()]))
+        .collect();
+    let frames: Vec<u64> = f.frames().iter().map(|k| k.seg.frame_no).collect();
+    json!({
+        "record": record, "transitions": transitions, "frames": frames,
+        "synack_retries": f.synack_retries(), "synack_retry_gaps": f.synack_retry_gaps(),
+        "time_wait_by": f.time_wait_by(), "steady": f.steady, "superseded": f.superseded,
+    })
+}
+
+/// What the Rust tracker gives in one configuration, in `dump_tracker.py`'s shape.
+fn run_config(segments: &[Segment], cfg: &TrackerConfig) -> Value {
+    let mut t = FlowTracker::new(cfg.clone()).expect("valid");
+    let mut flows = Vec::new();
+    let mut changed = Vec::new();
+    t.take_changed();
+    for seg in segments {
+        let frame = vec![0u8; seg.caplen as usize];
+        if cfg.embryos {
+            t.add(seg.clone(), &frame);
+        } else {
+            t.ingest(seg.clone(), &frame);
+        }
+        flows.extend(t.take_gone().iter().map(flow_out));
+        if seg.frame_no % 7 == 0 {
+            changed.push(json!(t.take_changed()));
+        }
+    }
+    t.finish();
+    changed.push(json!(t.take_changed()));
+    flows.extend(t.take_gone().iter().map(flow_out));
+    t.for_each_flow(|f| flows.push(flow_out(f)));
+    let summary = json!({
+        "kept": t.kept(), "kept_bytes": t.kept_bytes(), "evicted": t.evicted,
+        "released": t.released, "flow_count": t.flow_count(), "tracked": t.tracked(),
+    });
+    json!({"flows": flows, "summary": summary, "changed": changed})
+}
+
+/// Where two JSON values first differ, as a path.
+fn first_difference(got: &Value, want: &Value, path: &str) -> Option<String> {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            if g.len() != w.len() {
+                return Some(format!("{path}: keys {:?} vs {:?}", g.keys(), w.keys()));
+            }
+            w.iter().find_map(|(k, wv)| match g.get(k) {
+                Some(gv) => first_difference(gv, wv, &format!("{path}.{k}")),
+                None => Some(format!("{path}.{k}: missing")),
+            })
+        }
+        (Value::Array(g), Value::Array(w)) if g.len() == w.len() => g
+            .iter()
+            .zip(w)
+            .enumerate()
+            .find_map(|(i, (gv, wv))| first_difference(gv, wv, &format!("{path}[{i}]"))),
+        _ if got == want => None,
+        _ => Some(format!("{path}: {got} != {want}")),
+    }
+}
+
+#[test]
+fn tracker_matches_python_in_other_configurations() {
+    let Some(dir) = std::env::var_os("TRACKER_XCHECK_DIR") else {
+        eprintln!("TRACKER_XCHECK_DIR not set: skipped");
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    if !dir.join("tracker").is_dir() {
+        eprintln!(
+            "no {}/tracker (xcheck/dump_tracker.py): skipped",
+            dir.display()
+        );
+        return;
+    }
+    let (mut runs, mut flows, mut differ) = (0, 0, Vec::new());
+    for dump in segment_dumps(&dir) {
+        let capture = dump
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let segments = read_dump(&dump);
+        for (name, cfg) in configs() {
+            let path = dir.join("tracker").join(format!("{capture}.{name}.json"));
+            let text = std::fs::read_to_string(&path).expect("python tracker dump");
+            let want: Value = serde_json::from_str(&text).expect("JSON");
+            let got = run_config(&segments, &cfg);
+            runs += 1;
+            flows += want["flows"].as_array().map_or(0, Vec::len);
+            if let Some(diff) = first_difference(&got, &want, "") {
+                differ.push(format!("{capture} {name}: {diff}"));
+            }
+        }
+    }
+    eprintln!(
+        "runs: {runs}, flows compared: {flows}, runs differing: {}",
+        differ.len()
+    );
+    for d in differ.iter().take(20) {
+        eprintln!("  {d}");
+    }
+    assert!(differ.is_empty());
 }

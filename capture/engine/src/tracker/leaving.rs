@@ -157,12 +157,13 @@ fn forget(
     books: &mut Books,
     id: u64,
 ) -> Option<Flow> {
-    let mut flow = flows.remove(&id)?;
+    let flow = flows.remove(&id)?;
     if by_key.get(&flow.key) == Some(&id) {
         by_key.remove(&flow.key);
     }
-    if let Some(ring) = flow.kept.as_mut().and_then(|k| k.ring.take()) {
-        books.rings.drop_ring(&ring);
+    // The ring stops counting but stays with the flow: whoever takes it may read its frames.
+    if let Some(ring) = flow.kept.as_ref().and_then(|k| k.ring.as_ref()) {
+        books.rings.drop_ring(ring);
     }
     Some(*flow)
 }
