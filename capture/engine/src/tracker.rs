@@ -141,6 +141,11 @@ impl FlowTracker {
         })
     }
 
+    /// The ring of recent segments kept per flow (0: none).
+    pub fn frames_per_flow(&self) -> usize {
+        self.frames_per_flow
+    }
+
     /// Segments held in the flows' rings now (not counting handshake and teardown).
     pub fn kept(&self) -> usize {
         self.books.rings.kept
@@ -197,48 +202,15 @@ impl FlowTracker {
         let found = self.by_key.get(&key).copied();
         let flags = seg.flags;
         if let (Some(id), ACK) = (found, flags & (SYN | FIN | RST | ACK)) {
-            let steady = self.flows.get(&id).filter(|f| f.steady);
-            if let Some(is_orig) = steady.map(|f| flow_is_orig(f, low)) {
-                self.steady(id, is_orig, &seg, frame);
+            if let Some(flow) = self.flows.get_mut(&id).filter(|f| f.steady) {
+                let over = steady(flow, low, &seg, frame, &mut self.books);
+                if over {
+                    self.books.rings.trim(&mut self.flows);
+                }
                 return id;
             }
         }
         self.ingest_slow(seg, frame, found, low, key)
-    }
-
-    /// The common case: a plain ACK segment on a flow whose endpoints are both ESTABLISHED.
-    fn steady(&mut self, id: u64, is_orig: bool, seg: &Segment, frame: &[u8]) {
-        let Some(flow) = self.flows.get_mut(&id) else {
-            return;
-        };
-        let (ts, plen, window) = (seg.ts, seg.payload_len, seg.window);
-        // Zeek's shortcut holds only for a sound segment captured whole (as the Python reader's
-        // fast path and `ingest` decide it).
-        if seg.bad_opts.is_some()
-            || seg.truncated
-            || !flow
-                .zeek
-                .plain(is_orig, ts, seg.flags, plen, window, seg.seq, seg.ack)
-        {
-            flow.zeek.update(is_orig, seg);
-        }
-        let snd = if is_orig {
-            &mut flow.orig
-        } else {
-            &mut flow.resp
-        };
-        count_plain(snd, seg.ip_len, plen, seg.seq, seg.flags, window);
-        flow.last_ts = ts;
-        if self.frames_per_flow != 0 {
-            let kept = std::sync::Arc::new(KeptFrame {
-                seg: seg.clone(),
-                frame: frame.into(),
-            });
-            if self.books.rings.keep(flow, kept) {
-                self.books.rings.trim(&mut self.flows);
-            }
-        }
-        self.books.touch(id);
     }
 
     /// `ingest` for a new flow, a SYN, FIN or RST, or an unsettled flow.
@@ -346,6 +318,39 @@ impl FlowTracker {
         }
         !initial_flip(seg)
     }
+}
+
+/// The common case: a plain ACK segment on a flow whose endpoints are both ESTABLISHED. True
+/// when the frame rings went over a budget.
+fn steady(flow: &mut Flow, low: bool, seg: &Segment, frame: &[u8], books: &mut Books) -> bool {
+    let is_orig = flow_is_orig(flow, low);
+    let (ts, plen, window) = (seg.ts, seg.payload_len, seg.window);
+    // Zeek's shortcut holds only for a sound segment captured whole (Python's `ingest`).
+    if seg.bad_opts.is_some()
+        || seg.truncated
+        || !flow
+            .zeek
+            .plain(is_orig, ts, seg.flags, plen, window, seg.seq, seg.ack)
+    {
+        flow.zeek.update(is_orig, seg);
+    }
+    let snd = if is_orig {
+        &mut flow.orig
+    } else {
+        &mut flow.resp
+    };
+    count_plain(snd, seg.ip_len, plen, seg.seq, seg.flags, window);
+    flow.last_ts = ts;
+    let mut over = false;
+    if books.rings.per_flow != 0 {
+        let kept = std::sync::Arc::new(KeptFrame {
+            seg: seg.clone(),
+            frame: frame.into(),
+        });
+        over = books.rings.keep(flow, kept);
+    }
+    books.touch(flow.id);
+    over
 }
 
 fn flow_is_orig(flow: &Flow, low: bool) -> bool {

@@ -72,7 +72,7 @@ impl FrameRings {
         let mut with_rings: Vec<(f64, u64)> = flows
             .values()
             .filter(|f| has_ring(f))
-            .map(|f| (f.last_ts, f.id))
+            .map(|f| (f.last_ts + 0.0, f.id)) // -0.0 == 0.0 to Python
             .collect();
         with_rings.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         for (_, id) in with_rings {
