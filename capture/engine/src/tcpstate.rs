@@ -1,6 +1,8 @@
 //! RFC 9293 endpoint states, as a passive observer's segments show them (Python:
 //! `capture.tcpstate`; its module docstring states the rules).
 
+use crate::segment::{Segment, ACK, FIN, RST, SYN};
+
 /// An endpoint's state; `Unknown` when nothing has been seen of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[repr(u8)]
@@ -78,8 +80,6 @@ pub fn seq_ge(a: u32, b: u32) -> bool {
 
 // ---------------------------------------------------------------------------------------------
 // The observer's rules (Python: `capture.tcpstate.advance` and its helpers).
-
-use crate::segment::{Segment, ACK, FIN, RST, SYN};
 
 /// What the observer knows of one endpoint's TCP state (Python: `tcpstate.Endpoint`).
 #[derive(Clone, Debug, PartialEq)]

@@ -148,7 +148,7 @@ fn linger_releases_closed_quiet_flows() {
 }
 
 mod props {
-    use super::super::segmaker::{flag_bits, make_segment, Fields};
+    use super::super::segmaker::{make_segment, Fields};
     use super::*;
     use proptest::prelude::*;
 
@@ -173,7 +173,6 @@ mod props {
             ),
             isn in any::<u32>(),
         ) {
-            let _ = flag_bits;
             let mut nxt = [isn, isn ^ 0x5A5A_5A5A];
             let mut t = with(TrackerConfig {
                 max_flows: 4,
