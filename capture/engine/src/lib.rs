@@ -8,11 +8,13 @@
 
 pub mod decode;
 pub mod export;
+pub mod flow;
 pub mod print;
 pub mod pyfloat;
 pub mod reader;
 pub mod segment;
 pub mod tcpstate;
+pub mod tracker;
 pub mod zeek;
 
 #[cfg(feature = "python")]

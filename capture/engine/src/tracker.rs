@@ -1,0 +1,360 @@
+//! Flows: one TCP connection each, built from segments (Python: `capture.flows.FlowTracker`;
+//! its module docstring states the rules: identity, orientation, port reuse, teardown kinds,
+//! measures). The tracker never reads a clock: all time comes from the segments.
+//!
+//! Identity is the 4-tuple plus the VLAN ids (`FlowKey`, the lower endpoint first). The
+//! originator is the sender of the first SYN; without one a SYN/ACK's sender is the responder,
+//! else an endpoint in `listen_ports`, else the first segment's sender unless Zeek would flip it
+//! (`zeek::initial_flip`). A SYN whose sequence number differs from its sender's base on the
+//! 4-tuple starts a new flow (port reuse), as Wireshark's `tcp.stream` does.
+//!
+//! Flows leave through eviction at `max_flows` (closed and superseded first, then the idlest) or,
+//! with `linger`, once closed and quiet; either way they are queued for `take_gone`.
+
+mod books;
+mod embryo;
+mod eviction;
+mod rings;
+#[cfg(test)]
+pub(crate) mod segmaker;
+mod updates;
+
+#[cfg(test)]
+mod tests_bounds;
+#[cfg(test)]
+mod tests_embryos;
+#[cfg(test)]
+mod tests_flows;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::flow::{sender_is_low, Flow, FlowKey};
+use crate::segment::{Addr, Segment, ACK, FIN, RST, SYN};
+use crate::zeek::initial_flip;
+use books::Books;
+pub use books::KEEP_SPECIAL;
+use embryo::{key_of, Embryo, Embryos};
+use eviction::Entry;
+use rings::FrameRings;
+use updates::count_plain;
+pub use updates::KEEP_TIMES;
+
+/// Segments kept in all the flows' rings together, by default.
+pub const FRAME_BUDGET: usize = 250_000;
+/// Frame bytes kept in all the rings together, by default: a loopback frame reaches 64 KiB.
+pub const FRAME_BYTES: usize = 256 << 20;
+
+/// How a tracker bounds itself (Python: `FlowTracker.__init__`'s arguments).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackerConfig {
+    /// Flows tracked at most (at least 1); past it a batch of 1/64 is evicted.
+    pub max_flows: usize,
+    /// The ring of recent segments kept per flow; 0 keeps no segments at all.
+    pub frames_per_flow: usize,
+    /// Segments kept in all the rings together.
+    pub frame_budget: usize,
+    /// Frame bytes kept in all the rings together.
+    pub frame_bytes: usize,
+    /// Seconds of capture time after which a closed (or superseded), quiet flow is let go.
+    pub linger: Option<f64>,
+    /// Keep flows that saw one plain SYN packed (needs `frames_per_flow` 0; see `add`).
+    pub embryos: bool,
+    /// Zeek's checksum checks (Zeek without `-C`).
+    pub verify_checksums: bool,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> TrackerConfig {
+        TrackerConfig {
+            max_flows: 100_000,
+            frames_per_flow: 64,
+            frame_budget: FRAME_BUDGET,
+            frame_bytes: FRAME_BYTES,
+            linger: None,
+            embryos: false,
+            verify_checksums: false,
+        }
+    }
+}
+
+/// A tracker that cannot be built as configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub &'static str);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The tracked flows by id, boxed: a table of pointers wastes less in its spare room.
+pub(crate) type Flows = HashMap<u64, Box<Flow>>;
+
+/// A segment kept for the views, with its frame as captured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeptFrame {
+    pub seg: Segment,
+    pub frame: Box<[u8]>,
+}
+
+/// Turns segments into flows (see the module docs).
+#[derive(Debug)]
+pub struct FlowTracker {
+    max_flows: usize,
+    frames_per_flow: usize,
+    flows: Flows,
+    by_key: HashMap<FlowKey, u64>,
+    embryos: Option<Embryos>,
+    books: Books,
+    next_id: u64,
+    /// Flows evicted at the cap.
+    pub evicted: u64,
+    /// Flows let go early (see `TrackerConfig::linger`).
+    pub released: u64,
+    /// `finish` was called.
+    pub finished: bool,
+    /// Live mode: our listening endpoints, (None, port) for any address; they respond.
+    pub listen_ports: HashSet<(Option<Addr>, u16)>,
+}
+
+impl FlowTracker {
+    /// A tracker; embryos need a tracker that keeps no frames.
+    pub fn new(cfg: TrackerConfig) -> Result<FlowTracker, ConfigError> {
+        if cfg.embryos && cfg.frames_per_flow != 0 {
+            return Err(ConfigError("embryos need a tracker that keeps no frames"));
+        }
+        let rings = FrameRings::new(cfg.frames_per_flow, cfg.frame_budget, cfg.frame_bytes);
+        Ok(FlowTracker {
+            max_flows: cfg.max_flows.max(1),
+            frames_per_flow: cfg.frames_per_flow,
+            flows: HashMap::new(),
+            by_key: HashMap::new(),
+            embryos: cfg.embryos.then(Embryos::default),
+            books: Books::new(rings, cfg.linger, cfg.verify_checksums),
+            next_id: 1,
+            evicted: 0,
+            released: 0,
+            finished: false,
+            listen_ports: HashSet::new(),
+        })
+    }
+
+    /// The ring of recent segments kept per flow (0: none).
+    pub fn frames_per_flow(&self) -> usize {
+        self.frames_per_flow
+    }
+
+    /// Segments held in the flows' rings now (not counting handshake and teardown).
+    pub fn kept(&self) -> usize {
+        self.books.rings.kept
+    }
+
+    /// Bytes of the frames of the segments in `kept`.
+    pub fn kept_bytes(&self) -> usize {
+        self.books.rings.kept_bytes
+    }
+
+    /// Every flow ever started, tracked or gone.
+    pub fn flow_count(&self) -> u64 {
+        self.next_id - 1
+    }
+
+    /// Flows held now, embryos included.
+    pub fn tracked(&self) -> usize {
+        self.flows.len() + self.embryos.as_ref().map_or(0, Embryos::len)
+    }
+
+    /// A tracked flow (not an embryo) by id.
+    pub fn flow(&self, id: u64) -> Option<&Flow> {
+        self.flows.get(&id).map(|f| &**f)
+    }
+
+    /// A tracked flow by id, to annotate it (`Flow::set_proc`).
+    pub fn flow_mut(&mut self, id: u64) -> Option<&mut Flow> {
+        self.flows.get_mut(&id).map(|f| &mut **f)
+    }
+
+    /// `ingest` for a caller that does not need the flow back (a headless run). With embryos,
+    /// a flow's first segment that is a plain SYN is kept packed until a second one comes.
+    pub fn add(&mut self, seg: Segment, frame: &[u8]) {
+        if self.embryos.is_some() && seg.flags & (SYN | ACK | FIN | RST) == SYN {
+            let key = key_of(&seg);
+            let known = self.embryos.as_ref().is_some_and(|e| e.contains(&key));
+            if !known && !self.by_key.contains_key(&key) {
+                self.make_room(seg.ts);
+                let id = self.take_id();
+                if let Some(embryos) = &mut self.embryos {
+                    embryos.insert(Embryo::pack(id, &seg));
+                }
+                return;
+            }
+        }
+        self.ingest(seg, frame);
+    }
+
+    /// Account for one segment; return the id of the flow it belongs to. `frame` is copied
+    /// only when the tracker keeps frames.
+    pub fn ingest(&mut self, seg: Segment, frame: &[u8]) -> u64 {
+        let low = sender_is_low(&seg);
+        let key = FlowKey::of(&seg, low);
+        let found = self.by_key.get(&key).copied();
+        let flags = seg.flags;
+        if let (Some(id), ACK) = (found, flags & (SYN | FIN | RST | ACK)) {
+            if let Some(flow) = self.flows.get_mut(&id).filter(|f| f.steady) {
+                let over = steady(flow, low, &seg, frame, &mut self.books);
+                if over {
+                    self.books.rings.trim(&mut self.flows);
+                }
+                return id;
+            }
+        }
+        self.ingest_slow(seg, frame, found, low, key)
+    }
+
+    /// `ingest` for a new flow, a SYN, FIN or RST, or an unsettled flow.
+    fn ingest_slow(
+        &mut self,
+        seg: Segment,
+        frame: &[u8],
+        found: Option<u64>,
+        low: bool,
+        key: FlowKey,
+    ) -> u64 {
+        let mut id = found;
+        if id.is_none() {
+            let embryos = self.embryos.as_mut().filter(|e| !e.is_empty());
+            let first = embryos.and_then(|e| e.remove(&key));
+            if let Some(embryo) = first {
+                // The 4-tuple's first SYN was kept packed: replay it first.
+                let first = embryo.segment();
+                let fid = self.new_flow(&first, sender_is_low(&first), embryo.id());
+                self.account(fid, &first, true, &[]);
+                id = Some(fid);
+            }
+        }
+        let (fid, is_orig) = match id.and_then(|i| self.flows.get_mut(&i)) {
+            None => {
+                let fid = self.new_flow(&seg, low, 0);
+                (
+                    fid,
+                    self.flows.get(&fid).is_some_and(|f| flow_is_orig(f, low)),
+                )
+            }
+            Some(flow) => {
+                let is_orig = flow_is_orig(flow, low);
+                let snd = if is_orig { &flow.orig } else { &flow.resp };
+                let reused =
+                    seg.flags & (SYN | ACK) == SYN && snd.base.is_some_and(|b| b != seg.seq);
+                if reused {
+                    flow.superseded = true;
+                    flow.steady = false;
+                    let (closed, last_ts, old) = (flow.closed(), flow.last_ts, flow.id);
+                    if !closed {
+                        self.books.watch_close(last_ts, old);
+                    }
+                    (self.new_flow(&seg, low, 0), true)
+                } else {
+                    (flow.id, is_orig)
+                }
+            }
+        };
+        self.account(fid, &seg, is_orig, frame);
+        fid
+    }
+
+    fn account(&mut self, id: u64, seg: &Segment, is_orig: bool, frame: &[u8]) {
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return;
+        };
+        if self.books.account(flow, seg, is_orig, frame) {
+            self.books.rings.trim(&mut self.flows);
+        }
+    }
+
+    /// Start tracking a flow whose first segment is `seg`; `fid` non-zero: a grown embryo,
+    /// which already has its id and its room.
+    fn new_flow(&mut self, seg: &Segment, low: bool, mut fid: u64) -> u64 {
+        let key = FlowKey::of(seg, low);
+        if fid == 0 {
+            self.make_room(seg.ts);
+            fid = self.take_id();
+        }
+        let orig = self.sender_is_orig(seg);
+        let flow = Flow::new(fid, key.clone(), seg, orig, self.books.verify_checksums);
+        let last_ts = flow.last_ts;
+        self.flows.insert(fid, Box::new(flow));
+        self.by_key.insert(key, fid);
+        self.books.order.opened(last_ts, fid, &self.flows);
+        fid
+    }
+
+    fn take_id(&mut self) -> u64 {
+        let fid = self.next_id;
+        self.next_id += 1;
+        fid
+    }
+
+    /// Orientation from a flow's first segment (see the module docs).
+    fn sender_is_orig(&self, seg: &Segment) -> bool {
+        let syn_ack = seg.flags & (SYN | ACK);
+        if syn_ack == SYN {
+            return true;
+        }
+        if syn_ack == SYN | ACK {
+            return false;
+        }
+        let ports = &self.listen_ports;
+        if !ports.is_empty() {
+            let listens =
+                |a: Addr, p: u16| ports.contains(&(None, p)) || ports.contains(&(Some(a), p));
+            if listens(seg.dst, seg.dport) {
+                return true;
+            }
+            if listens(seg.src, seg.sport) {
+                return false;
+            }
+        }
+        !initial_flip(seg)
+    }
+}
+
+/// The common case: a plain ACK segment on a flow whose endpoints are both ESTABLISHED. True
+/// when the frame rings went over a budget.
+fn steady(flow: &mut Flow, low: bool, seg: &Segment, frame: &[u8], books: &mut Books) -> bool {
+    let is_orig = flow_is_orig(flow, low);
+    let (ts, plen, window) = (seg.ts, seg.payload_len, seg.window);
+    // Zeek's shortcut holds only for a sound segment captured whole (Python's `ingest`).
+    if seg.bad_opts.is_some()
+        || seg.truncated
+        || !flow
+            .zeek
+            .plain(is_orig, ts, seg.flags, plen, window, seg.seq, seg.ack)
+    {
+        flow.zeek.update(is_orig, seg);
+    }
+    let snd = if is_orig {
+        &mut flow.orig
+    } else {
+        &mut flow.resp
+    };
+    count_plain(snd, seg.ip_len, plen, seg.seq, seg.flags, window);
+    flow.last_ts = ts;
+    let mut over = false;
+    if books.rings.per_flow != 0 {
+        let kept = std::sync::Arc::new(KeptFrame {
+            seg: seg.clone(),
+            frame: frame.into(),
+        });
+        over = books.rings.keep(flow, kept);
+    }
+    books.touch(flow.id);
+    over
+}
+
+fn flow_is_orig(flow: &Flow, low: bool) -> bool {
+    low == flow.orig_low
+}
+
+mod leaving;

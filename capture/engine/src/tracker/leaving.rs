@@ -1,0 +1,178 @@
+//! How flows leave a tracker and come out of it: release after `linger`, eviction at the cap,
+//! the changed ids, and the walk over every flow at the end (Python: `FlowTracker._make_room`,
+//! `_evict`, `_release`, `take_changed`, `finish`, `iter_flows`).
+
+use std::collections::HashMap;
+
+use super::books::Books;
+use super::embryo::Embryo;
+use super::{Entry, FlowTracker, Flows};
+use crate::flow::{sender_is_low, Flow, FlowKey};
+
+impl FlowTracker {
+    /// Before a new flow: let go of lingering closed flows, evict if at the cap.
+    pub(super) fn make_room(&mut self, now: f64) {
+        if self.books.closing.front().is_some_and(|c| c.0 <= now) {
+            self.release(now);
+        }
+        if self.tracked() >= self.max_flows {
+            self.evict();
+        }
+    }
+
+    /// Remove a flow that leaves the tracker (evicted or released).
+    fn forget(&mut self, id: u64) -> Option<Flow> {
+        forget(&mut self.flows, &mut self.by_key, &mut self.books, id)
+    }
+
+    /// Evict a batch (1/64 of the cap): closed and superseded flows first, then the longest
+    /// idle (embryos among them by their SYN's time), ties in id order.
+    fn evict(&mut self) {
+        let Self {
+            flows,
+            by_key,
+            embryos,
+            books,
+            ..
+        } = self;
+        if !books.order.built() {
+            books.order.build(flows);
+        }
+        // Embryos are never touched after they are made, so their creation order is their idle
+        // order: one pass from the oldest serves the whole batch.
+        let mut ahead = embryos.iter().flat_map(|e| e.iter()).peekable();
+        let mut taken = 0;
+        for _ in 0..(self.max_flows / 64).max(1) {
+            let rival = ahead.peek().map(|e| {
+                let (ts, id) = e.when();
+                Entry::new(ts, id)
+            });
+            let flow = match books.order.victim(flows, rival) {
+                Some(id) => match forget(flows, by_key, books, id) {
+                    Some(flow) => flow,
+                    None => continue,
+                },
+                None => {
+                    let Some(embryo) = ahead.next() else { break };
+                    taken += 1;
+                    grow(books, embryo)
+                }
+            };
+            self.evicted += 1;
+            books.hand_over(flow);
+        }
+        drop(ahead);
+        if let Some(embryos) = embryos {
+            embryos.pop_oldest(taken);
+        }
+    }
+
+    /// Let go of the closed flows idle for `linger` seconds.
+    fn release(&mut self, now: f64) {
+        let linger = self.books.linger.unwrap_or(0.0);
+        while let Some(&(due, id)) = self.books.closing.front() {
+            if due > now {
+                break;
+            }
+            self.books.closing.pop_front();
+            let Some(flow) = self.flows.get(&id) else {
+                continue; // evicted meanwhile
+            };
+            let due = flow.last_ts + linger;
+            if due > now {
+                self.books.closing.push_back((due, id)); // seen again since: look again later
+                continue;
+            }
+            if let Some(flow) = self.forget(id) {
+                self.released += 1;
+                self.books.hand_over(flow);
+            }
+        }
+    }
+
+    /// The flows that left (evicted or released) since the last call, in the order they left.
+    pub fn take_gone(&mut self) -> Vec<Flow> {
+        std::mem::take(&mut self.books.gone)
+    }
+
+    /// Whether `take_changed` has been called: the tracker then notes every changed flow.
+    pub fn watching_changes(&self) -> bool {
+        self.books.changed.is_some()
+    }
+
+    /// Ids of the flows changed (or gone) since the last call, ascending; the first call: all
+    /// tracked flows (embryos aside).
+    pub fn take_changed(&mut self) -> Vec<u64> {
+        let mut out: Vec<u64> = match self.books.changed.replace(Default::default()) {
+            None => self.flows.keys().copied().collect(),
+            Some(set) => set.into_iter().collect(),
+        };
+        out.sort_unstable();
+        out
+    }
+
+    /// End of input: nothing more will come, every flow's state is final.
+    pub fn finish(&mut self) {
+        self.finished = true;
+        if let Some(changed) = &mut self.books.changed {
+            changed.extend(self.flows.keys().copied());
+        }
+    }
+
+    /// Every tracked flow in id order, embryos grown one at a time as they come (so an export
+    /// at the end holds one of them at a time, not all).
+    pub fn for_each_flow(&mut self, mut f: impl FnMut(&Flow)) {
+        let mut ids: Vec<u64> = self.flows.keys().copied().collect();
+        ids.sort_unstable();
+        let Self {
+            flows,
+            embryos,
+            books,
+            ..
+        } = self;
+        let mut grown = embryos.iter().flat_map(|e| e.iter()).peekable();
+        let mut tracked = ids.into_iter().peekable();
+        loop {
+            let take_embryo = match (tracked.peek(), grown.peek()) {
+                (None, None) => break,
+                (Some(id), Some(e)) => e.id() < *id,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            if take_embryo {
+                if let Some(embryo) = grown.next() {
+                    f(&grow(books, embryo));
+                }
+            } else if let Some(flow) = tracked.next().and_then(|id| flows.get(&id)) {
+                f(flow);
+            }
+        }
+    }
+}
+
+/// Remove a flow that leaves the tracker (evicted or released).
+fn forget(
+    flows: &mut Flows,
+    by_key: &mut HashMap<FlowKey, u64>,
+    books: &mut Books,
+    id: u64,
+) -> Option<Flow> {
+    let flow = flows.remove(&id)?;
+    if by_key.get(&flow.key) == Some(&id) {
+        by_key.remove(&flow.key);
+    }
+    // The ring stops counting but stays with the flow: whoever takes it may read its frames.
+    if let Some(ring) = flow.kept.as_ref().and_then(|k| k.ring.as_ref()) {
+        books.rings.drop_ring(ring);
+    }
+    Some(*flow)
+}
+
+/// The `Flow` an embryo stands for, as `ingest` would have made it; not tracked.
+fn grow(books: &mut Books, embryo: &Embryo) -> Flow {
+    let seg = embryo.segment();
+    let key = FlowKey::of(&seg, sender_is_low(&seg));
+    let mut flow = Flow::new(embryo.id(), key, &seg, true, books.verify_checksums);
+    books.account(&mut flow, &seg, true, &[]);
+    flow
+}

@@ -1,0 +1,212 @@
+//! FlowTracker's bounds and outputs on hand-built segments: eviction, kept frames, changed ids,
+//! linger, and a property test over any segment sequence (Python: tests/test_flows.py).
+
+use super::segmaker::Conv;
+use super::tests_flows::{at, feed, handshake, last, tracker, with};
+use super::*;
+
+#[test]
+fn eviction_closed_first_then_idle() {
+    let mut t = with(TrackerConfig {
+        max_flows: 3,
+        ..TrackerConfig::default()
+    });
+    t.take_changed();
+    let mut convs: Vec<Conv> = (0..3)
+        .map(|i| Conv::new(("10.0.0.1", 1000 + i), ("10.0.0.2", 80)).t0(10.0 * f64::from(i)))
+        .collect();
+    for (i, c) in convs.iter_mut().enumerate() {
+        let segs = handshake(c, 1.0 + i as f64);
+        feed(&mut t, segs);
+    }
+    let b_rst = convs[1].send(true, "R.", 0, at(4.0));
+    let a_ack = convs[0].send(true, ".", 0, at(5.0));
+    feed(&mut t, vec![b_rst, a_ack]);
+    let mut d = Conv::new(("10.0.0.1", 2000), ("10.0.0.2", 80));
+    t.ingest(d.send(true, "S", 0, at(6.0)), &[]);
+    let gone: Vec<u64> = t.take_gone().iter().map(|f| f.id).collect();
+    assert_eq!((gone, t.evicted), (vec![2], 1));
+    let mut e = Conv::new(("10.0.0.1", 2001), ("10.0.0.2", 80));
+    t.ingest(e.send(true, "S", 0, at(7.0)), &[]);
+    let gone: Vec<u64> = t.take_gone().iter().map(|f| f.id).collect();
+    assert_eq!(gone, vec![3]);
+    let mut ids: Vec<u64> = t.flows.keys().copied().collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![1, 4, 5]);
+    let changed = t.take_changed();
+    assert!(changed.contains(&2) && changed.contains(&3));
+    assert_eq!(t.ingest(convs[1].send(true, "P.", 10, at(8.0)), &[]), 6);
+}
+
+#[test]
+fn frames_ring_and_kept_handshake() {
+    let mut c = Conv::default();
+    let mut segs = handshake(&mut c, 100.0);
+    segs.extend((0..20).map(|_| c.c("P.", 10)));
+    segs.push(c.c("F.", 0));
+    let mut t = with(TrackerConfig {
+        frames_per_flow: 4,
+        ..TrackerConfig::default()
+    });
+    let ids: Vec<u64> = segs.into_iter().map(|s| t.ingest(s, &[1, 2, 3])).collect();
+    let f = last(&t, &ids);
+    let kept: Vec<u64> = f.frames().iter().map(|k| k.seg.frame_no).collect();
+    assert_eq!(kept, vec![1, 2, 3, 21, 22, 23, 24]);
+    assert_eq!((t.kept(), t.kept_bytes()), (4, 12));
+    let mut none = with(TrackerConfig {
+        frames_per_flow: 0,
+        ..TrackerConfig::default()
+    });
+    let id = none.ingest(Conv::default().c("S", 0), &[1]);
+    assert!(none.flow(id).is_some_and(|f| f.frames().is_empty()));
+}
+
+#[test]
+fn frame_budget_empties_the_idlest_rings() {
+    let mut t = with(TrackerConfig {
+        frames_per_flow: 4,
+        frame_budget: 8,
+        ..TrackerConfig::default()
+    });
+    for port in 1..=3u16 {
+        let mut c = Conv::new(("10.0.0.1", port), ("10.0.0.2", 80)).t0(f64::from(port));
+        for _ in 0..4 {
+            t.ingest(c.c("P.", 10), &[0; 5]);
+        }
+    }
+    // 9 > 8 at the ninth: the idlest ring goes (5 left <= 6), then flow 3 fills its ring.
+    assert_eq!((t.kept(), t.kept_bytes()), (8, 40));
+    let ring = |id| {
+        t.flow(id)
+            .and_then(|f| f.kept.as_ref())
+            .map(|k| k.ring.is_some())
+    };
+    assert_eq!(
+        (ring(1), ring(2), ring(3)),
+        (Some(false), Some(true), Some(true))
+    );
+    // The handshake-less first segment moved both endpoints: it stays, as a special one.
+    assert_eq!(t.flow(1).map(|f| f.frames().len()), Some(1));
+}
+
+#[test]
+fn take_changed() {
+    let mut t = tracker();
+    let mut cs: Vec<Conv> = [1, 2, 3]
+        .iter()
+        .map(|p| Conv::new(("10.0.0.1", *p), ("10.0.0.2", 80)))
+        .collect();
+    let segs = vec![cs[0].c("S", 0), cs[1].c("S", 0)];
+    feed(&mut t, segs);
+    assert_eq!(t.take_changed(), vec![1, 2]);
+    assert_eq!(t.take_changed(), Vec::<u64>::new());
+    let segs = vec![cs[1].s("S.", 0), cs[2].c("S", 0)];
+    feed(&mut t, segs);
+    assert_eq!(t.take_changed(), vec![2, 3]);
+}
+
+#[test]
+fn finish_and_flows_in_id_order() {
+    let mut t = tracker();
+    for i in 0..5 {
+        t.ingest(
+            Conv::new(("10.0.0.1", 100 - i), ("10.0.0.2", 80)).c("S", 0),
+            &[],
+        );
+    }
+    t.take_changed();
+    t.finish();
+    let mut ids = Vec::new();
+    t.for_each_flow(|f| ids.push(f.id));
+    assert!(t.finished);
+    assert_eq!(ids, vec![1, 2, 3, 4, 5]);
+    assert_eq!(t.take_changed(), vec![1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn linger_releases_closed_quiet_flows() {
+    let mut t = with(TrackerConfig {
+        frames_per_flow: 0,
+        linger: Some(5.0),
+        ..TrackerConfig::default()
+    });
+    let mut a = Conv::new(("10.0.0.1", 1), ("10.0.0.2", 80));
+    let segs = vec![
+        a.send(true, "S", 0, at(1.0)),
+        a.send(false, "R.", 0, at(1.1)),
+    ];
+    feed(&mut t, segs);
+    let mut b = Conv::new(("10.0.0.1", 2), ("10.0.0.2", 80));
+    t.ingest(b.send(true, "S", 0, at(3.0)), &[]);
+    assert!(t.take_gone().is_empty());
+    t.ingest(
+        Conv::new(("10.0.0.1", 3), ("10.0.0.2", 80)).send(true, "S", 0, at(6.2)),
+        &[],
+    );
+    let gone: Vec<u64> = t.take_gone().iter().map(|f| f.id).collect();
+    assert_eq!((gone, t.released, t.evicted), (vec![1], 1, 0));
+}
+
+mod props {
+    use super::super::segmaker::{make_segment, Fields};
+    use super::*;
+    use proptest::prelude::*;
+
+    const CLOSE_KINDS: [&str; 7] = [
+        "",
+        "half-closed",
+        "fin-4way",
+        "fin-3way",
+        "simultaneous",
+        "rst",
+        "fin-then-rst",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Whatever segments come (any flags, seq, length), counts add up and states stay valid.
+        #[test]
+        fn any_segment_sequence_keeps_invariants(
+            steps in prop::collection::vec(
+                (any::<bool>(), 0u16..0x200, 0u32..3000, prop::option::of(any::<u32>()), 0u16..2),
+                0..40,
+            ),
+            isn in any::<u32>(),
+        ) {
+            let mut nxt = [isn, isn ^ 0x5A5A_5A5A];
+            let mut t = with(TrackerConfig {
+                max_flows: 4,
+                frames_per_flow: 3,
+                ..TrackerConfig::default()
+            });
+            t.take_changed();
+            let mut gone = 0u64;
+            for (client, bits, length, seq, window) in &steps {
+                let (me, other) = if *client { (0, 1) } else { (1, 0) };
+                let ends = [("10.0.0.1", 40000), ("10.0.0.2", 80)];
+                let f = Fields {
+                    seq: seq.unwrap_or(nxt[me]),
+                    ack: nxt[other],
+                    payload_len: *length,
+                    window: *window,
+                    ..Fields::default()
+                };
+                let seq_sent = f.seq;
+                let seg = make_segment(ends[me].0, ends[me].1, ends[other].0, ends[other].1, *bits, f);
+                let end = seq_sent.wrapping_add(*length);
+                if end.wrapping_sub(nxt[me]) < 0x8000_0000 {
+                    nxt[me] = end;
+                }
+                let id = t.ingest(seg, &[0; 3]);
+                let flow = t.flow(id).expect("tracked");
+                let rec = flow.record();
+                prop_assert!(CLOSE_KINDS.contains(&rec.close_kind));
+                gone += t.take_gone().iter().map(|f| f.orig.pkts + f.resp.pkts).sum::<u64>();
+            }
+            let mut seen = 0u64;
+            t.for_each_flow(|f| seen += f.orig.pkts + f.resp.pkts);
+            prop_assert_eq!(seen + gone, steps.len() as u64);
+            prop_assert!(t.kept() <= t.flows.len() * 3);
+        }
+    }
+}
