@@ -14,7 +14,11 @@ pub(super) enum Found {
     Fragment,
 }
 
-type Step = Result<Layer, Found>;
+/// The next layer, or the end of the walk.
+enum Step {
+    Next(Layer),
+    Done(Found),
+}
 
 enum Layer {
     /// An EtherType at this offset, then what it names at the next.
@@ -73,15 +77,12 @@ pub(super) fn decode(data: &[u8], linktype: i32) -> Result<Found, Malformed> {
         data,
         vlan: Vec::new(),
     };
-    let mut layer = match walk.link(linktype)? {
-        Ok(layer) => layer,
-        Err(found) => return Ok(found),
-    };
+    let mut step = walk.link(linktype)?;
     loop {
-        layer = match walk.step(layer)? {
-            Ok(next) => next,
-            Err(found) => return Ok(found),
-        };
+        match step {
+            Step::Next(layer) => step = walk.step(layer)?,
+            Step::Done(found) => return Ok(found),
+        }
     }
 }
 
@@ -106,7 +107,7 @@ impl<'a> Walk<'a> {
 
     /// The first layer of a link type.
     fn link(&self, linktype: i32) -> Result<Step, Malformed> {
-        Ok(Ok(match linktype {
+        Ok(Step::Next(match linktype {
             super::LINKTYPE_ETHERNET => Layer::Ether(12),
             super::LINKTYPE_RAW | super::LINKTYPE_RAW_OLD | super::LINKTYPE_RAW_BSD => {
                 Layer::IpByVersion(0)
@@ -135,13 +136,13 @@ impl<'a> Walk<'a> {
 
     fn step(&mut self, layer: Layer) -> Result<Step, Malformed> {
         match layer {
-            Layer::Ether(off) => Ok(Ok(Layer::Ethertype(self.u16(off)?, off + 2))),
+            Layer::Ether(off) => Ok(Step::Next(Layer::Ethertype(self.u16(off)?, off + 2))),
             Layer::Ethertype(etype, off) => self.ethertype(etype, off),
             Layer::Mpls(off) => self.mpls(off),
             Layer::Ppp(off) => self.ppp(off),
             Layer::IpByVersion(off) => match self.u8(off)? >> 4 {
-                4 => Ok(Ok(Layer::Ipv4(off))),
-                6 => Ok(Ok(Layer::Ipv6(off))),
+                4 => Ok(Step::Next(Layer::Ipv4(off))),
+                6 => Ok(Step::Next(Layer::Ipv6(off))),
                 version => Err(Malformed::IpVersion(version)),
             },
             Layer::Ipv4(off) => self.ipv4(off),
@@ -151,7 +152,7 @@ impl<'a> Walk<'a> {
                 if off >= self.data.len() {
                     return Err(Malformed::TruncatedTunnel);
                 }
-                Ok(Ok(if proto == 4 {
+                Ok(Step::Next(if proto == 4 {
                     Layer::Ipv4(off)
                 } else {
                     Layer::Ipv6(off)
@@ -160,9 +161,9 @@ impl<'a> Walk<'a> {
             Layer::Udp(off) => {
                 let (sport, dport) = (self.u16(off)?, self.u16(off + 2)?);
                 if (sport == L2TP_PORT || dport == L2TP_PORT) && self.data.len() > off + 8 {
-                    return Ok(Ok(Layer::L2tp(off + 8)));
+                    return Ok(Step::Next(Layer::L2tp(off + 8)));
                 }
-                Ok(Err(Found::NonTcp))
+                Ok(Step::Done(Found::NonTcp))
             }
             Layer::L2tp(off) => self.l2tp(off),
         }
@@ -178,12 +179,12 @@ impl<'a> Walk<'a> {
         if !vlan.is_empty() {
             self.vlan = vlan;
         }
-        Ok(Ok(match etype {
+        Ok(Step::Next(match etype {
             ETH_IPV4 => Layer::Ipv4(off),
             ETH_IPV6 => Layer::Ipv6(off),
             _ if MPLS_TYPES.contains(&etype) => Layer::Mpls(off),
             PPPOE_SESSION => Layer::Ppp(off + 6),
-            _ => return Ok(Err(Found::NonTcp)),
+            _ => return Ok(Step::Done(Found::NonTcp)),
         }))
     }
 
@@ -194,9 +195,9 @@ impl<'a> Walk<'a> {
             if bottom != 0 {
                 if self.u8(off)? >> 4 == 0 {
                     // A pseudowire control word, then an Ethernet frame.
-                    return Ok(Ok(Layer::Ether(off + 4 + 12)));
+                    return Ok(Step::Next(Layer::Ether(off + 4 + 12)));
                 }
-                return Ok(Ok(Layer::IpByVersion(off)));
+                return Ok(Step::Next(Layer::IpByVersion(off)));
             }
         }
         Err(Malformed::MplsTooDeep)
@@ -214,23 +215,23 @@ impl<'a> Walk<'a> {
             off += 2;
         }
         Ok(match proto {
-            PPP_IPV4 => Ok(Layer::Ipv4(off)),
-            PPP_IPV6 => Ok(Layer::Ipv6(off)),
-            _ => Err(Found::NonTcp),
+            PPP_IPV4 => Step::Next(Layer::Ipv4(off)),
+            PPP_IPV6 => Step::Next(Layer::Ipv6(off)),
+            _ => Step::Done(Found::NonTcp),
         })
     }
 
     fn l2tp(&self, mut off: usize) -> Result<Step, Malformed> {
         let flags = self.u16(off)?;
         if flags & 0x8000 != 0 || flags & 0x000f != 2 {
-            return Ok(Err(Found::NonTcp)); // a control message, or not L2TPv2
+            return Ok(Step::Done(Found::NonTcp)); // a control message, or not L2TPv2
         }
         off += 2 + if flags & 0x4000 != 0 { 2 } else { 0 } + 4;
         off += if flags & 0x0800 != 0 { 4 } else { 0 };
         if flags & 0x0200 != 0 {
             off += 2 + usize::from(self.u16(off)?);
         }
-        Ok(Ok(Layer::Ppp(off)))
+        Ok(Step::Next(Layer::Ppp(off)))
     }
 
     fn ipv4(&self, off: usize) -> Result<Step, Malformed> {
@@ -244,13 +245,13 @@ impl<'a> Walk<'a> {
             return Err(Malformed::Ipv4ShortHeader);
         }
         if u16::from_be_bytes([h[6], h[7]]) & 0x1fff != 0 {
-            return Ok(Err(Found::Fragment));
+            return Ok(Step::Done(Found::Fragment));
         }
         match h[9] {
-            proto @ (4 | 41) => return Ok(Ok(Layer::Tunnel(off + ihl, proto))),
-            17 => return Ok(Ok(Layer::Udp(off + ihl))),
+            proto @ (4 | 41) => return Ok(Step::Next(Layer::Tunnel(off + ihl, proto))),
+            17 => return Ok(Step::Next(Layer::Udp(off + ihl))),
             6 => {}
-            _ => return Ok(Err(Found::NonTcp)),
+            _ => return Ok(Step::Done(Found::NonTcp)),
         }
         let head = IpHead {
             version: 4,
@@ -295,7 +296,7 @@ impl<'a> Walk<'a> {
                 }
                 IPV6_FRAGMENT => {
                     if self.u16(pos + 2)? & 0xfff8 != 0 {
-                        return Ok(Err(Found::Fragment));
+                        return Ok(Step::Done(Found::Fragment));
                     }
                     (nxt, pos) = (self.u8(pos)?, pos + 8);
                 }
@@ -305,9 +306,9 @@ impl<'a> Walk<'a> {
                         pos + (usize::from(self.u8(pos + 1)?) + 2) * 4,
                     );
                 }
-                4 | 41 => return Ok(Ok(Layer::Tunnel(pos, nxt))),
-                17 => return Ok(Ok(Layer::Udp(pos))),
-                _ => return Ok(Err(Found::NonTcp)),
+                4 | 41 => return Ok(Step::Next(Layer::Tunnel(pos, nxt))),
+                17 => return Ok(Step::Next(Layer::Udp(pos))),
+                _ => return Ok(Step::Done(Found::NonTcp)),
             }
         }
         Err(Malformed::Ipv6ChainTooLong)
@@ -318,18 +319,18 @@ impl<'a> Walk<'a> {
             return Err(Malformed::TruncatedTcp);
         }
         let vlan = self.vlan.as_slice().into();
-        Ok(Err(Found::Tcp(tcp_segment(self.data, &head, vlan))))
+        Ok(Step::Done(Found::Tcp(tcp_segment(self.data, &head, vlan))))
     }
 }
 
 /// DLT_NULL stores the family in the capturing host's byte order: accept either.
 fn null(family_le: u32, family_be: u32) -> Step {
     if family_le == 2 || family_be == 2 {
-        Ok(Layer::Ipv4(4))
+        Step::Next(Layer::Ipv4(4))
     } else if NULL_INET6.contains(&family_le) || NULL_INET6.contains(&family_be) {
-        Ok(Layer::Ipv6(4))
+        Step::Next(Layer::Ipv6(4))
     } else {
-        Err(Found::NonTcp)
+        Step::Done(Found::NonTcp)
     }
 }
 
