@@ -112,15 +112,33 @@ impl Decoder {
         frame_no: u64,
     ) -> Option<Segment> {
         self.frames += 1;
-        let fast = if linktype == LINKTYPE_ETHERNET {
-            fast::ether_fast(data, wire_len)
-        } else {
-            None
-        };
-        let mut seg = match fast {
-            Some(seg) => seg,
-            None => self.long(data, ts, wire_len, linktype, frame_no)?,
-        };
+        // The common case is built and finished in the return slot: a Segment is big enough
+        // for a move to be a memcpy call.
+        if linktype == LINKTYPE_ETHERNET {
+            let mut fast = fast::ether_fast(data, wire_len);
+            if let Some(seg) = fast.as_mut() {
+                self.finish(seg, data, ts, wire_len, linktype, frame_no);
+                return fast;
+            }
+        }
+        let mut found = self.long(data, ts, wire_len, linktype, frame_no);
+        if let Some(seg) = found.as_mut() {
+            self.finish(seg, data, ts, wire_len, linktype, frame_no);
+        }
+        found
+    }
+
+    /// Count a segment and fill in what both paths leave: the per-frame fields and the checks.
+    #[inline(always)]
+    fn finish(
+        &mut self,
+        seg: &mut Segment,
+        data: &[u8],
+        ts: f64,
+        wire_len: u32,
+        linktype: i32,
+        frame_no: u64,
+    ) {
         self.tcp += 1;
         if seg.truncated {
             self.truncated += 1;
@@ -130,15 +148,14 @@ impl Decoder {
         seg.linktype = linktype;
         seg.wire_len = wire_len;
         seg.caplen = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        seg.header_ok = checks::header_ok(&seg, data);
+        seg.header_ok = checks::header_ok(seg, data);
         if self.verify_checksums {
-            seg.ip_checksum_ok = checks::ip_checksum_ok(&seg, data);
-            seg.tcp_checksum_ok = checks::tcp_checksum_ok(&seg, data);
+            seg.ip_checksum_ok = checks::ip_checksum_ok(seg, data);
+            seg.tcp_checksum_ok = checks::tcp_checksum_ok(seg, data);
         } else {
             seg.ip_checksum_ok = true;
             seg.tcp_checksum_ok = true;
         }
-        Some(seg)
     }
 
     /// Python's `_long` less the `tcp`/`truncated` counts (done by `decode` for both paths):

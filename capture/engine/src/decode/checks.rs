@@ -62,9 +62,16 @@ fn be_mod_ffff(bytes: &[u8]) -> i64 {
         Some((&first, rest)) if bytes.len() % 2 == 1 => (u64::from(first), rest),
         _ => (0, bytes),
     };
-    let sum = words.chunks_exact(2).fold(head, |acc, w| {
-        acc + u64::from(u16::from_be_bytes([w[0], w[1]]))
-    });
+    // 2^32 = 1 modulo 0xFFFF too: eight bytes at a time, as two 32-bit halves.
+    let mut chunks = words.chunks_exact(8);
+    let mut sum = head;
+    for chunk in &mut chunks {
+        let x = u64::from_be_bytes(chunk.try_into().unwrap_or_default());
+        sum += (x >> 32) + (x & 0xffff_ffff);
+    }
+    for w in chunks.remainder().chunks_exact(2) {
+        sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
+    }
     (sum % 0xffff) as i64
 }
 
@@ -119,5 +126,9 @@ mod tests {
         assert_eq!(be_mod_ffff(&[0xff, 0xff]), 0);
         assert_eq!(be_mod_ffff(&[1, 2, 3]), 0x0001 + 0x0203);
         assert_eq!(be_mod_ffff(&[0xff, 0xfe, 0x00, 0x03]), 2);
+        // Python: int.from_bytes(bytes(range(1, 24)), "big") % 0xFFFF == 33936
+        let bytes: Vec<u8> = (1..24).collect();
+        assert_eq!(be_mod_ffff(&bytes), 33936);
+        assert_eq!(be_mod_ffff(&bytes[1..]), 33936 - 1);
     }
 }

@@ -336,6 +336,7 @@ fn null(family_le: u32, family_be: u32) -> Step {
 
 /// The segment of a TCP header at `head.tcp_off` (Python: `_tcp_fields`); the frame holds its
 /// 20 fixed bytes. Per-frame fields (`frame_no`, `ts`, ...) and the checks are `decode`'s.
+#[inline(always)]
 pub(super) fn tcp_segment(data: &[u8], head: &IpHead, vlan: Box<[u16]>) -> Segment {
     let off = head.tcp_off;
     let t: [u8; 20] = data
