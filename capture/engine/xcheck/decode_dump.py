@@ -35,9 +35,30 @@ from capture.pcapio import CaptureError, CaptureReader, open_capture  # noqa: E4
 from capture.zeek_endpoint import header_ok, ip_checksum_ok, tcp_checksum_ok  # noqa: E402
 
 FIELDS = (
-    "frame_no ts linktype wire_len truncated ip_version ip_off src dst ip_len ttl vlan tcp_off "
-    "sport dport seq ack flags window urg_ptr opts bad_opts payload_len"
-).split()
+    "frame_no",
+    "ts",
+    "linktype",
+    "wire_len",
+    "truncated",
+    "ip_version",
+    "ip_off",
+    "src",
+    "dst",
+    "ip_len",
+    "ttl",
+    "vlan",
+    "tcp_off",
+    "sport",
+    "dport",
+    "seq",
+    "ack",
+    "flags",
+    "window",
+    "urg_ptr",
+    "opts",
+    "bad_opts",
+    "payload_len",
+)
 
 
 def seg_fields(seg) -> list[str]:
@@ -89,15 +110,15 @@ def capture_groups():
         yield path.name, list(open_capture(str(path)))
     for path in sorted((data / "fuzz").glob("*.bin")):
         try:
-            yield path.name, list(CaptureReader(io.BytesIO(path.read_bytes()[1:]), path.name))
+            records = list(CaptureReader(io.BytesIO(path.read_bytes()[1:]), path.name))
         except CaptureError:
-            pass
+            continue
+        yield path.name, records
 
 
 def fuzz_frames(count: int) -> list[tuple[int, bytes]]:
     """Frames drawn (deterministically) from tests/test_fuzz_decode.py's `mutated` strategy."""
     from hypothesis import HealthCheck, given, settings
-
     from test_fuzz_decode import mutated
 
     drawn: list[tuple[int, bytes]] = []
@@ -118,8 +139,15 @@ def fuzz_frames(count: int) -> list[tuple[int, bytes]]:
 
 
 def tcp(flags: int = 0x12, off_words: int = 6, payload: bytes = b"hello") -> bytes:
-    head = struct.pack("!HHIIBBHHH", 40000, 1701, 1000, 2000, off_words << 4 | 1, flags, 512, 0xBEEF, 7)
-    return head + b"\x02\x04\x05\xb4"[: max(0, off_words * 4 - 20)] + bytes(max(0, off_words * 4 - 24)) + payload
+    head = struct.pack(
+        "!HHIIBBHHH", 40000, 1701, 1000, 2000, off_words << 4 | 1, flags, 512, 0xBEEF, 7
+    )
+    return (
+        head
+        + b"\x02\x04\x05\xb4"[: max(0, off_words * 4 - 20)]
+        + bytes(max(0, off_words * 4 - 24))
+        + payload
+    )
 
 
 def ip4(proto: int, body: bytes, total: int | None = None, frag: int = 0, ihl: int = 5) -> bytes:
@@ -132,7 +160,10 @@ def ip4(proto: int, body: bytes, total: int | None = None, frag: int = 0, ihl: i
 
 def ip6(nxt: int, body: bytes, plen: int | None = None) -> bytes:
     plen = len(body) if plen is None else plen
-    return struct.pack("!IHBB16s16s", 6 << 28, plen, nxt, 63, bytes(15) + b"\1", bytes(15) + b"\2") + body
+    return (
+        struct.pack("!IHBB16s16s", 6 << 28, plen, nxt, 63, bytes(15) + b"\1", bytes(15) + b"\2")
+        + body
+    )
 
 
 def eth(etype: int, body: bytes) -> bytes:
@@ -182,7 +213,15 @@ def mpls_frames() -> list[bytes]:
         eth(0x8847, label(16, 0) + label(17, 1) + ip4(6, tcp())),
         eth(0x8848, label(16, 1) + ip6(6, tcp())),
         eth(0x8847, label(16, 1) + b"\x00\x00\x00\x00" + inner_eth),  # pseudowire
-        eth(0x8100, b"\x00\x05\x88\x47" + label(16, 1) + b"\x00\x00\x00\x00" + bytes(12) + b"\x08\x00" + ip4(6, tcp())),
+        eth(
+            0x8100,
+            b"\x00\x05\x88\x47"
+            + label(16, 1)
+            + b"\x00\x00\x00\x00"
+            + bytes(12)
+            + b"\x08\x00"
+            + ip4(6, tcp()),
+        ),
         eth(0x8847, label(16, 1) + b"\x70" + bytes(40)),
         eth(0x8847, b"".join(label(i, 0) for i in range(17)) + ip4(6, tcp())),
     ]
@@ -241,10 +280,14 @@ def layer_records(seed: int) -> list[tuple[float, int, bytes, int]]:
         for _ in range(40):
             buf = bytearray(frame)
             for _ in range(rng.randint(1, 3)):
-                buf[rng.randrange(len(buf))] = rng.choice((0, 1, 2, 4, 6, 0x45, 0x60, 0xFF, rng.randrange(256)))
+                buf[rng.randrange(len(buf))] = rng.choice(
+                    (0, 1, 2, 4, 6, 0x45, 0x60, 0xFF, rng.randrange(256))
+                )
             variants.append(bytes(buf))
         for v in variants:
-            wire = rng.choice((len(v), len(frame), len(v) + rng.randrange(100), max(0, len(v) - 10)))
+            wire = rng.choice(
+                (len(v), len(frame), len(v) + rng.randrange(100), max(0, len(v) - 10))
+            )
             out.append((1e9 + len(out) * 0.001, wire, v, linktype))
     return out
 
@@ -259,7 +302,9 @@ def main() -> None:
         run_group(out, "fuzz", [(float(n), len(d), d, lt) for n, (lt, d) in enumerate(fuzz)])
         run_group(out, "fuzz-wire", [(0.5, n % 3000, d, lt) for n, (lt, d) in enumerate(fuzz)])
         run_group(out, "layers", layer_records(1))
-        bad = [(0.0, 2, b"\x45" * (n % 3), lt) for n in range(MALFORMED_KEEP * 2) for lt in (1, 101, 0)]
+        bad = [
+            (0.0, 2, b"\x45" * (n % 3), lt) for n in range(MALFORMED_KEEP * 2) for lt in (1, 101, 0)
+        ]
         run_group(out, "keep", bad)
 
 
