@@ -91,7 +91,9 @@ impl CaptureReader {
             })
         };
         if std::fs::metadata(path).map_err(fail)?.is_dir() {
-            return Err(CaptureError(format!("{path}: is a directory, not a capture file")));
+            return Err(CaptureError(format!(
+                "{path}: is a directory, not a capture file"
+            )));
         }
         let file = std::fs::File::open(path).map_err(fail)?;
         CaptureReader::from_stream(Box::new(file), path)
@@ -171,7 +173,9 @@ impl CaptureReader {
         let name = self.name.as_str();
         let found = match &mut self.walker {
             Walker::Pcap(layout) => layout.next(&mut self.feed, name).map(|r| {
-                r.map(|(ts, wire, s, e)| ((ts, wire, s, e, layout.linktype), self.feed.offset(s - 16)))
+                r.map(|(ts, wire, s, e)| {
+                    ((ts, wire, s, e, layout.linktype), self.feed.offset(s - 16))
+                })
             }),
             Walker::Pcapng(walker, pending) => {
                 walker.next(&mut self.feed, pending, &mut self.linktypes, name)
@@ -182,7 +186,12 @@ impl CaptureReader {
             Ok(Some(((ts, wire_len, s, e, linktype), offset))) => {
                 self.offset = offset;
                 let data = self.feed.bytes(s, e);
-                Some(Record { ts, wire_len, data, linktype })
+                Some(Record {
+                    ts,
+                    wire_len,
+                    data,
+                    linktype,
+                })
             }
             Ok(None) => self.finish(None),
             Err(text) => self.finish(Some(text)),

@@ -42,7 +42,15 @@ impl Feed {
     pub(crate) fn new(src: Source, head: &[u8]) -> Feed {
         let mut buf = head.to_vec();
         buf.resize(head.len().max(4096), 0);
-        Feed { buf, start: 0, cur: head.len(), end: head.len(), base: 0, src, io_error: None }
+        Feed {
+            buf,
+            start: 0,
+            cur: head.len(),
+            end: head.len(),
+            base: 0,
+            src,
+            io_error: None,
+        }
     }
 
     /// The bytes from `from` (an index got from `cur`) to `to`.

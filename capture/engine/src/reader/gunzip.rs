@@ -77,19 +77,35 @@ pub(crate) struct Gunzip {
 
 impl Gunzip {
     pub(crate) fn new(head: Vec<u8>, raw: Box<dyn Read + Send>) -> Gunzip {
-        let inner = Buffered { raw: GzReader::new(head, raw), buf: vec![0; BUFFER], pos: 0, end: 0 };
-        Gunzip { inner, failure: None }
+        let inner = Buffered {
+            raw: GzReader::new(head, raw),
+            buf: vec![0; BUFFER],
+            pos: 0,
+            end: 0,
+        };
+        Gunzip {
+            inner,
+            failure: None,
+        }
     }
 
     /// `Gunzip.read(len(dst))`: 0 at the end or at a failure.
     pub(crate) fn read(&mut self, dst: &mut [u8]) -> usize {
-        let result = if self.failure.is_some() { Ok(0) } else { self.inner.read(dst) };
+        let result = if self.failure.is_some() {
+            Ok(0)
+        } else {
+            self.inner.read(dst)
+        };
         self.settle(result)
     }
 
     /// `Gunzip.read1(len(dst))`: what is available, 0 at the end or at a failure.
     pub(crate) fn read1(&mut self, dst: &mut [u8]) -> usize {
-        let result = if self.failure.is_some() { Ok(0) } else { self.inner.read1(dst) };
+        let result = if self.failure.is_some() {
+            Ok(0)
+        } else {
+            self.inner.read1(dst)
+        };
         self.settle(result)
     }
 

@@ -66,7 +66,11 @@ pub(crate) fn strerror(e: &std::io::Error) -> String {
 
 /// Python's `repr(bytes)`.
 pub(crate) fn py_bytes_repr(b: &[u8]) -> String {
-    let quote = if b.contains(&b'\'') && !b.contains(&b'"') { b'"' } else { b'\'' };
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
     let mut out = String::from("b");
     out.push(quote as char);
     for &c in b {
@@ -185,9 +189,17 @@ pub(crate) struct GzReader {
 impl GzReader {
     /// A reader of the gzip stream `head` + the rest of `raw`.
     pub(crate) fn new(head: Vec<u8>, raw: Box<dyn Read + Send>) -> GzReader {
-        let file = Compressed { head, head_pos: 0, raw };
+        let file = Compressed {
+            head,
+            head_pos: 0,
+            raw,
+        };
         GzReader {
-            fp: Padded { back: Vec::new(), back_pos: 0, file },
+            fp: Padded {
+                back: Vec::new(),
+                back_pos: 0,
+                file,
+            },
             dec: Decompress::new(false),
             dec_eof: false,
             new_member: true,
@@ -298,7 +310,8 @@ impl GzReader {
         let flag = head[1];
         if flag & FEXTRA != 0 {
             let len = self.fp.read_exact(2)?;
-            self.fp.read_exact(u16::from_le_bytes([len[0], len[1]]) as usize)?;
+            self.fp
+                .read_exact(u16::from_le_bytes([len[0], len[1]]) as usize)?;
         }
         for field in [FNAME, FCOMMENT] {
             if flag & field != 0 {

@@ -45,14 +45,25 @@ impl Pcap {
             return Err(format!("{name}: truncated pcap file header"));
         }
         let h = feed.bytes(feed.cur - 20, feed.cur);
-        let major = if big { u16::from_be_bytes([h[0], h[1]]) } else { u16::from_le_bytes([h[0], h[1]]) };
+        let major = if big {
+            u16::from_be_bytes([h[0], h[1]])
+        } else {
+            u16::from_le_bytes([h[0], h[1]])
+        };
         if major != 2 {
             return Err(format!("{name}: unsupported pcap version {major}"));
         }
         let snaplen = u32_at(h, 12, big);
         // The top bits of the link type carry FCS information.
         let linktype = (u32_at(h, 16, big) & 0x03FF_FFFF) as i32;
-        Ok((Pcap { big, unit, linktype }, snaplen))
+        Ok((
+            Pcap {
+                big,
+                unit,
+                linktype,
+            },
+            snaplen,
+        ))
     }
 
     /// The next record, `Ok(None)` at the clean end, or the error text.
@@ -84,6 +95,11 @@ impl Pcap {
         }
         let at = feed.cur;
         feed.cur += len;
-        Ok(Some((sec as f64 + frac as f64 * self.unit, wirelen, at + 16, at + len)))
+        Ok(Some((
+            sec as f64 + frac as f64 * self.unit,
+            wirelen,
+            at + 16,
+            at + len,
+        )))
     }
 }

@@ -35,7 +35,10 @@ pub(crate) struct Pcapng {
 impl Pcapng {
     /// Reads the first block (whose type, the SHB's, was read): the walker and that block.
     pub(crate) fn open(feed: &mut Feed, name: &str) -> Result<(Pcapng, Block), String> {
-        let mut walker = Pcapng { big: false, ifaces: Vec::new() };
+        let mut walker = Pcapng {
+            big: false,
+            ifaces: Vec::new(),
+        };
         match walker.block_after_type(feed, SHB, name)? {
             Some(first) => Ok((walker, first)),
             None => Err(format!("{name}: truncated pcapng section header")),
@@ -92,7 +95,11 @@ impl Pcapng {
         }
         let body_end = feed.cur - 4;
         let at = body_end - body_len - 8;
-        Ok(Some(Block { btype: self.u32(&btype), body: (body_end - body_len, body_end), at }))
+        Ok(Some(Block {
+            btype: self.u32(&btype),
+            body: (body_end - body_len, body_end),
+            at,
+        }))
     }
 
     /// The next packet, `Ok(None)` at the clean end, or the error text. `pending` is a block
@@ -143,7 +150,12 @@ impl Pcapng {
                 let linktype = self.u16(body) as i32;
                 let snaplen = self.u32(&body[4..]);
                 let (unit, offset) = self.iface_options(&body[8..]);
-                self.ifaces.push(Iface { linktype, unit, offset, snaplen });
+                self.ifaces.push(Iface {
+                    linktype,
+                    unit,
+                    offset,
+                    snaplen,
+                });
                 linktypes.push(linktype);
             }
             6 if body.len() >= 20 => {
@@ -155,7 +167,9 @@ impl Pcapng {
             }
             3 if body.len() >= 4 && !self.ifaces.is_empty() => {
                 let wirelen = self.u32(body);
-                let Iface { linktype, snaplen, .. } = self.ifaces[0];
+                let Iface {
+                    linktype, snaplen, ..
+                } = self.ifaces[0];
                 let snap = if snaplen != 0 { snaplen } else { wirelen };
                 let caplen = wirelen.min(snap).min((body.len() - 4) as u32);
                 let (s, e) = clip(4, caplen);
@@ -178,7 +192,13 @@ impl Pcapng {
     fn packet(&self, iface: u32, ticks: u64, wirelen: u32, s: usize, e: usize) -> Packet {
         match self.ifaces.get(iface as usize) {
             None => (ticks as f64 * 1e-6, wirelen, s, e, UNDECLARED_INTERFACE),
-            Some(i) => (i.offset as f64 + ticks as f64 * i.unit, wirelen, s, e, i.linktype),
+            Some(i) => (
+                i.offset as f64 + ticks as f64 * i.unit,
+                wirelen,
+                s,
+                e,
+                i.linktype,
+            ),
         }
     }
 
@@ -203,7 +223,11 @@ impl Pcapng {
             } else if code == 14 && value.len() == 8 {
                 let mut v = [0u8; 8];
                 v.copy_from_slice(value);
-                offset = if self.big { i64::from_be_bytes(v) } else { i64::from_le_bytes(v) };
+                offset = if self.big {
+                    i64::from_be_bytes(v)
+                } else {
+                    i64::from_le_bytes(v)
+                };
             }
             pos += 4 + ((length + 3) & !3);
         }
@@ -212,7 +236,7 @@ impl Pcapng {
 }
 
 fn check_len(total: usize, name: &str) -> Result<(), String> {
-    if total < 12 || total % 4 != 0 || total > MAX_RECORD {
+    if total < 12 || !total.is_multiple_of(4) || total > MAX_RECORD {
         return Err(format!("{name}: corrupt pcapng block length {total}"));
     }
     Ok(())
