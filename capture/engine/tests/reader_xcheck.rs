@@ -1,7 +1,9 @@
 //! Cross-check against the Python reader: reads the cases written by `xcheck/reader_xcheck.py`
 //! and compares every record (time bits, lengths, link type, data hash) and the error with
-//! Python's. Skipped (passes) when the cases were not generated; `READER_XCHECK_DIR` overrides
-//! /tmp/reader-xcheck.
+//! Python's. Ignored by default (11k cases; generate them first, see the script), and passes
+//! with a note when they were not generated; `READER_XCHECK_DIR` overrides /tmp/reader-xcheck.
+//!
+//! `cargo test --release --test reader_xcheck -- --ignored --nocapture`
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -21,7 +23,12 @@ fn dump(path: &str, name: &str) -> String {
         let digest = Blake2b::<U16>::digest(r.data);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         let (bits, len) = (r.ts.to_bits(), r.data.len());
-        writeln!(out, "R {bits:016x} {} {len} {} {hex}", r.wire_len, r.linktype).ok();
+        writeln!(
+            out,
+            "R {bits:016x} {} {len} {} {hex}",
+            r.wire_len, r.linktype
+        )
+        .ok();
     }
     let types: Vec<String> = reader.linktypes().iter().map(|t| t.to_string()).collect();
     let error = reader.error().unwrap_or("");
@@ -30,12 +37,16 @@ fn dump(path: &str, name: &str) -> String {
 }
 
 #[test]
+#[ignore]
 fn records_and_errors_equal_pythons() {
     let dir = PathBuf::from(
         std::env::var("READER_XCHECK_DIR").unwrap_or_else(|_| "/tmp/reader-xcheck".into()),
     );
     let Ok(list) = std::fs::read_to_string(dir.join("cases.txt")) else {
-        eprintln!("no cases in {}: run xcheck/reader_xcheck.py first", dir.display());
+        eprintln!(
+            "no cases in {}: run xcheck/reader_xcheck.py first",
+            dir.display()
+        );
         return;
     };
     let expected = std::fs::read_to_string(dir.join("python.txt")).expect("python.txt");
@@ -56,5 +67,9 @@ fn records_and_errors_equal_pythons() {
     for line in differ.iter().take(40) {
         println!("  {line}");
     }
-    assert!(differ.is_empty(), "{} cases differ from Python", differ.len());
+    assert!(
+        differ.is_empty(),
+        "{} cases differ from Python",
+        differ.len()
+    );
 }

@@ -8,7 +8,7 @@ bad CRC. Python's records go to OUT/python.txt; then `cargo test --test reader_x
 the same files with the Rust reader and compares line by line.
 
     cd <worktree> && PYTHONPATH=. /work/refvenv/bin/python capture/engine/xcheck/reader_xcheck.py
-    cd capture/engine && cargo test --release --test reader_xcheck -- --nocapture
+    cd capture/engine && cargo test --release --test reader_xcheck -- --ignored --nocapture
 """
 
 from __future__ import annotations
@@ -130,6 +130,10 @@ def gz_variants(name: str, raw: bytes, cuts: int) -> dict[str, bytes]:
         out[f"{name}.cut{at}.gz"] = whole[:at]
     for at in range(10, len(whole) - 8, max(1, len(whole) // 40)):
         out[f"{name}.flip{at}.gz"] = whole[:at] + bytes([whole[at] ^ 0x55]) + whole[at + 1 :]
+    # Runs of 0xff mostly make zlib fail mid-stream ("invalid distance too far back", ...):
+    # where Python stops then depends on its 8 KiB windows and output blocks.
+    for at in range(10, len(whole) - 16, max(1, len(whole) // 150)):
+        out[f"{name}.smash{at}.gz"] = whole[:at] + b"\xff" * 6 + whole[at + 6 :]
     return out
 
 
