@@ -368,3 +368,34 @@ fn pipe_records_are_not_held_back() {
     assert!(reader.next_record().is_none());
     assert_eq!(reader.error(), None);
 }
+
+/// Through a real pipe whose writer stays open: each record arrives while more may follow.
+#[test]
+fn real_pipe_is_not_waited_on() {
+    use std::io::Write;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let (reader, mut writer) = std::io::pipe().expect("pipe");
+    let cap = pcap(false, true, 2);
+    writer.write_all(&cap[..24 + 76]).expect("write");
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let mut capture = CaptureReader::from_stream(Box::new(reader), "-").expect("opens");
+        for _ in 0..2 {
+            let got = capture.next_record().map(|r| r.data[0]);
+            tx.send(got).expect("send");
+        }
+        capture.next_record().is_none() && capture.error().is_none()
+    });
+    let wait = Duration::from_secs(10);
+    assert_eq!(
+        rx.recv_timeout(wait),
+        Ok(Some(0)),
+        "first record while the pipe is open"
+    );
+    writer.write_all(&cap[24 + 76..]).expect("write");
+    assert_eq!(rx.recv_timeout(wait), Ok(Some(1)));
+    drop(writer);
+    assert!(thread.join().expect("reader thread"));
+}
