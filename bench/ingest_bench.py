@@ -5,12 +5,16 @@ tool once on it, in the same run, timing the whole process (start-up included) a
 peak RSS from the kernel's rusage of that child (`os.wait4`):
 
     tcpwatch -r FILE --export jsonl > /dev/null
+    tcpwatch -r FILE --print > /dev/null
     tshark -n -q -z conv,tcp -r FILE
     tcpdump -n -r FILE > /dev/null
     tcpdump -n -r FILE 'ip proto 99'          (libpcap's raw read: the floor)
     python bench/pyfloor.py FILE              (the least any pure-Python per-packet loop does)
 
     .venv/bin/python bench/ingest_bench.py [--packets N] [--flows N] [--tools tcpwatch,tshark]
+
+`--startup` times `tcpwatch -r SMALL --export jsonl` on a 10-packet capture instead (the whole
+process: interpreter, imports, the engine), best of several runs.
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 TCPWATCH = str(ROOT / ".venv" / "bin" / "tcpwatch")
-TARGET_PPS = 500_000
-TARGET_VS_TSHARK = 3.5
+TARGET_PPS = 2_000_000
+TARGET_VS_TSHARK = 15.0
+TARGET_PRINT_VS_TCPDUMP = 3.0
 TARGET_RSS_MB = 150
+TARGET_STARTUP_S = 0.3
+SMALL = ROOT / "tests" / "data" / "chrissanders_tcp_teardown.pcapng"
 
 
 @dataclass
@@ -52,6 +59,7 @@ def tool_commands(path: Path) -> dict[str, list[str]]:
     f = str(path)
     return {
         "tcpwatch": [TCPWATCH, "-r", f, "--export", "jsonl"],
+        "tcpwatch-print": [TCPWATCH, "-r", f, "--print"],
         "tshark": ["tshark", "-n", "-q", "-z", "conv,tcp", "-r", f],
         "tcpdump": ["tcpdump", "-n", "-r", f],
         "floor": ["tcpdump", "-n", "-r", f, "ip proto 99"],
@@ -144,6 +152,11 @@ def verdict(runs: list[Run], packets: int) -> list[str]:
         ratio = by["tshark"].seconds / tw.seconds
         ok = "met" if ratio >= TARGET_VS_TSHARK else "NOT met"
         out.append(f"vs tshark {ratio:.2f}x (target >= {TARGET_VS_TSHARK}x): {ok}")
+    printer, tcpdump = by.get("tcpwatch-print"), by.get("tcpdump")
+    if printer is not None and tcpdump is not None and printer.status == 0:
+        ratio = tcpdump.seconds / printer.seconds
+        ok = "met" if ratio >= TARGET_PRINT_VS_TCPDUMP else "NOT met"
+        out.append(f"--print vs tcpdump {ratio:.2f}x (target >= {TARGET_PRINT_VS_TCPDUMP}x): {ok}")
     mb = tw.peak_kb / 1024
     out.append(
         f"peak RSS {mb:.1f} MB (target < {TARGET_RSS_MB} MB): {'met' if mb < 150 else 'NOT met'}"
@@ -152,72 +165,18 @@ def verdict(runs: list[Run], packets: int) -> list[str]:
     return out
 
 
-def stages(path: Path, packets: int) -> str:
-    """In-process CPU time of each pipeline stage, cumulatively: read, +decode, +track, +export.
-
-    CPU time (not wall) so that other load on the machine does not distort the split.
-    """
-    sys.path.insert(0, str(ROOT))
-    from capture.decode import Decoder
-    from capture.export import JsonlWriter
-    from capture.flows import FlowTracker
-    from capture.pcapio import open_capture
-
-    def read() -> None:
-        for _ in open_capture(str(path)):
-            pass
-
-    def decode() -> None:
-        dec = Decoder().decode
-        for n, (ts, wl, data, lt) in enumerate(open_capture(str(path)), 1):
-            dec(data, ts, wl, lt, n)
-
-    def track(export: bool = False) -> None:
-        dec = Decoder().decode
-        tracker = FlowTracker(max_flows=250_000, frames_per_flow=0)
-        ingest = tracker.ingest
-        for n, (ts, wl, data, lt) in enumerate(open_capture(str(path)), 1):
-            seg = dec(data, ts, wl, lt, n)
-            if seg is not None:
-                ingest(seg)
-        tracker.finish()
-        if export:
-            with open(os.devnull, "w") as out:
-                writer = JsonlWriter(out)
-                for flow in tracker.all_flows():
-                    writer.write(flow.record())
-
-    def fused() -> None:
-        import threading
-
-        from capture.fastpath import track_pcap
-
-        reader = open_capture(str(path))
-        blocks = reader.pcap_blocks()
-        assert blocks is not None
-        tracker = FlowTracker(max_flows=250_000, frames_per_flow=0)
-        track_pcap(blocks, Decoder(), tracker, threading.Event())
-        tracker.finish()
-        with open(os.devnull, "w") as out:
-            writer = JsonlWriter(out)
-            for flow in tracker.all_flows():
-                writer.write(flow.record())
-
-    rows = ["| stage (cumulative) | CPU s | packets/CPU-s | added CPU s |", "|---|---|---|---|"]
-    prev = 0.0
-    for name, fn in [
-        ("read records", read),
-        ("+ decode", decode),
-        ("+ track", track),
-        ("+ export jsonl", lambda: track(export=True)),
-        ("chunk walk + fused decode/track + export (`--export`'s path, no linger)", fused),
-    ]:
-        t0 = time.process_time()
-        fn()
-        cpu = time.process_time() - t0
-        rows.append(f"| {name} | {cpu:.2f} | {packets / cpu:,.0f} | {cpu - prev:+.2f} |")
-        prev = cpu
-    return "\n".join(rows)
+def startup(tries: int = 7) -> str:
+    """Whole-process wall time of an export of a 10-packet capture, best and median of `tries`."""
+    times = sorted(
+        measure("startup", [TCPWATCH, "-r", str(SMALL), "--export", "jsonl"]).seconds
+        for _ in range(tries)
+    )
+    best, median = times[0], times[len(times) // 2]
+    met = "met" if median <= TARGET_STARTUP_S else "NOT met"
+    return (
+        f"start-up, {SMALL.name} --export jsonl: best {best:.3f} s, median {median:.3f} s "
+        f"(target <= {TARGET_STARTUP_S} s): {met}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,14 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--flows", type=int, default=44_000, help="normal flows; ~6k flood+scan added")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--tools", default="tcpwatch,tshark,tcpdump,floor,pyfloor")
+    ap.add_argument("--tools", default="tcpwatch,tcpwatch-print,tshark,tcpdump,floor,pyfloor")
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the fastest is kept")
-    ap.add_argument("--stages", action="store_true", help="only the in-process CPU split")
+    ap.add_argument("--startup", action="store_true", help="only the start-up time")
     args = ap.parse_args(argv)
-    path, packets = ensure_capture(args.packets, args.flows, args.seed)
-    if args.stages:
-        print(stages(path, packets))
+    OUT.mkdir(parents=True, exist_ok=True)
+    if args.startup:
+        print(startup())
         return 0
+    path, packets = ensure_capture(args.packets, args.flows, args.seed)
     cmds = tool_commands(path)
     load_before = os.getloadavg()[0]
     runs = []

@@ -54,6 +54,8 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
     """Run `--print` / `--export` / `--insights`; returns the exit status."""
     stop = _Stop()
     stop.install()
+    if args.read and args.replay is None and not args.insights and not expression:
+        return _run_native(args, stop)
     selected = compile_filter(expression)
     with ExitStack() as stack:
         try:
@@ -117,6 +119,46 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
         if error:
             say(error)
             return 2
+    return 0
+
+
+def _run_native(args: argparse.Namespace, stop: _Stop) -> int:
+    """A whole capture file through the native engine: reading, decoding, tracking and the
+    outputs all happen in `capture._engine`, outside the GIL."""
+    from capture import _engine
+
+    if args.output:
+        try:  # the engine writes the file; its errors are reported here as for the other modes
+            open(args.output, "w").close()  # noqa: SIM115
+        except OSError as exc:
+            say(f"cannot write {args.output}: {exc.strerror}")
+            return 2
+    try:
+        totals = _engine.run_file(
+            args.read,
+            print=args.print,
+            absolute=args.absolute,
+            export=args.export,
+            output=args.output,
+            max_flows=args.max_flows,
+            stop=stop.event.is_set,
+        )
+    except _engine.CaptureError as exc:
+        say(str(exc))
+        return 2
+    except BrokenPipeError:
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
+    except OSError as exc:
+        _silence_stdout()
+        say(f"cannot write {args.output or 'standard output'}: {exc.strerror or exc}")
+        return 1
+    malformed = dict(totals["malformed"])
+    stats = SourceStats(frames=totals["frames"], tcp=totals["tcp"], malformed=malformed)
+    _say_totals(stats, totals["flows"], totals["evicted"], totals["records"])
+    if totals["error"]:
+        say(totals["error"])
+        return 2
     return 0
 
 
@@ -248,17 +290,22 @@ def _print_insights(tracker: FlowTracker, args: argparse.Namespace, out: TextIO)
 def _print_totals(
     stats: SourceStats, tracker: FlowTracker, writer: JsonlWriter | CsvWriter | None
 ) -> None:
+    records = None if writer is None else writer.count
+    _say_totals(stats, tracker.flow_count, tracker.evicted, records)
+
+
+def _say_totals(stats: SourceStats, flows: int, evicted: int, records: int | None) -> None:
     malformed = sum(stats.malformed.values())
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.malformed.items()))
     parts = [
         f"{stats.frames} frames",
         f"{stats.tcp} TCP segments",
         f"{malformed} malformed" + (f" ({reasons})" if reasons else ""),
-        f"{tracker.flow_count} flows",
-        f"{tracker.evicted} evicted",
+        f"{flows} flows",
+        f"{evicted} evicted",
     ]
     if stats.kernel_drops or stats.queue_drops:
         parts.append(f"{stats.kernel_drops} kernel drops, {stats.queue_drops} queue drops")
-    if writer is not None:
-        parts.append(f"{writer.count} records written")
+    if records is not None:
+        parts.append(f"{records} records written")
     say(", ".join(parts))

@@ -263,16 +263,25 @@ impl Flow {
 
     /// The kept segments in capture order: the recent ring plus handshake and teardown.
     pub fn frames(&self) -> Vec<&KeptFrame> {
+        self.kept_in_order().into_iter().map(|k| &**k).collect()
+    }
+
+    /// `frames`, shared: for views that outlive this borrow of the flow.
+    pub fn kept_frames(&self) -> Vec<Arc<KeptFrame>> {
+        self.kept_in_order().into_iter().cloned().collect()
+    }
+
+    fn kept_in_order(&self) -> Vec<&Arc<KeptFrame>> {
         let Some(kept) = &self.kept else {
             return Vec::new();
         };
-        let mut out: Vec<&KeptFrame> = kept.special.iter().map(|k| &**k).collect();
+        let mut out: Vec<&Arc<KeptFrame>> = kept.special.iter().collect();
         if let Some(ring) = &kept.ring {
-            out.extend(ring.iter().map(|k| &**k));
+            out.extend(ring.iter());
         }
         // Stable: of two kept with one frame number, Python's dict keeps the ring's (the later).
         out.sort_by_key(|k| k.seg.frame_no);
-        let mut dedup: Vec<&KeptFrame> = Vec::with_capacity(out.len());
+        let mut dedup: Vec<&Arc<KeptFrame>> = Vec::with_capacity(out.len());
         for k in out {
             match dedup.last_mut() {
                 Some(last) if last.seg.frame_no == k.seg.frame_no => *last = k,

@@ -17,5 +17,6 @@ pub mod tcpstate;
 pub mod tracker;
 pub mod zeek;
 
+pub mod headless;
 #[cfg(feature = "python")]
 mod python;

@@ -4,7 +4,7 @@
 //! verification.
 //!
 //! ```text
-//! PYTHONPATH=. /work/refvenv/bin/python capture/engine/xcheck/decode_dump.py /tmp/decode-xcheck.tsv
+//! PYTHONPATH=. .venv/bin/python capture/engine/xcheck/decode_dump.py /tmp/decode-xcheck.tsv
 //! cd capture/engine && DECODE_XCHECK=/tmp/decode-xcheck.tsv cargo test --test decode_xcheck -- --ignored
 //! ```
 

@@ -1,5 +1,5 @@
 //! `Printer` against Python's SegmentPrinter, segment by segment. The fixture is made by
-//! `xcheck/print_fixture.py` (not committed), e.g. from the worktree root:
+//! `xcheck/print_fixture.py` (not committed), e.g. from the repository root:
 //!   TZ=UTC PYTHONPATH=. python capture/engine/xcheck/print_fixture.py /tmp/tcpwatch-print.jsonl
 //! then `TZ=UTC cargo test --test print_python` (the path may be set in TCPWATCH_PRINT_FIXTURE).
 //! Relative and absolute lines are compared in local time when this process has the fixture's

@@ -3,7 +3,7 @@
 //! The Python reader and decoder dump every segment of every bundled capture:
 //!
 //! ```text
-//! cd <worktree> && PYTHONPATH=. /work/refvenv/bin/python \
+//! PYTHONPATH=. .venv/bin/python \
 //!     capture/engine/xcheck/dump_segments.py /tmp/segdump
 //! TRACKER_XCHECK_DIR=/tmp/segdump cargo test --test tracker_xcheck -- --nocapture
 //! ```

@@ -6,7 +6,7 @@
 //! names one or more dumps (colon separated):
 //!
 //! ```text
-//! cd <worktree> && PYTHONPATH=. /work/refvenv/bin/python capture/engine/xcheck/zeek_dump.py \
+//! PYTHONPATH=. .venv/bin/python capture/engine/xcheck/zeek_dump.py \
 //!     /tmp/zeek_calls.txt
 //! cd capture/engine && ZEEK_CALLS=/tmp/zeek_calls.txt cargo test --test zeek_xcheck -- --nocapture
 //! ```

@@ -1,6 +1,6 @@
 """Dump what Python's decoder makes of every frame, for `tests/decode_xcheck.rs` to compare.
 
-    cd <worktree> && PYTHONPATH=. /work/refvenv/bin/python capture/engine/xcheck/decode_dump.py \
+    PYTHONPATH=. .venv/bin/python capture/engine/xcheck/decode_dump.py \
         /tmp/decode-xcheck.tsv
 
 Groups of frames, each through one fresh `Decoder` (as the tool decodes one capture):

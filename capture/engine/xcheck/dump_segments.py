@@ -1,7 +1,7 @@
 """Dump every decoded Segment of every capture with golden outputs, for the Rust tracker's
 cross-check (`tests/tracker_xcheck.rs`).
 
-    cd <worktree> && PYTHONPATH=. /work/refvenv/bin/python capture/engine/xcheck/dump_segments.py /tmp/segdump
+    PYTHONPATH=. .venv/bin/python capture/engine/xcheck/dump_segments.py /tmp/segdump
 
 Writes `<out>/<capture>.jsonl`: one JSON object per segment, every field of `Segment` (addresses
 and option bytes in hex) plus the three checks the Rust `Segment` carries precomputed.
@@ -51,8 +51,7 @@ def main() -> None:
             continue
         rows = []
         try:
-            for seg in decoded(reader, Decoder()):
-                rows.append(json.dumps(row(seg)))
+            rows.extend(json.dumps(row(seg)) for seg in decoded(reader, Decoder()))
         except CaptureError as exc:
             print(f"{golden.name}: cut short: {exc}", file=sys.stderr)
         finally:

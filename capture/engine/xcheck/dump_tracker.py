@@ -2,7 +2,7 @@
 cover (no embryos, a tight cap, kept frames with small budgets, linger) and dump what comes out,
 for `tests/tracker_xcheck.rs` (`tracker_matches_python_in_other_configurations`).
 
-    cd <worktree> && PYTHONPATH=. /work/refvenv/bin/python \
+    PYTHONPATH=. .venv/bin/python \
         capture/engine/xcheck/dump_tracker.py /tmp/segdump
 
 For each capture that `dump_segments.py` dumped to `<dir>/*.jsonl`, reads the capture again
@@ -26,10 +26,22 @@ from capture.sources import decoded
 ROOT = Path(__file__).resolve().parents[3]
 
 CONFIGS = {
-    "A": dict(max_flows=3, frames_per_flow=0, linger=None, embryos=False),
-    "B": dict(max_flows=100_000, frames_per_flow=4, frame_budget=50, frame_bytes=20_000, linger=2.0),
-    "C": dict(max_flows=7, frames_per_flow=0, linger=None, embryos=True),
-    "D": dict(max_flows=5, frames_per_flow=2, frame_budget=7, frame_bytes=1_000_000, linger=0.5),
+    "A": {"max_flows": 3, "frames_per_flow": 0, "linger": None, "embryos": False},
+    "B": {
+        "max_flows": 100_000,
+        "frames_per_flow": 4,
+        "frame_budget": 50,
+        "frame_bytes": 20_000,
+        "linger": 2.0,
+    },
+    "C": {"max_flows": 7, "frames_per_flow": 0, "linger": None, "embryos": True},
+    "D": {
+        "max_flows": 5,
+        "frames_per_flow": 2,
+        "frame_budget": 7,
+        "frame_bytes": 1_000_000,
+        "linger": 0.5,
+    },
 }
 ZEEK = ("history", "conn_state", "orig_bytes", "resp_bytes")
 
@@ -38,8 +50,7 @@ def read(name: str) -> list:
     reader = open_capture(str(ROOT / "tests" / "data" / name))
     segs: list = []
     try:
-        for seg in decoded(reader, Decoder()):
-            segs.append(seg)
+        segs.extend(decoded(reader, Decoder()))
     except CaptureError:
         pass  # as the dump: what came before the damage
     finally:
@@ -66,7 +77,7 @@ def main() -> None:
         segs = read(dump.stem)
         for name, cfg in CONFIGS.items():
             gone: list = []
-            t = FlowTracker(on_evict=lambda f: gone.append(flow_out(f)), **cfg)
+            t = FlowTracker(on_evict=lambda f, gone=gone: gone.append(flow_out(f)), **cfg)
             changed = []
             t.take_changed()
             for seg in segs:

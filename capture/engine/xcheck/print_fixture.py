@@ -7,7 +7,7 @@ reads, the flow id, from_orig, the flow's last 4 transitions, and the expected l
 `print-S.txt`; another TZ (Asia/Kolkata, America/New_York) checks local time. Each capture's
 first row names it and the TZ. `tests/print_python.rs` replays the dump (run it with the same TZ).
 
-Usage (from the worktree root):
+Usage (from the repository root):
   TZ=UTC PYTHONPATH=. python capture/engine/xcheck/print_fixture.py OUT.jsonl [capture ...]
 With no capture named, every capture in tests/data.
 """
@@ -43,8 +43,7 @@ def dump(capture: Path, out) -> int:
             flow = tracker.ingest(seg)
             from_orig = seg.src == flow.orig_addr and seg.sport == flow.orig_port
             moves = [
-                [t.ts, t.frame_no, t.side, t.old, t.new]
-                for t in recent_transitions(flow.moves, 4)
+                [t.ts, t.frame_no, t.side, t.old, t.new] for t in recent_transitions(flow.moves, 4)
             ]
             rel_lines.append(rel.line(seg, flow))
             abs_lines.append(absolute.line(seg, flow))

@@ -7,7 +7,7 @@ gzip: whole, multi-member, zero-padded, trailing garbage, cut at many offsets, c
 bad CRC. Python's records go to OUT/python.txt; then `cargo test --test reader_xcheck` reads
 the same files with the Rust reader and compares line by line.
 
-    cd <worktree> && PYTHONPATH=. /work/refvenv/bin/python capture/engine/xcheck/reader_xcheck.py
+    PYTHONPATH=. .venv/bin/python capture/engine/xcheck/reader_xcheck.py
     cd capture/engine && cargo test --release --test reader_xcheck -- --ignored --nocapture
 """
 
@@ -17,7 +17,6 @@ import gzip
 import hashlib
 import struct
 import sys
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -48,7 +47,9 @@ def dump(path: Path) -> list[str]:
 
 def block(btype: int, body: bytes, o: str = "<") -> bytes:
     body += b"\0" * (-len(body) % 4)
-    return struct.pack(o + "II", btype, 12 + len(body)) + body + struct.pack(o + "I", 12 + len(body))
+    return (
+        struct.pack(o + "II", btype, 12 + len(body)) + body + struct.pack(o + "I", 12 + len(body))
+    )
 
 
 def opt(code: int, value: bytes, o: str = "<", declared: int | None = None) -> bytes:
@@ -74,8 +75,14 @@ def synthetic() -> dict[str, bytes]:
     frame = bytes(range(60))
     out = {}
     for o, tag in (("<", "le"), (">", "be")):
-        body = shb(o) + idb(o, 1) + idb(o, 101, opt(9, b"\x09", o) + opt(14, struct.pack(o + "q", -5), o))
-        body += epb(o, 0, 1_700_000_000_123_456, frame) + epb(o, 1, 1_700_000_000_123_456_789, frame)
+        body = (
+            shb(o)
+            + idb(o, 1)
+            + idb(o, 101, opt(9, b"\x09", o) + opt(14, struct.pack(o + "q", -5), o))
+        )
+        body += epb(o, 0, 1_700_000_000_123_456, frame) + epb(
+            o, 1, 1_700_000_000_123_456_789, frame
+        )
         body += epb(o, 7, 123_456_789, frame)  # undeclared interface
         body += block(3, struct.pack(o + "I", 80) + frame, o)  # simple packet block
         body += block(2, struct.pack(o + "HHIIII", 1, 0, 0, 99, 10, 60) + frame, o)  # obsolete
@@ -86,17 +93,30 @@ def synthetic() -> dict[str, bytes]:
         out[f"synthetic-{tag}.pcapng"] = body
         for r in list(range(0, 20)) + [0x80 | i for i in range(0, 40, 3)]:
             out[f"tsresol-{tag}-{r}.pcapng"] = (
-                shb(o) + idb(o, 1, opt(9, bytes([r]), o)) + epb(o, 0, 1_700_000_000_987_654_321, frame)
+                shb(o)
+                + idb(o, 1, opt(9, bytes([r]), o))
+                + epb(o, 0, 1_700_000_000_987_654_321, frame)
             )
-        out[f"tsresol-overrun-{tag}.pcapng"] = shb(o) + idb(o, 1, struct.pack(o + "HH", 9, 1)) + epb(o, 0, 1, frame)
-        out[f"tsoffset-overrun-{tag}.pcapng"] = shb(o) + idb(o, 1, struct.pack(o + "HH", 14, 8)) + epb(o, 0, 1, frame)
-        out[f"spb-snaplen-{tag}.pcapng"] = shb(o) + idb(o, 1, snaplen=20) + block(3, struct.pack(o + "I", 60) + frame, o)
+        out[f"tsresol-overrun-{tag}.pcapng"] = (
+            shb(o) + idb(o, 1, struct.pack(o + "HH", 9, 1)) + epb(o, 0, 1, frame)
+        )
+        out[f"tsoffset-overrun-{tag}.pcapng"] = (
+            shb(o) + idb(o, 1, struct.pack(o + "HH", 14, 8)) + epb(o, 0, 1, frame)
+        )
+        out[f"spb-snaplen-{tag}.pcapng"] = (
+            shb(o) + idb(o, 1, snaplen=20) + block(3, struct.pack(o + "I", 60) + frame, o)
+        )
         out[f"spb-noiface-{tag}.pcapng"] = shb(o) + block(3, struct.pack(o + "I", 60) + frame, o)
-        out[f"shb12-{tag}.pcapng"] = struct.pack(o + "II", 0x0A0D0D0A, 12) + struct.pack(o + "I", 0x1A2B3C4D) + b"\0\0\0\0"
+        out[f"shb12-{tag}.pcapng"] = (
+            struct.pack(o + "II", 0x0A0D0D0A, 12) + struct.pack(o + "I", 0x1A2B3C4D) + b"\0\0\0\0"
+        )
     for o, tag in (("<", "le"), (">", "be")):
         for magic, unit in ((0xA1B2C3D4, "us"), (0xA1B23C4D, "ns")):
             head = struct.pack(o + "IHHiIII", magic, 2, 4, 0, 0, 65535, 0x10000001)
-            recs = b"".join(struct.pack(o + "IIII", 1_700_000_000 + i, 999_999_999 - i, 60, 70) + frame for i in range(5))
+            recs = b"".join(
+                struct.pack(o + "IIII", 1_700_000_000 + i, 999_999_999 - i, 60, 70) + frame
+                for i in range(5)
+            )
             out[f"pcap-{tag}-{unit}.pcap"] = head + recs
     return out
 
@@ -126,7 +146,9 @@ def gz_variants(name: str, raw: bytes, cuts: int) -> dict[str, bytes]:
         f"{name}.stored.gz": gzip.compress(raw, compresslevel=0, mtime=0),
     }
     step = max(1, len(whole) // cuts)
-    for at in sorted(set(range(0, len(whole), step)) | set(range(max(0, len(whole) - 12), len(whole)))):
+    for at in sorted(
+        set(range(0, len(whole), step)) | set(range(max(0, len(whole) - 12), len(whole)))
+    ):
         out[f"{name}.cut{at}.gz"] = whole[:at]
     for at in range(10, len(whole) - 8, max(1, len(whole) // 40)):
         out[f"{name}.flip{at}.gz"] = whole[:at] + bytes([whole[at] ^ 0x55]) + whole[at + 1 :]
@@ -148,14 +170,25 @@ def main() -> None:
     cases["fuzz-crash.pcapng"] = (DATA / "fuzz" / "crash-pcapng-idb-tsresol-empty.bin").read_bytes()
     cases.update(synthetic())
     cases.update(hostile())
-    for small in ("tcpdump_print-flags.pcap", "zeek_vlan-pcp-dei.pcapng", "pcapplusplus_nanosecs_big_endian.pcap"):
+    for small in (
+        "tcpdump_print-flags.pcap",
+        "zeek_vlan-pcp-dei.pcapng",
+        "pcapplusplus_nanosecs_big_endian.pcap",
+    ):
         raw = (DATA / small).read_bytes()
         for at in range(len(raw)):
             cases[f"{small}.plaincut{at}"] = raw[:at]
-    for big in ("chrissanders_http_espn_fail.pcapng", "suricata_bug-4376_syn_retransmit_with_ts.pcap", "zeek_tcp_options.pcap", "synthetic-be.pcapng"):
+    for big in (
+        "chrissanders_http_espn_fail.pcapng",
+        "suricata_bug-4376_syn_retransmit_with_ts.pcap",
+        "zeek_tcp_options.pcap",
+        "synthetic-be.pcapng",
+    ):
         cases.update(gz_variants(big, cases[big], 60))
     # A long stream of small frames: many gzip windows and BufferedReader refills.
-    frames = b"".join(struct.pack("<IIII", i, i % 1000000, 60, 60) + bytes([i % 251]) * 60 for i in range(40000))
+    frames = b"".join(
+        struct.pack("<IIII", i, i % 1000000, 60, 60) + bytes([i % 251]) * 60 for i in range(40000)
+    )
     head = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
     cases["many.pcap"] = head + frames
     cases.update(gz_variants("many.pcap", head + frames, 30))

@@ -4,7 +4,7 @@ Runs each capture of tests/data (as tests/captures.py does: real reader, decoder
 with ZeekState's public methods wrapped, and writes one line per call plus the state after it.
 `capture/engine/tests/zeek_xcheck.rs` replays the lines on the Rust ZeekState.
 
-    cd <worktree> && PYTHONPATH=. /work/refvenv/bin/python capture/engine/xcheck/zeek_dump.py \
+    PYTHONPATH=. .venv/bin/python capture/engine/xcheck/zeek_dump.py \
         [--verify] /tmp/zeek_calls.txt
     ... zeek_dump.py --random 20000 [SEED] /tmp/zeek_random.txt   # random conversations instead
 

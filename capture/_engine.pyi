@@ -1,0 +1,163 @@
+"""Type stubs of the native engine (capture/engine, built by maturin as `capture._engine`)."""
+
+from collections.abc import Callable
+from typing import Any
+
+class CaptureError(Exception):
+    """A capture cannot be read; the message is one line, ready for the user."""
+
+def version() -> str: ...
+def run_file(
+    path: str,
+    *,
+    print: bool = False,
+    absolute: bool = False,
+    utc: bool = False,
+    export: str | None = None,
+    output: str | None = None,
+    max_flows: int = 250_000,
+    verify_checksums: bool = False,
+    stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]: ...
+
+class Transition:
+    """One endpoint state change."""
+
+    ts: float
+    frame_no: int
+    side: str
+    old: str
+    new: str
+
+class Segment:
+    """One kept segment with its frame."""
+
+    frame_no: int
+    ts: float
+    linktype: int
+    frame: bytes
+    wire_len: int
+    truncated: bool
+    ip_version: int
+    ip_off: int
+    src: bytes
+    dst: bytes
+    ip_len: int
+    ttl: int
+    vlan: tuple[int, ...]
+    tcp_off: int
+    sport: int
+    dport: int
+    seq: int
+    ack: int
+    flags: int
+    window: int
+    urg_ptr: int
+    opts: bytes
+    bad_opts: str
+    payload_len: int
+    def payload(self) -> bytes: ...
+
+class Side:
+    """One direction of a flow."""
+
+    side: str
+    state: str
+    isn: int | None
+    fin_seq: int
+    fin_acked: bool
+    got_fin: bool
+    active: bool
+    pkts: int
+    ip_bytes: int
+    payload: int
+    noack: int
+    syn: int
+    synack: int
+    fin: int
+    rst: int
+    psh: int
+    urg: int
+    ece: int
+    cwr: int
+    base: int
+    hi: int
+    retrans: int
+    zero_window: int
+    mss: int | None
+    wscale: int | None
+    sack_perm: bool | None
+    timestamps: bool | None
+    tfo: bytes | None
+    syn_data: int
+    syn_ts: float
+    synack_ts: float
+    syn_times: list[float] | None
+    synack_times: list[float] | None
+    flags: dict[str, int]
+
+class Flow:
+    """A snapshot of one flow the engine tracks."""
+
+    id: int
+    uid: str
+    orig_addr: bytes
+    orig_port: int
+    resp_addr: bytes
+    resp_port: int
+    vlan: tuple[int, ...]
+    direction_inferred: bool
+    first_ts: float
+    last_ts: float
+    state_orig: str
+    state_resp: str
+    history: str
+    conn_state: str
+    closed: bool
+    close_kind: str
+    closed_by: str
+    rst_by: str
+    irtt: float | None
+    rtt_syn_synack: float | None
+    rtt_synack_ack: float | None
+    syn_retries: int
+    syn_retry_gaps: list[float]
+    synack_retries: int
+    synack_retry_gaps: list[float]
+    sack_perm: bool | None
+    timestamps: bool | None
+    time_wait_by: str
+    illegal: dict[str, int] | None
+    steady: bool
+    superseded: bool
+    orig: Side
+    resp: Side
+    pid_orig: int | None
+    pid_resp: int | None
+    proc_orig: str | None
+    proc_resp: str | None
+    transitions: list[Transition]
+    def frames(self) -> list[Segment]: ...
+    def record(self) -> dict[str, Any]: ...
+
+class Tracker:
+    """Flows the engine owns, read one at a time."""
+
+    def __init__(
+        self,
+        *,
+        max_flows: int = 100_000,
+        frames_per_flow: int = 64,
+        frame_budget: int = 250_000,
+        frame_bytes: int = 256 << 20,
+        linger: float | None = None,
+        embryos: bool = False,
+        verify_checksums: bool = False,
+    ) -> None: ...
+    def read_file(self, path: str, stop: Callable[[], bool] | None = None) -> dict[str, Any]: ...
+    def finish(self) -> None: ...
+    def flow(self, id: int) -> Flow | None: ...
+    def flows(self) -> list[Flow]: ...
+    def take_changed(self) -> list[int]: ...
+    def take_gone(self) -> list[Flow]: ...
+    def counters(self) -> dict[str, Any]: ...

@@ -1,0 +1,132 @@
+//! A whole capture to `--print` lines and `--export` records (Python: `tui.headless`'s file
+//! path): reader → decoder → tracker → printer / writer, with nothing handed to Python per
+//! packet.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use crate::decode::Decoder;
+use crate::export::{Format, RecordWriter};
+use crate::print::Printer;
+use crate::reader::CaptureReader;
+use crate::tracker::{FlowTracker, TrackerConfig};
+
+/// Seconds (capture time) a closed flow stays before it is exported and let go: Zeek deletes a
+/// closed connection after tcp_close_delay, 5 s; late segments come well within it.
+pub const LINGER: f64 = 5.0;
+/// Records between two calls of the caller's `stop` check (signals, interrupts).
+pub const CHECK_EVERY: u64 = 1 << 16;
+
+/// What a headless run does (the command line's choices).
+#[derive(Clone, Debug)]
+pub struct HeadlessConfig {
+    /// A tcpdump-like line per segment.
+    pub print: bool,
+    /// `-S`: absolute sequence numbers.
+    pub absolute: bool,
+    /// Times in UTC rather than local time.
+    pub utc: bool,
+    /// `--export`: the record format.
+    pub export: Option<Format>,
+    pub max_flows: usize,
+    pub verify_checksums: bool,
+}
+
+/// The counters of a finished run (the totals line).
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub frames: u64,
+    pub tcp: u64,
+    pub malformed: BTreeMap<String, u64>,
+    pub flows: u64,
+    pub evicted: u64,
+    /// Records written (with `--export`).
+    pub records: Option<u64>,
+    /// Why reading stopped before the end of the capture, one line.
+    pub error: Option<String>,
+    /// The run was stopped by the caller (a signal) before the end.
+    pub stopped: bool,
+}
+
+/// Run `reader` to its end (or until `stop` says so), printing to `lines` and exporting to
+/// `records`. An output that cannot be written ends the run with its error.
+pub fn run(
+    reader: &mut CaptureReader,
+    cfg: &HeadlessConfig,
+    lines: &mut dyn Write,
+    records: &mut dyn Write,
+    stop: &mut dyn FnMut() -> bool,
+) -> io::Result<Totals> {
+    let mut decoder = Decoder::new(cfg.verify_checksums);
+    let mut tracker = FlowTracker::new(TrackerConfig {
+        max_flows: cfg.max_flows.max(1),
+        frames_per_flow: 0,
+        linger: cfg.export.map(|_| LINGER),
+        // --print needs each segment's flow at once, so it never makes embryos.
+        embryos: true,
+        verify_checksums: cfg.verify_checksums,
+        ..TrackerConfig::default()
+    })
+    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let mut writer = cfg.export.map(|format| RecordWriter::new(format, records));
+    let mut printer = cfg.print.then(|| Printer::new(cfg.absolute, cfg.utc));
+    let mut line = Vec::with_capacity(256);
+    let mut totals = Totals::default();
+    let mut frame_no: u64 = 0;
+    while let Some(rec) = reader.next_record() {
+        frame_no += 1;
+        if frame_no.is_multiple_of(CHECK_EVERY) && stop() {
+            totals.stopped = true;
+            break;
+        }
+        let Some(seg) = decoder.decode(rec.data, rec.ts, rec.wire_len, rec.linktype, frame_no)
+        else {
+            continue;
+        };
+        match printer.as_mut() {
+            Some(printer) => {
+                let (src, sport) = (seg.src, seg.sport);
+                let id = tracker.ingest(seg.clone(), rec.data);
+                if let Some(flow) = tracker.flow(id) {
+                    let from_orig = (src, sport) == flow.orig_end();
+                    let moves = flow.transitions();
+                    let recent = &moves[moves.len().saturating_sub(4)..];
+                    line.clear();
+                    printer.line(&mut line, &seg, id, from_orig, recent);
+                    lines.write_all(&line)?;
+                }
+            }
+            None => tracker.add(seg, rec.data),
+        }
+        if let Some(writer) = writer.as_mut() {
+            for flow in tracker.take_gone() {
+                writer.write(&flow.record())?;
+            }
+        }
+    }
+    lines.flush()?;
+    tracker.finish();
+    if let Some(writer) = writer.as_mut() {
+        for flow in tracker.take_gone() {
+            writer.write(&flow.record())?;
+        }
+        let mut failed = None;
+        tracker.for_each_flow(|flow| {
+            if failed.is_none() {
+                failed = writer.write(&flow.record()).err();
+            }
+        });
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        writer.flush()?;
+        totals.records = Some(writer.count());
+    }
+    totals.frames = decoder.frames;
+    totals.tcp = decoder.tcp;
+    totals.malformed = decoder.malformed.clone();
+    totals.flows = tracker.flow_count();
+    totals.evicted = tracker.evicted;
+    totals.error = reader.error().map(str::to_owned);
+    Ok(totals)
+}

@@ -1,1 +1,0 @@
-//! The `capture._engine` extension module. TO BE WRITTEN (integration).
