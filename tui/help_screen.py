@@ -17,7 +17,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("↑ ↓ PgUp PgDn Home End", "move the cursor (it stays on its flow as rows move)"),
             ("enter / click", "open the flow under the cursor (click a highlighted row)"),
-            ("/", "filter: enter applies, escape clears, ↑ ↓ recall earlier filters"),
+            ("/", "filter: enter applies, escape cancels the edit, ↑ ↓ recall earlier filters"),
+            ("c", "clear the filter (shown in the footer while one is in force)"),
             ("s", "cycle the sort column"),
             ("S", "reverse the sort order"),
             ("click a header", "sort by that column (again: reverse)"),

@@ -38,6 +38,7 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "open_filter", "Filter"),
+        Binding("c", "clear_filter", "Clear filter"),
         Binding("space", "toggle_pause", "Pause"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse", show=False),
@@ -143,6 +144,7 @@ class MainScreen(Screen[None]):
         self.model.rebuild(self.flows, self.tcp_app.now())
         bar.remember(expression)
         self.table.sync(self.tcp_app.now())
+        self.refresh_bindings()
         return True
 
     def on_filter_bar_submitted(self, event: FilterBar.Submitted) -> None:
@@ -150,9 +152,21 @@ class MainScreen(Screen[None]):
             self.query_one(FilterBar).close()
             self.table.focus()
 
-    def on_filter_bar_cleared(self, event: FilterBar.Cleared) -> None:
-        self.apply_filter("")
+    def on_filter_bar_cancelled(self, event: FilterBar.Cancelled) -> None:
         self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        """Show every flow again (the bar closes if it was open)."""
+        if self.apply_filter(""):
+            self.query_one(FilterBar).close()
+            self.table.focus()
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`c` (clear filter) is offered only while a filter is in force."""
+        if action == "clear_filter":
+            return bool(self.display_filter)
+        return True
 
     # -- sort, pause, open -------------------------------------------------------------------
 
