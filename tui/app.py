@@ -66,6 +66,10 @@ class TcpwatchApp(App[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        # Textual's own ctrl+c only says "press ctrl+q to quit"; the README promises that
+        # SIGINT (which ctrl+c is, outside a TUI) ends tcpwatch. Priority: in the filter bar
+        # ctrl+c would copy instead.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("i", "insights", "Insights"),
     ]
@@ -95,6 +99,13 @@ class TcpwatchApp(App[None]):
         self.quit_requested = False
         """Set by a signal handler (`tui.run`); the next tick exits the App cleanly."""
         self._stopped_at: float | None = None
+        self.leaving = False
+        """Set once the App is exiting: keys typed ahead of the exit open no screen."""
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        """Exit (as Textual does), and ignore screens asked for after this."""
+        self.leaving = True
+        super().exit(*args, **kwargs)
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -197,15 +208,17 @@ class TcpwatchApp(App[None]):
         """Push the flow screen for `flow_id`."""
         from tui.flow_screen import FlowScreen  # noqa: PLC0415  (its own heavier imports)
 
+        if self.leaving:
+            return
         self.push_screen(FlowScreen(self.tracker, flow_id))
 
     def action_insights(self) -> None:
         """Push the insights screen (findings over the tracked flows)."""
         from tui.insights_screen import InsightsScreen  # noqa: PLC0415  (opened on demand)
 
-        if not isinstance(self.screen, InsightsScreen):
+        if not self.leaving and not isinstance(self.screen, InsightsScreen):
             self.push_screen(InsightsScreen(self.tracker, live=self.drain.live, clock=self.now))
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if not self.leaving and not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -40,7 +40,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("i", "insights: findings (scans, floods, refusals, retries); enter filters to them"),
             ("?", "this help"),
-            ("q", "quit (the terminal is restored)"),
+            ("q  ctrl+c", "quit (the terminal is restored)"),
         ),
     ),
 )

@@ -60,16 +60,19 @@ class InsightsScreen(Screen[None]):
         self.facts_cache = FactsCache()
         self._analysing = False
         """Facts of unchanged flows are reused from one analysis to the next."""
+        # Kept, not queried: a screen pushed while the App exits may never be composed.
+        self.list = InsightsList(id="insights-list")
+        self.summary = Static("", id="insights-summary")
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="insights-summary")
-        yield InsightsList(id="insights-list")
+        yield self.summary
+        yield self.list
         yield Footer()
 
     def on_mount(self) -> None:
         self.refresh_findings()
         self.set_interval(REFRESH, self._tick)
-        self.query_one(InsightsList).focus()
+        self.list.focus()
 
     def _tick(self) -> None:
         # A finished file does not change: analyse it again only if the tracker did.
@@ -126,9 +129,9 @@ class InsightsScreen(Screen[None]):
         if not self.is_mounted:
             return
         self.findings = found
-        self.query_one(InsightsList).set_findings(found)
+        self.list.set_findings(found)
         text = escape_untrusted(error) if error else summary(found, n_flows)
-        self.query_one("#insights-summary", Static).update(text)
+        self.summary.update(text)
         cost = time.monotonic() - started
         self._next_at = started + max(REFRESH, cost / MAX_SHARE)
         self.analyses += 1
