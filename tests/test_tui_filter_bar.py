@@ -32,7 +32,9 @@ async def test_typed_text_shows_in_the_bar() -> None:
             inp = app.main.query_one(FilterBar).query_one(Input)
             assert inp.content_region.height == 1
             y = inp.content_region.y
-            line = "".join(s.text for s in app.screen._compositor.render_update(full=True).strips[y])  # type: ignore[attr-defined]
+            line = "".join(
+                s.text for s in app.screen._compositor.render_update(full=True).strips[y]
+            )  # type: ignore[attr-defined]
             assert "port 80" in line
 
 
