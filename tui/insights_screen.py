@@ -24,6 +24,7 @@ from textual.widgets import Footer, Static
 from capture.insights import Finding, analyse_facts, facts_of, flow_filter
 from capture.insights_flows import FactsCache
 from capture.insights_listen import read_listen_queues
+from capture.insights_text import count
 from capture.safetext import escape_untrusted
 from widgets.insights_list import InsightsList
 
@@ -162,7 +163,10 @@ class InsightsScreen(Screen[None]):
 def summary(found: list[Finding], n_flows: int) -> str:
     """`2 alerts · 3 warnings · 1 info over 1,994 flows`."""
     counts = {s: sum(1 for f in found if f.severity == s) for s in ("alert", "warning", "info")}
+    over = count(n_flows, "flow")
     if not found:
-        return f"No findings over {n_flows:,} flows."
-    parts = [f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in counts.items() if n]
-    return " · ".join(parts) + f" over {n_flows:,} flows  (enter: show its flows, escape: back)"
+        return f"No findings over {over}."
+    parts = [count(n, s, "info" if s == "info" else "") for s, n in counts.items() if n]
+    return (
+        " · ".join(parts) + f" over {over}  (enter: show its flows, r: analyse again, escape: back)"
+    )
