@@ -123,14 +123,24 @@ def _state(name: str) -> str:
     return SHORT_STATE.get(name, name)
 
 
+def retries(f: Flow) -> int:
+    """What the `retr` column counts (and sorts by): SYN retries and retransmissions."""
+    return int((f.syn_retries or 0) + (f.orig.retrans or 0) + (f.resp.retrans or 0))
+
+
 def _retries(f: Flow, now: float) -> str:
-    n = (f.syn_retries or 0) + (f.orig.retrans or 0) + (f.resp.retrans or 0)
+    n = retries(f)
     return str(n) if n else ""
 
 
-def _proc(f: Flow, now: float) -> str:
+def proc_text(f: Flow) -> str:
+    """The `process` column: the processes owning either end, comma-separated ("" if none)."""
     procs = [p for p in (getattr(f, "proc_orig", None), getattr(f, "proc_resp", None)) if p]
     return ",".join(str(p) for p in procs)
+
+
+def _proc(f: Flow, now: float) -> str:
+    return proc_text(f)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -151,7 +161,7 @@ COLUMNS: tuple[Column, ...] = (
         "right",
     ),
     Column("rtt", "rtt", 7, 5, lambda f, now: human_secs(f.irtt), "right"),
-    Column("retries", "retr", 4, 6, _retries, "right"),
+    Column("retries", "retr", 5, 6, _retries, "right"),  # 5: room for "retr▼"
     Column("age", "age", 6, 5, lambda f, now: human_secs(now - f.first_ts), "right"),
     Column("idle", "idle", 6, 6, lambda f, now: human_secs(now - f.last_ts), "right"),
     Column("proc", "process", 14, 8, _proc),

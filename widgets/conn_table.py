@@ -272,13 +272,7 @@ class ConnectionTable(ScrollView, can_focus=True):
             arrow = "▼" if self.model.descending else "▲"
             segs = [Segment("  ", base)]
             for col in self._columns:
-                is_sorted = COLUMN_SORTS.get(col.key) == self.model.sort and col.key not in (
-                    "retries",
-                    "proc",
-                    "history",
-                    "state_orig",
-                    "state_resp",
-                )
+                is_sorted = COLUMN_SORTS.get(col.key) == self.model.sort
                 label = col.header + (arrow if is_sorted else "")
                 segs.append(
                     Segment(fit(label, col.width, col.align), sorted_style if is_sorted else base)
