@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from capture.segment import endpoint
+from widgets.units import short_duration
 
 Flow = Any  # capture.flows.Flow: read through its documented attributes only
 
@@ -82,21 +83,8 @@ def human_bytes(n: int) -> str:
     return f"{n}E"
 
 
-def human_secs(s: float | None) -> str:
-    """A duration in at most 6 characters: 850us, 12.3ms, 4.5s, 12m03, 3h12."""
-    if s is None:
-        return "-"
-    if s < 0:
-        s = 0.0
-    if s < 0.001:
-        return f"{s * 1e6:.0f}us"
-    if s < 1:
-        return f"{s * 1e3:.1f}ms" if s < 0.1 else f"{s * 1e3:.0f}ms"
-    if s < 60:
-        return f"{s:.1f}s"
-    if s < 3600:
-        return f"{int(s // 60)}m{int(s % 60):02d}"
-    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}"
+human_secs = short_duration
+"""A duration in at most 6 cells (`widgets.units.short_duration`)."""
 
 
 @dataclass(frozen=True, slots=True)
