@@ -90,6 +90,12 @@ def test_bad_filter_shows_its_error(snap_compare: Any) -> None:
     assert snap_compare(loaded_app(NMAP), terminal_size=(120, 30), run_before=after_load(*keys))
 
 
+def test_filter_bar_open_80x24(snap_compare: Any) -> None:
+    """`/` then typing: the bar shows what was typed, on the narrowest supported terminal."""
+    keys = ("slash", *"port 443 and flags rst")
+    assert snap_compare(loaded_app(NMAP), terminal_size=(80, 24), run_before=after_load(*keys))
+
+
 def test_help_screen(snap_compare: Any) -> None:
     """`?` lists every key."""
     run = after_load("question_mark", screen="HelpScreen")
