@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from test_tui_main import file_app, loaded, shown_ids
 from textual.widgets import Footer, Input
 
-from test_tui_main import file_app, loaded, shown_ids
 from widgets.filter_bar import FilterBar
 
 DATA = Path(__file__).parent / "data"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import events
-
+import pytest
 from test_tui_main import file_app, loaded, wait_until
+from textual import events
 
 DATA = Path(__file__).parent / "data"
 ESPN = DATA / "chrissanders_http_espn_fail.pcapng"
@@ -32,16 +32,16 @@ async def test_ctrl_c_quits_from_the_filter_bar_too() -> None:
         await wait_until(pilot, lambda: app._exit)
 
 
-async def test_keys_typed_after_q_raise_nothing() -> None:
+@pytest.mark.parametrize("keys", [("q", "i"), ("q", "question_mark"), ("q", "i", "r")])
+async def test_keys_typed_after_q_raise_nothing(keys: tuple[str, ...]) -> None:
     """`q` then `i` (typed ahead) exits cleanly: no NoMatches from a half-built screen."""
-    for keys in (("q", "i"), ("q", "question_mark"), ("q", "i", "r")):
-        app = file_app(ESPN, linger=1e9)
-        async with app.run_test(size=(120, 30)) as pilot:
-            await loaded(pilot, app)
-            for key in keys:  # all at once, as from one read of the terminal
-                event = events.Key(key, "?" if key == "question_mark" else key)
-                event.set_sender(app)
-                app._driver.send_message(event)  # type: ignore[union-attr]
-            await wait_until(pilot, lambda: app._exit)
-        assert app.return_code in (0, None), keys
-        assert app._exception is None, (keys, app._exception)
+    app = file_app(ESPN, linger=1e9)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot, app)
+        for key in keys:  # all at once, as from one read of the terminal
+            event = events.Key(key, "?" if key == "question_mark" else key)
+            event.set_sender(app)
+            app._driver.send_message(event)  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: app._exit)
+    assert app.return_code in (0, None)
+    assert app._exception is None, app._exception

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_tui_main import file_app, loaded, shown_ids
 from textual.pilot import Pilot
 
-from test_tui_main import file_app, loaded, shown_ids
 from tui.app import TcpwatchApp
 from widgets.conn_rows import retries
 from widgets.conn_table import ConnectionTable
