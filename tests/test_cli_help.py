@@ -102,10 +102,19 @@ def test_tui_without_a_terminal_is_one_line(tmp_path: Path) -> None:
 
 def test_tui_drawing_into_a_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keys from a terminal but standard error sent to a file: refused, with the reason."""
-    from tui import cli
+    from tui import terminal
 
-    monkeypatch.setattr(cli.os, "isatty", lambda fd: fd == 0)
-    args = cli.build_parser().parse_args(["-r", "x.pcap"])
-    assert "draws on standard error" in cli.terminal_problem(args)
-    monkeypatch.setattr(cli.os, "isatty", lambda fd: True)
-    assert cli.terminal_problem(args) == ""
+    monkeypatch.setattr(terminal.os, "isatty", lambda fd: fd == 0)
+    assert "draws on standard error" in terminal.terminal_problem()
+    monkeypatch.setattr(terminal.os, "isatty", lambda fd: fd == 2)
+    assert "needs a terminal for its keys" in terminal.terminal_problem()
+    monkeypatch.setattr(terminal.os, "isatty", lambda fd: True)
+    assert terminal.terminal_problem() == ""
+
+
+def test_a_source_error_comes_before_the_terminal_check() -> None:
+    """Without a terminal, a capture file that does not exist is still what is reported."""
+    run = tcpwatch("-r", "/nonexistent/x.pcap")
+    assert run.returncode == 2
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and "x.pcap" in lines[0], lines

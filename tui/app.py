@@ -19,10 +19,14 @@ from textual.binding import Binding, BindingType
 from capture.insights import Thresholds
 from capture.safetext import escape_untrusted
 from tui.drain import Drain, Drained
+from tui.errors import say
 from tui.help_screen import HelpScreen
 from tui.main_screen import MainScreen
+from tui.terminal import terminal_problem
 from widgets.status_bar import Status
 
+EXIT_NO_TERMINAL = 2
+"""The exit status of the TUI started without a terminal (as for other bad usage)."""
 TICK = 0.1
 """Seconds between drains: 10 updates a second reads as live and leaves the UI idle between."""
 SIP_EVERY = 0.02
@@ -106,6 +110,18 @@ class TcpwatchApp(App[None]):
         """Exit (as Textual does), and ignore screens asked for after this."""
         self.leaving = True
         super().exit(*args, **kwargs)
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """Run on the terminal, or, without one, say so in one line and exit with status 2.
+
+        Checked here, as the App is about to start: a source that cannot be opened (a file
+        missing, `-w` not writable) has been reported by then, as it is with a terminal.
+        `SystemExit` unwinds `tui.run`, which stops the source on the way out."""
+        problem = "" if kwargs.get("headless") else terminal_problem()
+        if problem:
+            say(problem)
+            raise SystemExit(EXIT_NO_TERMINAL)
+        super().run(*args, **kwargs)
 
     def get_default_screen(self) -> MainScreen:
         return self.main

@@ -8,7 +8,6 @@ error is reported before any App exists.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -196,35 +195,6 @@ def _version() -> str:
         return "(not installed)"
 
 
-def terminal_problem(args: argparse.Namespace) -> str:
-    """Why the TUI cannot run here ("" if it can): it draws on standard error and reads keys
-    from standard input or, when that is a pipe, from /dev/tty. Without them Textual would
-    spin for ever writing escape codes into a file (`tcpwatch -r x.pcap </dev/null 2>err`)."""
-    keys = os.isatty(0) or _has_tty()
-    if not keys and args.read == "-":
-        return ""  # tui.run says it in its own words (the capture is on standard input)
-    if not keys:
-        return (
-            "the TUI needs a terminal for its keys and there is none (standard input is not "
-            "one, and there is no /dev/tty): use --print or --export"
-        )
-    if not os.isatty(2):
-        return (
-            "the TUI draws on standard error, which is not a terminal here: use --print or "
-            "--export, or leave standard error on the terminal"
-        )
-    return ""
-
-
-def _has_tty() -> bool:
-    try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
-
-
 def selection_expression(args: argparse.Namespace) -> str:
     """-p, --host and -Y combined into one display-filter expression."""
     terms = []
@@ -289,10 +259,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.headless import run_headless
 
         return run_headless(args, expression)
-    problem = terminal_problem(args)
-    if problem:
-        say(problem)
-        return EXIT_USAGE
     from tui.run import run_tui
 
     return run_tui(args, expression)
