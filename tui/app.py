@@ -111,7 +111,7 @@ class TcpwatchApp(App[None]):
         self.leaving = True
         super().exit(*args, **kwargs)
 
-    def run(self, *args: Any, **kwargs: Any) -> None:
+    def run(self, *args: Any, **kwargs: Any) -> Any:
         """Run on the terminal, or, without one, say so in one line and exit with status 2.
 
         Checked here, as the App is about to start: a source that cannot be opened (a file
@@ -121,7 +121,7 @@ class TcpwatchApp(App[None]):
         if problem:
             say(problem)
             raise SystemExit(EXIT_NO_TERMINAL)
-        super().run(*args, **kwargs)
+        return super().run(*args, **kwargs)
 
     def get_default_screen(self) -> MainScreen:
         return self.main
