@@ -12,6 +12,7 @@ from statistics import median
 
 from capture.insights import Finding, Thresholds, make_finding, service
 from capture.insights_flows import DATA, OPENED, FlowFacts
+from capture.insights_text import count, were
 
 _WHO = {"orig": "client", "resp": "server"}
 _ILLEGAL_WHY = {
@@ -63,15 +64,18 @@ def ending_findings(rest: list[FlowFacts], th: Thresholds, horizon: float) -> li
         top = _top_services(group)
         n_services = len(_group(group, _svc))
         where = top[0][0] if n_services == 1 else f"{n_services} services"
-        why = " (some after a FIN)" if any(_fin_then_rst(x) for x in group) else ""
+        after_fin = sum(1 for x in group if _fin_then_rst(x))
+        why = ""
+        if after_fin:
+            why = " (after a FIN)" if after_fin == len(group) else f" ({after_fin} after a FIN)"
         out.append(
             make_finding(
                 "reset",
                 "info",
                 f"by {who}",
-                f"{len(group)} established connection(s) to {where} were aborted with an RST from "
-                f"the {who}{why} instead of a FIN exchange: a reset drops unsent and unread data "
-                "at once (RFC 9293 §3.10.7).",
+                f"{count(len(group), 'established connection')} to {where} "
+                f"{were(len(group))} aborted with an RST from the {who}{why} instead of a FIN "
+                "exchange: a reset drops unsent and unread data at once (RFC 9293 §3.10.7).",
                 group,
                 th,
                 (f for x in group for f in x.rst_frames),
@@ -84,7 +88,7 @@ def ending_findings(rest: list[FlowFacts], th: Thresholds, horizon: float) -> li
             make_finding(
                 "rst_with_data",
                 "warning",
-                f"{len(with_data)} flow(s)",
+                count(len(with_data), "flow"),
                 "RST segments carry data: RFC 9293 §3.5.3 allows only a diagnostic text there, so "
                 "this is either such a text or a forged or injected reset.",
                 with_data,
@@ -103,8 +107,8 @@ def ending_findings(rest: list[FlowFacts], th: Thresholds, horizon: float) -> li
                 "server_time_wait",
                 "info",
                 top[0][0] if n_servers == 1 else f"{n_servers} servers",
-                f"{lead} closed first on {len(waiting)} connection(s), so the server, not the "
-                "client, keeps each in TIME_WAIT for 2*MSL (RFC 9293 §3.6.1).",
+                f"{lead} closed first on {count(len(waiting), 'connection')}, so the server, "
+                "not the client, keeps each in TIME_WAIT for 2*MSL (RFC 9293 §3.6.1).",
                 waiting,
                 th,
                 top_services=top,
@@ -132,8 +136,9 @@ def _half_closed(rest: list[FlowFacts], th: Thresholds, horizon: float) -> list[
         make_finding(
             "half_closed",
             "info",
-            f"{len(stuck)} flow(s)",
-            f"{len(stuck)} connection(s) were closed in one direction only and then sat idle for "
+            count(len(stuck), "flow"),
+            f"{count(len(stuck), 'connection')} {were(len(stuck))} closed in one direction only "
+            "and then sat idle for "
             f"{th.half_close_idle:g} s or more: one side sent FIN, the other never did (the "
             "application keeps its socket open in CLOSE_WAIT).",
             stuck,
@@ -157,8 +162,8 @@ def anomaly_findings(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
                 "syn_data",
                 "info",
                 "TCP Fast Open",
-                f"{len(tfo)} SYN(s) carried data with a Fast Open cookie (RFC 7413): the request "
-                "travels with the handshake and saves a round trip.",
+                f"{count(len(tfo), 'SYN')} carried data with a Fast Open cookie (RFC 7413): the "
+                "request travels with the handshake and saves a round trip.",
                 tfo,
                 th,
                 [f for x in tfo for f in x.syn_data or ()],
@@ -170,8 +175,9 @@ def anomaly_findings(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
                 "syn_data",
                 "warning",
                 "without TFO",
-                f"{len(plain)} SYN(s) carried data without a Fast Open cookie: RFC 9293 lets the "
-                "receiver hold it until the handshake completes, so it is often a crafted segment.",
+                f"{count(len(plain), 'SYN')} carried data without a Fast Open cookie: RFC 9293 "
+                "lets the receiver hold it until the handshake completes, so it is often a "
+                "crafted segment.",
                 plain,
                 th,
                 [f for x in plain for f in x.syn_data or ()],
@@ -184,7 +190,7 @@ def anomaly_findings(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
             make_finding(
                 "bad_synack",
                 "warning",
-                f"{len(bad)} flow(s)",
+                count(len(bad), "flow"),
                 "A SYN/ACK acknowledged something other than the SYN's ISN+1, so the client must "
                 "answer it with a reset (RFC 9293 §3.10.7.3).",
                 bad,
@@ -198,7 +204,7 @@ def anomaly_findings(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
             make_finding(
                 "wscale",
                 "warning",
-                f"{len(wide)} flow(s)",
+                count(len(wide), "flow"),
                 "A window scale shift above 14 was offered: RFC 7323 §2.3 caps it at 14 (the "
                 "receiver must use 14), so the sender is broken or probing.",
                 wide,
@@ -223,7 +229,7 @@ def _illegal(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
             "illegal_flags",
             "warning",
             name,
-            f"{len(group)} flow(s) carried {name} segments: "
+            f"{count(len(group), 'flow')} carried {name} segments: "
             f"{_ILLEGAL_WHY.get(name, 'an illegal flag combination no real stack sends')}.",
             group,
             th,
@@ -267,7 +273,7 @@ def _zero_window(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
             "zero_window",
             texts[k][0],
             k,
-            f"{len(group)} flow(s) {texts[k][1]} (RFC 9293 §3.8.6.1).",
+            f"{count(len(group), 'flow')} {texts[k][1]} (RFC 9293 §3.8.6.1).",
             group,
             th,
         )
@@ -290,8 +296,8 @@ def _storms(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
         make_finding(
             "retransmission_storm",
             "warning",
-            f"{len(stormy)} flow(s)",
-            f"{len(stormy)} flow(s) resent at least {th.retrans_storm_share:.0%} of their "
+            count(len(stormy), "flow"),
+            f"{count(len(stormy), 'flow')} resent at least {th.retrans_storm_share:.0%} of their "
             "segments: "
             "heavy loss or a path that drops, and the sender backs off each time (RFC 6298).",
             stormy,
@@ -326,7 +332,7 @@ def _port_reuse(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
         make_finding(
             "port_reuse",
             "info",
-            f"{len(reused) // 2} reuse(s)",
+            count(len(reused) // 2, "reuse"),
             "A connection reused the ports of one still in TIME_WAIT: RFC 9293 §3.6.1 allows a new "
             "SYN there only with a higher sequence number (or timestamps, RFC 6191).",
             reused,

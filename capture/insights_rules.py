@@ -13,6 +13,7 @@ from statistics import median
 from capture import insights_anomalies as anomalies
 from capture.insights import Finding, ListenQueues, Thresholds, make_finding, service
 from capture.insights_flows import DATA, HALF_OPEN, ODD, OPENED, OTHER, REFUSED, SILENT, FlowFacts
+from capture.insights_text import count, describe_retry_gaps, were
 from capture.segment import addr_str
 
 _PROBES = frozenset({REFUSED, SILENT, HALF_OPEN, OPENED, ODD})
@@ -99,7 +100,7 @@ def _scan_finding(
     opened = counts[HALF_OPEN] + counts[OPENED]
     host_text = addr_str(next(iter(hosts))) if len(hosts) == 1 else f"{len(hosts)} hosts"
     explanation = (
-        f"{addr_str(src)} probed {len(ports)} port(s) on {host_text} with {len(probes)} "
+        f"{addr_str(src)} probed {count(len(ports), 'port')} on {host_text} with {len(probes)} "
         f"connection attempts in {span:.1f} s, {_scan_style(counts, th)}: {opened} answered "
         f"(open), {counts[REFUSED]} were refused (closed), {counts[SILENT]} got no answer "
         f"(filtered)."
@@ -156,7 +157,7 @@ def _flood_finding(svc: str, half: list[FlowFacts], th: Thresholds) -> Finding:
     rate = _rate(len(half), span)
     spoofed = len(sources) >= 0.5 * len(half) and one_shot >= 0.9 * len(half)
     explanation = (
-        f"{svc} received {len(half)} half-open connections from {len(sources)} source(s)"
+        f"{svc} received {len(half)} half-open connections from {count(len(sources), 'source')}"
         + (f" at {rate:.0f}/s" if rate else "")
         + f"; none completed the handshake, so each holds a SYN-queue slot ({synack_rexmit} "
         "SYN/ACK retransmissions): a SYN flood (RFC 4987)"
@@ -188,9 +189,9 @@ def refused_findings(rest: list[FlowFacts], ctx: Context) -> list[Finding]:
         clients = {x.orig_addr for x in group}
         rate = _rate(len(group), _span(group))
         explanation = (
-            f"Nothing listens on {svc}: {len(group)} connection attempt(s) from {len(clients)} "
-            f"client(s) were refused with RST (RFC 9293 §3.10.7.1: a SYN to a closed port is "
-            f"answered by a reset)."
+            f"Nothing listens on {svc}: {count(len(group), 'connection attempt')} from "
+            f"{count(len(clients), 'client')} {were(len(group))} refused with RST "
+            "(RFC 9293 §3.10.7.1: a SYN to a closed port is answered by a reset)."
         )
         frames = (f for x in group for f in x.rst_frames)
         out.append(
@@ -296,16 +297,17 @@ def _unanswered(svc: str, silent: list[FlowFacts], th: Thresholds) -> Finding:
     most = max(silent, key=lambda x: (x.syn_retries, -x.id))
     gaps = [round(g, 3) for g in most.syn_retry_gaps]
     retry_text = (
-        f", retried {retries} time(s) in all (flow {most.id} waited "
+        f", retried {count(retries, 'time')} in all; flow {most.id} waited "
         + ", ".join(f"{g:g} s" for g in gaps[:8])
-        + " between its SYNs)"
+        + (", …" if len(gaps) > 8 else "")
+        + f" between its SYNs: {describe_retry_gaps(most.syn_retry_gaps)}"
         if retries and gaps
         else ""
     )
     explanation = (
-        f"{svc} never answered: {len(silent)} connection attempt(s) got neither SYN/ACK nor RST"
-        f"{retry_text} (the retry timeout doubles each time, RFC 6298): a firewall drops them "
-        "(filtered port) or the host is down."
+        f"{svc} never answered: {count(len(silent), 'connection attempt')} got neither SYN/ACK "
+        f"nor RST{retry_text}. A firewall drops {'it' if len(silent) == 1 else 'them'} (filtered "
+        "port) or the host is down."
     )
     frames = (x.first_frame for x in silent)
     return make_finding(
@@ -327,14 +329,16 @@ def _unanswered(svc: str, silent: list[FlowFacts], th: Thresholds) -> Finding:
 def _accept_queue(q: _Queued, ctx: Context) -> Finding:
     parts = []
     if q.answered:
-        parts.append(f"it completed {len(q.answered)} handshake(s)")
+        parts.append(f"it completed {count(len(q.answered), 'handshake')}")
     if q.silent:
-        parts.append(f"{len(q.silent)} SYN(s) got no answer at all")
+        parts.append(f"{count(len(q.silent), 'SYN')} got no answer at all")
     if q.stuck:
-        parts.append(f"{len(q.stuck)} SYN/ACK(s) were resent after the client's ACK")
+        parts.append(
+            f"{count(len(q.stuck), 'SYN/ACK')} {were(len(q.stuck))} resent after the client's ACK"
+        )
     if q.queue is not None:
         backlog = "an unknown backlog" if q.queue[1] < 0 else f"a backlog of {q.queue[1]}"
-        parts.append(f"its LISTEN socket holds {q.queue[0]} connection(s) for {backlog}")
+        parts.append(f"its LISTEN socket holds {count(q.queue[0], 'connection')} for {backlog}")
     explanation = (
         f"The application behind {q.svc} is not accepting connections fast enough: "
         + ", ".join(parts)

@@ -13,6 +13,7 @@ from tui.flow_screen import FlowScreen
 from widgets.hexdump import HexDump
 from widgets.inspector import Inspector
 from widgets.ladder import Ladder
+from widgets.units import duration
 
 DATA = Path(__file__).parent / "data"
 SIZE = (140, 45)
@@ -158,7 +159,7 @@ async def test_syn_retries_are_marked_with_their_gaps():
         _, ladder = await open_screen(pilot)
         assert "retry" not in ladder.row_text(0)
         gap = segs[1].ts - segs[0].ts
-        want = f"SYN retry #1 (+{gap:.2f}s)" if gap >= 1 else "SYN retry #1 (+"
+        want = f"SYN retry #1 (+{duration(gap)})"
         assert want in ladder.row_text(1)
         assert "SYN retry #3" in ladder.row_text(3)
 

@@ -116,8 +116,10 @@ async def test_filter_by_port_keeps_only_matching_flows_and_bad_filter_keeps_pre
         assert "port" in str(bar.query_one("#filter-error").render())
         assert shown_ids(app) == ids  # previous filter still in force
 
-        await pilot.press("escape")  # clears
+        await pilot.press("escape")  # cancels the edit: port 443 stays
         assert not bar.is_open
+        assert shown_ids(app) == ids
+        await pilot.press("c")  # clears
         assert len(app.main.model) == everything
         await pilot.press("slash", "up")
         assert bar.input.value == "port 443"  # history recall

@@ -90,6 +90,25 @@ def test_bad_filter_shows_its_error(snap_compare: Any) -> None:
     assert snap_compare(loaded_app(NMAP), terminal_size=(120, 30), run_before=after_load(*keys))
 
 
+def test_filter_bar_open_80x24(snap_compare: Any) -> None:
+    """`/` then typing: the bar shows what was typed, on the narrowest supported terminal."""
+    keys = ("slash", *"port 443 and flags rst")
+    assert snap_compare(loaded_app(NMAP), terminal_size=(80, 24), run_before=after_load(*keys))
+
+
+def test_empty_live_table_says_it_is_waiting(snap_compare: Any) -> None:
+    """A live capture that has seen nothing yet: the table says it is waiting for traffic."""
+    from test_tui_small import _QuietLive
+
+    app = TcpwatchApp(_QuietLive(), FlowTracker())  # type: ignore[arg-type]
+    app.drain.live = True
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _until(pilot, lambda: app.ticks > 2)
+
+    assert snap_compare(app, terminal_size=(100, 20), run_before=run_before)
+
+
 def test_help_screen(snap_compare: Any) -> None:
     """`?` lists every key."""
     run = after_load("question_mark", screen="HelpScreen")

@@ -19,10 +19,14 @@ from textual.binding import Binding, BindingType
 from capture.insights import Thresholds
 from capture.safetext import escape_untrusted
 from tui.drain import Drain, Drained
+from tui.errors import say
 from tui.help_screen import HelpScreen
 from tui.main_screen import MainScreen
+from tui.terminal import terminal_problem
 from widgets.status_bar import Status
 
+EXIT_NO_TERMINAL = 2
+"""The exit status of the TUI started without a terminal (as for other bad usage)."""
 TICK = 0.1
 """Seconds between drains: 10 updates a second reads as live and leaves the UI idle between."""
 SIP_EVERY = 0.02
@@ -66,6 +70,10 @@ class TcpwatchApp(App[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        # Textual's own ctrl+c only says "press ctrl+q to quit"; the README promises that
+        # SIGINT (which ctrl+c is, outside a TUI) ends tcpwatch. Priority: in the filter bar
+        # ctrl+c would copy instead.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("i", "insights", "Insights"),
     ]
@@ -95,6 +103,25 @@ class TcpwatchApp(App[None]):
         self.quit_requested = False
         """Set by a signal handler (`tui.run`); the next tick exits the App cleanly."""
         self._stopped_at: float | None = None
+        self.leaving = False
+        """Set once the App is exiting: keys typed ahead of the exit open no screen."""
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        """Exit (as Textual does), and ignore screens asked for after this."""
+        self.leaving = True
+        super().exit(*args, **kwargs)
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """Run on the terminal, or, without one, say so in one line and exit with status 2.
+
+        Checked here, as the App is about to start: a source that cannot be opened (a file
+        missing, `-w` not writable) has been reported by then, as it is with a terminal.
+        `SystemExit` unwinds `tui.run`, which stops the source on the way out."""
+        problem = "" if kwargs.get("headless") else terminal_problem()
+        if problem:
+            say(problem)
+            raise SystemExit(EXIT_NO_TERMINAL)
+        return super().run(*args, **kwargs)
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -197,15 +224,17 @@ class TcpwatchApp(App[None]):
         """Push the flow screen for `flow_id`."""
         from tui.flow_screen import FlowScreen  # noqa: PLC0415  (its own heavier imports)
 
+        if self.leaving:
+            return
         self.push_screen(FlowScreen(self.tracker, flow_id))
 
     def action_insights(self) -> None:
         """Push the insights screen (findings over the tracked flows)."""
         from tui.insights_screen import InsightsScreen  # noqa: PLC0415  (opened on demand)
 
-        if not isinstance(self.screen, InsightsScreen):
+        if not self.leaving and not isinstance(self.screen, InsightsScreen):
             self.push_screen(InsightsScreen(self.tracker, live=self.drain.live, clock=self.now))
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if not self.leaving and not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -8,15 +8,17 @@ error is reported before any App exists.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from tui.errors import say
+from tui.filter_help import filter_help
 
 EXIT_USAGE = 2
 
-EPILOG = """\
+EPILOG = f"""\
 examples:
   tcpwatch                          watch the default interface live (TUI)
   tcpwatch -i lo -p 8080            watch loopback, showing port 8080 flows
@@ -25,7 +27,23 @@ examples:
   tcpwatch -r capture.pcap --print -S          tcpdump-like lines, absolute sequence numbers
   tcpwatch -r capture.pcap --export jsonl      one JSON record per flow (Zeek field names)
   tcpwatch -i lo --export csv --duration 10 -o flows.csv
+
+display filter (-Y EXPR, and / in the TUI):
+{filter_help()}
+
+exit status:
+  0    success: the TUI was quit, or the whole input was read
+  1    a live capture failed, or the output could not be written
+  2    bad arguments or filter; a capture file missing, not a capture, or cut short;
+       the TUI without a terminal
+  141  whoever read the output went away (128 + SIGPIPE)
 """
+
+TCPDUMP_HINTS = {
+    "n": "tcpwatch never resolves names or ports, so -n is not needed",
+    "v": "for a line per segment use --print; the TUI's flow screen shows every field",
+}
+"""What tcpdump's habits mean here, by option letter (`-n`, `-nn`, `-vv`, `-nv` ...)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,11 +53,69 @@ class _Parser(argparse.ArgumentParser):
         say(f"{message} (see tcpwatch --help)")
         sys.exit(EXIT_USAGE)
 
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse does, but arguments left over get a hint for tcpdump's habits."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            hint = tcpdump_hint(extra, reading=bool(getattr(parsed, "read", None)))
+            say(f"unrecognized arguments: {' '.join(extra)} (see tcpwatch --help)")
+            if hint:
+                say("hint: " + hint)
+            sys.exit(EXIT_USAGE)
+        return parsed
+
+
+def tcpdump_hint(extra: Sequence[str], reading: bool = False) -> str:
+    """One line saying what tcpdump habits among `extra` mean for tcpwatch ("" for none).
+
+    `-n`, `-v` (also doubled, or combined as in `-nr FILE`) and a filter expression written
+    after the options, as tcpdump takes it; `reading`: a file is read (no capture filter then).
+    """
+    hints: list[str] = []
+    words: list[str] = []
+    rest = list(extra)
+    while rest:
+        word = rest.pop(0)
+        if word.startswith("--"):
+            continue  # a long option of no known habit: argparse's line says it
+        if not word.startswith("-") or len(word) < 2:
+            words.append(word)
+            continue
+        letters = word[1:]
+        for letter in letters:
+            text = TCPDUMP_HINTS.get(letter)
+            if text and text not in hints:
+                hints.append(text)
+        kept = [f"-{c}" for c in letters if c not in TCPDUMP_HINTS]
+        if kept and len(kept) < len(letters):
+            if kept[-1][1] in _VALUED and rest:
+                value = rest.pop(0)
+                word, kept = f"{word} {value}", [*kept, value]
+            hints.append(f"write {word} as {' '.join(kept)}")
+    if words and words != ["tcp"]:
+        expr = shlex.quote(" ".join(words))
+        # Only TCP is shown: a display filter has no `tcp` term (`tcp port 80` -> `port 80`).
+        shown = " ".join(
+            words[2:] if words[:2] == ["tcp", "and"] else words[words[:1] == ["tcp"] :]
+        )
+        where = f"-Y {shlex.quote(shown)} selects the flows shown" if shown else ""
+        if not reading:
+            where = f"-f {expr} filters the live capture (BPF)" + (", " + where if where else "")
+        hints.append(f"a filter expression goes after an option: {where}")
+    return "; ".join(hints)
+
+
+_VALUED = frozenset("riwcBfpoY")
+"""tcpwatch's one-letter options that take a value (`-nr FILE`: FILE belongs to -r)."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the options in the README)."""
     p = _Parser(
         prog="tcpwatch",
+        # Each option's help names its default where it has one (see `-B`, `--max-flows`).
         description="Watch TCP connections and explain their handshakes and teardowns.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -51,7 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument(
         "-f", "--filter", metavar="EXPR", help="BPF capture filter (live), ANDed with tcp"
     )
-    src.add_argument("-B", "--buffer", metavar="KiB", type=int, default=32768, help="socket buffer")
+    src.add_argument(
+        "-B",
+        "--buffer",
+        metavar="KiB",
+        type=int,
+        default=32768,
+        help="socket buffer in KiB (default %(default)s, live)",
+    )
     src.add_argument("-w", "--write", metavar="FILE", help="write captured frames to a pcap (live)")
     src.add_argument("-c", "--count", metavar="N", type=int, help="stop after N frames (live)")
     src.add_argument("--duration", metavar="SECONDS", type=float, help="stop after SECONDS (live)")
@@ -64,10 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         const=1.0,
         help="play -r FILE at its pace",
     )
+    p.add_argument("-V", "--version", action="version", version=f"tcpwatch {_version()}")
     sel = p.add_argument_group("selecting flows (every mode)")
     sel.add_argument("-p", "--port", metavar="N", type=int, action="append", help="port (repeat)")
     sel.add_argument("--host", metavar="ADDR", action="append", help="host address (repeat)")
-    sel.add_argument("-Y", "--display-filter", metavar="EXPR", help="display filter expression")
+    sel.add_argument(
+        "-Y", "--display-filter", metavar="EXPR", help="display filter expression (see below)"
+    )
     out = p.add_argument_group("headless output")
     out.add_argument("--print", action="store_true", help="one tcpdump-like line per segment")
     out.add_argument("-S", "--absolute", action="store_true", help="absolute sequence numbers")
@@ -82,7 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="change an insight threshold (repeat), e.g. scan_min_flows=20",
     )
     tun = p.add_argument_group("limits and view")
-    tun.add_argument("--max-flows", metavar="N", type=int, default=250_000, help="flows tracked")
+    tun.add_argument(
+        "--max-flows",
+        metavar="N",
+        type=int,
+        default=250_000,
+        help="flows tracked at most; beyond, closed then idle flows are evicted "
+        "(default %(default)s)",
+    )
     tun.add_argument(
         "--linger",
         metavar="SECONDS",
@@ -91,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
         " keeps them all)",
     )
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("tcpwatch")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def selection_expression(args: argparse.Namespace) -> str:

@@ -122,7 +122,9 @@ class FlowScreen(Screen[None]):
         f = self.flow
         if f is None:
             return ()
-        return (f.orig.pkts, f.resp.pkts, len(f.transitions), f.conn_state, f.history, f.last_ts)
+        procs = (getattr(f, "proc_orig", None), getattr(f, "proc_resp", None))
+        return (f.orig.pkts, f.resp.pkts, len(f.transitions), f.conn_state, f.history, f.last_ts,
+                procs)  # fmt: skip
 
     def refresh_flow(self) -> None:
         """Re-read the flow; rebuild the summary and the ladder if anything changed."""

@@ -24,6 +24,7 @@ from textual.widgets import Footer, Static
 from capture.insights import Finding, analyse_facts, facts_of, flow_filter
 from capture.insights_flows import FactsCache
 from capture.insights_listen import read_listen_queues
+from capture.insights_text import count
 from capture.safetext import escape_untrusted
 from widgets.insights_list import InsightsList
 
@@ -60,16 +61,19 @@ class InsightsScreen(Screen[None]):
         self.facts_cache = FactsCache()
         self._analysing = False
         """Facts of unchanged flows are reused from one analysis to the next."""
+        # Kept, not queried: a screen pushed while the App exits may never be composed.
+        self.list = InsightsList(id="insights-list")
+        self.summary = Static("", id="insights-summary")
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="insights-summary")
-        yield InsightsList(id="insights-list")
+        yield self.summary
+        yield self.list
         yield Footer()
 
     def on_mount(self) -> None:
         self.refresh_findings()
         self.set_interval(REFRESH, self._tick)
-        self.query_one(InsightsList).focus()
+        self.list.focus()
 
     def _tick(self) -> None:
         # A finished file does not change: analyse it again only if the tracker did.
@@ -126,9 +130,9 @@ class InsightsScreen(Screen[None]):
         if not self.is_mounted:
             return
         self.findings = found
-        self.query_one(InsightsList).set_findings(found)
+        self.list.set_findings(found)
         text = escape_untrusted(error) if error else summary(found, n_flows)
-        self.query_one("#insights-summary", Static).update(text)
+        self.summary.update(text)
         cost = time.monotonic() - started
         self._next_at = started + max(REFRESH, cost / MAX_SHARE)
         self.analyses += 1
@@ -159,7 +163,10 @@ class InsightsScreen(Screen[None]):
 def summary(found: list[Finding], n_flows: int) -> str:
     """`2 alerts · 3 warnings · 1 info over 1,994 flows`."""
     counts = {s: sum(1 for f in found if f.severity == s) for s in ("alert", "warning", "info")}
+    over = count(n_flows, "flow")
     if not found:
-        return f"No findings over {n_flows:,} flows."
-    parts = [f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in counts.items() if n]
-    return " · ".join(parts) + f" over {n_flows:,} flows  (enter: show its flows, escape: back)"
+        return f"No findings over {over}."
+    parts = [count(n, s, "info" if s == "info" else "") for s, n in counts.items() if n]
+    return (
+        " · ".join(parts) + f" over {over}  (enter: show its flows, r: analyse again, escape: back)"
+    )

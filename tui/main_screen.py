@@ -38,7 +38,10 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "open_filter", "Filter"),
-        Binding("space", "toggle_pause", "Pause"),
+        Binding("c", "clear_filter", "Clear filter"),
+        # One of the two shows in the footer (`check_action`): what space does now.
+        Binding("space", "pause", "Pause"),
+        Binding("space", "resume", "Resume"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse", show=False),
     ]
@@ -91,9 +94,14 @@ class MainScreen(Screen[None]):
         status.display_filter = self.display_filter
         arrow = "▼" if self.model.descending else "▲"
         status.sort = f"{SORT_KEYS[self.model.sort][0]} {arrow}"
+        # A file read to its end (or a stopped capture) has no current rate: none is shown.
+        status.rates = status.mode not in ("end", "stopped")
         status.mode = "paused" if self.paused else status.mode
         self.status_bar.show(status)
-        self.breakdown.show(self.model.flag_totals, self.rates.rates(now), self.rates.spark(now))
+        self.breakdown.show(
+            self.model.flag_totals, self.rates.rates(now), self.rates.spark(now), status.rates
+        )
+        self.table.empty_text = self._empty_text(status)
         if drained.segments:  # what this costs sizes the next drains (see `Drain.budget`)
             self.tcp_app.drain.note_update(time.perf_counter() - started)
 
@@ -119,6 +127,19 @@ class MainScreen(Screen[None]):
             self.model.update(self.flows, changed, now)
         self.table.sync(now, repaint=repaint)
 
+    def _empty_text(self, status: Status) -> str:
+        """What the table says while it shows no row: why, and what to do about it."""
+        if self.flows and self.display_filter:
+            return "No flow matches the filter (c clears it, / changes it)."
+        if self.paused:
+            return "Paused: space resumes."
+        if status.mode == "live":  # live, or a replay still playing
+            where = f" matching {status.capture_filter}" if status.capture_filter else ""
+            return f"Waiting for TCP traffic{where}… (rows appear as connections are seen)"
+        if status.mode == "loading":
+            return "Reading the capture…"
+        return "" if self.flows else "No TCP flows seen."
+
     def open_flows(self) -> int:
         """Flows tracked and not finished."""
         finished = sum(self.model.category_counts.get(c, 0) for c in FINISHED)
@@ -143,6 +164,7 @@ class MainScreen(Screen[None]):
         self.model.rebuild(self.flows, self.tcp_app.now())
         bar.remember(expression)
         self.table.sync(self.tcp_app.now())
+        self.refresh_bindings()
         return True
 
     def on_filter_bar_submitted(self, event: FilterBar.Submitted) -> None:
@@ -150,9 +172,24 @@ class MainScreen(Screen[None]):
             self.query_one(FilterBar).close()
             self.table.focus()
 
-    def on_filter_bar_cleared(self, event: FilterBar.Cleared) -> None:
-        self.apply_filter("")
+    def on_filter_bar_cancelled(self, event: FilterBar.Cancelled) -> None:
         self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        """Show every flow again (the bar closes if it was open)."""
+        if self.apply_filter(""):
+            self.query_one(FilterBar).close()
+            self.table.focus()
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`c` (clear filter) is offered only while a filter is in force; `space` is offered as
+        Pause or as Resume."""
+        if action == "clear_filter":
+            return bool(self.display_filter)
+        if action in ("pause", "resume"):
+            return self.paused == (action == "resume")
+        return True
 
     # -- sort, pause, open -------------------------------------------------------------------
 
@@ -173,8 +210,17 @@ class MainScreen(Screen[None]):
         arrow = "descending" if self.model.descending else "ascending"
         self.notify(f"sorted by {SORT_KEYS[name][0]}, {arrow}", timeout=2)
 
+    def action_pause(self) -> None:
+        """Freeze the rows (capture and counters go on)."""
+        self.action_toggle_pause()
+
+    def action_resume(self) -> None:
+        """Catch up with what came in while paused."""
+        self.action_toggle_pause()
+
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
+        self.refresh_bindings()
         if not self.paused:
             self._update_model(set(), self.tcp_app.now())
         self.tcp_app.refresh_status()

@@ -62,6 +62,30 @@ class TerminalFile:
             self._file.flush()
 
 
+NO_KEYS = (
+    "the TUI needs a terminal for its keys and there is none (standard input is not one, and "
+    "there is no /dev/tty): use --print or --export"
+)
+NO_SCREEN = (
+    "the TUI draws on standard error, which is not a terminal here: use --print or --export, "
+    "or leave standard error on the terminal"
+)
+
+
+def terminal_problem() -> str:
+    """Why the TUI cannot run on this process's descriptors ("" when it can).
+
+    Textual draws on standard error and reads keys from standard input (`tui.run` has already
+    put the controlling terminal there when the capture comes through a pipe). Without them it
+    would spin for ever writing escape codes into a file (`tcpwatch -r x.pcap </dev/null
+    >out 2>err` from a script)."""
+    if not os.isatty(0):
+        return NO_KEYS
+    if not os.isatty(2):
+        return NO_SCREEN
+    return ""
+
+
 class TerminalDriver(LinuxDriver):
     """Textual's Linux driver, writing through a `TerminalFile`."""
 

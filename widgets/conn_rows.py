@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from capture.segment import endpoint
+from widgets.units import short_duration
 
 Flow = Any  # capture.flows.Flow: read through its documented attributes only
 
@@ -82,21 +83,8 @@ def human_bytes(n: int) -> str:
     return f"{n}E"
 
 
-def human_secs(s: float | None) -> str:
-    """A duration in at most 6 characters: 850us, 12.3ms, 4.5s, 12m03, 3h12."""
-    if s is None:
-        return "-"
-    if s < 0:
-        s = 0.0
-    if s < 0.001:
-        return f"{s * 1e6:.0f}us"
-    if s < 1:
-        return f"{s * 1e3:.1f}ms" if s < 0.1 else f"{s * 1e3:.0f}ms"
-    if s < 60:
-        return f"{s:.1f}s"
-    if s < 3600:
-        return f"{int(s // 60)}m{int(s % 60):02d}"
-    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}"
+human_secs = short_duration
+"""A duration in at most 6 cells (`widgets.units.short_duration`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +111,24 @@ def _state(name: str) -> str:
     return SHORT_STATE.get(name, name)
 
 
+def retries(f: Flow) -> int:
+    """What the `retr` column counts (and sorts by): SYN retries and retransmissions."""
+    return int((f.syn_retries or 0) + (f.orig.retrans or 0) + (f.resp.retrans or 0))
+
+
 def _retries(f: Flow, now: float) -> str:
-    n = (f.syn_retries or 0) + (f.orig.retrans or 0) + (f.resp.retrans or 0)
+    n = retries(f)
     return str(n) if n else ""
 
 
-def _proc(f: Flow, now: float) -> str:
+def proc_text(f: Flow) -> str:
+    """The `process` column: the processes owning either end, comma-separated ("" if none)."""
     procs = [p for p in (getattr(f, "proc_orig", None), getattr(f, "proc_resp", None)) if p]
     return ",".join(str(p) for p in procs)
+
+
+def _proc(f: Flow, now: float) -> str:
+    return proc_text(f)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -151,7 +149,7 @@ COLUMNS: tuple[Column, ...] = (
         "right",
     ),
     Column("rtt", "rtt", 7, 5, lambda f, now: human_secs(f.irtt), "right"),
-    Column("retries", "retr", 4, 6, _retries, "right"),
+    Column("retries", "retr", 5, 6, _retries, "right"),  # 5: room for "retr▼"
     Column("age", "age", 6, 5, lambda f, now: human_secs(now - f.first_ts), "right"),
     Column("idle", "idle", 6, 6, lambda f, now: human_secs(now - f.last_ts), "right"),
     Column("proc", "process", 14, 8, _proc),

@@ -47,6 +47,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         "conn-table--cursor",
         "conn-table--new",
         "conn-table--changed",
+        "conn-table--empty",
         *(f"conn-table--{c}" for c in CATEGORIES),
     }
 
@@ -57,6 +58,7 @@ class ConnectionTable(ScrollView, can_focus=True):
     ConnectionTable > .conn-table--cursor { background: $block-cursor-background; }
     ConnectionTable > .conn-table--new { color: $success; text-style: bold; }
     ConnectionTable > .conn-table--changed { color: $accent; }
+    ConnectionTable > .conn-table--empty { color: $text-muted; text-style: italic; }
     ConnectionTable > .conn-table--handshaking { color: $text-warning; }
     ConnectionTable > .conn-table--established { color: $text-success; }
     ConnectionTable > .conn-table--closing { color: $text-secondary; }
@@ -109,6 +111,8 @@ class ConnectionTable(ScrollView, can_focus=True):
         self._last_painted: tuple[Any, ...] = ()
         self._styles: dict[tuple[str | None, bool, str], Style] = {}
         self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(1024)
+        self.empty_text = ""
+        """Said on the first row while no flow is shown (waiting for traffic, no match)."""
 
     # -- data -------------------------------------------------------------------------------
 
@@ -139,6 +143,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         versions = self.model.versions
         ids = [self.model.id_at(row) for row in range(top, end)]
         return (top, int(self.now), self._cursor_row, self._columns[0].width, len(self.model),
+                self.empty_text,
                 self.model.sort, self.model.descending, tuple(self.model.category_counts.items()),
                 [(fid, versions.get(fid, 0)) for fid in ids])  # fmt: skip
 
@@ -254,6 +259,13 @@ class ConnectionTable(ScrollView, can_focus=True):
             fid = self.model.id_at(row)
             flow = self.flows.get(fid)
         if flow is None:
+            if y == 1 and not len(self.model) and self.empty_text:
+                hint = Segment(
+                    f"  {self.empty_text}", self.get_component_rich_style("conn-table--empty")
+                )
+                return (
+                    Strip([hint]).extend_cell_length(width, self._style(None, False)).crop(0, width)
+                )
             return Strip.blank(width, self._style(None, False))
         is_cursor = row == self._cursor_row
         key = (fid, self.model.versions.get(fid, 0), int(self.now), width, is_cursor)
@@ -272,13 +284,7 @@ class ConnectionTable(ScrollView, can_focus=True):
             arrow = "▼" if self.model.descending else "▲"
             segs = [Segment("  ", base)]
             for col in self._columns:
-                is_sorted = COLUMN_SORTS.get(col.key) == self.model.sort and col.key not in (
-                    "retries",
-                    "proc",
-                    "history",
-                    "state_orig",
-                    "state_resp",
-                )
+                is_sorted = COLUMN_SORTS.get(col.key) == self.model.sort
                 label = col.header + (arrow if is_sorted else "")
                 segs.append(
                     Segment(fit(label, col.width, col.align), sorted_style if is_sorted else base)

@@ -1,8 +1,9 @@
-"""The filter bar: `/` opens it, `enter` applies, `escape` clears, up/down recall history.
+"""The filter bar: `/` opens it, `enter` applies, `escape` cancels, up/down recall history.
 
 It only collects text and reports it; compiling and applying the expression belongs to the
 screen, which calls `show_error` when the expression does not parse (the bar stays open and the
-previous filter stays in force).
+previous filter stays in force). `escape` closes the bar without applying what was typed: the
+filter in force stays (the screen has its own key to clear it).
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ class FilterBar(Horizontal):
     FilterBar { height: auto; display: none; }
     FilterBar.-open { display: block; }
     FilterBar > Label#filter-prompt { width: auto; padding: 0 1; }
-    FilterBar > Input { width: 1fr; border: none; height: 1; padding: 0; }
+    FilterBar > Input { width: 1fr; }
     FilterBar > Label#filter-error { width: auto; max-width: 60%; color: $error; padding: 0 1; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "clear", "Clear filter", show=True),
+        Binding("escape", "cancel", "Cancel", show=True),
         Binding("up", "recall(-1)", "Previous", show=False),
         Binding("down", "recall(1)", "Next", show=False),
     ]
@@ -44,8 +45,8 @@ class FilterBar(Horizontal):
             self.expression = expression
             super().__init__()
 
-    class Cleared(Message):
-        """The filter was cleared and the bar closed."""
+    class Cancelled(Message):
+        """The bar was closed without applying anything (the filter in force stays)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -54,7 +55,11 @@ class FilterBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("filter /", id="filter-prompt")
-        yield Input(placeholder="port 443 and not state established", id="filter-input")
+        # Compact: one row, no border. A border set here in CSS loses to Input's own
+        # `Input:focus` rule, and a 1-row input inside a tall border shows none of its text.
+        yield Input(
+            placeholder="port 443 and not state established", id="filter-input", compact=True
+        )
         yield Label("", id="filter-error")
 
     @property
@@ -100,10 +105,9 @@ class FilterBar(Horizontal):
     def on_input_changed(self, event: Input.Changed) -> None:
         self.show_error("")
 
-    def action_clear(self) -> None:
-        self.input.value = ""
+    def action_cancel(self) -> None:
         self.close()
-        self.post_message(self.Cleared())
+        self.post_message(self.Cancelled())
 
     def action_recall(self, step: int) -> None:
         if not self.history:

@@ -137,11 +137,17 @@ class FlagBreakdown(Widget):
         self.totals: list[int] = [0] * (len(FLAG_KEYS) + 1)
         self.rates: list[int] = [0] * (len(FLAG_KEYS) + 1)
         self.spark: list[int] = [0] * SPARK_SECONDS
+        self.live = True
+        """Whether rates are current (False: a file read to its end, rates are left out)."""
 
-    def show(self, totals: list[int], rates: list[int], spark: list[int]) -> None:
+    def show(
+        self, totals: list[int], rates: list[int], spark: list[int], live: bool = True
+    ) -> None:
         """Take new figures; repaints only when they differ."""
-        if (totals, rates, spark) != (self.totals, self.rates, self.spark):
+        new = (totals, rates, spark, live)
+        if new != (self.totals, self.rates, self.spark, self.live):
             self.totals, self.rates, self.spark = list(totals), list(rates), list(spark)
+            self.live = live
             self.refresh()
 
     def render(self) -> Text:
@@ -150,7 +156,7 @@ class FlagBreakdown(Widget):
         rate = self.get_component_rich_style("flag-breakdown--rate")
         text = Text(no_wrap=True, overflow="ellipsis")
         # Narrow terminals get counts only; rates per flag need about 110 cells.
-        with_rates = self.content_size.width >= WIDE
+        with_rates = self.live and self.content_size.width >= WIDE
         for i, key in enumerate(FLAG_KEYS):
             text.append(LABELS[key] + " ", label)
             text.append(f"{self.totals[i]:,}", count)
@@ -159,7 +165,10 @@ class FlagBreakdown(Widget):
         illegal = self.totals[len(FLAG_KEYS)]
         style = self.get_component_rich_style("flag-breakdown--illegal") if illegal else rate
         line2.append(f"illegal {illegal:,}", style)
-        line2.append(f"   segs {self.rates[-1]:,}/s  last 60s ", rate)
+        if self.live:
+            line2.append(f"   segs {self.rates[-1]:,}/s  last 60s ", rate)
+        else:
+            line2.append("   segments a second over the capture's last 60 s ", rate)
         width = min(self.content_size.width - line2.cell_len, 120)
         spark_style = self.get_component_rich_style("flag-breakdown--spark")
         line2.append(sparkline(self.spark, width), spark_style)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Mapping
 from itertools import repeat
-from operator import add, and_, attrgetter, lshift, mul, or_
+from operator import add, and_, attrgetter, lshift, mul, or_, sub
 from typing import Any
 
 from sortedcontainers import SortedList
 
 from capture.segment import endpoint
-from widgets.conn_rows import CATEGORIES, FINISHED, category
+from widgets.conn_rows import CATEGORIES, FINISHED, SHORT_STATE, category, proc_text, retries
 
 Flow = Any
 Predicate = Callable[[Flow], bool]
@@ -37,29 +37,67 @@ def _addr_key(raw: bytes, port: int) -> int:
 
 
 _CATEGORY_RANK = {c: i for i, c in enumerate(CATEGORIES)}
-_NO_RTT = 1 << 62
+MISSING = 1 << 100
+"""The key of a flow without a value in that column (no RTT yet, no process): such rows come
+last whichever way the column is sorted (`FlowList.id_at`)."""
+_NO_RTT = MISSING
+TS_BASE = 1 << 60
+"""Microseconds; idle and age keys count down from it, so that a key grows with the value shown
+(`now - last_ts`, `now - first_ts`) and the header's arrow reads the way the rows do."""
+TEXT_BYTES = 12
+"""Leading bytes of a text column that its key orders by (ties beyond that: by flow id)."""
+
+
+def _text_key(text: str) -> int:
+    """An int that orders as `text` does (by its first TEXT_BYTES bytes); "" is MISSING."""
+    if not text:
+        return MISSING
+    raw = text.encode("utf-8", "replace")[:TEXT_BYTES]
+    return int.from_bytes(raw.ljust(TEXT_BYTES, b"\0"), "big")
+
 
 SORT_KEYS: dict[str, tuple[str, Callable[[Flow, str], int], bool]] = {
     "id": ("#", lambda f, c: 0, False),
-    "idle": ("last seen", lambda f, c: int(f.last_ts * 1e6), True),
+    "idle": ("idle", lambda f, c: TS_BASE - int(f.last_ts * 1e6), False),
     "bytes": ("bytes", lambda f, c: f.orig.payload + f.resp.payload, True),
     "pkts": ("packets", lambda f, c: f.orig.pkts + f.resp.pkts, True),
     "state": ("state", lambda f, c: _CATEGORY_RANK[c], False),
     "orig": ("originator", lambda f, c: _addr_key(f.orig_addr, f.orig_port), False),
     "resp": ("responder", lambda f, c: _addr_key(f.resp_addr, f.resp_port), False),
     "rtt": ("rtt", lambda f, c: _NO_RTT if f.irtt is None else int(f.irtt * 1e9), True),
-    "age": ("age", lambda f, c: int(f.first_ts * 1e6), False),
+    "age": ("age", lambda f, c: TS_BASE - int(f.first_ts * 1e6), True),
+    "retries": ("retr", lambda f, c: retries(f), True),
+    "state_orig": (
+        "orig st",
+        lambda f, c: _text_key(SHORT_STATE.get(f.state_orig, f.state_orig)),
+        False,
+    ),
+    "state_resp": (
+        "resp st",
+        lambda f, c: _text_key(SHORT_STATE.get(f.state_resp, f.state_resp)),
+        False,
+    ),
+    "conn": ("conn", lambda f, c: _text_key(f.conn_state), False),
+    "history": ("history", lambda f, c: _text_key(f.history), False),
+    "proc": ("process", lambda f, c: _text_key(proc_text(f)), False),
 }
-"""Sort name → (label, key of (flow, category), descending by default); `s` cycles in order.
+"""Sort name → (label, key of (flow, category), descending by default).
 
-Keys are non-negative ints; a row is stored as `key << ID_BITS | flow id`, one int, because
-ints compare and move faster than tuples in the `SortedList` (measured ~25% at 100,000 rows).
+Keys are non-negative ints that grow with the value the column shows (so `▼` puts the largest
+first); a row is stored as `key << ID_BITS | flow id`, one int, because ints compare and move
+faster than tuples in the `SortedList` (measured ~25% at 100,000 rows).
 """
 
 ID_BITS = 40
 _ID_MASK = (1 << ID_BITS) - 1
 
-SORT_ORDER: tuple[str, ...] = tuple(SORT_KEYS)
+SORT_ORDER: tuple[str, ...] = ("id", "idle", "bytes", "pkts", "state", "orig", "resp", "rtt",
+                               "age", "retries")  # fmt: skip
+"""The sorts `s` cycles through; the others are a header click away."""
+LAZY_SORTS = frozenset(SORT_KEYS) - frozenset(SORT_ORDER)
+"""Sorts whose keys are kept only while they are the current sort: they are computed from every
+shown flow when chosen (a click on a text column's header), instead of being refreshed for each
+changed flow on every tick as the cycled sorts' keys are."""
 STATIC_SORTS = frozenset({"id", "orig", "resp", "age"})
 """Sorts whose key never changes for a flow (endpoints and first segment): computed once."""
 
@@ -72,9 +110,13 @@ def _micros(values: Iterable[float]) -> Iterable[int]:
     return map(int, map(mul, values, repeat(1e6)))
 
 
+def _ago(values: Iterable[float]) -> Iterable[int]:
+    return map(sub, repeat(TS_BASE), _micros(values))
+
+
 BATCH_KEYS: dict[str, Callable[[list[Flow], list[str]], Iterable[int]]] = {
     "id": lambda fl, cats: repeat(0, len(fl)),
-    "idle": lambda fl, cats: _micros(map(_get["last_ts"], fl)),
+    "idle": lambda fl, cats: _ago(map(_get["last_ts"], fl)),
     "bytes": lambda fl, cats: map(
         add, map(_get["orig.payload"], fl), map(_get["resp.payload"], fl)
     ),
@@ -83,7 +125,8 @@ BATCH_KEYS: dict[str, Callable[[list[Flow], list[str]], Iterable[int]]] = {
     "orig": lambda fl, cats: map(_addr_key, map(_get["orig_addr"], fl), map(_get["orig_port"], fl)),
     "resp": lambda fl, cats: map(_addr_key, map(_get["resp_addr"], fl), map(_get["resp_port"], fl)),
     "rtt": lambda fl, cats: [_NO_RTT if x is None else int(x * 1e9) for x in map(_get["irtt"], fl)],
-    "age": lambda fl, cats: _micros(map(_get["first_ts"], fl)),
+    "age": lambda fl, cats: _ago(map(_get["first_ts"], fl)),
+    "retries": lambda fl, cats: map(retries, fl),
 }
 """`SORT_KEYS`' keys of many flows at once, through C-level `map`s (~4x faster a key): these
 refresh the kept keys of every sort but the current one, for each tick's changed flows."""
@@ -91,19 +134,19 @@ COLUMN_SORTS = {
     "id": "id",
     "orig": "orig",
     "resp": "resp",
-    "conn": "state",
-    "history": "state",
-    "state_orig": "state",
-    "state_resp": "state",
+    "conn": "conn",
+    "history": "history",
+    "state_orig": "state_orig",
+    "state_resp": "state_resp",
     "pkts": "pkts",
     "bytes": "bytes",
     "rtt": "rtt",
     "age": "age",
     "idle": "idle",
-    "retries": "id",
-    "proc": "id",
+    "retries": "retries",
+    "proc": "proc",
 }
-"""Which sort a click on each column header selects."""
+"""Which sort a click on each column header selects: the column's own values."""
 
 
 def flag_counts(flow: Flow) -> tuple[int, ...]:
@@ -164,10 +207,18 @@ class FlowList:
     def __contains__(self, fid: int) -> bool:
         return fid in self._keys
 
+    def _valued(self) -> int:
+        """How many shown flows have a value in the sort column (the rest have MISSING keys)."""
+        return int(self._rows.bisect_left(MISSING << ID_BITS))
+
     def id_at(self, row: int) -> int:
-        """The flow id on `row` (0-based, in display order)."""
+        """The flow id on `row` (0-based, in display order).
+
+        Descending reverses the flows with a value only: those without one stay last."""
         if self.descending:
-            row = len(self._rows) - 1 - row
+            valued = self._valued()
+            if row < valued:
+                row = valued - 1 - row
         return int(self._rows[row]) & _ID_MASK
 
     def row_of(self, fid: int) -> int | None:
@@ -175,8 +226,12 @@ class FlowList:
         key = self._keys.get(fid)
         if key is None:
             return None
-        row = self._rows.index(key)
-        return len(self._rows) - 1 - row if self.descending else int(row)
+        row = int(self._rows.index(key))
+        if self.descending:
+            valued = self._valued()
+            if row < valued:
+                return valued - 1 - row
+        return row
 
     def set_sort(self, name: str, descending: bool | None, flows: Mapping[int, Flow]) -> None:
         """Sort by `name` (a `SORT_KEYS` entry): its keys are kept, so no flow is read.
@@ -185,6 +240,14 @@ class FlowList:
         self.descending = SORT_KEYS[name][2] if descending is None else descending
         if name == self.sort:
             return
+        if name in LAZY_SORTS:  # keys kept only while current: compute them now
+            keyf = SORT_KEYS[name][1]
+            cats = self.categories
+            self._caches[name] = {
+                fid: keyf(flows[fid], cats[fid]) << ID_BITS | fid for fid in self._keys
+            }
+        if self.sort in LAZY_SORTS:
+            self._caches[self.sort] = {}
         self.sort = name
         self._keys = self._caches[name]
         self._rows = SortedList(self._keys.values())
@@ -274,7 +337,9 @@ class FlowList:
         if static:
             self._no_rtt.update(fid for fid, f in zip(fids, fl, strict=True) if f.irtt is None)
         for name, cache in self._caches.items():
-            if name == self.sort or (not static and (name in STATIC_SORTS or name == "state")):
+            if name == self.sort or name in LAZY_SORTS:
+                continue
+            if not static and (name in STATIC_SORTS or name == "state"):
                 continue
             if name == "rtt" and not static:
                 self._fill_rtt(cache, fids, fl)
@@ -284,11 +349,12 @@ class FlowList:
             if name == "idle":
                 # (Re-)inserted in key order: the dict then holds the idle keys in runs already
                 # sorted, one per tick, and a sort by idle merges runs (timsort) instead of
-                # sorting 100,000 random keys (30-60 ms measured).
+                # sorting 100,000 random keys (30-60 ms measured). Descending: later ticks
+                # have smaller idle keys, so the whole dict stays one descending run.
                 if not static:
                     for fid in fids:
                         del cache[fid]
-                ordered = sorted(composite)
+                ordered = sorted(composite, reverse=True)
                 cache.update(zip(map(and_, ordered, repeat(_ID_MASK)), ordered, strict=True))
                 continue
             cache.update(zip(fids, composite, strict=True))

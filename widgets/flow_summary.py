@@ -9,14 +9,15 @@ from typing import Any
 
 from capture.procs import RetrySchedule
 from capture.segment import ACK, FIN, RST, SYN
+from widgets.units import duration
 
 
 def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.3f}ms"
+    return duration(seconds)
 
 
-def side_line(label: str, rec: dict[str, Any], who: str, tfo: bool) -> str:
-    """One endpoint: address, state, ISN and the options its SYN offered."""
+def side_line(label: str, rec: dict[str, Any], who: str, tfo: bool, proc: str | None = None) -> str:
+    """One endpoint: address, state, ISN, the options its SYN offered and, live, its process."""
     addr, port = rec[f"{who}_h"], rec[f"{who}_p"]
     where = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
     mss, wscale, isn = rec[f"mss_{who}"], rec[f"wscale_{who}"], rec[f"isn_{who}"]
@@ -27,7 +28,8 @@ def side_line(label: str, rec: dict[str, Any], who: str, tfo: bool) -> str:
     if tfo:
         opts.append("TFO")
     isn_text = "-" if isn is None else str(isn)
-    return f"{label} {where}  {rec[f'state_{who}']}  ISN {isn_text}  " + " ".join(opts)
+    owner = f"  process {proc}" if proc else ""
+    return f"{label} {where}  {rec[f'state_{who}']}  ISN {isn_text}  " + " ".join(opts) + owner
 
 
 def negotiated(rec: dict[str, Any], tfo: bool) -> str:
@@ -56,7 +58,7 @@ def rtt_line(rec: dict[str, Any]) -> str:
         )
     text += f"  SYN retries {rec['syn_retries']}"
     if rec["syn_retry_gaps"]:
-        text += " (gaps " + ", ".join(f"{g:.2f}s" for g in rec["syn_retry_gaps"]) + ")"
+        text += " (gaps " + ", ".join(duration(g) for g in rec["syn_retry_gaps"]) + ")"
     return text
 
 
@@ -129,8 +131,8 @@ def summary_lines(
     return [
         f"flow {flow.id} {flow.uid}  conn_state {rec['conn_state']}  history {rec['history']}"
         f"  {close_line(rec, getattr(flow, 'time_wait_by', ''))}{inferred}",
-        side_line("client", rec, "orig", tfo_o),
-        side_line("server", rec, "resp", tfo_r),
+        side_line("client", rec, "orig", tfo_o, getattr(flow, "proc_orig", None)),
+        side_line("server", rec, "resp", tfo_r, getattr(flow, "proc_resp", None)),
         negotiated(rec, tfo_o and tfo_r) + "  " + rtt_line(rec),
         f"conn_state {rec['conn_state']} decided by {frames}",
         (

@@ -15,6 +15,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from capture.insights import Finding
+from capture.insights_text import count
 from widgets.text import safe_text
 
 SEVERITY_LABELS = {"alert": " ALERT ", "warning": " WARN  ", "info": " info  "}
@@ -99,7 +100,7 @@ def evidence_line(finding: Finding) -> str:
     total = finding.numbers.get("flows", len(finding.flow_ids))
     ids = ", ".join(str(i) for i in finding.flow_ids[:8])
     more = " ..." if total > 8 else ""
-    parts = [f"{total} flow(s): {ids}{more}"]
+    parts = [f"{count(total, 'flow')}: {ids}{more}"]
     if finding.frames:
         frames = ", ".join(str(n) for n in finding.frames[:6])
         parts.append(f"frames {frames}" + (" ..." if len(finding.frames) > 6 else ""))

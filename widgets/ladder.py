@@ -29,6 +29,7 @@ from textual.strip import Strip
 from capture.segment import RST
 from widgets.ladder_rows import LadderRow
 from widgets.text import safe_str
+from widgets.units import duration
 
 FRAME_W, DT_W, STATE_W, MIN_LANE = 6, 11, 13, 30
 STATE_MAX = 30
@@ -41,13 +42,7 @@ SCROLLBAR = 2
 
 def fmt_dt(dt: float) -> str:
     """Time since the previous segment, compact: `+0`, `+85µs`, `+12.345ms`, `+1.204s`."""
-    if dt <= 0:
-        return "+0"
-    if dt < 1e-3:
-        return f"+{dt * 1e6:.0f}µs"
-    if dt < 1:
-        return f"+{dt * 1e3:.3f}ms"
-    return f"+{dt:.3f}s"
+    return "+0" if dt <= 0 else "+" + duration(dt)
 
 
 def arrow(label: str, width: int, rightwards: bool) -> str:
@@ -142,7 +137,8 @@ class Ladder(ScrollView, can_focus=True):
             (cell_len("→".join(s)) for r in rows for s in (r.orig_states, r.resp_states)),
             default=0,
         )
-        self._wanted_state_w = max(STATE_W, min(STATE_MAX, widest + 1))
+        # +2: the text, a blank, and the lane's `│` (so `LAST_ACK │` never touches the arrow).
+        self._wanted_state_w = max(STATE_W, min(STATE_MAX, widest + 2))
         index = next((i for i, r in enumerate(rows) if r.frame_no == current), None)
         # On the last row (and past the handshake) the cursor follows new segments, like `tail -f`.
         follow = index is None or (at_end and self.cursor != 0)
@@ -351,8 +347,9 @@ def _arrow_class(row: LadderRow) -> str:
 
 
 def _state_cell(states: list[str], width: int) -> str:
-    """The states an endpoint moved to at this line, fitted to a state column `width` wide."""
+    """The states an endpoint moved to at this line, in `width - 1` cells ending in a blank, so
+    the text never runs into the lane's `│`: cut from the left (the latest state stays)."""
     text = "→".join(states)
-    if cell_len(text) > width - 1:
-        text = "…" + text[-(width - 2) :]
-    return f"{text:<{width - 1}}"
+    if cell_len(text) > width - 2:
+        text = "…" + text[-(width - 3) :]
+    return f"{text:<{width - 2}} "

@@ -25,6 +25,7 @@ from capture.segment import (
     parse_options,
     tcpdump_flags,
 )
+from widgets.units import duration
 
 MOD = 1 << 32
 
@@ -208,7 +209,7 @@ def _seq_lt(a: int, b: int) -> bool:
 
 
 def _fmt_gap(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}ms" if seconds < 1 else f"{seconds:.2f}s"
+    return duration(seconds)
 
 
 def _side_is_orig(side: str) -> bool:

@@ -28,6 +28,8 @@ class Status:
     malformed: int = 0
     sort: str = ""
     """The sort shown, e.g. `last seen ▼`."""
+    rates: bool = True
+    """Whether per-second rates mean anything (not for a file read to its end)."""
     mode: str = "live"
     """`live`, `paused`, `loading`, `end` (a file read to its end) or `stopped` (a live
     capture that ended: its interface went away, or `-c`/`--duration` was reached)."""
@@ -87,6 +89,7 @@ class StatusBar(Widget):
             "stopped": "■ STOPPED",
         }
         drops = s.kernel_drops + s.queue_drops + s.malformed
+        per_s = f" ({s.packets_per_s:,}/s)" if s.rates else ""
         drop_style = self.get_component_rich_style("status-bar--drops") if drops else ""
         parts = [
             (0, Text(marks.get(s.mode, s.mode), self.get_component_rich_style(mode_style))),
@@ -94,7 +97,7 @@ class StatusBar(Widget):
             (5, _field("capture ", key, safe_text(s.capture_filter))) if s.capture_filter else None,
             (3, _field("filter ", key, safe_text(s.display_filter or "none"))),
             (5, _field("sort ", key, Text(s.sort))) if s.sort else None,
-            (2, _field("pkts ", key, Text(f"{s.packets:,} ({s.packets_per_s:,}/s)"))),
+            (2, _field("pkts ", key, Text(f"{s.packets:,}" + per_s))),
             (2, _field("flows ", key, Text(f"{s.flows_open:,} open/{s.flows_total:,}"))),
             (
                 2 if drops else 4,
