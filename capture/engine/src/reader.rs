@@ -166,6 +166,12 @@ impl CaptureReader {
         CaptureError(io.map_or(text, |why| format!("{}: {why}", self.name)))
     }
 
+    /// Bytes read from the stream but not handed out yet: when fewer than a record needs, the
+    /// next `next_record` reads (and on a pipe may wait for the writer).
+    pub fn buffered(&self) -> usize {
+        self.feed.avail()
+    }
+
     /// The next record; `None` at the end of the capture or at corruption (then `error()` says
     /// why, in one line).
     #[inline]

@@ -10,6 +10,7 @@ use pyo3::exceptions::{PyException, PyOSError};
 use pyo3::prelude::*;
 
 mod run;
+mod session;
 mod tracker;
 mod views;
 
@@ -58,6 +59,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(run::run_file, m)?)?;
     m.add_class::<tracker::PyTracker>()?;
+    m.add_class::<session::PySession>()?;
     m.add_class::<views::PyFlow>()?;
     m.add_class::<views::PySide>()?;
     m.add_class::<views::PySegment>()?;

@@ -155,7 +155,15 @@ impl PyTracker {
 }
 
 fn counters<'py>(py: Python<'py>, inner: &Inner) -> PyResult<Bound<'py, PyDict>> {
-    let (d, t) = (&inner.decoder, &inner.tracker);
+    counters_of(py, &inner.decoder, &inner.tracker)
+}
+
+/// The counters of a decoder and its tracker, as a dict.
+pub(crate) fn counters_of<'py>(
+    py: Python<'py>,
+    d: &Decoder,
+    t: &FlowTracker,
+) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
     out.set_item("frames", d.frames)?;
     out.set_item("tcp", d.tcp)?;

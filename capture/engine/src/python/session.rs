@@ -1,0 +1,150 @@
+//! `capture._engine.Session`: a capture read on an engine thread into flows the engine owns.
+//!
+//! The UI polls it once per tick for what changed (flow ids, flows that left, per-second flag
+//! counts, events) and asks for one flow's snapshot when it shows it.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use super::views::PyFlow;
+use super::CaptureError;
+use crate::session::events::{Event, EventKind};
+use crate::session::{Session, SourceSpec};
+use crate::tracker::TrackerConfig;
+
+/// A running capture (see the module docs).
+#[pyclass(module = "capture._engine", name = "Session")]
+pub struct PySession {
+    session: Session,
+}
+
+#[pymethods]
+impl PySession {
+    /// Start reading `path` (`-` = standard input); `speed` replays it at its recorded pace
+    /// times `speed`. Raises `CaptureError` (one line) when it cannot be read.
+    #[new]
+    #[pyo3(signature = (path, *, speed=None, max_flows=100_000, frames_per_flow=64,
+        frame_budget=250_000, frame_bytes=256 << 20, linger=None, verify_checksums=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        path: String,
+        speed: Option<f64>,
+        max_flows: usize,
+        frames_per_flow: usize,
+        frame_budget: usize,
+        frame_bytes: usize,
+        linger: Option<f64>,
+        verify_checksums: bool,
+    ) -> PyResult<PySession> {
+        let spec = match speed {
+            None => SourceSpec::File { path },
+            Some(s) if s > 0.0 => SourceSpec::Replay { path, speed: s },
+            Some(_) => return Err(PyValueError::new_err("the replay speed must be positive")),
+        };
+        let cfg = TrackerConfig {
+            max_flows,
+            frames_per_flow,
+            frame_budget,
+            frame_bytes,
+            linger,
+            embryos: false,
+            verify_checksums,
+        };
+        // Opening standard input may wait for a writer: without the GIL.
+        let session = py
+            .allow_threads(|| Session::start(spec, cfg))
+            .map_err(CaptureError::new_err)?;
+        Ok(PySession { session })
+    }
+
+    /// What changed since the last poll: `changed` (flow ids, sorted), `gone` (flows that left,
+    /// as snapshots), `flag_counts` (second * 512 + flag bits -> segments), `events` (tuples
+    /// `(ts, flow_id, kind, detail)`), and the running totals `segments`, `capture_ts`,
+    /// `finished`, `error`, `events_dropped`.
+    fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let mut st = self.session.lock();
+        let out = PyDict::new(py);
+        out.set_item("changed", st.tracker.take_changed())?;
+        let gone: Vec<PyFlow> = st.gone.drain(..).map(PyFlow::new).collect();
+        out.set_item("gone", gone)?;
+        let flags = PyDict::new(py);
+        for (key, count) in st.flag_counts.drain() {
+            flags.set_item(key, count)?;
+        }
+        out.set_item("flag_counts", flags)?;
+        let events = st
+            .events
+            .take()
+            .iter()
+            .map(|e| event_tuple(py, e))
+            .collect::<PyResult<Vec<_>>>()?;
+        out.set_item("events", events)?;
+        out.set_item("events_dropped", st.events.dropped)?;
+        out.set_item("segments", st.segments)?;
+        out.set_item("capture_ts", st.capture_ts)?;
+        out.set_item("finished", st.finished)?;
+        out.set_item("error", st.error.clone())?;
+        Ok(out)
+    }
+
+    /// The flow with this id, as a snapshot; None when it is not tracked (any more).
+    fn flow(&self, id: u64) -> Option<PyFlow> {
+        self.session
+            .lock()
+            .tracker
+            .flow(id)
+            .cloned()
+            .map(PyFlow::new)
+    }
+
+    /// Every tracked flow in id order, as snapshots.
+    fn flows(&self) -> Vec<PyFlow> {
+        let mut out = Vec::new();
+        self.session
+            .lock()
+            .tracker
+            .for_each_flow(|f| out.push(PyFlow::new(f.clone())));
+        out
+    }
+
+    /// The decoder's and the tracker's counters (as `Tracker.counters`).
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let st = self.session.lock();
+        super::tracker::counters_of(py, &st.decoder, &st.tracker)
+    }
+
+    /// Stop reading and wait for the engine's thread (what was read stays readable).
+    fn stop(&mut self, py: Python<'_>) {
+        py.allow_threads(|| self.session.stop());
+    }
+}
+
+fn event_tuple<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyTuple>> {
+    let (kind, detail): (&str, PyObject) = match &e.kind {
+        EventKind::Handshake { irtt } => ("handshake", irtt.into_pyobject(py)?.into_any().unbind()),
+        EventKind::Refused => ("refused", py.None()),
+        EventKind::Reset { by } => ("reset", by.name().into_pyobject(py)?.into_any().unbind()),
+        EventKind::Fin { by } => ("fin", by.name().into_pyobject(py)?.into_any().unbind()),
+        EventKind::TimeWait { side } => (
+            "time_wait",
+            side.name().into_pyobject(py)?.into_any().unbind(),
+        ),
+        EventKind::SynRetry { n, gap } => (
+            "syn_retry",
+            (*n, *gap).into_pyobject(py)?.into_any().unbind(),
+        ),
+        EventKind::Gone { evicted: true } => ("evicted", py.None()),
+        EventKind::Gone { evicted: false } => ("released", py.None()),
+    };
+    PyTuple::new(
+        py,
+        [
+            e.ts.into_pyobject(py)?.into_any().unbind(),
+            e.flow_id.into_pyobject(py)?.into_any().unbind(),
+            kind.into_pyobject(py)?.into_any().unbind(),
+            detail,
+        ],
+    )
+}

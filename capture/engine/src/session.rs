@@ -1,0 +1,141 @@
+//! A capture running on its own thread into a tracker the engine owns, for the TUI.
+//!
+//! The source thread reads and decodes without holding anything the UI waits for, and hands
+//! its segments to the tracker in batches under one lock; the UI takes that lock only to ask for
+//! what changed since it last asked (`poll`) and for one flow at a time. A batch is handed over
+//! when it is full, when the reader is about to wait for more input (a pipe), and before a
+//! replay sleeps, so a slow source shows up at once.
+
+pub mod events;
+mod source;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+use crate::decode::Decoder;
+use crate::flow::Flow;
+use crate::reader::CaptureReader;
+use crate::segment::Segment;
+use crate::tracker::{ConfigError, FlowTracker, TrackerConfig};
+use events::{Event, EventKind, EventQueue};
+
+pub use source::SourceSpec;
+
+/// Seconds of per-second counts kept for the UI's rates and sparkline.
+pub const SECONDS_KEPT: usize = 120;
+
+/// What the source thread and the UI share (under `Session::state`).
+pub struct State {
+    pub tracker: FlowTracker,
+    /// The decoder's counters, published with each batch.
+    pub decoder: Decoder,
+    /// Segments handed to the tracker.
+    pub segments: u64,
+    /// The latest capture time seen.
+    pub capture_ts: f64,
+    /// Segments per (second of capture time, flag bits): `second * 512 + flags`.
+    pub flag_counts: HashMap<i64, u64>,
+    pub events: EventQueue,
+    /// Flows that left the tracker since the UI last asked, for it to keep showing (exported
+    /// live, dimmed in the table).
+    pub gone: Vec<Flow>,
+    /// The source has ended (end of file, count or duration reached, stop asked, or failed).
+    pub finished: bool,
+    /// Why the source ended early, one line.
+    pub error: Option<String>,
+}
+
+impl State {
+    /// Give one decoded segment (with its frame) to the tracker and note what it did.
+    fn take(&mut self, seg: Segment, frame: &[u8]) {
+        let (ts, flags) = (seg.ts, seg.flags);
+        let copy = seg.clone();
+        let id = self.tracker.ingest(seg, frame);
+        if let Some(flow) = self.tracker.flow(id) {
+            events::notice(flow, &copy, &mut self.events);
+        }
+        self.segments += 1;
+        if ts > self.capture_ts {
+            self.capture_ts = ts;
+        }
+        *self
+            .flag_counts
+            .entry(ts.floor() as i64 * 512 + i64::from(flags & 0x1ff))
+            .or_default() += 1;
+        for flow in self.tracker.take_gone() {
+            self.events.push(Event {
+                ts: flow.last_ts,
+                flow_id: flow.id,
+                kind: EventKind::Gone {
+                    evicted: !flow.closed(),
+                },
+            });
+            self.gone.push(flow);
+        }
+    }
+
+    /// Forget per-second counts older than `SECONDS_KEPT` before the latest second.
+    fn trim_seconds(&mut self) {
+        let newest = self.capture_ts.floor() as i64;
+        let oldest = (newest - SECONDS_KEPT as i64) * 512;
+        self.flag_counts.retain(|key, _| *key >= oldest);
+    }
+}
+
+/// A running capture (see the module docs).
+pub struct Session {
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Session {
+    /// Open the source (errors: one line) and start its thread.
+    pub fn start(spec: SourceSpec, cfg: TrackerConfig) -> Result<Session, String> {
+        let tracker = FlowTracker::new(cfg.clone()).map_err(|e: ConfigError| e.to_string())?;
+        let state = Arc::new(Mutex::new(State {
+            tracker,
+            decoder: Decoder::new(cfg.verify_checksums),
+            segments: 0,
+            capture_ts: 0.0,
+            flag_counts: HashMap::new(),
+            events: EventQueue::default(),
+            gone: Vec::new(),
+            finished: false,
+            error: None,
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = source::spawn(spec, cfg.verify_checksums, state.clone(), stop.clone())?;
+        Ok(Session {
+            state,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The shared state, locked (a source thread that panicked leaves it usable).
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ask the source to stop and wait for its thread.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A reader for `path` (`-` = standard input), ready to walk.
+pub fn open_reader(path: &str) -> Result<CaptureReader, String> {
+    CaptureReader::open(path).map_err(|e| e.0)
+}

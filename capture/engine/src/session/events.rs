@@ -1,0 +1,123 @@
+//! The bounded queue of handshake and teardown events a session publishes for the UI's feed.
+//!
+//! An event is noticed where a segment moved an endpoint (or retried a SYN), from the flow's
+//! state right after the tracker took the segment; a full queue drops the oldest event and
+//! counts it, so a reader that falls behind never slows capture.
+
+use std::collections::VecDeque;
+
+use crate::flow::Flow;
+use crate::segment::{Segment, ACK, RST, SYN};
+use crate::tcpstate::{Side, TcpState};
+
+/// Events held at most; past it the oldest go (counted in `EventQueue::dropped`).
+pub const EVENTS_KEPT: usize = 10_000;
+
+/// What happened to a flow.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    /// Both ends ESTABLISHED; the handshake's RTT when its SYN was seen.
+    Handshake { irtt: Option<f64> },
+    /// The responder answered a SYN with an RST: nothing listens there.
+    Refused,
+    /// An RST from one end closed an established (or closing) connection.
+    Reset { by: Side },
+    /// The first FIN of one end.
+    Fin { by: Side },
+    /// One end entered TIME_WAIT.
+    TimeWait { side: Side },
+    /// The originator sent its SYN again (`n`-th retry, `gap` seconds after the previous try).
+    SynRetry { n: u64, gap: f64 },
+    /// The flow left the tracker at its cap (`evicted`) or after lingering closed.
+    Gone { evicted: bool },
+}
+
+/// One event: when (capture time), which flow, what.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub ts: f64,
+    pub flow_id: u64,
+    pub kind: EventKind,
+}
+
+/// The queue (see the module docs).
+#[derive(Default)]
+pub struct EventQueue {
+    queue: VecDeque<Event>,
+    /// Events dropped because the queue was full.
+    pub dropped: u64,
+}
+
+impl EventQueue {
+    pub fn push(&mut self, event: Event) {
+        if self.queue.len() >= EVENTS_KEPT {
+            self.queue.pop_front();
+            self.dropped += 1;
+        }
+        self.queue.push_back(event);
+    }
+
+    /// Every queued event, oldest first; the queue is left empty.
+    pub fn take(&mut self) -> Vec<Event> {
+        self.queue.drain(..).collect()
+    }
+}
+
+/// The events `seg` caused in `flow`, which the tracker has just given it to.
+pub fn notice(flow: &Flow, seg: &Segment, out: &mut EventQueue) {
+    let flags = seg.flags;
+    let at = |kind| Event {
+        ts: seg.ts,
+        flow_id: flow.id,
+        kind,
+    };
+    if flags & (SYN | ACK) == SYN {
+        if let Some(times) = flow.orig.syn_times() {
+            let n = times.len() as u64 - 1;
+            if n > 0 && times.last() == Some(&seg.ts) {
+                let gap = times[times.len() - 1] - times[times.len() - 2];
+                out.push(at(EventKind::SynRetry { n, gap }));
+            }
+        }
+    }
+    let moves = flow.transitions();
+    let recent = &moves[moves.len().saturating_sub(4)..];
+    // A handshake is one seen from its SYN (a flow picked up mid-stream only synchronises).
+    let mut handshake = flow.orig.syn + flow.orig.synack + flow.resp.syn + flow.resp.synack > 0;
+    for t in recent.iter().filter(|t| t.frame_no == seg.frame_no) {
+        let kind = match t.new {
+            TcpState::Established
+                if handshake
+                    && flow.state_orig() == TcpState::Established
+                    && flow.state_resp() == TcpState::Established =>
+            {
+                handshake = false;
+                Some(EventKind::Handshake { irtt: flow.irtt })
+            }
+            TcpState::FinWait1 | TcpState::LastAck => Some(EventKind::Fin { by: t.side }),
+            TcpState::TimeWait => Some(EventKind::TimeWait { side: t.side }),
+            TcpState::Closed if flags & RST != 0 && t.side != sender(flow, seg) => {
+                if t.old == TcpState::SynSent {
+                    Some(EventKind::Refused)
+                } else {
+                    Some(EventKind::Reset {
+                        by: sender(flow, seg),
+                    })
+                }
+            }
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            out.push(at(kind));
+        }
+    }
+}
+
+/// Which end sent `seg`.
+fn sender(flow: &Flow, seg: &Segment) -> Side {
+    if (seg.src, seg.sport) == flow.orig_end() {
+        Side::Orig
+    } else {
+        Side::Resp
+    }
+}

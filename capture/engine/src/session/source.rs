@@ -1,0 +1,124 @@
+//! The session's source thread: records read, decoded and handed to the tracker in batches.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::State;
+use crate::decode::Decoder;
+use crate::reader::CaptureReader;
+use crate::segment::Segment;
+
+/// Segments handed over under one lock at most: the UI waits for the lock no longer than one
+/// batch takes (~50 µs).
+const BATCH: usize = 256;
+/// Fewer bytes buffered than this, and the next record may need a read: on a pipe, a wait.
+const REFILL_SOON: usize = 1 << 16;
+/// Longest sleep of a replay between two looks at the stop flag.
+const NAP: Duration = Duration::from_millis(50);
+
+/// Where a session's frames come from.
+#[derive(Clone, Debug)]
+pub enum SourceSpec {
+    /// A capture file (`-`: standard input), as fast as it reads.
+    File { path: String },
+    /// A capture file at its recorded pace times `speed`.
+    Replay { path: String, speed: f64 },
+}
+
+/// Decoded segments and a copy of their frames, waiting to be handed over.
+#[derive(Default)]
+struct Batch {
+    segs: Vec<(Segment, usize, usize)>,
+    frames: Vec<u8>,
+}
+
+impl Batch {
+    fn push(&mut self, seg: Segment, frame: &[u8]) {
+        let start = self.frames.len();
+        self.frames.extend_from_slice(frame);
+        self.segs.push((seg, start, self.frames.len()));
+    }
+
+    /// Give every segment to the tracker under one lock, with the decoder's counters.
+    fn hand_over(&mut self, state: &Mutex<State>, decoder: &Decoder) {
+        let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
+        for (seg, start, end) in self.segs.drain(..) {
+            st.take(seg, &self.frames[start..end]);
+        }
+        self.frames.clear();
+        st.decoder.clone_from(decoder);
+        st.trim_seconds();
+    }
+}
+
+/// Open the source now (so that its error is the caller's) and start reading it on a thread.
+pub(super) fn spawn(
+    spec: SourceSpec,
+    verify_checksums: bool,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>, String> {
+    let (path, speed) = match &spec {
+        SourceSpec::File { path } => (path.clone(), None),
+        SourceSpec::Replay { path, speed } => (path.clone(), Some(*speed)),
+    };
+    let reader = super::open_reader(&path)?;
+    thread::Builder::new()
+        .name("tcpwatch-reader".into())
+        .spawn(move || {
+            let mut decoder = Decoder::new(verify_checksums);
+            let error = read(reader, &mut decoder, speed, &state, &stop);
+            let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
+            st.decoder.clone_from(&decoder);
+            st.error = error;
+            st.finished = true;
+        })
+        .map_err(|e| format!("cannot start the reader thread: {e}"))
+}
+
+/// Read to the end (or until `stop`); returns the reader's error.
+fn read(
+    mut reader: CaptureReader,
+    decoder: &mut Decoder,
+    speed: Option<f64>,
+    state: &Mutex<State>,
+    stop: &AtomicBool,
+) -> Option<String> {
+    let mut batch = Batch::default();
+    let mut frame_no = 0u64;
+    let mut pace: Option<(f64, Instant)> = None;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        // A pipe's next record may not have arrived: what is decoded goes to the view first.
+        if reader.buffered() < REFILL_SOON && !batch.segs.is_empty() {
+            batch.hand_over(state, decoder);
+        }
+        let Some(rec) = reader.next_record() else {
+            break;
+        };
+        frame_no += 1;
+        if let Some(speed) = speed {
+            let (first, started) = *pace.get_or_insert((rec.ts, Instant::now()));
+            let due = Duration::from_secs_f64(((rec.ts - first) / speed).max(0.0));
+            if started.elapsed() < due {
+                batch.hand_over(state, decoder);
+                while started.elapsed() < due && !stop.load(Ordering::Relaxed) {
+                    thread::sleep(NAP.min(due.saturating_sub(started.elapsed())));
+                }
+            }
+        }
+        let seg = decoder.decode(rec.data, rec.ts, rec.wire_len, rec.linktype, frame_no);
+        if let Some(seg) = seg {
+            batch.push(seg, rec.data);
+            if batch.segs.len() >= BATCH {
+                batch.hand_over(state, decoder);
+            }
+        }
+    }
+    batch.hand_over(state, decoder);
+    reader.error().map(str::to_owned)
+}
