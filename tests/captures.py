@@ -49,3 +49,12 @@ def decoder_counters(decoder: Decoder) -> tuple[object, ...]:
         decoder.truncated,
         dict(decoder.malformed),
     )
+
+
+def engine(path: str) -> tuple[Any, Any]:
+    """A capture file read by the native engine, as the App takes it: (source, tracker), one
+    object (`capture.engine_source.EngineSource`)."""
+    from capture.engine_source import EngineSource
+
+    source = EngineSource(path)
+    return source, source

@@ -30,7 +30,7 @@ def _drain(session: Any) -> dict[str, Any]:
         merged["changed"] |= set(p["changed"])
         merged["events"] += p["events"]
         merged["gone"] += p["gone"]
-        for key, n in p["flag_counts"].items():
+        for _, key, n in p["flag_counts"]:
             merged["flag_counts"][key] = merged["flag_counts"].get(key, 0) + n
         if p["finished"]:
             merged.update({k: p[k] for k in ("segments", "error", "capture_ts")})

@@ -10,10 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from captures import engine
 from textual.pilot import Pilot
 
-from capture.flows import FlowTracker
-from capture.sources import FileSource
 from tui.app import TcpwatchApp
 from tui.insights_screen import InsightsScreen
 
@@ -39,12 +38,12 @@ async def _open_insights(pilot: Pilot[None]) -> None:
 
 def test_insights_espn_120x40(snap_compare: Any) -> None:
     """Unanswered SYNs, a server reset and a server-side TIME_WAIT, most severe first."""
-    app = TcpwatchApp(FileSource(str(DATA / "chrissanders_http_espn_fail.pcapng")), FlowTracker())
+    app = TcpwatchApp(*engine(str(DATA / "chrissanders_http_espn_fail.pcapng")))
     assert snap_compare(app, terminal_size=(120, 40), run_before=_open_insights)
 
 
 def test_insights_os_detection_100x30(snap_compare: Any) -> None:
     """nmap OS detection: the scan alert above the illegal-flag warnings."""
     path = DATA / "chrissanders_activeosfingerprinting.pcapng"
-    app = TcpwatchApp(FileSource(str(path)), FlowTracker())
+    app = TcpwatchApp(*engine(str(path)))
     assert snap_compare(app, terminal_size=(100, 30), run_before=_open_insights)

@@ -6,10 +6,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from captures import engine
 from textual.pilot import Pilot
 
-from capture.flows import FlowTracker
-from capture.sources import FileSource
 from tui.app import TcpwatchApp
 from tui.insights_screen import InsightsScreen, summary
 from tui.main_screen import MainScreen
@@ -45,7 +44,7 @@ def shown_ids(app: TcpwatchApp) -> list[int]:
 
 async def test_enter_on_a_finding_filters_the_table_to_its_flows() -> None:
     """`i`, pick the unanswered-SYN finding, `enter`: the table shows exactly its flows."""
-    app = TcpwatchApp(FileSource(str(ESPN)), FlowTracker())
+    app = TcpwatchApp(*engine(str(ESPN)))
     async with app.run_test(size=(130, 40)) as pilot:
         screen = await open_insights(pilot, app)
         kinds = [f.kind for f in screen.findings]
@@ -62,7 +61,7 @@ async def test_enter_on_a_finding_filters_the_table_to_its_flows() -> None:
 
 async def test_escape_goes_back_without_touching_the_filter() -> None:
     """`escape` pops the screen; the table keeps every flow."""
-    app = TcpwatchApp(FileSource(str(ESPN)), FlowTracker())
+    app = TcpwatchApp(*engine(str(ESPN)))
     async with app.run_test(size=(130, 40)) as pilot:
         screen = await open_insights(pilot, app)
         before = shown_ids(app)
@@ -76,7 +75,7 @@ async def test_escape_goes_back_without_touching_the_filter() -> None:
 
 async def test_the_list_keeps_its_cursor_on_the_same_finding_across_refreshes() -> None:
     """A refresh (`r`) with the same findings leaves the highlight where it was."""
-    app = TcpwatchApp(FileSource(str(ESPN)), FlowTracker())
+    app = TcpwatchApp(*engine(str(ESPN)))
     async with app.run_test(size=(130, 40)) as pilot:
         screen = await open_insights(pilot, app)
         listing = screen.query_one(InsightsList)
@@ -109,7 +108,7 @@ async def test_the_rules_run_off_the_ui_thread(monkeypatch) -> None:
         return real(*args, **kwargs)
 
     monkeypatch.setattr(screen_module, "analyse_facts", recording)
-    app = TcpwatchApp(FileSource(str(ESPN)), FlowTracker())
+    app = TcpwatchApp(*engine(str(ESPN)))
     async with app.run_test() as pilot:
         screen = await open_insights(pilot, app)
         assert threads and all(t is not threading.main_thread() for t in threads)
@@ -123,7 +122,7 @@ async def test_a_failing_rule_is_shown_not_fatal(monkeypatch) -> None:
         raise ZeroDivisionError("a rule's bug")
 
     monkeypatch.setattr(screen_module, "analyse_facts", broken)
-    app = TcpwatchApp(FileSource(str(ESPN)), FlowTracker())
+    app = TcpwatchApp(*engine(str(ESPN)))
     async with app.run_test() as pilot:
         screen = await open_insights(pilot, app)
         text = str(screen.query_one("#insights-summary").render())

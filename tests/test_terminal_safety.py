@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from captures import engine
 
-from capture.flows import FlowTracker
 from capture.safetext import csv_cell
-from capture.sources import FileSource
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -158,7 +157,7 @@ async def test_tui_shows_the_hostile_capture_escaped() -> None:
     from widgets.hexdump import HexDump
     from widgets.inspector import Inspector
 
-    app = TcpwatchApp(FileSource(str(HOSTILE[0])), FlowTracker(), linger=1e9)
+    app = TcpwatchApp(*engine(str(HOSTILE[0])), linger=1e9)
     async with app.run_test(size=SIZE) as pilot:
         await _until(pilot, lambda: app.drain.finished and app.ticks > 2, "the file loaded")
         await pilot.pause()

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from captures import engine
 from rich.console import Console
 from textual.pilot import Pilot
 
 from capture.decode import Decoder
-from capture.flows import FlowTracker
+from capture.engine_source import EngineSource
 from capture.pcapio import open_capture
-from capture.sources import FileSource, ReplaySource
 from tui.app import TcpwatchApp
 from tui.help_screen import HelpScreen, key_table
 from widgets.conn_table import ConnectionTable
@@ -48,7 +48,7 @@ async def loaded(pilot: Pilot[None], app: TcpwatchApp) -> None:
 
 
 def file_app(path: Path, **kwargs: object) -> TcpwatchApp:
-    return TcpwatchApp(FileSource(str(path)), FlowTracker(), **kwargs)  # type: ignore[arg-type]
+    return TcpwatchApp(*engine(str(path)), **kwargs)  # type: ignore[arg-type]
 
 
 def screen_text(app: TcpwatchApp) -> list[str]:
@@ -155,8 +155,8 @@ async def test_sort_cycles_and_cursor_stays_on_its_flow() -> None:
 async def test_pause_freezes_rows_while_counters_move() -> None:
     """`space` stops the rows changing; the status bar keeps counting; resume catches up."""
     clock = [0.0]
-    source = ReplaySource(str(NMAP), speed=1.0, clock=lambda: clock[0])
-    app = TcpwatchApp(source, FlowTracker(), replay=True, linger=1e9)
+    source = EngineSource(str(NMAP), speed=1.0, clock=lambda: clock[0])
+    app = TcpwatchApp(source, source, replay=True, linger=1e9)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: len(app.main.model) > 0)
         await pilot.press("space")
@@ -249,9 +249,10 @@ async def test_process_names_are_escaped_in_rows() -> None:
     app = file_app(V4V6, linger=1e9)
     async with app.run_test(size=(200, 20)) as pilot:
         await loaded(pilot, app)
-        flow = app.tracker.flows[1]
-        flow.proc_orig = "cu\x1b[2Jrl[b]"  # as live process attribution would set it
-        app.main.model.update(app.tracker.flows, {1}, app.now())
+        # as live process attribution would name it
+        assert app.tracker.session.set_process(1, "orig", 4242, "cu\x1b[2Jrl[b]")
+        await wait_until(pilot, lambda: app.tracker.flows[1].proc_orig is not None)
+        await pilot.pause()
         app.main.table.sync(app.now())
         row = next(line for line in screen_text(app) if "172.16.16.140:53350" in line)
         assert "\x1b" not in row and "cu\\x1b[2Jrl[b]" in row
@@ -315,8 +316,8 @@ async def test_flag_breakdown_counts_what_is_shown() -> None:
 async def test_finished_flow_lingers_faded_then_leaves_as_replay_time_passes() -> None:
     """A refused flow stays (faded) for `--linger` seconds of capture time, then leaves the view."""
     clock = [0.0]
-    source = ReplaySource(str(NMAP), speed=1.0, clock=lambda: clock[0])
-    app = TcpwatchApp(source, FlowTracker(), replay=True, linger=0.5)
+    source = EngineSource(str(NMAP), speed=1.0, clock=lambda: clock[0])
+    app = TcpwatchApp(source, source, replay=True, linger=0.5)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: 1 in app.main.model)
         clock[0] = 0.3  # 300 ms of capture time later: the refusal is fresh

@@ -8,13 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from captures import engine
 from textual.pilot import Pilot
 
 from capture.decode import Decoder
-from capture.flows import FlowTracker
 from capture.pcapio import PcapWriter, open_capture
 from capture.segment import Segment
-from capture.sources import FileSource
 from tui.app import TcpwatchApp
 
 DATA = Path(__file__).parent / "data"
@@ -66,7 +65,7 @@ async def test_rows_built_are_bounded_by_the_screen_not_the_flows(tmp_path: Path
     """10,000 flows: a full repaint builds at most a screenful of rows; a cursor move two."""
     capture = tmp_path / "many.pcap"
     write_many_flows(capture)
-    app = TcpwatchApp(FileSource(str(capture)), FlowTracker(), linger=1e9)
+    app = TcpwatchApp(*engine(str(capture)), linger=1e9)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: len(app.main.model) == FLOWS and not app.main._pending)
         assert app.main.model.category_counts.get("established") == FLOWS

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from captures import engine
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
 from capture.flows import FlowTracker
-from capture.sources import FileSource
 from tui.app import TcpwatchApp
 from widgets.status_bar import Status, StatusBar
 
@@ -42,7 +42,7 @@ async def _until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 
 
 
 def loaded_app(path: Path) -> TcpwatchApp:
-    return TcpwatchApp(FileSource(str(path)), FlowTracker(), linger=1e9)
+    return TcpwatchApp(*engine(str(path)), linger=1e9)
 
 
 def after_load(*keys: str, screen: str | None = None) -> Callable[[Pilot[None]], Any]:

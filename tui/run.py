@@ -11,8 +11,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from capture.engine_source import EngineSource
 from capture.pcapio import CaptureError
-from capture.sources import FileSource, ReplaySource, Source
+from capture.sources import Source
 from tui.errors import say
 
 
@@ -23,10 +24,8 @@ class SourceError(Exception):
 def make_source(args: argparse.Namespace) -> Source:
     """A file, replay or live source for the arguments. Raises `SourceError` with one line."""
     try:
-        if args.read and args.replay is not None:
-            return ReplaySource(args.read, speed=args.replay)
         if args.read:
-            return FileSource(args.read)
+            return EngineSource(args.read, speed=args.replay, max_flows=args.max_flows)
     except CaptureError as exc:
         raise SourceError(str(exc)) from None
     from capture.live import LiveError, LiveSource
@@ -163,9 +162,11 @@ def _run_app(source: Source, args: argparse.Namespace, expression: str, request:
     from capture.flows import FlowTracker
     from tui.app import TcpwatchApp
 
+    # A capture file's flows are tracked by the engine that reads it; live ones still here.
+    tracker = source if isinstance(source, EngineSource) else FlowTracker(max_flows=args.max_flows)
     app = TcpwatchApp(
         source,
-        FlowTracker(max_flows=args.max_flows),
+        tracker,
         display_filter=expression,
         linger=view_linger(args),
         replay=args.replay is not None,

@@ -35,8 +35,9 @@ pub struct State {
     pub segments: u64,
     /// The latest capture time seen.
     pub capture_ts: f64,
-    /// Segments per (second of capture time, flag bits): `second * 512 + flags`.
-    pub flag_counts: HashMap<i64, u64>,
+    /// Segments since the UI last asked, per (flow id, `second * 512 + flag bits`): the UI
+    /// counts those of the flows it shows.
+    pub flag_counts: HashMap<(u64, i64), u64>,
     pub events: EventQueue,
     /// Flows that left the tracker since the UI last asked, for it to keep showing (exported
     /// live, dimmed in the table).
@@ -45,6 +46,28 @@ pub struct State {
     pub finished: bool,
     /// Why the source ended early, one line.
     pub error: Option<String>,
+    /// A replay's clock: (first capture time, when it was played, speed).
+    pub pace: Option<(f64, std::time::Instant, f64)>,
+    /// A replay paced by the caller's clock instead of the wall clock: seconds since the
+    /// replay began, as the caller last set them (`Session::set_clock`); None: the wall clock.
+    pub manual_clock: Option<f64>,
+}
+
+impl State {
+    /// Seconds of replay elapsed (the caller's clock, or the wall clock since the first record).
+    fn replay_elapsed(&self) -> Option<f64> {
+        let (_, started, _) = self.pace?;
+        Some(
+            self.manual_clock
+                .unwrap_or_else(|| started.elapsed().as_secs_f64()),
+        )
+    }
+
+    /// The capture time a replay has reached (it runs on between records); None otherwise.
+    pub fn replay_position(&self) -> Option<f64> {
+        let (first, _, speed) = self.pace?;
+        Some(first + self.replay_elapsed()? * speed)
+    }
 }
 
 impl State {
@@ -60,10 +83,8 @@ impl State {
         if ts > self.capture_ts {
             self.capture_ts = ts;
         }
-        *self
-            .flag_counts
-            .entry(ts.floor() as i64 * 512 + i64::from(flags & 0x1ff))
-            .or_default() += 1;
+        let key = ts.floor() as i64 * 512 + i64::from(flags & 0x1ff);
+        *self.flag_counts.entry((id, key)).or_default() += 1;
         for flow in self.tracker.take_gone() {
             self.events.push(Event {
                 ts: flow.last_ts,
@@ -76,11 +97,12 @@ impl State {
         }
     }
 
-    /// Forget per-second counts older than `SECONDS_KEPT` before the latest second.
+    /// Forget per-second counts older than `SECONDS_KEPT` before the latest second (a UI that
+    /// stopped asking does not make them grow without bound).
     fn trim_seconds(&mut self) {
         let newest = self.capture_ts.floor() as i64;
         let oldest = (newest - SECONDS_KEPT as i64) * 512;
-        self.flag_counts.retain(|key, _| *key >= oldest);
+        self.flag_counts.retain(|(_, key), _| *key >= oldest);
     }
 }
 
@@ -105,6 +127,8 @@ impl Session {
             gone: Vec::new(),
             finished: false,
             error: None,
+            pace: None,
+            manual_clock: None,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = source::spawn(spec, cfg.verify_checksums, state.clone(), stop.clone())?;
@@ -113,6 +137,12 @@ impl Session {
             stop,
             thread: Some(thread),
         })
+    }
+
+    /// Pace a replay by the caller's clock from now on: `seconds` since the replay began (a
+    /// test's clock; the wall clock otherwise).
+    pub fn set_clock(&self, seconds: f64) {
+        self.lock().manual_clock = Some(seconds);
     }
 
     /// The shared state, locked (a source thread that panicked leaves it usable).
@@ -135,7 +165,14 @@ impl Drop for Session {
     }
 }
 
-/// A reader for `path` (`-` = standard input), ready to walk.
-pub fn open_reader(path: &str) -> Result<CaptureReader, String> {
-    CaptureReader::open(path).map_err(|e| e.0)
+/// A reader for `path` (`-` = standard input), ready to walk; `name` (when given) is what its
+/// messages call it (a pipe handed over as `/dev/fd/N` is still "standard input").
+pub fn open_reader(path: &str, name: Option<&str>) -> Result<CaptureReader, String> {
+    match name {
+        None => CaptureReader::open(path).map_err(|e| e.0),
+        Some(name) => {
+            let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
+            CaptureReader::from_stream(Box::new(file), name).map_err(|e| e.0)
+        }
+    }
 }

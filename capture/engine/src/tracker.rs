@@ -28,7 +28,7 @@ mod tests_flows;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::flow::{sender_is_low, Flow, FlowKey};
+use crate::flow::{sender_is_low, Flow, FlowKey, Owner};
 use crate::segment::{Addr, Segment, ACK, FIN, RST, SYN};
 use crate::zeek::initial_flip;
 use books::Books;
@@ -174,6 +174,19 @@ impl FlowTracker {
     /// A tracked flow by id, to annotate it (`Flow::set_proc`).
     pub fn flow_mut(&mut self, id: u64) -> Option<&mut Flow> {
         self.flows.get_mut(&id).map(|f| &mut **f)
+    }
+
+    /// Set the (pid, process name) owning one end of a tracked flow (live attribution) and
+    /// note the flow changed; false when the flow is not tracked.
+    pub fn set_proc(&mut self, id: u64, side: crate::tcpstate::Side, owner: Option<Owner>) -> bool {
+        let Some(flow) = self.flows.get_mut(&id) else {
+            return false;
+        };
+        if flow.proc(side) != owner.as_ref() {
+            flow.set_proc(side, owner);
+            self.books.touch(id);
+        }
+        true
     }
 
     /// `ingest` for a caller that does not need the flow back (a headless run). With embryos,

@@ -11,6 +11,7 @@ use super::views::PyFlow;
 use super::CaptureError;
 use crate::session::events::{Event, EventKind};
 use crate::session::{Session, SourceSpec};
+use crate::tcpstate::Side;
 use crate::tracker::TrackerConfig;
 
 /// A running capture (see the module docs).
@@ -21,15 +22,17 @@ pub struct PySession {
 
 #[pymethods]
 impl PySession {
-    /// Start reading `path` (`-` = standard input); `speed` replays it at its recorded pace
-    /// times `speed`. Raises `CaptureError` (one line) when it cannot be read.
+    /// Start reading `path` (`-` = standard input; `name` is what messages call it); `speed`
+    /// replays it at its recorded pace times `speed`. Raises `CaptureError` (one line) when it
+    /// cannot be read.
     #[new]
-    #[pyo3(signature = (path, *, speed=None, max_flows=100_000, frames_per_flow=64,
+    #[pyo3(signature = (path, *, name=None, speed=None, max_flows=100_000, frames_per_flow=64,
         frame_budget=250_000, frame_bytes=256 << 20, linger=None, verify_checksums=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         path: String,
+        name: Option<String>,
         speed: Option<f64>,
         max_flows: usize,
         frames_per_flow: usize,
@@ -38,11 +41,10 @@ impl PySession {
         linger: Option<f64>,
         verify_checksums: bool,
     ) -> PyResult<PySession> {
-        let spec = match speed {
-            None => SourceSpec::File { path },
-            Some(s) if s > 0.0 => SourceSpec::Replay { path, speed: s },
-            Some(_) => return Err(PyValueError::new_err("the replay speed must be positive")),
-        };
+        if speed.is_some_and(|s| s <= 0.0 || s.is_nan()) {
+            return Err(PyValueError::new_err("the replay speed must be positive"));
+        }
+        let spec = SourceSpec::File { path, name, speed };
         let cfg = TrackerConfig {
             max_flows,
             frames_per_flow,
@@ -60,7 +62,7 @@ impl PySession {
     }
 
     /// What changed since the last poll: `changed` (flow ids, sorted), `gone` (flows that left,
-    /// as snapshots), `flag_counts` (second * 512 + flag bits -> segments), `events` (tuples
+    /// as snapshots), `flag_counts` (tuples `(flow_id, second * 512 + flag bits, segments)`), `events` (tuples
     /// `(ts, flow_id, kind, detail)`), and the running totals `segments`, `capture_ts`,
     /// `finished`, `error`, `events_dropped`.
     fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -69,10 +71,11 @@ impl PySession {
         out.set_item("changed", st.tracker.take_changed())?;
         let gone: Vec<PyFlow> = st.gone.drain(..).map(PyFlow::new).collect();
         out.set_item("gone", gone)?;
-        let flags = PyDict::new(py);
-        for (key, count) in st.flag_counts.drain() {
-            flags.set_item(key, count)?;
-        }
+        let flags: Vec<(u64, i64, u64)> = st
+            .flag_counts
+            .drain()
+            .map(|((id, key), n)| (id, key, n))
+            .collect();
         out.set_item("flag_counts", flags)?;
         let events = st
             .events
@@ -84,9 +87,34 @@ impl PySession {
         out.set_item("events_dropped", st.events.dropped)?;
         out.set_item("segments", st.segments)?;
         out.set_item("capture_ts", st.capture_ts)?;
+        out.set_item("position", st.replay_position())?;
         out.set_item("finished", st.finished)?;
         out.set_item("error", st.error.clone())?;
         Ok(out)
+    }
+
+    /// Pace a replay by the caller's clock from now on: `seconds` since the replay began.
+    fn set_clock(&self, seconds: f64) {
+        self.session.set_clock(seconds);
+    }
+
+    /// Name the process owning one end (`side`: "orig" or "resp") of a tracked flow, as live
+    /// attribution finds it (`pid` None clears it); false when the flow is not tracked.
+    #[pyo3(signature = (flow_id, side, pid, name))]
+    fn set_process(
+        &self,
+        flow_id: u64,
+        side: &str,
+        pid: Option<u32>,
+        name: Option<&str>,
+    ) -> PyResult<bool> {
+        let side = match side {
+            "orig" => Side::Orig,
+            "resp" => Side::Resp,
+            _ => return Err(PyValueError::new_err("side is 'orig' or 'resp'")),
+        };
+        let owner = pid.map(|pid| (pid, Box::from(name.unwrap_or(""))));
+        Ok(self.session.lock().tracker.set_proc(flow_id, side, owner))
     }
 
     /// The flow with this id, as a snapshot; None when it is not tracked (any more).

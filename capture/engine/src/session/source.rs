@@ -21,10 +21,13 @@ const NAP: Duration = Duration::from_millis(50);
 /// Where a session's frames come from.
 #[derive(Clone, Debug)]
 pub enum SourceSpec {
-    /// A capture file (`-`: standard input), as fast as it reads.
-    File { path: String },
-    /// A capture file at its recorded pace times `speed`.
-    Replay { path: String, speed: f64 },
+    /// A capture file (`-`: standard input), as fast as it reads (`speed` None), or at its
+    /// recorded pace times `speed`; `name` is what messages call it (default: the path).
+    File {
+        path: String,
+        name: Option<String>,
+        speed: Option<f64>,
+    },
 }
 
 /// Decoded segments and a copy of their frames, waiting to be handed over.
@@ -60,11 +63,8 @@ pub(super) fn spawn(
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>, String> {
-    let (path, speed) = match &spec {
-        SourceSpec::File { path } => (path.clone(), None),
-        SourceSpec::Replay { path, speed } => (path.clone(), Some(*speed)),
-    };
-    let reader = super::open_reader(&path)?;
+    let SourceSpec::File { path, name, speed } = spec;
+    let reader = super::open_reader(&path, name.as_deref())?;
     thread::Builder::new()
         .name("tcpwatch-reader".into())
         .spawn(move || {
@@ -72,10 +72,17 @@ pub(super) fn spawn(
             let error = read(reader, &mut decoder, speed, &state, &stop);
             let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
             st.decoder.clone_from(&decoder);
+            st.tracker.finish();
             st.error = error;
             st.finished = true;
         })
         .map_err(|e| format!("cannot start the reader thread: {e}"))
+}
+
+/// Seconds a replay has been playing, by the clock that paces it.
+fn elapsed(state: &Mutex<State>) -> f64 {
+    let st = state.lock().unwrap_or_else(PoisonError::into_inner);
+    st.replay_elapsed().unwrap_or(0.0)
 }
 
 /// Read to the end (or until `stop`); returns the reader's error.
@@ -88,7 +95,7 @@ fn read(
 ) -> Option<String> {
     let mut batch = Batch::default();
     let mut frame_no = 0u64;
-    let mut pace: Option<(f64, Instant)> = None;
+    let mut pace: Option<f64> = None;
     loop {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -102,12 +109,20 @@ fn read(
         };
         frame_no += 1;
         if let Some(speed) = speed {
-            let (first, started) = *pace.get_or_insert((rec.ts, Instant::now()));
-            let due = Duration::from_secs_f64(((rec.ts - first) / speed).max(0.0));
-            if started.elapsed() < due {
+            let first = *pace.get_or_insert_with(|| {
+                let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
+                st.pace = Some((rec.ts, Instant::now(), speed));
+                rec.ts
+            });
+            let due = ((rec.ts - first) / speed).max(0.0);
+            if elapsed(state) < due {
                 batch.hand_over(state, decoder);
-                while started.elapsed() < due && !stop.load(Ordering::Relaxed) {
-                    thread::sleep(NAP.min(due.saturating_sub(started.elapsed())));
+                while !stop.load(Ordering::Relaxed) {
+                    let left = due - elapsed(state);
+                    if left <= 0.0 {
+                        break;
+                    }
+                    thread::sleep(NAP.min(Duration::from_secs_f64(left)));
                 }
             }
         }

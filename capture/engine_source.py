@@ -1,0 +1,164 @@
+"""A capture file (or a paced replay of one) read by the native engine, for the TUI.
+
+The engine reads, decodes and tracks on its own thread (`capture._engine.Session`); this object
+is both the App's source and its tracker: `flows` holds a read-only snapshot of every tracked
+flow (`capture._engine.Flow`, with the attributes `capture.flow.Flow` has), refreshed by `step`
+for the flows that changed since the last step. Nothing here is done per packet: a step costs
+one snapshot per changed flow.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from capture import _engine
+from capture.pcapio import CaptureError
+from capture.sources import SourceStats
+
+Predicate = Callable[[Any], bool]
+
+
+@dataclass(slots=True)
+class EngineStep:
+    """What one step brought in (the shape of `tui.drain.Drained`)."""
+
+    changed: set[int] = field(default_factory=set)
+    flag_counts: Counter[int] = field(default_factory=Counter)
+    """Segments of the flows shown, keyed `second * 512 + flag bits`."""
+    per_second: Counter[int] = field(default_factory=Counter)
+    """Segments of every flow per second of capture time."""
+    segments: int = 0
+    events: list[tuple[float, int, str, Any]] = field(default_factory=list)
+    finished_now: bool = False
+
+
+class EngineSource:
+    """A capture read by the engine into flows it owns (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str,
+        speed: float | None = None,
+        max_flows: int = 100_000,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """Open `path` (`-`: standard input) and start reading it; `speed`: a paced replay,
+        by the wall clock or by `clock` (seconds since the replay began: tests' clock).
+
+        Raises `CaptureError` (one line) when the capture cannot be read."""
+        name = None
+        if path == "-":
+            # The TUI may have moved the pipe off descriptor 0 (its keys come from there).
+            path, name = f"/dev/fd/{sys.stdin.fileno()}", "standard input"
+        try:
+            self.session = _engine.Session(path, name=name, speed=speed, max_flows=max_flows)
+        except _engine.CaptureError as exc:
+            raise CaptureError(str(exc)) from None
+        self.description = "stdin" if name else path
+        self.capture_filter = ""
+        self.error: str | None = None
+        self.speed = speed
+        self.clock = clock
+        self.flows: dict[int, Any] = {}
+        """Tracked flows by id, as snapshots (refreshed by `step`)."""
+        self.listen_ports: set[Any] = set()
+        self.finished = False
+        """Set once every segment of the capture has been taken in."""
+        self.segments = 0
+        self.capture_ts = 0.0
+        self._position: float | None = None
+        self._changed: set[int] = set()
+
+    # -- the source side -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Nothing to do: the engine reads from the moment the capture is open."""
+
+    def stop(self) -> None:
+        """Stop the engine's reading thread (the flows stay readable)."""
+        self.session.stop()
+
+    def position(self) -> float | None:
+        """A replay's clock (the capture time it had reached at the last step); None when the
+        capture is read as fast as it goes."""
+        return self._position
+
+    def stats(self) -> SourceStats:
+        """The decoder's counters so far."""
+        c = self.session.counters()
+        return SourceStats(
+            frames=c["frames"],
+            tcp=c["tcp"],
+            non_tcp=c["non_tcp"],
+            fragments=c["fragments"],
+            malformed=dict(c["malformed"]),
+        )
+
+    # -- the tracker side -------------------------------------------------------------------
+
+    @property
+    def flow_count(self) -> int:
+        """Every flow ever started, tracked or evicted."""
+        return int(self.session.counters()["flows"])
+
+    @property
+    def evicted(self) -> int:
+        """Flows evicted at the cap."""
+        return int(self.session.counters()["evicted"])
+
+    def take_changed(self) -> set[int]:
+        """Ids of the flows changed (or gone) since the last call."""
+        out, self._changed = self._changed, set()
+        return out
+
+    def all_flows(self) -> list[Any]:
+        """The tracked flows in id order."""
+        return [self.flows[i] for i in sorted(self.flows)]
+
+    def finish(self) -> None:
+        """Nothing to do: the engine finishes its tracker when the capture ends."""
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def step(self, shown: Predicate | None) -> EngineStep:
+        """Take in what the engine tracked since the last step; count the flags of the flows
+        `shown` selects (all when None)."""
+        if self.clock is not None:
+            self.session.set_clock(self.clock())
+        polled = self.session.poll()
+        out = EngineStep(segments=polled["segments"] - self.segments, events=polled["events"])
+        self.segments = polled["segments"]
+        self.capture_ts = polled["capture_ts"]
+        self._position = polled["position"]
+        flows = self.flows
+        for flow in polled["gone"]:
+            flows.pop(flow.id, None)
+            out.changed.add(flow.id)
+        session = self.session
+        for fid in polled["changed"]:
+            snapshot = session.flow(fid)
+            if snapshot is None:
+                flows.pop(fid, None)
+            else:
+                flows[fid] = snapshot
+            out.changed.add(fid)
+        gone = {flow.id: flow for flow in polled["gone"]}
+        verdicts: dict[int, bool] = {}
+        for fid, key, n in polled["flag_counts"]:
+            out.per_second[key // 512] += n
+            ok = verdicts.get(fid)
+            if ok is None:
+                flow = flows.get(fid) or gone.get(fid)
+                ok = verdicts[fid] = shown is None or (flow is not None and bool(shown(flow)))
+            if ok:
+                out.flag_counts[key] += n
+        if polled["error"]:
+            self.error = polled["error"]
+        if polled["finished"] and not self.finished:
+            self.finished = out.finished_now = True
+        self._changed |= out.changed
+        return out
