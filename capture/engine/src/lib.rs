@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod export;
+pub mod filter;
 pub mod flow;
 pub mod print;
 pub mod pyfloat;
