@@ -10,6 +10,7 @@
 
 pub mod decode;
 pub mod export;
+pub mod filter;
 pub mod flow;
 pub mod headless;
 pub mod print;
