@@ -17,6 +17,7 @@ def run_file(
     output: str | None = None,
     max_flows: int = 250_000,
     verify_checksums: bool = False,
+    filter: str = "",
     stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]: ...
 

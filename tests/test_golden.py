@@ -9,8 +9,10 @@ line and exit status of each run. Each run here goes through the real command li
 from __future__ import annotations
 
 import gzip
+import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,14 @@ sys.path.insert(0, str(GOLDEN))
 from make import RUNS, captures  # noqa: E402
 
 CAPTURES = captures()
+
+
+@pytest.fixture(autouse=True)
+def _local_time_restored() -> Iterator[None]:
+    """The tests set TZ=UTC for the C library; the next test gets the host's zone back (set up
+    before `monkeypatch`, this is torn down after it has restored TZ)."""
+    yield
+    time.tzset()
 
 
 def _expected_stderr(capture: Path) -> list[str]:
@@ -49,3 +59,43 @@ def test_outputs_match_the_golden_files(
         assert out == want, f"{capture.name} {' '.join(args)}: stdout differs"
         got_err = f"{' '.join(args)}: status {status}: {err.decode()}"
         assert got_err == expected_err
+
+
+FILTERED = ["chrissanders_http_espn_fail.pcapng", "chrissanders_http_ip4and6.pcapng"]
+
+
+@pytest.mark.parametrize("name", FILTERED)
+@pytest.mark.parametrize(
+    "expression", ["port 80", "host 68.71.212.158 or port 443", "not port 80", "vlan 5"]
+)
+def test_a_filtered_run_keeps_the_golden_lines_of_the_flows_it_selects(
+    name: str,
+    expression: str,
+    capfdbinary: pytest.CaptureFixture[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`-Y` (evaluated by the engine) keeps exactly the records and lines of the flows that the
+    filter language selects, as the unfiltered golden output has them."""
+    from capture import _engine
+    from capture.filterexpr import compile_filter
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    capture = GOLDEN.parent / "data" / name
+    tracker = _engine.Tracker()
+    tracker.read_file(str(capture))
+    tracker.finish()
+    selected = compile_filter(expression)
+    ids = {f.id for f in tracker.flows() if selected(f)}
+    uids = {f.uid for f in tracker.flows() if f.id in ids}
+    golden = GOLDEN / name
+    # WHEN
+    main(["-r", str(capture), "--export", "jsonl", "-Y", expression])
+    records = capfdbinary.readouterr().out.splitlines()
+    main(["-r", str(capture), "--print", "-Y", expression])
+    lines = capfdbinary.readouterr().out.splitlines()
+    # THEN
+    all_records = gzip.decompress((golden / "export.jsonl.gz").read_bytes()).splitlines()
+    assert records == [r for r in all_records if json.loads(r)["uid"] in uids]
+    all_lines = gzip.decompress((golden / "print.txt.gz").read_bytes()).splitlines()
+    assert lines == [ln for ln in all_lines if int(ln.split(b"  #")[1].split()[0]) in ids]

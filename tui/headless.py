@@ -54,8 +54,8 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
     """Run `--print` / `--export` / `--insights`; returns the exit status."""
     stop = _Stop()
     stop.install()
-    if args.read and args.replay is None and not args.insights and not expression:
-        return _run_native(args, stop)
+    if args.read and args.replay is None and not args.insights:
+        return _run_native(args, stop, expression)
     selected = compile_filter(expression)
     with ExitStack() as stack:
         try:
@@ -122,7 +122,7 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
     return 0
 
 
-def _run_native(args: argparse.Namespace, stop: _Stop) -> int:
+def _run_native(args: argparse.Namespace, stop: _Stop, expression: str) -> int:
     """A whole capture file through the native engine: reading, decoding, tracking and the
     outputs all happen in `capture._engine`, outside the GIL."""
     from capture import _engine
@@ -141,6 +141,7 @@ def _run_native(args: argparse.Namespace, stop: _Stop) -> int:
             export=args.export,
             output=args.output,
             max_flows=args.max_flows,
+            filter=expression,
             stop=stop.event.is_set,
         )
     except _engine.CaptureError as exc:

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use crate::decode::Decoder;
 use crate::export::{Format, RecordWriter};
+use crate::filter::Filter;
 use crate::print::Printer;
 use crate::reader::CaptureReader;
 use crate::tracker::{FlowTracker, TrackerConfig};
@@ -30,6 +31,9 @@ pub struct HeadlessConfig {
     pub export: Option<Format>,
     pub max_flows: usize,
     pub verify_checksums: bool,
+    /// The display filter (`-Y`, `-p`, `--host`): only the flows it selects are printed and
+    /// exported (an empty filter selects all).
+    pub filter: Filter,
 }
 
 /// The counters of a finished run (the totals line).
@@ -87,7 +91,7 @@ pub fn run(
             Some(printer) => {
                 let (src, sport) = (seg.src, seg.sport);
                 let id = tracker.ingest(seg.clone(), rec.data);
-                if let Some(flow) = tracker.flow(id) {
+                if let Some(flow) = tracker.flow(id).filter(|f| cfg.filter.matches(f)) {
                     let from_orig = (src, sport) == flow.orig_end();
                     let moves = flow.transitions();
                     let recent = &moves[moves.len().saturating_sub(4)..];
@@ -100,7 +104,9 @@ pub fn run(
         }
         if let Some(writer) = writer.as_mut() {
             for flow in tracker.take_gone() {
-                writer.write(&flow.record())?;
+                if cfg.filter.matches(&flow) {
+                    writer.write(&flow.record())?;
+                }
             }
         }
     }
@@ -108,11 +114,13 @@ pub fn run(
     tracker.finish();
     if let Some(writer) = writer.as_mut() {
         for flow in tracker.take_gone() {
-            writer.write(&flow.record())?;
+            if cfg.filter.matches(&flow) {
+                writer.write(&flow.record())?;
+            }
         }
         let mut failed = None;
         tracker.for_each_flow(|flow| {
-            if failed.is_none() {
+            if failed.is_none() && cfg.filter.matches(flow) {
                 failed = writer.write(&flow.record()).err();
             }
         });

@@ -11,6 +11,7 @@ use pyo3::types::PyDict;
 
 use super::{os_error, stop_check, CaptureError};
 use crate::export::Format;
+use crate::filter::Filter;
 use crate::headless::{self, HeadlessConfig};
 use crate::reader::CaptureReader;
 
@@ -31,13 +32,14 @@ impl Write for Shared {
 }
 
 /// Read a whole capture (`-` = standard input) and write `--print` lines to standard output
-/// and/or `--export` records to `output` (standard output when None). `stop()` is called now and
+/// and/or `--export` records to `output` (standard output when None), of the flows `filter` (a
+/// display-filter expression) selects. `stop()` is called now and
 /// then; a true answer ends the read early (what was tracked is still exported). Returns the
 /// totals as a dict: frames, tcp, malformed (reason -> count), flows, evicted, records, error,
 /// stopped.
 #[pyfunction]
 #[pyo3(signature = (path, *, print=false, absolute=false, utc=false, export=None, output=None,
-    max_flows=250_000, verify_checksums=false, stop=None))]
+    max_flows=250_000, verify_checksums=false, filter="", stop=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_file<'py>(
     py: Python<'py>,
@@ -49,8 +51,10 @@ pub fn run_file<'py>(
     output: Option<&str>,
     max_flows: usize,
     verify_checksums: bool,
+    filter: &str,
     stop: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let filter = Filter::compile(filter).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let export = match export {
         None => None,
         Some("jsonl") => Some(Format::Jsonl),
@@ -64,6 +68,7 @@ pub fn run_file<'py>(
         export,
         max_flows,
         verify_checksums,
+        filter,
     };
     let output = output.map(str::to_owned);
     let path = path.to_owned();
