@@ -18,6 +18,8 @@ def run_file(
     max_flows: int = 250_000,
     verify_checksums: bool = False,
     filter: str = "",
+    speed: float | None = None,
+    insights: bool = False,
     stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]: ...
 

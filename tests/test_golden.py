@@ -99,3 +99,21 @@ def test_a_filtered_run_keeps_the_golden_lines_of_the_flows_it_selects(
     assert records == [r for r in all_records if json.loads(r)["uid"] in uids]
     all_lines = gzip.decompress((golden / "print.txt.gz").read_bytes()).splitlines()
     assert lines == [ln for ln in all_lines if int(ln.split(b"  #")[1].split()[0]) in ids]
+
+
+def test_a_headless_replay_paces_the_records_and_exports_the_same(
+    capfdbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    """`--replay SPEED --export jsonl`: the same records as a plain read, after at least the
+    capture's span divided by SPEED."""
+    capture = GOLDEN.parent / "data" / "chrissanders_http_espn_fail.pcapng"
+    want = gzip.decompress((GOLDEN / capture.name / "export.jsonl.gz").read_bytes())
+    span = max(json.loads(r)["ts"] + json.loads(r)["duration"] for r in want.splitlines()) - min(
+        json.loads(r)["ts"] for r in want.splitlines()
+    )
+    speed = span / 0.3
+    started = time.monotonic()
+    status = main(["-r", str(capture), "--replay", str(speed), "--export", "jsonl"])
+    assert status == 0
+    assert time.monotonic() - started >= 0.3
+    assert capfdbinary.readouterr().out == want

@@ -51,6 +51,19 @@ def test_jsonl_export_carries_flow_records_then_findings() -> None:
     assert found[0]["frames"] == [2]
 
 
+def test_csv_export_keeps_findings_off_the_records() -> None:
+    """--export csv --insights: standard output is the CSV alone (a reader gets only flow
+    rows); the findings go to standard error (issue 12 #10)."""
+    import csv
+    import io
+
+    run = tcpwatch("-r", str(DATA / "zeek_nmap-vsn.pcap"), "--export", "csv", "--insights")
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert rows and all(row["uid"].startswith("C") for row in rows)
+    assert "[alert] port_scan 192.168.1.71: " in run.stderr
+
+
 def test_normal_session_prints_no_warning() -> None:
     """A clean HTTP GET: nothing above info."""
     run = tcpwatch("-r", str(DATA / "zeek_http_get.pcap"), "--insights")

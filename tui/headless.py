@@ -54,7 +54,7 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
     """Run `--print` / `--export` / `--insights`; returns the exit status."""
     stop = _Stop()
     stop.install()
-    if args.read and args.replay is None and not args.insights:
+    if args.read:
         return _run_native(args, stop, expression)
     selected = compile_filter(expression)
     with ExitStack() as stack:
@@ -142,6 +142,8 @@ def _run_native(args: argparse.Namespace, stop: _Stop, expression: str) -> int:
             output=args.output,
             max_flows=args.max_flows,
             filter=expression,
+            speed=args.replay,
+            insights=args.insights,
             stop=stop.event.is_set,
         )
     except _engine.CaptureError as exc:
@@ -154,6 +156,8 @@ def _run_native(args: argparse.Namespace, stop: _Stop, expression: str) -> int:
         _silence_stdout()
         say(f"cannot write {args.output or 'standard output'}: {exc.strerror or exc}")
         return 1
+    if args.insights:
+        _write_insights(totals["tracker"].flows(), args)
     malformed = dict(totals["malformed"])
     stats = SourceStats(frames=totals["frames"], tcp=totals["tcp"], malformed=malformed)
     _say_totals(stats, totals["flows"], totals["evicted"], totals["records"])
@@ -276,6 +280,17 @@ def _exporter(
             writer.write(flow.record())
 
     return export
+
+
+def _write_insights(flows: list[Any], args: argparse.Namespace) -> None:
+    """The findings over `flows`: JSON lines after the records with `--export jsonl`, text
+    otherwise; on standard error beside CSV records (a CSV reader would take them for rows)."""
+    from capture.insights import analyse, format_finding
+
+    out = sys.stderr if args.export == "csv" else sys.stdout
+    for finding in analyse(flows, args.thresholds):
+        out.write(format_finding(finding, as_json=args.export == "jsonl") + "\n")
+    out.flush()
 
 
 def _print_insights(tracker: FlowTracker, args: argparse.Namespace, out: TextIO) -> None:

@@ -4,10 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::decode::Decoder;
 use crate::export::{Format, RecordWriter};
 use crate::filter::Filter;
+use crate::flow::Flow;
 use crate::print::Printer;
 use crate::reader::CaptureReader;
 use crate::tracker::{FlowTracker, TrackerConfig};
@@ -17,6 +20,10 @@ use crate::tracker::{FlowTracker, TrackerConfig};
 pub const LINGER: f64 = 5.0;
 /// Records between two calls of the caller's `stop` check (signals, interrupts).
 pub const CHECK_EVERY: u64 = 1 << 16;
+/// Frames kept per flow for `--insights` (see `tracker_config`).
+const INSIGHT_FRAMES: usize = 1;
+/// Longest sleep of a replay between two looks at `stop`.
+const NAP: Duration = Duration::from_millis(50);
 
 /// What a headless run does (the command line's choices).
 #[derive(Clone, Debug)]
@@ -34,6 +41,10 @@ pub struct HeadlessConfig {
     /// The display filter (`-Y`, `-p`, `--host`): only the flows it selects are printed and
     /// exported (an empty filter selects all).
     pub filter: Filter,
+    /// `--replay SPEED`: records at their recorded pace times SPEED; None: as fast as they read.
+    pub speed: Option<f64>,
+    /// `--insights`: every flow is kept to the end (and one frame of each), for the findings.
+    pub insights: bool,
 }
 
 /// The counters of a finished run (the totals line).
@@ -53,27 +64,21 @@ pub struct Totals {
 }
 
 /// Run `reader` to its end (or until `stop` says so), printing to `lines` and exporting to
-/// `records`. An output that cannot be written ends the run with its error.
+/// `records`; returns the totals and the tracker (its flows, for `--insights`). An output that
+/// cannot be written ends the run with its error.
 pub fn run(
     reader: &mut CaptureReader,
     cfg: &HeadlessConfig,
     lines: &mut dyn Write,
     records: &mut dyn Write,
     stop: &mut dyn FnMut() -> bool,
-) -> io::Result<Totals> {
+) -> io::Result<(Totals, FlowTracker)> {
     let mut decoder = Decoder::new(cfg.verify_checksums);
-    let mut tracker = FlowTracker::new(TrackerConfig {
-        max_flows: cfg.max_flows.max(1),
-        frames_per_flow: 0,
-        linger: cfg.export.map(|_| LINGER),
-        // --print needs each segment's flow at once, so it never makes embryos.
-        embryos: true,
-        verify_checksums: cfg.verify_checksums,
-        ..TrackerConfig::default()
-    })
-    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let mut tracker = FlowTracker::new(tracker_config(cfg))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let mut writer = cfg.export.map(|format| RecordWriter::new(format, records));
     let mut printer = cfg.print.then(|| Printer::new(cfg.absolute, cfg.utc));
+    let mut pace = cfg.speed.map(Pace::new);
     let mut line = Vec::with_capacity(256);
     let mut totals = Totals::default();
     let mut frame_no: u64 = 0;
@@ -82,6 +87,12 @@ pub fn run(
         if frame_no.is_multiple_of(CHECK_EVERY) && stop() {
             totals.stopped = true;
             break;
+        }
+        if let Some(pace) = pace.as_mut() {
+            if !pace.wait_for(rec.ts, lines, stop)? {
+                totals.stopped = true;
+                break;
+            }
         }
         let Some(seg) = decoder.decode(rec.data, rec.ts, rec.wire_len, rec.linktype, frame_no)
         else {
@@ -100,24 +111,21 @@ pub fn run(
                     lines.write_all(&line)?;
                 }
             }
+            None if cfg.insights => {
+                tracker.ingest(seg, rec.data);
+            }
             None => tracker.add(seg, rec.data),
         }
+        // Flows that left (evicted, or closed and quiet): exported now, or let go.
+        let gone = tracker.take_gone();
         if let Some(writer) = writer.as_mut() {
-            for flow in tracker.take_gone() {
-                if cfg.filter.matches(&flow) {
-                    writer.write(&flow.record())?;
-                }
-            }
+            export(writer, &cfg.filter, gone.iter())?;
         }
     }
     lines.flush()?;
     tracker.finish();
     if let Some(writer) = writer.as_mut() {
-        for flow in tracker.take_gone() {
-            if cfg.filter.matches(&flow) {
-                writer.write(&flow.record())?;
-            }
-        }
+        export(writer, &cfg.filter, tracker.take_gone().iter())?;
         let mut failed = None;
         tracker.for_each_flow(|flow| {
             if failed.is_none() && cfg.filter.matches(flow) {
@@ -136,5 +144,69 @@ pub fn run(
     totals.flows = tracker.flow_count();
     totals.evicted = tracker.evicted;
     totals.error = reader.error().map(str::to_owned);
-    Ok(totals)
+    Ok((totals, tracker))
+}
+
+/// The tracker a headless run needs (Python: `tui.headless.run_headless`).
+fn tracker_config(cfg: &HeadlessConfig) -> TrackerConfig {
+    TrackerConfig {
+        max_flows: cfg.max_flows.max(1),
+        // --insights reads handshake and teardown frames (RST with data, a SYN/ACK's ack): a
+        // one-frame ring keeps those pinned; plain print/export keeps none.
+        frames_per_flow: if cfg.insights { INSIGHT_FRAMES } else { 0 },
+        // An export writes each closed flow once it has been quiet a while, so memory follows
+        // the open flows; not with --insights, which needs every flow at the end.
+        linger: cfg.export.filter(|_| !cfg.insights).map(|_| LINGER),
+        // A flow that has seen one SYN only stays packed until it grows or is exported
+        // (--print needs each segment's flow at once, so it never makes embryos).
+        embryos: !cfg.insights,
+        verify_checksums: cfg.verify_checksums,
+        ..TrackerConfig::default()
+    }
+}
+
+fn export<'a>(
+    writer: &mut RecordWriter<&mut dyn Write>,
+    filter: &Filter,
+    flows: impl Iterator<Item = &'a Flow>,
+) -> io::Result<()> {
+    for flow in flows.filter(|f| filter.matches(f)) {
+        writer.write(&flow.record())?;
+    }
+    Ok(())
+}
+
+/// `--replay`: records handed on at their recorded pace times `speed`.
+struct Pace {
+    speed: f64,
+    start: Option<(f64, Instant)>,
+}
+
+impl Pace {
+    fn new(speed: f64) -> Pace {
+        Pace { speed, start: None }
+    }
+
+    /// Wait until a record of capture time `ts` is due (what was printed is flushed first, so
+    /// it shows while we wait); false when `stop` said so meanwhile.
+    fn wait_for(
+        &mut self,
+        ts: f64,
+        lines: &mut dyn Write,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> io::Result<bool> {
+        let (first, started) = *self.start.get_or_insert((ts, Instant::now()));
+        let due = Duration::from_secs_f64(((ts - first) / self.speed).max(0.0));
+        if started.elapsed() >= due {
+            return Ok(true);
+        }
+        lines.flush()?;
+        while let Some(left) = due.checked_sub(started.elapsed()) {
+            if stop() {
+                return Ok(false);
+            }
+            thread::sleep(left.min(NAP));
+        }
+        Ok(true)
+    }
 }

@@ -7,7 +7,7 @@
 //! endpoint to.
 
 mod clock;
-mod text;
+pub(crate) mod text;
 
 use crate::segment::{parse_options, Segment, ACK, FIN, RST, SYN, URG};
 use crate::tcpstate::{Side, Transition};

@@ -26,7 +26,9 @@ mod tests_embryos;
 #[cfg(test)]
 mod tests_flows;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use hashbrown::HashMap;
 
 use crate::flow::{sender_is_low, Flow, FlowKey, Owner};
 use crate::segment::{Addr, Segment, ACK, FIN, RST, SYN};

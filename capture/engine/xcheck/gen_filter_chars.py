@@ -66,7 +66,9 @@ def main() -> None:
         )
     )
     OUT.write_text(text)
-    print(f"{OUT}: {len(space)} space, {len(word)} word, {len(digits)} digit ranges", file=sys.stderr)
+    print(
+        f"{OUT}: {len(space)} space, {len(word)} word, {len(digits)} digit ranges", file=sys.stderr
+    )
 
 
 if __name__ == "__main__":

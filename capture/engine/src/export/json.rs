@@ -3,7 +3,6 @@
 use super::text::json_str;
 use super::{FlagCounts, FlowRecord};
 use crate::pyfloat::repr_into;
-use std::io::Write as _;
 
 /// A float as Python's `json` writes it: `repr`, or `NaN`/`Infinity`/`-Infinity`.
 pub fn json_f64(x: f64, out: &mut Vec<u8>) {
@@ -17,7 +16,7 @@ pub fn json_f64(x: f64, out: &mut Vec<u8>) {
 }
 
 fn json_u64(n: u64, out: &mut Vec<u8>) {
-    let _ = write!(out, "{n}");
+    crate::print::text::push_dec(out, n);
 }
 
 /// `Endpoint.flags` as a compact JSON object, keys in `Flow.record()`'s order.
@@ -86,8 +85,10 @@ impl Obj<'_> {
             self.out.push(b',');
         }
         self.first = false;
-        json_str(name, self.out);
-        self.out.push(b':');
+        // The names are the record's own field names: plain ASCII, nothing to escape.
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
         self.out
     }
 

@@ -8,6 +8,14 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// (lower-case hex; above U+FFFF as a surrogate pair).
 pub fn json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
+    // Most strings (uids, addresses, states, history) need no escape: one copy.
+    if s.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),

@@ -21,9 +21,9 @@ impl Flow {
         FlowRecord {
             ts: self.first_ts,
             uid: self.uid(),
-            orig_h: orig_h.to_string(),
+            orig_h: addr_text(&orig_h),
             orig_p,
-            resp_h: resp_h.to_string(),
+            resp_h: addr_text(&resp_h),
             resp_p,
             duration: round(self.last_ts - self.first_ts, 9),
             orig_pkts: o.pkts,
@@ -89,4 +89,12 @@ pub fn uid(fid: u64) -> String {
     }
     out.push(B62[(n % 62) as usize] as char);
     out
+}
+
+/// An address's text (as `Addr`'s Display writes it) without the formatting machinery: two of
+/// these per exported record.
+fn addr_text(addr: &crate::segment::Addr) -> String {
+    let mut out = Vec::with_capacity(40);
+    crate::print::text::write_addr(&mut out, addr);
+    String::from_utf8(out).unwrap_or_default()
 }

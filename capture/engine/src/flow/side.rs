@@ -5,13 +5,39 @@ use crate::segment::{Addr, Segment};
 use crate::tcpstate::{Endpoint, Side as Dir, TcpState};
 
 /// (lower address, higher address, its port, the other port, VLAN ids): both directions' key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Eq)]
 pub struct FlowKey {
     pub lo: Addr,
     pub hi: Addr,
     pub lo_port: u16,
     pub hi_port: u16,
     pub vlan: Box<[u16]>,
+}
+
+// Compared and hashed on every packet (the tracker's lookups): the VLAN ids, nearly always
+// none, are looked at only when there are some (a slice comparison is a library call).
+impl PartialEq for FlowKey {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.lo == other.lo
+            && self.hi == other.hi
+            && self.lo_port == other.lo_port
+            && self.hi_port == other.hi_port
+            && self.vlan.len() == other.vlan.len()
+            && (self.vlan.is_empty() || self.vlan == other.vlan)
+    }
+}
+
+impl std::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.lo.hash(state);
+        self.hi.hash(state);
+        state.write_u32(u32::from(self.lo_port) << 16 | u32::from(self.hi_port));
+        if !self.vlan.is_empty() {
+            self.vlan.hash(state);
+        }
+    }
 }
 
 impl FlowKey {

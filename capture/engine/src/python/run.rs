@@ -9,6 +9,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::tracker::PyTracker;
 use super::{os_error, stop_check, CaptureError};
 use crate::export::Format;
 use crate::filter::Filter;
@@ -36,10 +37,11 @@ impl Write for Shared {
 /// display-filter expression) selects. `stop()` is called now and
 /// then; a true answer ends the read early (what was tracked is still exported). Returns the
 /// totals as a dict: frames, tcp, malformed (reason -> count), flows, evicted, records, error,
-/// stopped.
+/// stopped, and with `insights` the finished `Tracker` (every flow kept, one frame each).
+/// `speed` replays the capture at its recorded pace times `speed`.
 #[pyfunction]
 #[pyo3(signature = (path, *, print=false, absolute=false, utc=false, export=None, output=None,
-    max_flows=250_000, verify_checksums=false, filter="", stop=None))]
+    max_flows=250_000, verify_checksums=false, filter="", speed=None, insights=false, stop=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_file<'py>(
     py: Python<'py>,
@@ -52,6 +54,8 @@ pub fn run_file<'py>(
     max_flows: usize,
     verify_checksums: bool,
     filter: &str,
+    speed: Option<f64>,
+    insights: bool,
     stop: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let filter = Filter::compile(filter).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -69,6 +73,8 @@ pub fn run_file<'py>(
         max_flows,
         verify_checksums,
         filter,
+        speed: speed.filter(|s| *s > 0.0),
+        insights,
     };
     let output = output.map(str::to_owned);
     let path = path.to_owned();
@@ -84,14 +90,15 @@ pub fn run_file<'py>(
             None => Box::new(lines.clone()),
         };
         let mut ask = stop_check(stop.as_ref());
-        let totals = headless::run(&mut reader, &cfg, &mut lines, &mut records, &mut ask)
-            .map_err(RunError::Io)?;
+        let (totals, tracker) =
+            headless::run(&mut reader, &cfg, &mut lines, &mut records, &mut ask)
+                .map_err(RunError::Io)?;
         records.flush().map_err(RunError::Io)?;
         lines.flush().map_err(RunError::Io)?;
-        Ok(totals)
+        Ok((totals, tracker))
     });
-    let totals = match result {
-        Ok(totals) => totals,
+    let (totals, tracker) = match result {
+        Ok(done) => done,
         Err(RunError::Capture(e)) => return Err(CaptureError::new_err(e.0)),
         Err(RunError::Io(e)) => return Err(os_error(py, e)),
     };
@@ -107,6 +114,9 @@ pub fn run_file<'py>(
     out.set_item("records", totals.records)?;
     out.set_item("error", totals.error)?;
     out.set_item("stopped", totals.stopped)?;
+    if insights {
+        out.set_item("tracker", PyTracker::finished(tracker, verify_checksums))?;
+    }
     Ok(out)
 }
 

@@ -30,6 +30,18 @@ pub struct PyTracker {
 }
 
 impl PyTracker {
+    /// A tracker that has already been fed (a headless run's, for `--insights`).
+    pub(crate) fn finished(tracker: FlowTracker, verify_checksums: bool) -> PyTracker {
+        PyTracker {
+            inner: Mutex::new(Inner {
+                tracker,
+                embryos: false,
+                decoder: Decoder::new(verify_checksums),
+                frame_no: 0,
+            }),
+        }
+    }
+
     fn lock(&self) -> PyResult<MutexGuard<'_, Inner>> {
         self.inner
             .lock()

@@ -2,7 +2,7 @@
 //! the changed ids, and the walk over every flow at the end (Python: `FlowTracker._make_room`,
 //! `_evict`, `_release`, `take_changed`, `finish`, `iter_flows`).
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use super::books::Books;
 use super::embryo::Embryo;
