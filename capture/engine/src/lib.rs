@@ -8,6 +8,8 @@
 
 pub mod decode;
 pub mod export;
+pub mod live;
+pub mod pcapwrite;
 pub mod print;
 pub mod pyfloat;
 pub mod reader;
