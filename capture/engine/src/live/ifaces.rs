@@ -50,18 +50,26 @@ impl InterfaceInfo {
 }
 
 /// The kernel's interfaces, in index order (as `socket.if_nameindex()` sorted).
+///
+/// Asked of the kernel rather than read from sysfs, which shows the namespace it was mounted
+/// in (`unshare -n` without a new sysfs mount).
 pub fn interface_names() -> Vec<String> {
-    let mut named: Vec<(u32, String)> = match fs::read_dir("/sys/class/net") {
-        Ok(dir) => dir
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let index = read_trimmed(&format!("/sys/class/net/{name}/ifindex"))?;
-                Some((index.parse().ok()?, name))
-            })
-            .collect(),
-        Err(_) => vec![],
-    };
+    let mut named: Vec<(u32, String)> = vec![];
+    // SAFETY: if_nameindex returns NULL or an array ended by a zero entry, whose names are
+    // valid C strings until if_freenameindex, which is called once, after the copies.
+    unsafe {
+        let list = libc::if_nameindex();
+        if list.is_null() {
+            return vec![];
+        }
+        let mut entry = list;
+        while (*entry).if_index != 0 && !(*entry).if_name.is_null() {
+            let name = std::ffi::CStr::from_ptr((*entry).if_name);
+            named.push(((*entry).if_index, name.to_string_lossy().into_owned()));
+            entry = entry.add(1);
+        }
+        libc::if_freenameindex(list);
+    }
     named.sort();
     named.into_iter().map(|(_, name)| name).collect()
 }
