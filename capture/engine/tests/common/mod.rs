@@ -130,3 +130,78 @@ pub fn tcpdump_count(path: &std::path::Path) -> Option<usize> {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.split_whitespace().next()?.parse().ok()
 }
+
+/// The frames of a little-endian classic pcap (what tcpdump and our writer write here).
+pub fn pcap_frames(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let data = std::fs::read(path).unwrap_or_default();
+    let mut out = vec![];
+    let mut pos = 24;
+    while let Some(head) = data.get(pos..pos + 16) {
+        let caplen = u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize;
+        let Some(frame) = data.get(pos + 16..pos + 16 + caplen) else {
+            break;
+        };
+        out.push(frame.to_vec());
+        pos += 16 + caplen;
+    }
+    out
+}
+
+/// tcpdump writing `iface`'s frames matching `expr` to `path` (packet-buffered), until
+/// stopped or dropped.
+pub struct Tcpdump(std::process::Child);
+
+impl Tcpdump {
+    /// Started and listening, or None without tcpdump. On `any`, Linux cooked v1 headers (113)
+    /// as ours: tcpdump 4.99 would pick v2.
+    pub fn start(iface: &str, expr: &str, path: &std::path::Path) -> Option<Tcpdump> {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut cmd = Command::new("tcpdump");
+        cmd.args(["-i", iface, "-U", "--immediate-mode", "-B", "65536", "-w"]);
+        if iface == "any" {
+            cmd.args(["-y", "LINUX_SLL"]);
+        }
+        let child = cmd
+            .arg(path)
+            .arg(expr)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok()?;
+        let mut dump = Tcpdump(child);
+        let mut err = std::io::BufReader::new(dump.0.stderr.take()?);
+        let mut line = String::new();
+        // "listening on lo, ..." once the filter is set
+        while !line.contains("listening on") {
+            line.clear();
+            if err.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+        }
+        thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        Some(dump)
+    }
+
+    /// SIGINT (tcpdump's own way out, after which it writes what it holds), then SIGKILL if it
+    /// has not exited within 5 s.
+    pub fn stop(mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        for _ in 0..50 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tcpdump {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
