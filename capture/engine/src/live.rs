@@ -16,6 +16,7 @@ mod privs;
 mod pyrepr;
 mod sys;
 
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -49,6 +50,9 @@ pub const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// How often the kernel's drop counters are read into `LiveStats`.
 pub const STATS_EVERY: Duration = Duration::from_millis(100);
+
+/// Where `run` hands each frame: `(timestamp, length on the wire, captured bytes, link type)`.
+pub type FrameSink<'a> = dyn FnMut(f64, u32, &[u8], i32) + 'a;
 
 /// What to capture (the CLI's `-i -f -B -w -c --duration` and the snap length).
 #[derive(Clone, Debug, PartialEq)]
@@ -185,6 +189,10 @@ impl LiveCapture {
             .map_err(|e| LiveError(format!("cannot capture on {iface}: {}", pcap_text(&e))))?;
         cap.filter(&expr, true)
             .map_err(|e| LiveError(filter::bad_filter(user.unwrap_or(&expr), &e)))?;
+        if htype == ARPHRD_LOOPBACK && iface != ANY {
+            // best effort: on older kernels libpcap still skips the outgoing copies itself
+            sys::ignore_outgoing(cap.as_raw_fd());
+        }
         let linktype = cap.get_datalink().0;
         Ok(LiveCapture {
             cap: Some(cap),

@@ -39,7 +39,7 @@ fn interface_going_away_ends_the_run_in_one_line() {
         let ended = Instant::now();
         let deleted = deleter.join().expect("deleter");
         assert!(ended.duration_since(deleted) < Duration::from_secs(2));
-        let err = result.err().expect("an error").0;
+        let err = result.expect_err("an error").0;
         assert_eq!(err, "live capture on twl0 stopped: Network is down");
         return;
     }

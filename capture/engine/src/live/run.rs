@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::sys::{self, io_text, Ready};
-use super::{write_error, End, LiveCapture, LiveError, POLL_TIMEOUT, RETIRE_MS};
+use super::{write_error, End, FrameSink, LiveCapture, LiveError, POLL_TIMEOUT, RETIRE_MS};
 use super::{FLUSH_EVERY, STATS_EVERY};
 use crate::pcapwrite::PcapWriter;
 
@@ -15,7 +15,7 @@ const BATCH: u64 = 8192;
 /// The sink of one dispatch: writes `-w`, counts, and hands each frame on.
 struct Pump<'a> {
     writer: Option<&'a mut PcapWriter>,
-    sink: &'a mut dyn FnMut(f64, u32, &[u8], i32),
+    sink: &'a mut FrameSink<'a>,
     linktype: i32,
     frames: u64,
     failed: Option<std::io::Error>,
@@ -45,11 +45,7 @@ impl LiveCapture {
     /// taken, `duration` elapsed, or the interface is lost, handing each frame to
     /// `sink(ts, wire_len, data, linktype)` and writing `-w` records. `Ok` for the first three
     /// (see `ended`), a one-line `LiveError` otherwise. The handle is closed when it returns.
-    pub fn run(
-        &mut self,
-        stop: &AtomicBool,
-        sink: &mut dyn FnMut(f64, u32, &[u8], i32),
-    ) -> Result<(), LiveError> {
+    pub fn run(&mut self, stop: &AtomicBool, sink: &mut FrameSink) -> Result<(), LiveError> {
         if self.cap.is_none() {
             return Err(LiveError(format!(
                 "live capture on {} has already ended",
@@ -63,11 +59,7 @@ impl LiveCapture {
         result.and(closed)
     }
 
-    fn pump(
-        &mut self,
-        stop: &AtomicBool,
-        sink: &mut dyn FnMut(f64, u32, &[u8], i32),
-    ) -> Result<End, LiveError> {
+    fn pump(&mut self, stop: &AtomicBool, sink: &mut FrameSink) -> Result<End, LiveError> {
         let started = Instant::now();
         let deadline = self
             .cfg
@@ -107,7 +99,7 @@ impl LiveCapture {
         // Frames captured before the stop may sit in a block the kernel has not handed over
         // yet: it does within RETIRE_MS, so wait that long (twice) once and take them too.
         let until = Instant::now() + Duration::from_millis(2 * RETIRE_MS);
-        while !limit.is_some_and(|n| self.frames() >= n) {
+        while limit.is_none_or(|n| self.frames() < n) {
             let now = Instant::now();
             if now >= until {
                 break;
@@ -124,7 +116,7 @@ impl LiveCapture {
     }
 
     /// Take up to a batch of ready frames (never blocks); returns how many libpcap handed over.
-    fn dispatch(&mut self, sink: &mut dyn FnMut(f64, u32, &[u8], i32)) -> Result<u64, LiveError> {
+    fn dispatch(&mut self, sink: &mut FrameSink) -> Result<u64, LiveError> {
         let Some(cap) = self.cap.as_mut() else {
             return Ok(0);
         };

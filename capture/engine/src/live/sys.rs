@@ -67,3 +67,24 @@ pub fn io_text(err: &std::io::Error) -> String {
         None => err.to_string(),
     }
 }
+
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
+/// Ask the kernel not to queue outgoing frames on this packet socket (Linux 4.20+; false when
+/// refused). On a loopback interface each packet is seen leaving and arriving: libpcap drops
+/// the outgoing copy after it crossed the ring, so without this it halves the ring's room and
+/// doubles the kernel's drop count (ring.py set it too).
+pub fn ignore_outgoing(fd: RawFd) -> bool {
+    let one: libc::c_int = 1;
+    // SAFETY: `one` is a valid c_int for the duration of the call and its size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_PACKET,
+            PACKET_IGNORE_OUTGOING,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
