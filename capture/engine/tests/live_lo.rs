@@ -307,3 +307,58 @@ fn frames_equal_what_tcpdump_captured() {
         assert!(ours == theirs, "{iface} {host}: the same frames as tcpdump");
     }
 }
+
+#[test]
+fn kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw() {
+    if !privileged("kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw") {
+        return;
+    }
+    let dir = TempDir::new("drops");
+    let reference = dir.0.join("ref.pcap");
+    let echo = Echo::start("127.0.0.1");
+    let expr = format!("port {}", echo.port());
+    let mut cfg = LiveConfig::new("lo");
+    cfg.filter = Some(expr.clone());
+    cfg.buffer_kib = 256; // the smallest ring
+    let cap = LiveCapture::open(cfg).expect("open lo");
+    // tcpdump's ring (64 MiB) holds the whole flood, so it drops nothing.
+    let Some(dump) = Tcpdump::start("lo", &format!("tcp and ({expr})"), &reference) else {
+        eprintln!("SKIPPED kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw: no tcpdump");
+        return;
+    };
+    let stop = AtomicBool::new(false);
+    let (frames, stats) = thread::scope(|s| {
+        let runner = s.spawn(|| {
+            let mut cap = cap;
+            let mut frames = 0u64;
+            // WHEN the reader stalls on its first frame while 16 MiB cross loopback
+            let mut sink = |_: f64, _: u32, _: &[u8], _: i32| {
+                if frames == 0 {
+                    thread::sleep(Duration::from_millis(1500));
+                }
+                frames += 1;
+            };
+            cap.run(&stop, &mut sink).expect("run");
+            (frames, cap.stats())
+        });
+        exchange(echo.addr, &vec![5u8; 16 << 20]);
+        thread::sleep(Duration::from_millis(2000));
+        stop.store(true, Ordering::Relaxed);
+        runner.join().expect("capture thread")
+    });
+    dump.stop();
+    let theirs = pcap_frames(&reference).len() as u64;
+    // THEN drops were counted, and kept + dropped accounts for what tcpdump saw (live.py's
+    // test allows tcpdump to lack up to 2% of what the kernel counted)
+    assert_eq!(stats.frames, frames);
+    assert!(stats.kernel_drops > 0, "{stats:?}");
+    let total = stats.frames + stats.kernel_drops;
+    eprintln!(
+        "kept {} + dropped {} = {total}; tcpdump {theirs}",
+        stats.frames, stats.kernel_drops
+    );
+    assert!(
+        theirs <= total && total <= theirs + theirs / 50,
+        "{total} vs tcpdump {theirs}"
+    );
+}

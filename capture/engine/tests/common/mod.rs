@@ -48,14 +48,20 @@ impl Echo {
     }
 }
 
-/// One connection: connect, send `payload`, read it back, close (FIN each way).
+/// One connection: connect, send `payload` while reading it back, close (FIN each way).
 pub fn exchange(addr: SocketAddr, payload: &[u8]) {
     let mut conn = TcpStream::connect(addr).expect("connect on loopback");
+    let mut reader = conn.try_clone().expect("clone");
+    let back = thread::spawn(move || {
+        let mut back = vec![];
+        reader.read_to_end(&mut back).map(|_| back.len())
+    });
     conn.write_all(payload).expect("send");
     conn.shutdown(Shutdown::Write).expect("shutdown");
-    let mut back = vec![];
-    conn.read_to_end(&mut back).expect("read back");
-    assert_eq!(back.len(), payload.len());
+    assert_eq!(
+        back.join().expect("reader").expect("read back"),
+        payload.len()
+    );
 }
 
 /// TCP flags bits.
