@@ -19,8 +19,11 @@ fn as_nobody(test: &str, caps: &[&str], mode: &str) -> bool {
         .arg(me)
         .args(["--exact", test, "--nocapture"])
         .env(CHILD, mode)
-        .status()
-        .is_ok_and(|s| s.success())
+        .output()
+        .is_ok_and(|out| {
+            let text = String::from_utf8_lossy(&out.stdout);
+            out.status.success() && text.contains("test result: ok. 1 passed")
+        })
 }
 
 fn parent_can_run_children(test: &str) -> bool {

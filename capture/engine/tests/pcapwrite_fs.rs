@@ -58,16 +58,16 @@ fn file_size_limit_leaves_whole_records() {
     let dir = TempDir::new("fsize");
     let path = dir.0.join("x.pcap");
     let me = std::env::current_exe().expect("test binary");
-    let status = Command::new(me)
-        .args([
-            "--exact",
-            "file_size_limit_leaves_whole_records",
-            "--nocapture",
-        ])
+    let out = Command::new(me)
+        .args(["--exact", "file_size_limit_leaves_whole_records"])
         .env(CHILD, &path)
-        .status()
+        .output()
         .expect("run the child");
-    assert!(status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("test result: ok. 1 passed"),
+        "{text}"
+    );
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size <= 100_000 && size > 90_000, "{size}");
     assert_eq!(
