@@ -226,7 +226,11 @@ impl LiveCapture {
         if self.writer.is_some() {
             return Ok(());
         }
-        let snaplen = u32::try_from(self.cfg.snaplen).unwrap_or(0);
+        // libpcap takes a snap length <= 0 as its default, and so does the file header here
+        let snaplen = u32::try_from(self.cfg.snaplen)
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or(DEFAULT_SNAPLEN as u32);
         let mut writer = PcapWriter::create(&path, self.linktype, snaplen)
             .map_err(|e| LiveError(format!("{}: cannot write: {}", path.display(), io_text(&e))))?;
         writer.flush().map_err(|e| write_error(&path, &e))?;
@@ -330,4 +334,29 @@ fn access(path: &Path, mode: libc::c_int) -> bool {
     };
     // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
     unsafe { libc::access(c.as_ptr(), mode) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capture_can_move_to_the_sniffer_thread() {
+        fn sendable<T: Send>() {}
+        sendable::<LiveCapture>();
+        sendable::<Arc<LiveCounters>>();
+        fn shared<T: Sync>() {}
+        shared::<LiveCounters>();
+    }
+
+    #[test]
+    fn unwritable_paths_are_named_in_one_line() {
+        let err = check_writable(Path::new("/proc")).unwrap_err().0;
+        assert_eq!(err, "cannot write /proc: it is a directory");
+        let err = check_writable(Path::new("/no/such/dir/x.pcap"))
+            .unwrap_err()
+            .0;
+        assert_eq!(err, "cannot write /no/such/dir/x.pcap: no such directory");
+        assert!(check_writable(&std::env::temp_dir().join("x.pcap")).is_ok());
+    }
 }

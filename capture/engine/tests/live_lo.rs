@@ -185,7 +185,15 @@ fn duration_ends_an_idle_capture_and_stop_is_prompt() {
     assert!((0.3..0.6).contains(&took), "{took}");
     assert_eq!(cap.ended(), Some(End::Duration));
 
-    cfg.duration = None;
+    cfg.duration = Some(f64::NAN); // no time at all, not a panic
+    let mut cap = LiveCapture::open(cfg.clone()).expect("open lo");
+    assert_eq!(
+        cap.run(&AtomicBool::new(false), &mut |_, _, _, _| {}),
+        Ok(())
+    );
+    assert_eq!(cap.ended(), Some(End::Duration));
+
+    cfg.duration = Some(f64::INFINITY); // no deadline: the stop below ends it
     let mut cap = LiveCapture::open(cfg).expect("open lo");
     let stop = AtomicBool::new(false);
     let stopped_after = thread::scope(|s| {

@@ -61,10 +61,11 @@ impl LiveCapture {
 
     fn pump(&mut self, stop: &AtomicBool, sink: &mut FrameSink) -> Result<End, LiveError> {
         let started = Instant::now();
-        let deadline = self
-            .cfg
-            .duration
-            .map(|d| started + Duration::from_secs_f64(d.clamp(0.0, 1e9)));
+        // NaN or negative: no time at all; too large to add: no deadline.
+        let deadline = self.cfg.duration.and_then(|d| {
+            let span = Duration::try_from_secs_f64(d.max(0.0)).unwrap_or(Duration::MAX);
+            started.checked_add(span)
+        });
         let limit = self.cfg.count;
         let mut next_flush = started + FLUSH_EVERY;
         let mut next_stats = started + STATS_EVERY;
