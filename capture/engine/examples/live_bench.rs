@@ -10,14 +10,16 @@
 //! `capture` counts frames and bytes (the sink touches every byte) and prints the rate and the
 //! kernel drops.
 //!
-//! Measured on this 2-core machine (shared), `load 6 PORT 4` with a 4 s capture started 1 s in,
-//! filter `portrange PORT-PORT+3` on `lo` (release build; rates vary with the load reached):
-//! - `capture` (TPACKET_V3, 32 MiB): ~225,000 frames/s, 0 drops;
-//!   with `--buffer 2048`: ~142,000 frames/s, 6,781 drops;
-//!   with `--immediate` (TPACKET_V2, one 64 KiB slot a frame on `lo`): ~67,000 frames/s,
-//!   9,818 drops (~116,000 frames/s, 180,683 drops before PACKET_IGNORE_OUTGOING was set);
-//! - `tcpdump -B 32768 -w /dev/null`: ~156,000 packets/s, 0 drops;
-//! - Python `LiveSource` (ring.py + decode, no tracking): ~71,000 frames/s, 166,623 drops.
+//! Measured on this 2-core machine (shared with other jobs, so the load reached varied from
+//! run to run), `load 6 PORT 4` with a 4 s capture started 1 s in, filter
+//! `portrange PORT-PORT+3` on `lo`, release build:
+//! - `capture` (TPACKET_V3, 32 MiB): 58,000-225,000 frames/s taken, 0 kernel drops in all of
+//!   5 runs; with `--buffer 2048`: 142,000 frames/s, 6,781 drops;
+//! - `capture --immediate` (TPACKET_V2, one 64 KiB slot a frame on `lo`): 67,000-104,000
+//!   frames/s, 9,818-78,950 drops (3 runs);
+//! - `tcpdump -B 32768 -w /dev/null`: 156,000 packets/s, 0 drops (1 run);
+//! - Python `LiveSource` (ring.py + decode, no tracking): 46,000-71,000 frames/s,
+//!   5,893-166,623 drops (3 runs).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
