@@ -13,6 +13,8 @@ pub mod export;
 pub mod filter;
 pub mod flow;
 pub mod headless;
+pub mod live;
+pub mod pcapwrite;
 pub mod print;
 pub mod pyfloat;
 pub mod reader;
