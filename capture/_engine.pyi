@@ -181,6 +181,22 @@ class Session:
         linger: float | None = None,
         verify_checksums: bool = False,
     ) -> None: ...
+    @staticmethod
+    def live(
+        iface: str = "",
+        *,
+        filter: str | None = None,
+        buffer_kib: int = 32768,
+        write_path: str | None = None,
+        count: int | None = None,
+        duration: float | None = None,
+        max_flows: int = 100_000,
+        frames_per_flow: int = 64,
+        frame_budget: int = 250_000,
+        frame_bytes: int = 256 << 20,
+        linger: float | None = None,
+    ) -> Session: ...
+    def start(self) -> None: ...
     def poll(self) -> dict[str, Any]: ...
     def set_clock(self, seconds: float) -> None: ...
     def set_process(self, flow_id: int, side: str, pid: int | None, name: str | None) -> bool: ...

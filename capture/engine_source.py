@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from capture import _engine
+from capture.native import load
 from capture.pcapio import CaptureError
 from capture.sources import SourceStats
 
@@ -54,9 +54,10 @@ class EngineSource:
         if path == "-":
             # The TUI may have moved the pipe off descriptor 0 (its keys come from there).
             path, name = f"/dev/fd/{sys.stdin.fileno()}", "standard input"
+        engine = load()
         try:
-            self.session = _engine.Session(path, name=name, speed=speed, max_flows=max_flows)
-        except _engine.CaptureError as exc:
+            self.session = engine.Session(path, name=name, speed=speed, max_flows=max_flows)
+        except engine.CaptureError as exc:
             raise CaptureError(str(exc)) from None
         self.description = "stdin" if name else path
         self.capture_filter = ""

@@ -91,6 +91,19 @@ def test_missing_libpcap_says_what_to_install() -> None:
     assert "libpcap0.8" in line
 
 
+def test_reading_a_file_without_libpcap_says_what_to_install() -> None:
+    """The native engine links libpcap: without it even `-r FILE` is one line naming it."""
+    real = os.path.realpath(LIBPCAP)
+    capture = os.path.join(REPO, "tests", "data", "chrissanders_tcp_handshake.pcapng")
+    cmd = " ".join([*TCPWATCH, "-r", capture, "--export", "jsonl"])
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind /dev/null {real} && exec {cmd}"],
+        capture_output=True, text=True, timeout=30, cwd=REPO,
+    )  # fmt: skip
+    line = _one_line_error(proc.returncode, proc.stderr.splitlines())
+    assert "native engine cannot be loaded" in line and "libpcap0.8" in line
+
+
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
     """A directory the dropped-to user can reach and write (pytest's tmp_path is root-only)."""

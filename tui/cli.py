@@ -255,6 +255,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print("\n".join(list_interfaces()))
         return 0
+    from capture.native import EngineUnavailable
+
+    try:
+        return _run_mode(args, expression)
+    except EngineUnavailable as exc:
+        say(str(exc))
+        return 1
+
+
+def _run_mode(args: argparse.Namespace, expression: str) -> int:
     if args.print or args.export or args.insights:
         from tui.headless import run_headless
 

@@ -125,7 +125,9 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
 def _run_native(args: argparse.Namespace, stop: _Stop, expression: str) -> int:
     """A whole capture file through the native engine: reading, decoding, tracking and the
     outputs all happen in `capture._engine`, outside the GIL."""
-    from capture import _engine
+    from capture.native import load
+
+    _engine = load()
 
     if args.output:
         try:  # the engine writes the file; its errors are reported here as for the other modes

@@ -142,6 +142,15 @@ pub enum End {
     Duration,
 }
 
+/// What `LiveCapture::check` found: the interface to capture, its ARPHRD type, the whole
+/// kernel filter (the TCP-only default ANDed with the user's).
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub iface: String,
+    pub htype: i32,
+    pub filter: String,
+}
+
 /// An open, filtered capture handle (and, once `open_writer` ran, its `-w` file).
 pub struct LiveCapture {
     cap: Option<pcap::Capture<pcap::Active>>,
@@ -166,23 +175,12 @@ impl LiveCapture {
     /// libpcap use TPACKET_V2, one fixed-size slot per frame (MTU-sized: 64 KiB on `lo`), so a
     /// 32 MiB ring holds ~500 loopback frames instead of ~150,000; see `examples/live_bench.rs`.
     pub fn open_with(cfg: LiveConfig, immediate: bool) -> Result<LiveCapture, LiveError> {
-        let wanted = Some(cfg.iface.as_str()).filter(|n| !n.is_empty());
-        let iface = resolve_interface(wanted).map_err(LiveError)?;
-        let htype = hardware_type(&iface);
-        let cooked = iface == ANY || (htype != ARPHRD_ETHER && htype != ARPHRD_LOOPBACK);
+        let Checked {
+            iface,
+            htype,
+            filter: expr,
+        } = Self::check(&cfg)?;
         let user = cfg.filter.as_deref().filter(|f| !f.is_empty());
-        let expr = capture_filter(user, cooked);
-        if let Some(user) = user {
-            // alone first, so that an error names the user's expression
-            filter::check(user, cooked).map_err(LiveError)?;
-        }
-        filter::check(&expr, cooked).map_err(LiveError)?;
-        if let Some(path) = &cfg.write_path {
-            check_writable(path)?;
-        }
-        if !can_capture() {
-            return Err(LiveError(privilege_hint()));
-        }
         let cap = activate(&iface, &cfg, immediate)?;
         let mut cap = cap
             .setnonblock()
@@ -202,6 +200,33 @@ impl LiveCapture {
             writer: None,
             counters: Arc::default(),
             ended: None,
+        })
+    }
+
+    /// Everything `open` checks before it opens (the interface, the filters, the `-w` path, the
+    /// privilege), without opening: what a caller can say before it starts anything.
+    pub fn check(cfg: &LiveConfig) -> Result<Checked, LiveError> {
+        let wanted = Some(cfg.iface.as_str()).filter(|n| !n.is_empty());
+        let iface = resolve_interface(wanted).map_err(LiveError)?;
+        let htype = hardware_type(&iface);
+        let cooked = iface == ANY || (htype != ARPHRD_ETHER && htype != ARPHRD_LOOPBACK);
+        let user = cfg.filter.as_deref().filter(|f| !f.is_empty());
+        let filter = capture_filter(user, cooked);
+        if let Some(user) = user {
+            // alone first, so that an error names the user's expression
+            filter::check(user, cooked).map_err(LiveError)?;
+        }
+        filter::check(&filter, cooked).map_err(LiveError)?;
+        if let Some(path) = &cfg.write_path {
+            check_writable(path)?;
+        }
+        if !can_capture() {
+            return Err(LiveError(privilege_hint()));
+        }
+        Ok(Checked {
+            iface,
+            htype,
+            filter,
         })
     }
 

@@ -51,6 +51,10 @@ pub struct State {
     /// A replay paced by the caller's clock instead of the wall clock: seconds since the
     /// replay began, as the caller last set them (`Session::set_clock`); None: the wall clock.
     pub manual_clock: Option<f64>,
+    /// Live: frames the kernel dropped (as of the capture's last statistics reading).
+    pub kernel_drops: u64,
+    /// Live: the link type of the captured frames.
+    pub linktype: Option<i32>,
 }
 
 impl State {
@@ -106,16 +110,28 @@ impl State {
     }
 }
 
-/// A running capture (see the module docs).
+/// A capture, opened and then running (see the module docs).
 pub struct Session {
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// The opened source, until `run` hands it to its thread (in a mutex: a handle the UI
+    /// thread holds must be shareable, though only `run` takes it).
+    opened: Mutex<Option<source::Opened>>,
+    verify_checksums: bool,
 }
 
 impl Session {
     /// Open the source (errors: one line) and start its thread.
     pub fn start(spec: SourceSpec, cfg: TrackerConfig) -> Result<Session, String> {
+        let mut session = Session::open(spec, cfg)?;
+        session.run()?;
+        Ok(session)
+    }
+
+    /// Open the source (errors: one line) without reading it yet: a live capture's handle is
+    /// opened here, the one step that needs privilege, so the caller may drop it before `run`.
+    pub fn open(spec: SourceSpec, cfg: TrackerConfig) -> Result<Session, String> {
         let tracker = FlowTracker::new(cfg.clone()).map_err(|e: ConfigError| e.to_string())?;
         let state = Arc::new(Mutex::new(State {
             tracker,
@@ -129,14 +145,42 @@ impl Session {
             error: None,
             pace: None,
             manual_clock: None,
+            kernel_drops: 0,
+            linktype: None,
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = source::spawn(spec, cfg.verify_checksums, state.clone(), stop.clone())?;
+        let opened = source::open(spec)?;
+        state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .linktype = opened.linktype();
         Ok(Session {
             state,
-            stop,
-            thread: Some(thread),
+            stop: Arc::new(AtomicBool::new(false)),
+            thread: None,
+            opened: Mutex::new(Some(opened)),
+            verify_checksums: cfg.verify_checksums,
         })
+    }
+
+    /// Start reading the opened source on its thread (a live `-w` file is created now, after
+    /// any privilege drop). A second call does nothing.
+    pub fn run(&mut self) -> Result<(), String> {
+        let taken = self
+            .opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(opened) = taken else {
+            return Ok(());
+        };
+        let thread = source::spawn(
+            opened,
+            self.verify_checksums,
+            self.state.clone(),
+            self.stop.clone(),
+        )?;
+        self.thread = Some(thread);
+        Ok(())
     }
 
     /// Pace a replay by the caller's clock from now on: `seconds` since the replay began (a
@@ -150,9 +194,18 @@ impl Session {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Ask the source to stop and wait for its thread.
+    /// Ask the source to stop and wait for its thread (a source never run just closes).
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        let never_run = self
+            .opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .is_some();
+        if never_run {
+            self.lock().finished = true;
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -46,6 +46,17 @@ impl LiveCapture {
     /// `sink(ts, wire_len, data, linktype)` and writing `-w` records. `Ok` for the first three
     /// (see `ended`), a one-line `LiveError` otherwise. The handle is closed when it returns.
     pub fn run(&mut self, stop: &AtomicBool, sink: &mut FrameSink) -> Result<(), LiveError> {
+        self.run_with_tick(stop, sink, &mut || {})
+    }
+
+    /// `run`, calling `tick()` after each look at the ring (every batch of frames, and at least
+    /// every POLL_TIMEOUT when none come): where a consumer hands on what it gathered.
+    pub fn run_with_tick(
+        &mut self,
+        stop: &AtomicBool,
+        sink: &mut FrameSink,
+        tick: &mut dyn FnMut(),
+    ) -> Result<(), LiveError> {
         if self.cap.is_none() {
             return Err(LiveError(format!(
                 "live capture on {} has already ended",
@@ -53,13 +64,18 @@ impl LiveCapture {
             )));
         }
         self.open_writer()?;
-        let result = self.pump(stop, sink);
+        let result = self.pump(stop, sink, tick);
         let closed = self.close();
         self.ended = result.as_ref().ok().copied();
         result.and(closed)
     }
 
-    fn pump(&mut self, stop: &AtomicBool, sink: &mut FrameSink) -> Result<End, LiveError> {
+    fn pump(
+        &mut self,
+        stop: &AtomicBool,
+        sink: &mut FrameSink,
+        tick: &mut dyn FnMut(),
+    ) -> Result<End, LiveError> {
         let started = Instant::now();
         // NaN or negative: no time at all; too large to add: no deadline.
         let deadline = self.cfg.duration.and_then(|d| {
@@ -85,6 +101,7 @@ impl LiveCapture {
                 wait = wait.min(deadline - now);
             }
             if self.dispatch(sink)? == 0 {
+                tick();
                 self.wait(wait)?;
             }
             let now = Instant::now();
@@ -106,9 +123,11 @@ impl LiveCapture {
                 break;
             }
             if self.dispatch(sink)? == 0 {
+                tick();
                 self.wait(until - now)?;
             }
         }
+        tick();
         Ok(end)
     }
 

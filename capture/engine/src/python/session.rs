@@ -9,6 +9,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use super::views::PyFlow;
 use super::CaptureError;
+use crate::live::LiveConfig;
 use crate::session::events::{Event, EventKind};
 use crate::session::{Session, SourceSpec};
 use crate::tcpstate::Side;
@@ -61,6 +62,56 @@ impl PySession {
         Ok(PySession { session })
     }
 
+    /// Open a live capture (`iface` "" = the default interface; `filter` ANDed with the
+    /// TCP-only default; `buffer_kib` the ring; `write_path` every frame as a pcap; `count`,
+    /// `duration` stop conditions) without reading yet: the one step that needs privilege, so
+    /// the caller can drop root before `start()`. Raises `CaptureError` with one line (unknown
+    /// interface, bad filter, `-w` not writable, no privilege: with how to get it).
+    #[staticmethod]
+    #[pyo3(signature = (iface="", *, filter=None, buffer_kib=32768, write_path=None,
+        count=None, duration=None, max_flows=100_000, frames_per_flow=64,
+        frame_budget=250_000, frame_bytes=256 << 20, linger=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn live(
+        py: Python<'_>,
+        iface: &str,
+        filter: Option<String>,
+        buffer_kib: u32,
+        write_path: Option<std::path::PathBuf>,
+        count: Option<u64>,
+        duration: Option<f64>,
+        max_flows: usize,
+        frames_per_flow: usize,
+        frame_budget: usize,
+        frame_bytes: usize,
+        linger: Option<f64>,
+    ) -> PyResult<PySession> {
+        let mut live = LiveConfig::new(iface);
+        live.filter = filter;
+        live.buffer_kib = buffer_kib;
+        live.write_path = write_path;
+        live.count = count;
+        live.duration = duration;
+        let cfg = TrackerConfig {
+            max_flows,
+            frames_per_flow,
+            frame_budget,
+            frame_bytes,
+            linger,
+            embryos: false,
+            verify_checksums: false,
+        };
+        let session = py
+            .allow_threads(|| Session::open(SourceSpec::Live(live), cfg))
+            .map_err(CaptureError::new_err)?;
+        Ok(PySession { session })
+    }
+
+    /// Start reading what `live` opened (files start at once); a second call does nothing.
+    fn start(&mut self) -> PyResult<()> {
+        self.session.run().map_err(CaptureError::new_err)
+    }
+
     /// What changed since the last poll: `changed` (flow ids, sorted), `gone` (flows that left,
     /// as snapshots), `flag_counts` (tuples `(flow_id, second * 512 + flag bits, segments)`), `events` (tuples
     /// `(ts, flow_id, kind, detail)`), and the running totals `segments`, `capture_ts`,
@@ -88,6 +139,8 @@ impl PySession {
         out.set_item("segments", st.segments)?;
         out.set_item("capture_ts", st.capture_ts)?;
         out.set_item("position", st.replay_position())?;
+        out.set_item("kernel_drops", st.kernel_drops)?;
+        out.set_item("linktype", st.linktype)?;
         out.set_item("finished", st.finished)?;
         out.set_item("error", st.error.clone())?;
         Ok(out)

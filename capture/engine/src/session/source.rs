@@ -1,5 +1,6 @@
 //! The session's source thread: records read, decoded and handed to the tracker in batches.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::State;
 use crate::decode::Decoder;
+use crate::live::{LiveCapture, LiveConfig};
 use crate::reader::CaptureReader;
 use crate::segment::Segment;
 
@@ -21,6 +23,8 @@ const NAP: Duration = Duration::from_millis(50);
 /// Where a session's frames come from.
 #[derive(Clone, Debug)]
 pub enum SourceSpec {
+    /// A live interface (`-i`, `-f`, `-B`, `-w`, `-c`, `--duration`).
+    Live(LiveConfig),
     /// A capture file (`-`: standard input), as fast as it reads (`speed` None), or at its
     /// recorded pace times `speed`; `name` is what messages call it (default: the path).
     File {
@@ -51,32 +55,124 @@ impl Batch {
             st.take(seg, &self.frames[start..end]);
         }
         self.frames.clear();
-        st.decoder.clone_from(decoder);
+        publish_counters(&mut st.decoder, decoder);
         st.trim_seconds();
     }
 }
 
-/// Open the source now (so that its error is the caller's) and start reading it on a thread.
+/// A source opened, ready for its thread.
+pub(super) enum Opened {
+    File {
+        reader: Box<CaptureReader>,
+        speed: Option<f64>,
+    },
+    Live(Box<LiveCapture>),
+}
+
+impl Opened {
+    /// The link type of a live capture's frames.
+    pub(super) fn linktype(&self) -> Option<i32> {
+        match self {
+            Opened::Live(capture) => Some(capture.linktype()),
+            Opened::File { .. } => None,
+        }
+    }
+}
+
+/// Open a source (so that its error is the caller's, one line).
+pub(super) fn open(spec: SourceSpec) -> Result<Opened, String> {
+    match spec {
+        SourceSpec::File { path, name, speed } => Ok(Opened::File {
+            reader: Box::new(super::open_reader(&path, name.as_deref())?),
+            speed,
+        }),
+        SourceSpec::Live(cfg) => Ok(Opened::Live(Box::new(
+            LiveCapture::open(cfg).map_err(|e| e.0)?,
+        ))),
+    }
+}
+
+/// Read an opened source on its own thread until it ends or `stop` is set.
 pub(super) fn spawn(
-    spec: SourceSpec,
+    opened: Opened,
     verify_checksums: bool,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>, String> {
-    let SourceSpec::File { path, name, speed } = spec;
-    let reader = super::open_reader(&path, name.as_deref())?;
+    let name = match opened {
+        Opened::File { .. } => "tcpwatch-reader",
+        Opened::Live(_) => "tcpwatch-sniffer",
+    };
     thread::Builder::new()
-        .name("tcpwatch-reader".into())
+        .name(name.into())
         .spawn(move || {
             let mut decoder = Decoder::new(verify_checksums);
-            let error = read(reader, &mut decoder, speed, &state, &stop);
+            let error = match opened {
+                Opened::File { reader, speed } => read(*reader, &mut decoder, speed, &state, &stop),
+                Opened::Live(capture) => sniff(*capture, &mut decoder, &state, &stop),
+            };
             let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
-            st.decoder.clone_from(&decoder);
+            publish_counters(&mut st.decoder, &decoder);
             st.tracker.finish();
             st.error = error;
             st.finished = true;
         })
-        .map_err(|e| format!("cannot start the reader thread: {e}"))
+        .map_err(|e| format!("cannot start the capture thread: {e}"))
+}
+
+/// Capture live until the capture ends (stop, `-c`, `--duration`, interface lost); returns
+/// why it failed, if it did. Frames are handed over at each batch the ring gives, so a quiet
+/// link's last segments show at once.
+fn sniff(
+    mut capture: LiveCapture,
+    decoder: &mut Decoder,
+    state: &Mutex<State>,
+    stop: &AtomicBool,
+) -> Option<String> {
+    let counters = capture.counters();
+    let work = RefCell::new((Batch::default(), 0u64));
+    let publish = |batch: &mut Batch, decoder: &Decoder| {
+        batch.hand_over(state, decoder);
+        let drops = counters.snapshot().kernel_drops;
+        state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .kernel_drops = drops;
+    };
+    let dec = RefCell::new(decoder);
+    let result = capture.run_with_tick(
+        stop,
+        &mut |ts, wire_len, data, linktype| {
+            let mut w = work.borrow_mut();
+            w.1 += 1;
+            let frame_no = w.1;
+            let seg = dec
+                .borrow_mut()
+                .decode(data, ts, wire_len, linktype, frame_no);
+            if let Some(seg) = seg {
+                w.0.push(seg, data);
+                if w.0.segs.len() >= BATCH {
+                    publish(&mut w.0, &dec.borrow());
+                }
+            }
+        },
+        &mut || publish(&mut work.borrow_mut().0, &dec.borrow()),
+    );
+    publish(&mut work.borrow_mut().0, &dec.borrow());
+    result.err().map(|e| e.0)
+}
+
+/// The decoder's counters, for the UI (its kept malformed frames stay with the source: a
+/// thousand of them would be copied at every batch).
+fn publish_counters(shown: &mut Decoder, source: &Decoder) {
+    shown.frames = source.frames;
+    shown.tcp = source.tcp;
+    shown.non_tcp = source.non_tcp;
+    shown.fragments = source.fragments;
+    shown.truncated = source.truncated;
+    if shown.malformed != source.malformed {
+        shown.malformed.clone_from(&source.malformed);
+    }
 }
 
 /// Seconds a replay has been playing, by the clock that paces it.
