@@ -112,8 +112,9 @@ def _state(name: str) -> str:
 
 
 def retries(f: Flow) -> int:
-    """What the `retr` column counts (and sorts by): SYN retries and retransmissions."""
-    return int((f.syn_retries or 0) + (f.orig.retrans or 0) + (f.resp.retrans or 0))
+    """What the `retr` column counts (and sorts by): retransmissions each way, a resent SYN
+    or SYN/ACK among them (the tracker counts a SYN retry as a retransmission already)."""
+    return int((f.orig.retrans or 0) + (f.resp.retrans or 0))
 
 
 def _retries(f: Flow, now: float) -> str:
