@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 TCPWATCH = str(ROOT / ".venv" / "bin" / "tcpwatch")
 SAMPLE_EVERY = 0.1
-TARGET_BYTES_PER_FLOW = 500
+TARGET_BYTES_PER_FLOW = 200
 
 
 @dataclass

@@ -185,56 +185,6 @@ class Decoder:
                 return fast
         return self._long(data, ts, wire_len, linktype, frame_no)
 
-    def decode_pcap(
-        self,
-        buf: bytes,
-        pos: int,
-        header: struct.Struct,
-        unit: float,
-        linktype: int,
-        frame_no: int,
-        out: list[Segment],
-        limit: int = 1 << 30,
-    ) -> tuple[int, int]:
-        """Decode the whole classic-pcap records in `buf` from `pos`, appending to `out`.
-
-        `header` unpacks a record header (seconds, fraction, captured and wire length) and `unit`
-        is the fraction's unit. Stops after `limit` records, at the first record not wholly in
-        `buf`, or at one claiming more than `MAX_RECORD` bytes; returns (position reached, next
-        frame number). The segments
-        are what `decode` gives frame by frame; the record walk and the common Ethernet frame
-        are done here inline (no per-record tuple, generator or method call).
-        """
-        unpack = header.unpack_from
-        size = len(buf)
-        append = out.append
-        long = self._long
-        fast = _ether_fast if linktype == 1 else None
-        first, tcp, truncated = frame_no, 0, 0
-        last = frame_no + limit
-        while pos + 16 <= size and frame_no < last:
-            sec, frac, caplen, wire_len = unpack(buf, pos)
-            end = pos + 16 + caplen
-            if end > size or caplen > MAX_RECORD:
-                break
-            data = buf[pos + 16 : end]
-            pos = end
-            seg = fast(data, sec + frac * unit, wire_len, frame_no) if fast else None
-            if seg is not None:
-                tcp += 1
-                if seg.truncated:
-                    truncated += 1
-                append(seg)
-            else:
-                seg = long(data, sec + frac * unit, wire_len, linktype, frame_no)
-                if seg is not None:
-                    append(seg)
-            frame_no += 1
-        self.frames += frame_no - first
-        self.tcp += tcp
-        self.truncated += truncated
-        return pos, frame_no
-
     def _long(
         self, data: bytes, ts: float, wire_len: int, linktype: int, frame_no: int
     ) -> Segment | None:

@@ -1,7 +1,6 @@
 """The per-segment steps of flow tracking: counters, sequence space, SYN/FIN/RST bookkeeping.
 
-Plain functions over a `Flow` and its `Side`s, called by `capture.flows.FlowTracker` (and, for a
-steady flow's common segment, by `capture.fastpath` through `steady_update`).
+Plain functions over a `Flow` and its `Side`s, called by `capture.flows.FlowTracker`.
 """
 
 from __future__ import annotations
@@ -44,31 +43,6 @@ def count_plain(snd: Side, ip_len: int, plen: int, seq: int, flags: int, window:
             count_rare(snd, flags)
     if not window:
         snd.zero_window += 1
-
-
-def steady_update(
-    flow: Flow,
-    is_orig: bool,
-    ts: float,
-    ip_len: int,
-    plen: int,
-    seq: int,
-    ack: int,
-    flags: int,
-    window: int,
-) -> bool:
-    """`FlowTracker.ingest` of a steady flow's common segment, from its numbers alone.
-
-    For a segment captured whole, with a sound header, ACK and none of SYN, FIN, RST, on a flow
-    found through `FlowTracker.raw_index` (so `flow.steady`). False, with nothing changed, when
-    Zeek's bookkeeping needs the whole segment: then decode it and give it to `ingest`.
-    The caller keeps no frame (a tracker with `frames_per_flow` 0) and marks the flow changed.
-    """
-    if not flow.zeek.plain(is_orig, ts, flags, plen, window, seq, ack):
-        return False
-    count_plain(flow.orig if is_orig else flow.resp, ip_len, plen, seq, flags, window)
-    flow.last_ts = ts
-    return True
 
 
 def seq_space(snd: Side, seq: int, plen: int, flags: int) -> None:

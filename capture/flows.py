@@ -55,7 +55,6 @@ from capture.flow_updates import (
     on_rst,
     on_syn,
     seq_space,
-    steady_update,
 )
 from capture.frame_rings import FrameRings
 from capture.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
@@ -68,7 +67,6 @@ __all__ = [
     "FlowKey",
     "FlowTracker",
     "Side",
-    "steady_update",
 ]
 
 KEEP_SPECIAL = 32
@@ -149,36 +147,6 @@ class FlowTracker:
         self._embryos: dict[bytes, bytes] | None = {} if embryos else None
         """Packed key (`_packed_key`) -> embryo, oldest first."""
         self._redecode = Decoder()
-        self.raw_index: dict[bytes, tuple[Flow, bool]] | None = None
-        """Steady untagged flows by raw key, both directions (see `index_raw`); None when off."""
-
-    def index_raw(self) -> dict[bytes, tuple[Flow, bool]]:
-        """Start (or return) `raw_index`: every steady flow without VLAN tags under the bytes a
-        frame carries for it, source address + destination address + source port + destination
-        port (network order), mapped to (flow, whether that source is the originator). A reader
-        that finds a frame's flow there may skip decoding it (`steady_update`)."""
-        if self.raw_index is None:
-            self.raw_index = {}
-            for flow in self.flows.values():
-                if flow.steady and not flow.superseded:
-                    self._reindex(flow, True)
-        return self.raw_index
-
-    def _reindex(self, flow: Flow, steady: bool) -> None:
-        index = self.raw_index
-        if index is None or flow.vlan:
-            return
-        forward = flow.orig_addr + flow.resp_addr + _PORTS.pack(flow.orig_port, flow.resp_port)
-        backward = flow.resp_addr + flow.orig_addr + _PORTS.pack(flow.resp_port, flow.orig_port)
-        if forward == backward:
-            return  # a flow from an endpoint to itself: the bytes cannot tell the direction
-        if steady:
-            index[forward] = (flow, True)
-            index[backward] = (flow, False)
-        else:
-            for key in (forward, backward):
-                if index.get(key, (None,))[0] is flow:
-                    del index[key]
 
     @property
     def kept(self) -> int:
@@ -265,9 +233,7 @@ class FlowTracker:
                 base = flow.orig.base if is_orig else flow.resp.base
                 if base >= 0 and seg.seq != base:
                     flow.superseded = True
-                    if flow.steady:
-                        flow.steady = False
-                        self._reindex(flow, False)
+                    flow.steady = False
                     if not flow.closed:
                         self._watch_close(flow)
                     flow = self._new_flow(seg, low)
@@ -315,8 +281,6 @@ class FlowTracker:
         del self.flows[flow.id]
         if self._by_key.get(flow.key) is flow:
             del self._by_key[flow.key]
-        if flow.steady and self.raw_index is not None:
-            self._reindex(flow, False)
         if flow.ring:
             self.rings.drop(flow.ring)
 
@@ -495,10 +459,7 @@ class FlowTracker:
             and (flow.irtt is not None or flow.mru_syn < 0)
             and (flow.rtt_synack_ack is not None or flow.mru_synack < 0)
         )
-        if steady != flow.steady:
-            flow.steady = steady
-            if self.raw_index is not None:
-                self._reindex(flow, steady)
+        flow.steady = steady
 
 
 def _low(seg: Segment) -> bool:

@@ -127,14 +127,6 @@ class CaptureReader:
         self._layout = (struct.Struct(order + "IIII"), unit, network & 0x03FFFFFF)
         return self._pcap_records(*self._layout)
 
-    def pcap_blocks(self) -> PcapBlocks | None:
-        """For a classic pcap: its records as raw buffers (see `PcapBlocks`), to be walked by
-        `Decoder.decode_pcap` instead of iterating; None for pcapng. Use one or the other."""
-        if self._layout is None:
-            return None
-        header, unit, linktype = self._layout
-        return PcapBlocks(self, header, unit, linktype)
-
     def _pcap_records(self, rec: struct.Struct, unit: float, linktype: int) -> Iterator[Record]:
         unpack = rec.unpack_from
         # read1 returns what is available: a pipe from `tcpdump -U -w -` is not held back.
@@ -165,51 +157,6 @@ class CaptureReader:
 
     def _pcapng(self, head: bytes) -> Iterator[Record]:
         return _PcapngWalker(self, head).records()
-
-
-class PcapBlocks:
-    """A classic pcap's record area read in large chunks.
-
-    `fill(pos)` gives a buffer that starts with the unread records from `pos` of the previous
-    one; the caller walks the whole records, then asks again from where it stopped. The reader's
-    `error` is set when the file ends inside a record or a record header is corrupt.
-    """
-
-    def __init__(self, reader: CaptureReader, header: struct.Struct, unit: float, linktype: int):
-        self.reader = reader
-        self.header = header
-        self.unit = unit
-        self.linktype = linktype
-        # read1 returns what is available: a pipe from `tcpdump -U -w -` is not held back.
-        stream = reader._stream
-        self._read = getattr(stream, "read1", stream.read)
-        self._buf = b""
-
-    def fill(self, pos: int) -> bytes | None:
-        """The buffer after the caller consumed `buf[:pos]`; None at the end of the records."""
-        buf = self._buf
-        need = 16
-        if len(buf) - pos >= 16:
-            caplen = self.header.unpack_from(buf, pos)[2]
-            if caplen > MAX_RECORD:
-                self.reader.error = f"{self.reader.name}: corrupt record (claims {caplen} bytes)"
-                return None
-            need = 16 + caplen
-        buf, _ = _refill(self._read, buf, pos, need)
-        self._buf = buf
-        if len(buf) < need:
-            if buf:
-                what = "a record header" if len(buf) < 16 else "a record"
-                self.reader.error = f"{self.reader.name}: file ends inside {what}"
-                if len(buf) >= 16:
-                    caplen = self.header.unpack_from(buf, 0)[2]
-                    self.reader.error += f" ({caplen} bytes announced)"
-            return None
-        if len(buf) >= 16 and self.header.unpack_from(buf, 0)[2] > MAX_RECORD:
-            caplen = self.header.unpack_from(buf, 0)[2]
-            self.reader.error = f"{self.reader.name}: corrupt record (claims {caplen} bytes)"
-            return None
-        return buf
 
 
 def _refill(read: Callable[[int], bytes], buf: bytes, pos: int, need: int) -> tuple[bytes, int]:

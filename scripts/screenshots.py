@@ -22,8 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from textual.pilot import Pilot  # noqa: E402
 
-from capture.flows import FlowTracker  # noqa: E402
-from capture.sources import FileSource  # noqa: E402
+from capture.engine_source import EngineSource  # noqa: E402
 from tui.app import TcpwatchApp  # noqa: E402
 
 CAPTURE = ROOT / "tests" / "data" / "chrissanders_http_espn_fail.pcapng"
@@ -51,7 +50,8 @@ async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 2
 
 async def shoot(name: str, size: tuple[int, int], keys: tuple[str, ...], wait: str | None) -> Path:
     # A relative path, so the status bar in the pictures names no directory of this machine.
-    app = TcpwatchApp(FileSource(str(CAPTURE.relative_to(ROOT))), FlowTracker(), linger=1e9)
+    source = EngineSource(str(CAPTURE.relative_to(ROOT)))
+    app = TcpwatchApp(source, source, linger=1e9)
     async with app.run_test(size=size) as pilot:
         start = app.ticks
         await until(pilot, lambda: app.drain.finished and app.ticks > start + 1)

@@ -15,22 +15,16 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from typing import Any, TextIO
 
-from capture.decode import Decoder
 from capture.export import CsvWriter, JsonlWriter, make_writer
-from capture.fastpath import track_pcap
 from capture.filterexpr import compile_filter
 from capture.flows import Flow, FlowTracker
-from capture.pcapio import CaptureError, PcapBlocks, open_capture
+from capture.pcapio import CaptureError
 from capture.printer import SegmentPrinter
 from capture.segment import Segment
-from capture.sources import Source, SourceStats, decoded_batches, decoder_stats
+from capture.sources import Source, SourceStats
 from tui.errors import say
 from tui.run import SourceError, load_before_drop, make_source
 
-LINGER = 5.0
-"""Seconds (capture time) a closed flow stays before it is exported and let go: Zeek deletes a
-closed connection after tcp_close_delay, 5 s; late segments (a last ACK, a retransmitted FIN)
-come well within it."""
 INSIGHT_FRAMES = 1
 POLL_BATCH = 4096
 POLL_WAIT = 0.05
@@ -56,6 +50,11 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
     stop.install()
     if args.read:
         return _run_native(args, stop, expression)
+    return _run_live(args, stop, expression)
+
+
+def _run_live(args: argparse.Namespace, stop: _Stop, expression: str) -> int:
+    """A live capture headless (the Python pipeline, until the engine's sniffer takes it)."""
     selected = compile_filter(expression)
     with ExitStack() as stack:
         try:
@@ -70,30 +69,24 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
             # a one-frame ring keeps those pinned; plain print/export keeps none.
             frames_per_flow=INSIGHT_FRAMES if args.insights else 0,
             on_evict=_exporter(writer, selected) if writer else None,
-            # An export writes each closed flow once it has been quiet a while, so memory
-            # follows the open flows. Not live (its flows are annotated with processes at the end)
-            # nor with --insights (which needs every flow at the end).
-            linger=LINGER if writer is not None and args.read and not args.insights else None,
+            # Live flows stay to the end: they are annotated with their processes then.
+            linger=None,
             # A flow that has seen one SYN only (a flood's, a scan's) stays packed until it
             # grows or is exported: a flood's memory is ~275 B a flow instead of ~2.3 KB.
             # (--print needs each segment's flow at once, so it never makes embryos.)
             embryos=not args.insights,
         )
         printer = SegmentPrinter(absolute=args.absolute) if args.print else None
-        if not args.read:
-            load_before_drop(args, ui=False)  # the live start may drop root
+        load_before_drop(args, ui=False)  # the live start may drop root
         try:
-            segments, stats, finish, annotate = _segments(
-                args, stop, tracker, raw=printer is None and not tracker.frames_per_flow
-            )
+            segments, stats, finish, annotate = _segments(args, stop, tracker)
         except (CaptureError, SourceError) as exc:
             say(str(exc))
             return 2
-        # Live and replay sources see the signal themselves and still hand over what they had
-        # captured before it (`_polled`); only a file read is cut short here.
-        cut = stop.event if args.read and args.replay is None else threading.Event()
+        # The live source sees the signal itself and still hands over what it had captured
+        # before it (`_polled`).
         try:
-            _track(segments, tracker, printer, selected, cut)
+            _track(segments, tracker, printer, selected, threading.Event())
             error = finish()
             tracker.finish()
             if writer is not None:
@@ -184,50 +177,21 @@ def _open_output(args: argparse.Namespace, stack: ExitStack) -> TextIO:
 
 
 def _segments(
-    args: argparse.Namespace, stop: _Stop, tracker: FlowTracker | None = None, raw: bool = False
+    args: argparse.Namespace, stop: _Stop, tracker: FlowTracker
 ) -> tuple[
     Iterable[list[Segment]], Callable[[], SourceStats], Callable[[], str], Callable[[Flow], None]
 ]:
-    """The segments to track (in batches), a way to read the counters, a `finish` giving a final
-    error, and `annotate` (live: sets the owning processes on a flow).
-
-    `raw`: nothing but the tracker needs the segments (no printing, no frames kept), so a classic
-    pcap may be fed to `tracker` directly (`capture.fastpath`); the batches are then empty."""
-    if args.read and args.replay is None:
-        reader = open_capture(args.read)
-        decoder = Decoder()
-
-        def finish_file() -> str:
-            reader.close()
-            return reader.error
-
-        blocks = reader.pcap_blocks() if raw and tracker is not None else None
-        return (
-            # `_track` checks `stop` between batches; `track_pcap` itself every few thousand frames
-            decoded_batches(reader, decoder)
-            if blocks is None or tracker is None
-            else _tracked_raw(blocks, decoder, tracker, stop.event),
-            lambda: decoder_stats(decoder),
-            finish_file,
-            lambda flow: None,
-        )
+    """A live source's segments (in batches), a way to read the counters, a `finish` giving a
+    final error, and `annotate` (sets the owning processes on a flow)."""
     source = make_source(args)
     try:
         source.start()
     except Exception as exc:  # e.g. LiveError: opening the socket or -w failed (one line)
         raise SourceError(str(exc)) from None
     annotate = getattr(source, "annotate", lambda flow: None)
-    if tracker is not None:  # live: our listening sockets orient flows already under way
-        tracker.listen_ports = getattr(source, "listen_ports", tracker.listen_ports)
+    # our listening sockets orient flows already under way
+    tracker.listen_ports = getattr(source, "listen_ports", tracker.listen_ports)
     return _polled(source, stop), source.stats, lambda: _finish_source(source), annotate
-
-
-def _tracked_raw(
-    blocks: PcapBlocks, decoder: Decoder, tracker: FlowTracker, stop: threading.Event
-) -> Iterator[list[Segment]]:
-    """No batches to hand over: iterating this feeds the whole capture to `tracker`."""
-    track_pcap(blocks, decoder, tracker, stop)
-    yield from ()
 
 
 def _polled(source: Source, stop: _Stop) -> Iterator[list[Segment]]:
