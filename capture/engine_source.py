@@ -21,6 +21,12 @@ from capture.sources import SourceStats
 
 Predicate = Callable[[Any], bool]
 
+FRAMES_PER_FLOW = 64
+"""Recent segments kept per flow live and in a replay (plus handshake and teardown)."""
+ALL_FRAMES = 1 << 30
+"""Per flow for a capture read whole: every frame, within the global budgets of the engine's
+kept frames (250,000 segments, 256 MiB), past which the idlest flows' frames go first."""
+
 
 @dataclass(slots=True)
 class EngineStep:
@@ -56,7 +62,13 @@ class EngineSource:
             path, name = f"/dev/fd/{sys.stdin.fileno()}", "standard input"
         engine = load()
         try:
-            self.session = engine.Session(path, name=name, speed=speed, max_flows=max_flows)
+            self.session = engine.Session(
+                path,
+                name=name,
+                speed=speed,
+                max_flows=max_flows,
+                frames_per_flow=ALL_FRAMES if speed is None else FRAMES_PER_FLOW,
+            )
         except engine.CaptureError as exc:
             raise CaptureError(str(exc)) from None
         self.description = "stdin" if name else path

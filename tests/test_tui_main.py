@@ -358,3 +358,24 @@ async def test_sips_between_ticks_take_segments_into_the_model_without_painting(
         await pilot.pause()
         assert table._last_painted != painted
         assert sum(1 for line in screen_text(app) if ":80 " in line or ":443 " in line) == 17
+
+
+async def test_w_saves_every_frame_of_a_flow_read_from_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A capture read whole keeps every frame of its flows (within the engine's budgets): `w`
+    on espn flow 9 saves its 199 frames, and says so (issue 12 #2: it saved 67)."""
+    monkeypatch.chdir(tmp_path)
+    app = file_app(DATA / "chrissanders_http_espn_fail.pcapng", linger=1e9)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        app.open_flow(9)
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "FlowScreen")
+        await wait_until(pilot, lambda: app.screen.flow is not None)  # type: ignore[attr-defined]
+        await pilot.press("w")
+        await wait_until(pilot, lambda: (tmp_path / "tcpwatch-flow-9.pcap").exists())
+        await pilot.pause()
+        notes = [str(n.message) for n in app._notifications]
+    saved = list(open_capture(str(tmp_path / "tcpwatch-flow-9.pcap")))
+    assert len(saved) == 199
+    assert any(n.startswith("199 of 199 frames saved to ") for n in notes), notes
