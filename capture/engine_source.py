@@ -71,8 +71,20 @@ class EngineSource:
             )
         except engine.CaptureError as exc:
             raise CaptureError(str(exc)) from None
-        self.description = "stdin" if name else path
-        self.capture_filter = ""
+        self._adopt(self.session, "stdin" if name else path, speed=speed, clock=clock)
+
+    def _adopt(
+        self,
+        session: Any,
+        description: str,
+        capture_filter: str = "",
+        speed: float | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """Take `session` (opened) as this source's engine."""
+        self.session = session
+        self.description = description
+        self.capture_filter = capture_filter
         self.error: str | None = None
         self.speed = speed
         self.clock = clock
@@ -85,6 +97,8 @@ class EngineSource:
         self.capture_ts = 0.0
         self._position: float | None = None
         self._changed: set[int] = set()
+        self.polled: dict[str, Any] = {}
+        """What the last step's poll returned (counters, a headless run's lines and records)."""
 
     # -- the source side -------------------------------------------------------------------
 
@@ -142,7 +156,7 @@ class EngineSource:
         `shown` selects (all when None)."""
         if self.clock is not None:
             self.session.set_clock(self.clock())
-        polled = self.session.poll()
+        polled = self.polled = self.session.poll()
         out = EngineStep(segments=polled["segments"] - self.segments, events=polled["events"])
         self.segments = polled["segments"]
         self.capture_ts = polled["capture_ts"]

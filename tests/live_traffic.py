@@ -43,33 +43,47 @@ def wait_until(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> 
 
 
 class Collector:
-    """Drains a started LiveSource on a background thread into `segments`."""
+    """Steps a started engine `LiveSource` on a background thread (as the App's drain does) and
+    reads back what it captured from its `-w` file, decoded by the project's decoder."""
 
-    def __init__(self, src: LiveSource) -> None:
+    def __init__(self, src: LiveSource, path: str) -> None:
         self.src = src
-        self.segments: list[Segment] = []
+        self.path = path
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="test-drain", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set() and not self.src.finished:
-            got = self.src.poll(10_000)
-            self.segments.extend(got)
-            if not got:
-                time.sleep(0.01)
-        self.segments.extend(self.src.poll(1_000_000))
+            self.src.step(None)
+            time.sleep(0.01)
+
+    @property
+    def segments(self) -> list[Segment]:
+        """Every segment captured so far (the sniffer flushes `-w` twice a second)."""
+        return _decoded(self.path)
 
     def saw_rst_to(self, port: int) -> bool:
         """Whether a RST to `port` has arrived (the end marker of a traffic run)."""
-        return any(s.dport == port and s.flags & RST for s in list(self.segments))
+        return any(f.resp_port == port and f.rst_by for f in list(self.src.flows.values()))
 
     def close(self) -> None:
-        """Stop the source, then the drain thread (bounded)."""
+        """Stop the source (its `-w` file flushed and closed), then the drain thread."""
         self.src.stop()
         self._stop.set()
         self._thread.join(timeout=5)
-        self.segments.extend(self.src.poll(1_000_000))
+        self.src.step(None)
+
+
+def _decoded(path: str) -> list[Segment]:
+    dec = Decoder()
+    out = []
+    with contextlib.suppress(Exception):
+        for n, (ts, wire, data, lt) in enumerate(open_capture(path), 1):
+            seg = dec.decode(data, ts, wire, lt, n)
+            if seg is not None:
+                out.append(seg)
+    return out
 
 
 class Tcpdump:
@@ -91,14 +105,7 @@ class Tcpdump:
 
     def segments(self) -> list[Segment]:
         """What tcpdump has written so far, decoded by the project's decoder."""
-        dec = Decoder()
-        out = []
-        with contextlib.suppress(Exception):
-            for n, (ts, wire, data, lt) in enumerate(open_capture(self.path), 1):
-                seg = dec.decode(data, ts, wire, lt, n)
-                if seg is not None:
-                    out.append(seg)
-        return out
+        return _decoded(self.path)
 
     def saw_rst_to(self, port: int) -> bool:
         return any(s.dport == port and s.flags & RST for s in self.segments())

@@ -21,7 +21,6 @@ import pytest
 from live_traffic import needs_root, veth_pair
 from textual.pilot import Pilot
 
-from capture.flows import FlowTracker
 from capture.live import LiveSource
 from tui.app import TcpwatchApp
 from widgets.status_bar import StatusBar
@@ -126,7 +125,7 @@ async def test_interface_gone_keeps_the_flows_and_the_app(pair) -> None:
     with inside(ns_a):
         source = LiveSource(iface="twa", drop_privileges=False, processes=False)
         source.start()
-    app = TcpwatchApp(source, FlowTracker(), linger=LINGER)
+    app = TcpwatchApp(source, source, linger=LINGER)
     try:
         with running(["ip", "netns", "exec", ns_b, sys.executable, "-c", SERVER]):
             async with app.run_test(size=(120, 30)) as pilot:

@@ -217,7 +217,7 @@ class FlowScreen(Screen[None]):
         seen = self.flow.orig.pkts + self.flow.resp.pkts if self.flow is not None else count
         text = f"{count} of {seen} frames saved to {path}"
         if count + left_out < seen:
-            text += " (the others were not kept: live, a flow keeps its handshake, teardown and latest frames)"
+            text += " (the rest were not kept: live, a flow keeps its ends and latest frames)"
         if left_out:
             text += f" ({left_out} with another link type left out)"
         self.notify(escape_untrusted(text), title="pcap saved", markup=False)

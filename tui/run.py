@@ -39,6 +39,7 @@ def make_source(args: argparse.Namespace) -> Source:
             count=args.count,
             duration=args.duration,
             drop_privileges=not args.no_drop_privileges,
+            max_flows=args.max_flows,
         )
     except LiveError as exc:
         raise SourceError(str(exc)) from None
@@ -131,7 +132,12 @@ def load_before_drop(args: argparse.Namespace, ui: bool = True) -> None:
     load()  # the cell-width table for this terminal's Unicode version (imported by name)
 
 
-_HEADLESS_BEFORE_DROP = ("capture.insights", "capture.insights_rules", "capture.insights_listen")
+_HEADLESS_BEFORE_DROP = (
+    "capture.insights",
+    "capture.insights_rules",
+    "capture.insights_listen",
+    "encodings.ascii",  # the sysctls are read as ASCII (capture.procs), after the drop
+)
 """What a headless run imports late: `--insights` analyses at the end."""
 _LOADED_BEFORE_DROP = (
     "capture.flows",

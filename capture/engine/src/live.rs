@@ -156,6 +156,8 @@ pub struct LiveCapture {
     cap: Option<pcap::Capture<pcap::Active>>,
     cfg: LiveConfig,
     iface: String,
+    /// The whole kernel filter: the TCP-only default ANDed with the user's.
+    filter: String,
     linktype: i32,
     writer: Option<PcapWriter>,
     counters: Arc<LiveCounters>,
@@ -196,6 +198,7 @@ impl LiveCapture {
             cap: Some(cap),
             cfg,
             iface,
+            filter: expr,
             linktype,
             writer: None,
             counters: Arc::default(),
@@ -233,6 +236,11 @@ impl LiveCapture {
     /// The link type of the frames (1 Ethernet, 113 Linux cooked on `any`, ...).
     pub fn linktype(&self) -> i32 {
         self.linktype
+    }
+
+    /// The kernel filter in force (the TCP-only default ANDed with the user's `-f`).
+    pub fn filter(&self) -> &str {
+        &self.filter
     }
 
     /// The interface actually captured (the default one when the config named none).

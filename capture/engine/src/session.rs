@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use crate::decode::Decoder;
+use crate::export::RecordWriter;
+use crate::filter::Filter;
 use crate::flow::Flow;
+use crate::print::Printer;
 use crate::reader::CaptureReader;
 use crate::segment::Segment;
 use crate::tracker::{ConfigError, FlowTracker, TrackerConfig};
@@ -53,8 +56,33 @@ pub struct State {
     pub manual_clock: Option<f64>,
     /// Live: frames the kernel dropped (as of the capture's last statistics reading).
     pub kernel_drops: u64,
-    /// Live: the link type of the captured frames.
-    pub linktype: Option<i32>,
+    /// Live: the link type of the captured frames, the interface and the kernel filter.
+    pub live: Option<(i32, String, String)>,
+    /// A headless run's outputs (lines and records written as segments come), if asked.
+    pub outputs: Option<Box<Outputs>>,
+}
+
+/// What a headless session writes as it goes (`--print` lines, the records of flows that
+/// leave), for the caller to take at each poll; the rest of the records at `finish_export`.
+pub struct Outputs {
+    pub printer: Option<Printer>,
+    pub writer: Option<RecordWriter<Vec<u8>>>,
+    pub filter: Filter,
+    /// Lines printed since the caller last took them.
+    pub lines: Vec<u8>,
+}
+
+impl Outputs {
+    /// Records written since the caller last took them.
+    pub fn take_records(&mut self) -> std::io::Result<Vec<u8>> {
+        match self.writer.as_mut() {
+            Some(writer) => {
+                writer.flush()?;
+                Ok(std::mem::take(writer.output_mut()))
+            }
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 impl State {
@@ -82,6 +110,9 @@ impl State {
         let id = self.tracker.ingest(seg, frame);
         if let Some(flow) = self.tracker.flow(id) {
             events::notice(flow, &copy, &mut self.events);
+            if let Some(out) = self.outputs.as_deref_mut() {
+                print_line(out, flow, &copy);
+            }
         }
         self.segments += 1;
         if ts > self.capture_ts {
@@ -90,6 +121,12 @@ impl State {
         let key = ts.floor() as i64 * 512 + i64::from(flags & 0x1ff);
         *self.flag_counts.entry((id, key)).or_default() += 1;
         for flow in self.tracker.take_gone() {
+            if let Some(out) = self.outputs.as_deref_mut() {
+                if let Some(writer) = out.writer.as_mut().filter(|_| out.filter.matches(&flow)) {
+                    // a Vec cannot fail to take a record
+                    let _ = writer.write(&flow.record());
+                }
+            }
             self.events.push(Event {
                 ts: flow.last_ts,
                 flow_id: flow.id,
@@ -110,11 +147,26 @@ impl State {
     }
 }
 
+/// `--print`'s line for `seg`, which `flow` has just taken, if the filter selects the flow.
+fn print_line(out: &mut Outputs, flow: &Flow, seg: &Segment) {
+    let Some(printer) = out.printer.as_mut() else {
+        return;
+    };
+    if !out.filter.matches(flow) {
+        return;
+    }
+    let from_orig = (seg.src, seg.sport) == flow.orig_end();
+    let moves = flow.transitions();
+    let recent = &moves[moves.len().saturating_sub(4)..];
+    printer.line(&mut out.lines, seg, flow.id, from_orig, recent);
+}
+
 /// A capture, opened and then running (see the module docs).
 pub struct Session {
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// The source's thread, once running (in a mutex: `stop` may come from any thread).
+    thread: Mutex<Option<JoinHandle<()>>>,
     /// The opened source, until `run` hands it to its thread (in a mutex: a handle the UI
     /// thread holds must be shareable, though only `run` takes it).
     opened: Mutex<Option<source::Opened>>,
@@ -124,7 +176,7 @@ pub struct Session {
 impl Session {
     /// Open the source (errors: one line) and start its thread.
     pub fn start(spec: SourceSpec, cfg: TrackerConfig) -> Result<Session, String> {
-        let mut session = Session::open(spec, cfg)?;
+        let session = Session::open(spec, cfg)?;
         session.run()?;
         Ok(session)
     }
@@ -146,17 +198,15 @@ impl Session {
             pace: None,
             manual_clock: None,
             kernel_drops: 0,
-            linktype: None,
+            live: None,
+            outputs: None,
         }));
         let opened = source::open(spec)?;
-        state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .linktype = opened.linktype();
+        state.lock().unwrap_or_else(PoisonError::into_inner).live = opened.live();
         Ok(Session {
             state,
             stop: Arc::new(AtomicBool::new(false)),
-            thread: None,
+            thread: Mutex::new(None),
             opened: Mutex::new(Some(opened)),
             verify_checksums: cfg.verify_checksums,
         })
@@ -164,23 +214,58 @@ impl Session {
 
     /// Start reading the opened source on its thread (a live `-w` file is created now, after
     /// any privilege drop). A second call does nothing.
-    pub fn run(&mut self) -> Result<(), String> {
+    pub fn run(&self) -> Result<(), String> {
         let taken = self
             .opened
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let Some(opened) = taken else {
+        let Some(mut opened) = taken else {
             return Ok(());
         };
+        if let Err(why) = opened.prepare() {
+            self.lock().finished = true;
+            return Err(why);
+        }
         let thread = source::spawn(
             opened,
             self.verify_checksums,
             self.state.clone(),
             self.stop.clone(),
         )?;
-        self.thread = Some(thread);
+        *self.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
         Ok(())
+    }
+
+    /// Write `--print` lines and `--export` records as the capture goes (before `run`): the
+    /// caller takes them at each poll (`Outputs`), and the records of the flows still tracked
+    /// at the end with `finish_export`.
+    pub fn set_outputs(&self, outputs: Outputs) {
+        self.lock().outputs = Some(Box::new(outputs));
+    }
+
+    /// The records of every flow still tracked (after those that left), for the end of a
+    /// headless run; with how many records were written in all.
+    pub fn finish_export(&self) -> std::io::Result<(Vec<u8>, u64)> {
+        let mut st = self.lock();
+        let State {
+            tracker, outputs, ..
+        } = &mut *st;
+        let Some(out) = outputs.as_deref_mut() else {
+            return Ok((Vec::new(), 0));
+        };
+        let Some(writer) = out.writer.as_mut() else {
+            return Ok((Vec::new(), 0));
+        };
+        let filter = &out.filter;
+        tracker.for_each_flow(|flow| {
+            if filter.matches(flow) {
+                let _ = writer.write(&flow.record());
+            }
+        });
+        writer.flush()?;
+        let count = writer.count();
+        Ok((std::mem::take(writer.output_mut()), count))
     }
 
     /// Pace a replay by the caller's clock from now on: `seconds` since the replay began (a
@@ -195,7 +280,7 @@ impl Session {
     }
 
     /// Ask the source to stop and wait for its thread (a source never run just closes).
-    pub fn stop(&mut self) {
+    pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
         let never_run = self
             .opened
@@ -206,7 +291,12 @@ impl Session {
         if never_run {
             self.lock().finished = true;
         }
-        if let Some(thread) = self.thread.take() {
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
             let _ = thread.join();
         }
     }

@@ -79,6 +79,11 @@ impl<W: Write> RecordWriter<W> {
         Ok(())
     }
 
+    /// The output, once `flush` has pushed everything into it (a `Vec<u8>` to drain, say).
+    pub fn output_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// Write out the gathered records and flush the output.
     pub fn flush(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {

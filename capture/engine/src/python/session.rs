@@ -5,13 +5,17 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use super::views::PyFlow;
-use super::CaptureError;
+use super::{os_error, CaptureError};
+use crate::export::{Format, RecordWriter};
+use crate::filter::Filter;
 use crate::live::LiveConfig;
+use crate::print::Printer;
+use crate::segment::Addr;
 use crate::session::events::{Event, EventKind};
-use crate::session::{Session, SourceSpec};
+use crate::session::{Outputs, Session, SourceSpec};
 use crate::tcpstate::Side;
 use crate::tracker::TrackerConfig;
 
@@ -70,7 +74,8 @@ impl PySession {
     #[staticmethod]
     #[pyo3(signature = (iface="", *, filter=None, buffer_kib=32768, write_path=None,
         count=None, duration=None, max_flows=100_000, frames_per_flow=64,
-        frame_budget=250_000, frame_bytes=256 << 20, linger=None))]
+        frame_budget=250_000, frame_bytes=256 << 20, linger=None, print=false, absolute=false,
+        export=None, display_filter=""))]
     #[allow(clippy::too_many_arguments)]
     fn live(
         py: Python<'_>,
@@ -85,7 +90,19 @@ impl PySession {
         frame_budget: usize,
         frame_bytes: usize,
         linger: Option<f64>,
+        print: bool,
+        absolute: bool,
+        export: Option<&str>,
+        display_filter: &str,
     ) -> PyResult<PySession> {
+        let selects =
+            Filter::compile(display_filter).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let format = match export {
+            None => None,
+            Some("jsonl") => Some(Format::Jsonl),
+            Some("csv") => Some(Format::Csv),
+            Some(other) => return Err(PyValueError::new_err(format!("unknown export {other:?}"))),
+        };
         let mut live = LiveConfig::new(iface);
         live.filter = filter;
         live.buffer_kib = buffer_kib;
@@ -104,12 +121,52 @@ impl PySession {
         let session = py
             .allow_threads(|| Session::open(SourceSpec::Live(live), cfg))
             .map_err(CaptureError::new_err)?;
+        if print || format.is_some() {
+            session.set_outputs(Outputs {
+                printer: print.then(|| Printer::new(absolute, false)),
+                writer: format.map(|f| RecordWriter::new(f, Vec::new())),
+                filter: selects,
+                lines: Vec::new(),
+            });
+        }
         Ok(PySession { session })
     }
 
+    /// The records of every flow still tracked, for the end of a headless run (after the
+    /// records of the flows that left, taken at each poll); with the count of all records.
+    fn finish_export<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, u64)> {
+        let (bytes, count) = self.session.finish_export().map_err(|e| os_error(py, e))?;
+        Ok((PyBytes::new(py, &bytes), count))
+    }
+
+    /// Our listening endpoints (port, or (address bytes, port)): they orient flows seen
+    /// mid-stream (the responder is the listening end).
+    fn set_listen_ports(&self, ports: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+        let mut keys = std::collections::HashSet::new();
+        for item in ports {
+            if let Ok(port) = item.extract::<u16>() {
+                keys.insert((None, port));
+            } else {
+                let (addr, port): (Vec<u8>, u16) = item.extract()?;
+                keys.insert((Some(Addr::new(&addr)), port));
+            }
+        }
+        self.session.lock().tracker.listen_ports = keys;
+        Ok(())
+    }
+
+    /// A live capture's interface and kernel filter; None for a file.
+    fn live_info(&self) -> Option<(String, String)> {
+        let st = self.session.lock();
+        st.live
+            .as_ref()
+            .map(|(_, iface, filter)| (iface.clone(), filter.clone()))
+    }
+
     /// Start reading what `live` opened (files start at once); a second call does nothing.
-    fn start(&mut self) -> PyResult<()> {
-        self.session.run().map_err(CaptureError::new_err)
+    fn start(&self, py: Python<'_>) -> PyResult<()> {
+        py.allow_threads(|| self.session.run())
+            .map_err(CaptureError::new_err)
     }
 
     /// What changed since the last poll: `changed` (flow ids, sorted), `gone` (flows that left,
@@ -117,7 +174,8 @@ impl PySession {
     /// `(ts, flow_id, kind, detail)`), and the running totals `segments`, `capture_ts`,
     /// `finished`, `error`, `events_dropped`.
     fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let mut st = self.session.lock();
+        let mut guard = self.session.lock();
+        let st = &mut *guard;
         let out = PyDict::new(py);
         out.set_item("changed", st.tracker.take_changed())?;
         let gone: Vec<PyFlow> = st.gone.drain(..).map(PyFlow::new).collect();
@@ -140,7 +198,13 @@ impl PySession {
         out.set_item("capture_ts", st.capture_ts)?;
         out.set_item("position", st.replay_position())?;
         out.set_item("kernel_drops", st.kernel_drops)?;
-        out.set_item("linktype", st.linktype)?;
+        out.set_item("linktype", st.live.as_ref().map(|l| l.0))?;
+        if let Some(outputs) = st.outputs.as_deref_mut() {
+            let lines = std::mem::take(&mut outputs.lines);
+            out.set_item("lines", PyBytes::new(py, &lines))?;
+            let records = outputs.take_records().map_err(|e| os_error(py, e))?;
+            out.set_item("records", PyBytes::new(py, &records))?;
+        }
         out.set_item("finished", st.finished)?;
         out.set_item("error", st.error.clone())?;
         Ok(out)
@@ -197,7 +261,7 @@ impl PySession {
     }
 
     /// Stop reading and wait for the engine's thread (what was read stays readable).
-    fn stop(&mut self, py: Python<'_>) {
+    fn stop(&self, py: Python<'_>) {
         py.allow_threads(|| self.session.stop());
     }
 }

@@ -70,10 +70,19 @@ pub(super) enum Opened {
 }
 
 impl Opened {
-    /// The link type of a live capture's frames.
-    pub(super) fn linktype(&self) -> Option<i32> {
+    /// What must happen before reading, on the caller's thread (so that its error is the
+    /// caller's): a live capture creates its `-w` file (after any privilege drop).
+    pub(super) fn prepare(&mut self) -> Result<(), String> {
         match self {
-            Opened::Live(capture) => Some(capture.linktype()),
+            Opened::Live(capture) => capture.open_writer().map_err(|e| e.0),
+            Opened::File { .. } => Ok(()),
+        }
+    }
+
+    /// A live capture's link type, interface and kernel filter.
+    pub(super) fn live(&self) -> Option<(i32, String, String)> {
+        match self {
+            Opened::Live(c) => Some((c.linktype(), c.iface().to_owned(), c.filter().to_owned())),
             Opened::File { .. } => None,
         }
     }
