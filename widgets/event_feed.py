@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -53,7 +54,7 @@ class EventFeed(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    EventFeed { height: 1fr; scrollbar-size-vertical: 1; }
+    EventFeed { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
     EventFeed > .event-feed--time { color: $text-muted; }
     EventFeed > .event-feed--cursor { background: $block-cursor-background; }
     EventFeed > .event-feed--empty { color: $text-muted; text-style: italic; }
@@ -99,7 +100,8 @@ class EventFeed(ScrollView, can_focus=True):
         """Show `events` (oldest first), naming endpoints from `flows` (by flow id)."""
         current = self.events[self.cursor] if 0 <= self.cursor < len(self.events) else None
         self.events, self.flows = events, flows
-        self.virtual_size = Size(self.size.width, len(events))
+        # No horizontal scroll: a line too wide for the view drops its column padding first.
+        self.virtual_size = Size(0, len(events))
         if self.following or current is None:
             self.cursor = max(0, len(events) - 1)
         else:  # the cursor stays on its event (found from where it was, the list only grows)
@@ -201,6 +203,11 @@ class EventFeed(ScrollView, can_focus=True):
 
     def _build(self, index: int) -> Strip:
         when, ends, what = self._texts(index)
+        if (
+            cell_len(when) + cell_len(ends) + cell_len(what) + 4
+            > self.scrollable_content_region.width
+        ):
+            ends = " ".join(ends.split())
         kind = self.events[index][2]
         segments = [
             Segment(when + "  ", self._style("event-feed--time")),
