@@ -187,6 +187,36 @@ async def test_evicted_flows_are_named_but_not_opened() -> None:
         assert isinstance(app.screen, EventsScreen)
 
 
+async def test_replay_feed_follows_until_the_user_moves_up() -> None:
+    """During a replay new events scroll in at the bottom; once the user moves up they no longer
+    move the view, and `end` catches up."""
+    clock = [2.5]  # seconds into the replay: the first handshakes and SYN retries
+    source = EngineSource(str(ESPN), speed=1.0, clock=lambda: clock[0])
+    app = TcpwatchApp(source, source, replay=True, linger=1e9)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: len(app.events) >= 12)
+        screen, feed = await open_events(pilot)
+        early = len(feed.events)
+        assert early < 96 and feed.following and feed.cursor == early - 1
+        # WHEN more of the replay is due, the feed follows it
+        clock[0] = 20.0
+        await until(pilot, lambda: len(feed.events) > early + 20)
+        await pilot.pause()
+        assert feed.cursor == len(feed.events) - 1
+        assert feed.scroll_offset.y == feed.max_scroll_y > 0
+        # WHEN the user moves up, the rest of the replay leaves the view where it is
+        await pilot.press("up")
+        kept, at = feed.selected, feed.scroll_offset.y
+        clock[0] = 1e6
+        await until(pilot, lambda: len(feed.events) == 96)
+        await pilot.pause()
+        assert feed.selected is kept and feed.scroll_offset.y == at and not feed.following
+        assert "Events: 96 shown of 96 events" in str(screen.title_bar.render())
+        await pilot.press("end")
+        await pilot.pause()
+        assert feed.following and feed.scroll_offset.y == feed.max_scroll_y
+
+
 class FeedHost(App[None]):
     """A bare App with one feed, fed plain data."""
 

@@ -65,12 +65,6 @@ class EventsScreen(Screen[None]):
         self.feed.focus()
         self.update(set(), force=True)
 
-    def set_filter(self, predicate: Callable[[Any], bool] | None, display_filter: str) -> None:
-        """Judge the events again under another filter."""
-        self.predicate, self.display_filter = predicate, display_filter
-        self._verdicts = {}
-        self.update(set(), force=True)
-
     def forget(self, changed: set[int]) -> None:
         """Judge the flows in `changed` again at the next `update` (they moved meanwhile)."""
         verdicts = self._verdicts

@@ -178,7 +178,7 @@ class EventFeed(ScrollView, can_focus=True):
     def _texts(self, index: int) -> tuple[str, str, str]:
         event = self.events[index]
         when, ends, what = line(event, self.flows.get(event[1]))
-        return when, safe_str(ends), what
+        return when, safe_str(ends), safe_str(what)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
