@@ -63,6 +63,10 @@ class EventsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.feed.focus()
+
+    def on_screen_resume(self) -> None:
+        # Shown again (first, or back from a flow): ticks meanwhile went unseen, judge afresh.
+        self._verdicts = {}
         self.update(set(), force=True)
 
     def forget(self, changed: set[int]) -> None:
