@@ -39,6 +39,10 @@ class EngineStep:
     """Segments of every flow per second of capture time."""
     segments: int = 0
     events: list[tuple[float, int, str, Any]] = field(default_factory=list)
+    gone: dict[int, Any] = field(default_factory=dict)
+    """Snapshots of the flows that left the tracker in this step (their events may name them)."""
+    events_dropped: int = 0
+    """Events the engine's queue has dropped so far (nobody read them in time)."""
     finished_now: bool = False
 
 
@@ -157,7 +161,11 @@ class EngineSource:
         if self.clock is not None:
             self.session.set_clock(self.clock())
         polled = self.polled = self.session.poll()
-        out = EngineStep(segments=polled["segments"] - self.segments, events=polled["events"])
+        out = EngineStep(
+            segments=polled["segments"] - self.segments,
+            events=polled["events"],
+            events_dropped=polled["events_dropped"],
+        )
         self.segments = polled["segments"]
         self.capture_ts = polled["capture_ts"]
         self._position = polled["position"]
@@ -173,7 +181,7 @@ class EngineSource:
             else:
                 flows[fid] = snapshot
             out.changed.add(fid)
-        gone = {flow.id: flow for flow in polled["gone"]}
+        gone = out.gone = {flow.id: flow for flow in polled["gone"]}
         verdicts: dict[int, bool] = {}
         for fid, key, n in polled["flag_counts"]:
             out.per_second[key // 512] += n

@@ -3,8 +3,9 @@
     scripts/screenshots            # writes screenshots/*.svg, and *.png when cairosvg is present
 
 Each shot is the App as a user sees it after a few keys: the main screen (120x40 and 80x24), a
-filtered view, a flow's ladder and the frame inspector. The view's clock is capture time, so
-the pictures are the same on every run.
+filtered view, a flow's ladder, the frame inspector and the events feed. The view's clock is
+capture time, and the feed's times are written in UTC here, so the pictures are the same on
+every run.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ SHOTS: tuple[tuple[str, tuple[int, int], tuple[str, ...], str | None], ...] = (
     ("flow-ladder", (140, 45), ("down", "enter"), "FlowScreen"),
     ("frame-inspector", (140, 45), ("down", "enter", "wait:FlowScreen", "down", "enter"), None),
     ("help", (120, 40), ("question_mark",), "HelpScreen"),
+    ("events", (120, 30), ("e",), "EventsScreen"),
 )
 """(name, terminal size, keys, screen to wait for). `wait:Name` waits mid-sequence."""
 
@@ -87,6 +89,8 @@ def to_png(svg: Path) -> Path | None:
 
 def main() -> int:
     os.chdir(ROOT)
+    os.environ["TZ"] = "UTC"  # the events feed writes local times: the same picture everywhere
+    time.tzset()
     OUT.mkdir(exist_ok=True)
     for name, size, keys, wait in SHOTS:
         svg = asyncio.run(shoot(name, size, keys, wait))

@@ -20,6 +20,8 @@ from capture.insights import Thresholds
 from capture.safetext import escape_untrusted
 from tui.drain import Drain, Drained
 from tui.errors import say
+from tui.event_history import EventHistory
+from tui.events_screen import EventsScreen
 from tui.help_screen import HelpScreen
 from tui.main_screen import MainScreen
 from tui.terminal import terminal_problem
@@ -76,6 +78,7 @@ class TcpwatchApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("i", "insights", "Insights"),
+        Binding("e", "events", "Events"),
     ]
 
     def __init__(
@@ -96,6 +99,8 @@ class TcpwatchApp(App[None]):
         self.replay = replay
         self.drain = Drain(source, tracker, live=_is_live(source))
         self.main = MainScreen(tracker.flows, linger=linger, display_filter=display_filter)
+        self.events = EventHistory()
+        """The engine's recent events, for the events screen (`e`)."""
         self._error_shown: str | None = None
         self.ticks = 0
         """Ticks run so far; tests wait on it instead of sleeping."""
@@ -155,6 +160,7 @@ class TcpwatchApp(App[None]):
         if not self.main.is_mounted:
             return
         drained = self.drain.step(self.main.model.predicate)
+        self.events.take(drained)
         self._report_error()
         # Queued rather than run now: a key that arrived during the drain is handled first,
         # so it waits for the drain only, not for the drain and the update.
@@ -169,6 +175,9 @@ class TcpwatchApp(App[None]):
         if self.quit_requested or not self.main.is_mounted or self.drain.finished:
             return
         drained = self.drain.step(self.main.model.predicate, budget=SIP_BUDGET)
+        self.events.take(drained)
+        if isinstance(self.screen, EventsScreen):
+            self.screen.forget(drained.changed)
         if drained.segments or drained.changed:
             self.main.absorb(drained, self.now())
 
@@ -179,6 +188,8 @@ class TcpwatchApp(App[None]):
             freeze_survivors()
         with self.batch_update():
             self.main.apply(drained, self.now(), self.status())
+            if isinstance(self.screen, EventsScreen):
+                self.screen.update(drained.changed)
         self.ticks += 1
 
     def status(self) -> Status:
@@ -234,6 +245,15 @@ class TcpwatchApp(App[None]):
 
         if not self.leaving and not isinstance(self.screen, InsightsScreen):
             self.push_screen(InsightsScreen(self.tracker, live=self.drain.live, clock=self.now))
+
+    def action_events(self) -> None:
+        """Push the events screen (the engine's events under the main screen's filter)."""
+        if not self.leaving and not isinstance(self.screen, EventsScreen):
+            main = self.main
+            screen = EventsScreen(
+                self.events, self.tracker.flows, main.model.predicate, main.display_filter
+            )
+            self.push_screen(screen)
 
     def action_help(self) -> None:
         if not self.leaving and not isinstance(self.screen, HelpScreen):

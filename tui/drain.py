@@ -38,6 +38,12 @@ class Drained:
     """Segments of shown flows, keyed `second * 512 + flag bits` (see `FlagRates.absorb`)."""
     segments: int = 0
     finished_now: bool = False
+    events: list[tuple[float, int, str, Any]] = field(default_factory=list)
+    """The engine's events `(ts, flow_id, kind, detail)`, oldest first (see `tui.event_history`)."""
+    gone: dict[int, Any] = field(default_factory=dict)
+    """Snapshots of the flows that left the tracker, by id (so their events can name them)."""
+    events_dropped: int = 0
+    """Events the engine's queue dropped so far, unread."""
 
 
 class Drain:
@@ -123,6 +129,9 @@ class Drain:
             flag_counts=got.flag_counts,
             segments=got.segments,
             finished_now=got.finished_now,
+            events=got.events,
+            gone=got.gone,
+            events_dropped=got.events_dropped,
         )
 
     def _count(

@@ -71,9 +71,21 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (
+        "Events screen",
+        (
+            (
+                "↑ ↓ PgUp PgDn Home End",
+                "move through the feed (it follows new events on the last line)",
+            ),
+            ("enter / click", "open the event's flow (while it is still tracked)"),
+            ("escape / e", "back to the table"),
+        ),
+    ),
+    (
         "Everywhere",
         (
             ("i", "insights: findings (scans, floods, refusals, retries)"),
+            ("e", "events: handshakes, refusals, resets, FINs, SYN retries as a feed (filtered)"),
             ("?", "this help"),
             ("q  ctrl+c", "quit (the terminal is restored)"),
         ),
