@@ -7,6 +7,9 @@ class CaptureError(Exception):
     """A capture cannot be read; the message is one line, ready for the user."""
 
 def version() -> str: ...
+def check_live(
+    iface: str = "", *, filter: str | None = None, write_path: str | None = None
+) -> tuple[str, str]: ...
 def run_file(
     path: str,
     *,

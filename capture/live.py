@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from capture import privs
-from capture.engine_source import FRAMES_PER_FLOW, EngineSource
+from capture.engine_source import FRAMES_PER_FLOW, EngineSource, EngineStep
 from capture.native import load
 from capture.procs import ProcessMapper
 from capture.sockettable import RootSocketTable
@@ -69,24 +69,24 @@ class LiveSource(EngineSource):
         a headless run keeps `keep_frames` frames per flow (the TUI its usual ring).
         """
         engine = load()
-        headless = outputs is not None
-        try:
-            session = engine.Session.live(
-                iface or "",
-                filter=bpf or None,
-                buffer_kib=buffer_kib,
-                write_path=write_path,
-                count=count,
-                duration=duration,
-                max_flows=max_flows,
-                frames_per_flow=keep_frames if headless else FRAMES_PER_FLOW,
-                **(outputs or {}),
+        try:  # everything that can be said before anything opens
+            self.iface, kernel_filter = engine.check_live(
+                iface or "", filter=bpf or None, write_path=write_path
             )
         except engine.CaptureError as exc:
             raise LiveError(str(exc)) from None
-        self.iface, kernel_filter = session.live_info()
+        self._open_args: dict[str, Any] = {
+            "filter": bpf or None,
+            "buffer_kib": buffer_kib,
+            "write_path": write_path,
+            "count": count,
+            "duration": duration,
+            "max_flows": max_flows,
+            "frames_per_flow": keep_frames if outputs is not None else FRAMES_PER_FLOW,
+            **(outputs or {}),
+        }
         description = f"live {self.iface}" + (f" ({bpf})" if bpf else "")
-        self._adopt(session, description, kernel_filter)
+        self._adopt(None, description, kernel_filter)
         self.write_path = write_path
         self.drop_privileges = drop_privileges
         self.dropped_to: str | None = None
@@ -96,12 +96,19 @@ class LiveSource(EngineSource):
         """Socket → process attribution (its own thread), started and stopped with the source."""
 
     def start(self) -> None:
-        """Drop privileges if asked, then start the engine's sniffer thread (it creates `-w`
-        now, as the invoking user) and process attribution. A second call does nothing, so a
-        caller may start early (to report an error before any UI exists)."""
+        """Open the capture (the step that needs privilege), drop privileges if asked, then
+        start the engine's sniffer thread (it creates `-w` now, as the invoking user) and
+        process attribution. A second call does nothing, so a caller may start early (to
+        report an error before any UI exists)."""
         if self._started:
             return
         self._started = True
+        engine = load()
+        try:
+            self.session = engine.Session.live(self.iface, **self._open_args)
+        except engine.CaptureError as exc:
+            self.finished = True
+            raise LiveError(str(exc)) from None
         try:
             if self.drop_privileges:
                 self._keep_socket_owners()
@@ -110,7 +117,7 @@ class LiveSource(EngineSource):
         except OSError as exc:
             self.session.stop()
             raise LiveError(_one_line(exc)) from None
-        except load().CaptureError as exc:
+        except engine.CaptureError as exc:
             self.session.stop()
             raise LiveError(str(exc)) from None
         if self.procs is not None:
@@ -133,7 +140,10 @@ class LiveSource(EngineSource):
 
     def stop(self) -> None:
         """Stop the sniffer and wait for it: `-w` flushed and closed, the handle closed."""
-        self.session.stop()
+        if self.session is None:
+            self.finished = True
+        else:
+            self.session.stop()
         if self.procs is not None:
             self.procs.stop()
         if self._table is not None:
@@ -141,12 +151,16 @@ class LiveSource(EngineSource):
 
     def stats(self) -> SourceStats:
         """Frames, TCP segments, malformed and non-TCP counts, kernel drops so far."""
+        if self.session is None:
+            return SourceStats()
         stats = super().stats()
         stats.kernel_drops = int(self.polled.get("kernel_drops", 0))
         return stats
 
     def step(self, shown: Any) -> Any:
         """`EngineSource.step`, then our listeners and the owners of the flows that changed."""
+        if self.session is None:  # not started yet
+            return EngineStep()
         out = super().step(shown)
         if self.procs is not None:
             self.session.set_listen_ports(list(self.procs.listen_keys()))

@@ -58,6 +58,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CaptureError", m.py().get_type::<CaptureError>())?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(run::run_file, m)?)?;
+    m.add_function(wrap_pyfunction!(session::check_live, m)?)?;
     m.add_class::<tracker::PyTracker>()?;
     m.add_class::<session::PySession>()?;
     m.add_class::<views::PyFlow>()?;

@@ -11,7 +11,7 @@ use super::views::PyFlow;
 use super::{os_error, CaptureError};
 use crate::export::{Format, RecordWriter};
 use crate::filter::Filter;
-use crate::live::LiveConfig;
+use crate::live::{LiveCapture, LiveConfig};
 use crate::print::Printer;
 use crate::segment::Addr;
 use crate::session::events::{Event, EventKind};
@@ -264,6 +264,23 @@ impl PySession {
     fn stop(&self, py: Python<'_>) {
         py.allow_threads(|| self.session.stop());
     }
+}
+
+/// Check a live capture's configuration without opening anything (the interface, the filters,
+/// the `-w` path, the privilege, in that order): returns (interface, kernel filter) or raises
+/// `CaptureError` with the one line `Session.live` would give.
+#[pyfunction]
+#[pyo3(signature = (iface="", *, filter=None, write_path=None))]
+pub fn check_live(
+    iface: &str,
+    filter: Option<String>,
+    write_path: Option<std::path::PathBuf>,
+) -> PyResult<(String, String)> {
+    let mut cfg = LiveConfig::new(iface);
+    cfg.filter = filter;
+    cfg.write_path = write_path;
+    let checked = LiveCapture::check(&cfg).map_err(|e| CaptureError::new_err(e.0))?;
+    Ok((checked.iface, checked.filter))
 }
 
 fn event_tuple<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyTuple>> {
