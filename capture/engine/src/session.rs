@@ -58,6 +58,9 @@ pub struct State {
     pub kernel_drops: u64,
     /// Live: the link type of the captured frames, the interface and the kernel filter.
     pub live: Option<(i32, String, String)>,
+    /// Whether a UI reads the changes: flag counts, events and flows that left are kept for it
+    /// (a headless run writes its outputs and needs none of them).
+    pub ui: bool,
     /// A headless run's outputs (lines and records written as segments come), if asked.
     pub outputs: Option<Box<Outputs>>,
 }
@@ -106,10 +109,13 @@ impl State {
     /// Give one decoded segment (with its frame) to the tracker and note what it did.
     fn take(&mut self, seg: Segment, frame: &[u8]) {
         let (ts, flags) = (seg.ts, seg.flags);
-        let copy = seg.clone();
+        let printing = self.outputs.as_ref().is_some_and(|o| o.printer.is_some());
+        let copy = (self.ui || printing).then(|| seg.clone());
         let id = self.tracker.ingest(seg, frame);
-        if let Some(flow) = self.tracker.flow(id) {
-            events::notice(flow, &copy, &mut self.events);
+        if let (Some(flow), Some(copy)) = (self.tracker.flow(id), copy) {
+            if self.ui {
+                events::notice(flow, &copy, &mut self.events);
+            }
             if let Some(out) = self.outputs.as_deref_mut() {
                 print_line(out, flow, &copy);
             }
@@ -118,8 +124,10 @@ impl State {
         if ts > self.capture_ts {
             self.capture_ts = ts;
         }
-        let key = ts.floor() as i64 * 512 + i64::from(flags & 0x1ff);
-        *self.flag_counts.entry((id, key)).or_default() += 1;
+        if self.ui {
+            let key = ts.floor() as i64 * 512 + i64::from(flags & 0x1ff);
+            *self.flag_counts.entry((id, key)).or_default() += 1;
+        }
         for flow in self.tracker.take_gone() {
             if let Some(out) = self.outputs.as_deref_mut() {
                 if let Some(writer) = out.writer.as_mut().filter(|_| out.filter.matches(&flow)) {
@@ -127,14 +135,16 @@ impl State {
                     let _ = writer.write(&flow.record());
                 }
             }
-            self.events.push(Event {
-                ts: flow.last_ts,
-                flow_id: flow.id,
-                kind: EventKind::Gone {
-                    evicted: !flow.closed(),
-                },
-            });
-            self.gone.push(flow);
+            if self.ui {
+                self.events.push(Event {
+                    ts: flow.last_ts,
+                    flow_id: flow.id,
+                    kind: EventKind::Gone {
+                        evicted: !flow.closed(),
+                    },
+                });
+                self.gone.push(flow);
+            }
         }
     }
 
@@ -199,6 +209,7 @@ impl Session {
             manual_clock: None,
             kernel_drops: 0,
             live: None,
+            ui: true,
             outputs: None,
         }));
         let opened = source::open(spec)?;

@@ -122,6 +122,8 @@ impl PySession {
             .allow_threads(|| Session::open(SourceSpec::Live(live), cfg))
             .map_err(CaptureError::new_err)?;
         if print || format.is_some() {
+            // A headless run: nobody reads the UI's changes, flag counts or events.
+            session.lock().ui = false;
             session.set_outputs(Outputs {
                 printer: print.then(|| Printer::new(absolute, false)),
                 writer: format.map(|f| RecordWriter::new(f, Vec::new())),
@@ -174,39 +176,65 @@ impl PySession {
     /// `(ts, flow_id, kind, detail)`), and the running totals `segments`, `capture_ts`,
     /// `finished`, `error`, `events_dropped`.
     fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let mut guard = self.session.lock();
-        let st = &mut *guard;
+        // Everything is taken out under the lock, and made into Python objects after it: the
+        // sniffer thread waits for the lock no longer than a few moves take.
+        let taken = {
+            let mut guard = self.session.lock();
+            let st = &mut *guard;
+            let ui = st.ui;
+            let outputs = st.outputs.as_deref_mut().map(|o| {
+                let lines = std::mem::take(&mut o.lines);
+                (lines, o.take_records())
+            });
+            Polled {
+                changed: if ui {
+                    st.tracker.take_changed()
+                } else {
+                    Vec::new()
+                },
+                gone: std::mem::take(&mut st.gone),
+                flags: std::mem::take(&mut st.flag_counts),
+                events: st.events.take(),
+                events_dropped: st.events.dropped,
+                segments: st.segments,
+                capture_ts: st.capture_ts,
+                position: st.replay_position(),
+                kernel_drops: st.kernel_drops,
+                linktype: st.live.as_ref().map(|l| l.0),
+                outputs,
+                finished: st.finished,
+                error: st.error.clone(),
+            }
+        };
         let out = PyDict::new(py);
-        out.set_item("changed", st.tracker.take_changed())?;
-        let gone: Vec<PyFlow> = st.gone.drain(..).map(PyFlow::new).collect();
+        out.set_item("changed", taken.changed)?;
+        let gone: Vec<PyFlow> = taken.gone.into_iter().map(PyFlow::new).collect();
         out.set_item("gone", gone)?;
-        let flags: Vec<(u64, i64, u64)> = st
-            .flag_counts
-            .drain()
+        let flags: Vec<(u64, i64, u64)> = taken
+            .flags
+            .into_iter()
             .map(|((id, key), n)| (id, key, n))
             .collect();
         out.set_item("flag_counts", flags)?;
-        let events = st
+        let events = taken
             .events
-            .take()
             .iter()
             .map(|e| event_tuple(py, e))
             .collect::<PyResult<Vec<_>>>()?;
         out.set_item("events", events)?;
-        out.set_item("events_dropped", st.events.dropped)?;
-        out.set_item("segments", st.segments)?;
-        out.set_item("capture_ts", st.capture_ts)?;
-        out.set_item("position", st.replay_position())?;
-        out.set_item("kernel_drops", st.kernel_drops)?;
-        out.set_item("linktype", st.live.as_ref().map(|l| l.0))?;
-        if let Some(outputs) = st.outputs.as_deref_mut() {
-            let lines = std::mem::take(&mut outputs.lines);
+        out.set_item("events_dropped", taken.events_dropped)?;
+        out.set_item("segments", taken.segments)?;
+        out.set_item("capture_ts", taken.capture_ts)?;
+        out.set_item("position", taken.position)?;
+        out.set_item("kernel_drops", taken.kernel_drops)?;
+        out.set_item("linktype", taken.linktype)?;
+        if let Some((lines, records)) = taken.outputs {
             out.set_item("lines", PyBytes::new(py, &lines))?;
-            let records = outputs.take_records().map_err(|e| os_error(py, e))?;
+            let records = records.map_err(|e| os_error(py, e))?;
             out.set_item("records", PyBytes::new(py, &records))?;
         }
-        out.set_item("finished", st.finished)?;
-        out.set_item("error", st.error.clone())?;
+        out.set_item("finished", taken.finished)?;
+        out.set_item("error", taken.error)?;
         Ok(out)
     }
 
@@ -281,6 +309,23 @@ pub fn check_live(
     cfg.write_path = write_path;
     let checked = LiveCapture::check(&cfg).map_err(|e| CaptureError::new_err(e.0))?;
     Ok((checked.iface, checked.filter))
+}
+
+/// What one poll took out of the session's state.
+struct Polled {
+    changed: Vec<u64>,
+    gone: Vec<crate::flow::Flow>,
+    flags: std::collections::HashMap<(u64, i64), u64>,
+    events: Vec<Event>,
+    events_dropped: u64,
+    segments: u64,
+    capture_ts: f64,
+    position: Option<f64>,
+    kernel_drops: u64,
+    linktype: Option<i32>,
+    outputs: Option<(Vec<u8>, std::io::Result<Vec<u8>>)>,
+    finished: bool,
+    error: Option<String>,
 }
 
 fn event_tuple<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyTuple>> {
