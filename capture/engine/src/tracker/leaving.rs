@@ -150,6 +150,35 @@ impl FlowTracker {
     }
 }
 
+impl FlowTracker {
+    /// `for_each_flow`, the flows taken out of the tracker: what an export at the end does
+    /// when nothing needs the flows afterwards. The tracker is left without flows.
+    pub fn drain_flows(&mut self, mut f: impl FnMut(Flow)) {
+        let mut flows = std::mem::take(&mut self.flows);
+        let mut ids: Vec<u64> = flows.keys().copied().collect();
+        ids.sort_unstable();
+        self.by_key.clear();
+        let embryos = self.embryos.as_mut().map(std::mem::take);
+        let mut grown = embryos.iter().flat_map(|e| e.iter()).peekable();
+        let mut tracked = ids.into_iter().peekable();
+        loop {
+            let take_embryo = match (tracked.peek(), grown.peek()) {
+                (None, None) => break,
+                (Some(id), Some(e)) => e.id() < *id,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            if take_embryo {
+                if let Some(embryo) = grown.next() {
+                    f(grow(&mut self.books, embryo));
+                }
+            } else if let Some(flow) = tracked.next().and_then(|id| flows.remove(&id)) {
+                f(*flow);
+            }
+        }
+    }
+}
+
 /// Remove a flow that leaves the tracker (evicted or released).
 fn forget(
     flows: &mut Flows,
