@@ -14,9 +14,13 @@ use crate::flow::Flow;
 use crate::print::Printer;
 use crate::reader::CaptureReader;
 use crate::tracker::{FlowTracker, TrackerConfig};
+use decoding::Decoded;
 use encoder::Encoder;
 
+mod decoding;
 mod encoder;
+#[cfg(test)]
+mod tests;
 
 /// Seconds (capture time) a closed flow stays before it is exported and let go: Zeek deletes a
 /// closed connection after tcp_close_delay, 5 s; late segments come well within it.
@@ -85,7 +89,7 @@ pub fn run(
         Some(format) => thread::scope(|scope| {
             let encoder = Encoder::start(scope, format, &cfg.filter);
             let out = Exporter::Threaded(encoder, records);
-            run_with(reader, cfg, lines, out, stop)
+            run_threaded(scope, reader, cfg, out, stop)
         }),
         None => {
             let writer = cfg.export.map(|format| RecordWriter::new(format, records));
@@ -212,6 +216,57 @@ fn run_with(
     totals.flows = tracker.flow_count();
     totals.evicted = tracker.evicted;
     totals.error = reader.error().map(str::to_owned);
+    Ok((totals, tracker))
+}
+
+/// `run_with` for a plain export: reading and decoding on one thread (see `decoding`),
+/// tracking on this one, encoding on a third (see `encoder`).
+fn run_threaded<'scope, 'env>(
+    scope: &'scope thread::Scope<'scope, 'env>,
+    reader: &'env mut CaptureReader,
+    cfg: &HeadlessConfig,
+    mut out: Exporter<'_, '_>,
+    stop: &mut dyn FnMut() -> bool,
+) -> io::Result<(Totals, FlowTracker)> {
+    let mut tracker = FlowTracker::new(tracker_config(cfg))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    // An export without --insights keeps no frames (`tracker_config`): `add` reads none.
+    debug_assert_eq!(tracker.frames_per_flow(), 0);
+    let (decoded, decoding) = decoding::start(scope, reader, cfg.verify_checksums);
+    let mut totals = Totals::default();
+    let mut stopped_at = None;
+    for batch in &decoded {
+        let segments = match batch {
+            Decoded::Segments(segments) => segments,
+            Decoded::Check(counts) if stop() => {
+                stopped_at = Some(counts);
+                break;
+            }
+            Decoded::Check(_) => continue,
+        };
+        for seg in segments {
+            tracker.add(seg, &[]);
+            let gone = tracker.take_gone();
+            if !gone.is_empty() {
+                out.gone(&cfg.filter, gone)?;
+            }
+        }
+    }
+    drop(decoded);
+    let at_end = decoding
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    totals.stopped = stopped_at.is_some();
+    let counts = stopped_at.unwrap_or(at_end);
+    tracker.finish();
+    out.gone(&cfg.filter, tracker.take_gone())?;
+    totals.records = out.rest(&mut tracker, &cfg.filter)?;
+    totals.frames = counts.frames;
+    totals.tcp = counts.tcp;
+    totals.malformed = counts.malformed;
+    totals.flows = tracker.flow_count();
+    totals.evicted = tracker.evicted;
+    totals.error = counts.error;
     Ok((totals, tracker))
 }
 

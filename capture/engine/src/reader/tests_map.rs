@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use super::map::MIN_MAP;
-use super::tests::{block, epb, idb, pcap, read_all, shb, Rec};
+use super::tests::{epb, idb, pcap, read_all, shb, Rec};
 use super::CaptureReader;
 
 /// A file under the temporary directory, removed on drop.
