@@ -232,11 +232,11 @@ fn run_threaded<'scope, 'env>(
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     // An export without --insights keeps no frames (`tracker_config`): `add` reads none.
     debug_assert_eq!(tracker.frames_per_flow(), 0);
-    let (decoded, decoding) = decoding::start(scope, reader, cfg.verify_checksums);
+    let (segments, decoding) = decoding::start(scope, reader, cfg.verify_checksums);
     let mut totals = Totals::default();
     let mut stopped_at = None;
-    for batch in &decoded {
-        let segments = match batch {
+    for batch in &segments.decoded {
+        let mut batch = match batch {
             Decoded::Segments(segments) => segments,
             Decoded::Check(counts) if stop() => {
                 stopped_at = Some(counts);
@@ -244,15 +244,17 @@ fn run_threaded<'scope, 'env>(
             }
             Decoded::Check(_) => continue,
         };
-        for seg in segments {
+        for seg in batch.drain(..) {
             tracker.add(seg, &[]);
             let gone = tracker.take_gone();
             if !gone.is_empty() {
                 out.gone(&cfg.filter, gone)?;
             }
         }
+        // The decoder gone (at the end) needs no more batches.
+        let _ = segments.emptied.send(batch);
     }
-    drop(decoded);
+    drop(segments);
     let at_end = decoding
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic));

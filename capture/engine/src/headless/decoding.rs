@@ -7,7 +7,7 @@
 //! them, as if nothing had been read past that record.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::{Scope, ScopedJoinHandle};
 
 use super::CHECK_EVERY;
@@ -48,19 +48,35 @@ impl Counts {
     }
 }
 
-/// Start reading `reader` in `scope`: the segments come from the receiver (dropping it stops
+/// The caller's end: the batches in capture order, and the way back for emptied ones.
+pub(super) struct Segments {
+    pub(super) decoded: Receiver<Decoded>,
+    /// Emptied batches go back to be filled again: a batch allocated on one thread and freed
+    /// on the other cost both allocators dearly.
+    pub(super) emptied: Sender<Vec<Segment>>,
+}
+
+/// The two ends of the batches' way and back.
+struct Ends {
+    tx: SyncSender<Decoded>,
+    emptied: Receiver<Vec<Segment>>,
+}
+
+/// Start reading `reader` in `scope`: the segments come from `decoded` (dropping it stops
 /// the thread), the thread's result is the counts at the end of the capture.
 pub(super) fn start<'scope, 'env>(
     scope: &'scope Scope<'scope, 'env>,
     reader: &'env mut CaptureReader,
     verify_checksums: bool,
-) -> (Receiver<Decoded>, ScopedJoinHandle<'scope, Counts>) {
-    let (tx, rx) = mpsc::sync_channel(QUEUED);
-    let worker = scope.spawn(move || decode_all(reader, verify_checksums, &tx));
-    (rx, worker)
+) -> (Segments, ScopedJoinHandle<'scope, Counts>) {
+    let (tx, decoded) = mpsc::sync_channel(QUEUED);
+    let (emptied, back) = mpsc::channel();
+    let ends = Ends { tx, emptied: back };
+    let worker = scope.spawn(move || decode_all(reader, verify_checksums, &ends));
+    (Segments { decoded, emptied }, worker)
 }
 
-fn decode_all(reader: &mut CaptureReader, verify: bool, tx: &SyncSender<Decoded>) -> Counts {
+fn decode_all(reader: &mut CaptureReader, verify: bool, tx: &Ends) -> Counts {
     let mut decoder = Decoder::new(verify);
     let mut batch = Vec::with_capacity(BATCH);
     let mut frame_no: u64 = 0;
@@ -68,7 +84,7 @@ fn decode_all(reader: &mut CaptureReader, verify: bool, tx: &SyncSender<Decoded>
         frame_no += 1;
         if frame_no.is_multiple_of(CHECK_EVERY) {
             let counts = Counts::of(&decoder, None);
-            if !send(tx, &mut batch) || tx.send(Decoded::Check(counts)).is_err() {
+            if !send(tx, &mut batch) || tx.tx.send(Decoded::Check(counts)).is_err() {
                 return Counts::of(&decoder, None); // the tracker stopped: nothing waits
             }
         }
@@ -83,11 +99,13 @@ fn decode_all(reader: &mut CaptureReader, verify: bool, tx: &SyncSender<Decoded>
     Counts::of(&decoder, reader.error())
 }
 
-/// Hand over the batch (if any); false when the receiver is gone.
-fn send(tx: &SyncSender<Decoded>, batch: &mut Vec<Segment>) -> bool {
+/// Hand over the batch (if any), an emptied one taking its place; false when the receiver
+/// is gone.
+fn send(ends: &Ends, batch: &mut Vec<Segment>) -> bool {
     if batch.is_empty() {
         return true;
     }
-    let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
-    tx.send(Decoded::Segments(full)).is_ok()
+    let next = ends.emptied.try_recv();
+    let full = std::mem::replace(batch, next.unwrap_or_else(|_| Vec::with_capacity(BATCH)));
+    ends.tx.send(Decoded::Segments(full)).is_ok()
 }
