@@ -27,11 +27,11 @@ fn capture(n: u32) -> Vec<u8> {
 
 fn frame(i: u32) -> Vec<u8> {
     let mut f = vec![0u8; 12];
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         f.extend([0x08, 0x00, 0x45, 0x00]); // IPv4, cut after 2 bytes
         return f;
     }
-    if i % 3 != 0 {
+    if !i.is_multiple_of(3) {
         f.extend([0x88, 0xb5]);
         f.extend([0; 46]);
         return f;

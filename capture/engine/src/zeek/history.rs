@@ -31,6 +31,8 @@ const ROOM: usize = 16;
 pub(crate) struct History {
     /// A flow holds one (a pointer here, small); letters come one at a time, so the string
     /// has room to grow rather than an exact length (which cost a reallocation per letter).
+    /// Boxed: a bare String would take ZeekState past its budget (`state_is_small`).
+    #[allow(clippy::box_collection)]
     text: Option<Box<String>>,
     seen: u32,
 }
