@@ -107,6 +107,18 @@ enum Exporter<'w, 's> {
 }
 
 impl Exporter<'_, '_> {
+    /// Export the flows that left `tracker` (evicted, or closed and quiet), or let them go.
+    fn gone_from(&mut self, tracker: &mut FlowTracker, filter: &Filter) -> io::Result<()> {
+        if let Exporter::Threaded(encoder, out) = self {
+            return encoder.add_gone(tracker, *out);
+        }
+        let gone = tracker.take_gone();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        self.gone(filter, gone)
+    }
+
     fn gone(&mut self, filter: &Filter, flows: Vec<Flow>) -> io::Result<()> {
         match self {
             Exporter::Off => Ok(()),
@@ -201,10 +213,7 @@ fn run_with(
             None => tracker.add(seg, rec.data),
         }
         // Flows that left (evicted, or closed and quiet): exported now, or let go.
-        let gone = tracker.take_gone();
-        if !gone.is_empty() {
-            out.gone(&cfg.filter, gone)?;
-        }
+        out.gone_from(&mut tracker, &cfg.filter)?;
     }
     lines.flush()?;
     tracker.finish();
@@ -246,10 +255,7 @@ fn run_threaded<'scope, 'env>(
         };
         for seg in batch.drain(..) {
             tracker.add(seg, &[]);
-            let gone = tracker.take_gone();
-            if !gone.is_empty() {
-                out.gone(&cfg.filter, gone)?;
-            }
+            out.gone_from(&mut tracker, &cfg.filter)?;
         }
         // The decoder gone (at the end) needs no more batches.
         let _ = segments.emptied.send(batch);

@@ -10,6 +10,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 use crate::export::{Format, RecordWriter};
 use crate::filter::Filter;
 use crate::flow::Flow;
+use crate::tracker::FlowTracker;
 
 /// Flows handed over at once: one wake-up of the encoder per batch, not per flow.
 const BATCH: usize = 256;
@@ -77,6 +78,21 @@ impl<'scope> Encoder<'scope> {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         self.pending.extend(gone);
+        self.ship(out)
+    }
+
+    /// `add` of the flows that left `tracker`, moved straight into the batch.
+    pub(super) fn add_gone(
+        &mut self,
+        tracker: &mut FlowTracker,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        tracker.gone_into(&mut self.pending);
+        self.ship(out)
+    }
+
+    /// A full batch goes to the encoder.
+    fn ship(&mut self, out: &mut dyn Write) -> io::Result<()> {
         if self.pending.len() < BATCH {
             return Ok(());
         }
