@@ -14,6 +14,13 @@ use crate::flow::Flow;
 use crate::print::Printer;
 use crate::reader::CaptureReader;
 use crate::tracker::{FlowTracker, TrackerConfig};
+use decoding::Decoded;
+use encoder::Encoder;
+
+mod decoding;
+mod encoder;
+#[cfg(test)]
+mod tests;
 
 /// Seconds (capture time) a closed flow stays before it is exported and let go: Zeek deletes a
 /// closed connection after tcp_close_delay, 5 s; late segments come well within it.
@@ -66,6 +73,10 @@ pub struct Totals {
 /// Run `reader` to its end (or until `stop` says so), printing to `lines` and exporting to
 /// `records`; returns the totals and the tracker (its flows, for `--insights`). An output that
 /// cannot be written ends the run with its error.
+///
+/// A plain export (no `--print` lines to interleave with, no replay pacing the records, no
+/// `--insights` reading the flows after) encodes its records on a second thread (see
+/// `encoder`); the tracker it returns then holds no flows.
 pub fn run(
     reader: &mut CaptureReader,
     cfg: &HeadlessConfig,
@@ -73,10 +84,95 @@ pub fn run(
     records: &mut dyn Write,
     stop: &mut dyn FnMut() -> bool,
 ) -> io::Result<(Totals, FlowTracker)> {
+    let alone = !cfg.print && cfg.speed.is_none() && !cfg.insights;
+    match cfg.export.filter(|_| alone) {
+        Some(format) => thread::scope(|scope| {
+            let encoder = Encoder::start(scope, format, &cfg.filter);
+            let out = Exporter::Threaded(encoder, records);
+            run_threaded(scope, reader, cfg, out, stop)
+        }),
+        None => {
+            let writer = cfg.export.map(|format| RecordWriter::new(format, records));
+            let out = writer.map_or(Exporter::Off, Exporter::Inline);
+            run_with(reader, cfg, lines, out, stop)
+        }
+    }
+}
+
+/// Where the records of the flows that left go.
+enum Exporter<'w, 's> {
+    Off,
+    Inline(RecordWriter<&'w mut dyn Write>),
+    Threaded(Encoder<'s>, &'w mut dyn Write),
+}
+
+impl Exporter<'_, '_> {
+    /// Export the flows that left `tracker` (evicted, or closed and quiet), or let them go.
+    fn gone_from(&mut self, tracker: &mut FlowTracker, filter: &Filter) -> io::Result<()> {
+        if let Exporter::Threaded(encoder, out) = self {
+            return encoder.add_gone(tracker, *out);
+        }
+        let gone = tracker.take_gone();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        self.gone(filter, gone)
+    }
+
+    fn gone(&mut self, filter: &Filter, flows: Vec<Flow>) -> io::Result<()> {
+        match self {
+            Exporter::Off => Ok(()),
+            Exporter::Inline(writer) => export(writer, filter, flows.iter()),
+            Exporter::Threaded(encoder, out) => encoder.add(flows, *out),
+        }
+    }
+
+    /// At the end: the flows still tracked are exported too, and the output flushed; the
+    /// count of records written. A threaded export takes the flows out of the tracker.
+    fn rest(self, tracker: &mut FlowTracker, filter: &Filter) -> io::Result<Option<u64>> {
+        let mut failed = None;
+        let count = match self {
+            Exporter::Off => return Ok(None),
+            Exporter::Inline(mut writer) => {
+                tracker.for_each_flow(|flow| {
+                    if failed.is_none() && filter.matches(flow) {
+                        failed = writer.write(&flow.record()).err();
+                    }
+                });
+                if let Some(err) = failed {
+                    return Err(err);
+                }
+                writer.flush()?;
+                writer.count()
+            }
+            Exporter::Threaded(mut encoder, out) => {
+                tracker.drain_flows(|flow| {
+                    if failed.is_none() {
+                        failed = encoder.add([flow], out).err();
+                    }
+                });
+                if let Some(err) = failed {
+                    return Err(err);
+                }
+                let count = encoder.finish(out)?;
+                out.flush()?;
+                count
+            }
+        };
+        Ok(Some(count))
+    }
+}
+
+fn run_with(
+    reader: &mut CaptureReader,
+    cfg: &HeadlessConfig,
+    lines: &mut dyn Write,
+    mut out: Exporter<'_, '_>,
+    stop: &mut dyn FnMut() -> bool,
+) -> io::Result<(Totals, FlowTracker)> {
     let mut decoder = Decoder::new(cfg.verify_checksums);
     let mut tracker = FlowTracker::new(tracker_config(cfg))
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    let mut writer = cfg.export.map(|format| RecordWriter::new(format, records));
     let mut printer = cfg.print.then(|| Printer::new(cfg.absolute, cfg.utc));
     let mut pace = cfg.speed.map(Pace::new);
     let mut line = Vec::with_capacity(256);
@@ -117,33 +213,68 @@ pub fn run(
             None => tracker.add(seg, rec.data),
         }
         // Flows that left (evicted, or closed and quiet): exported now, or let go.
-        let gone = tracker.take_gone();
-        if let Some(writer) = writer.as_mut() {
-            export(writer, &cfg.filter, gone.iter())?;
-        }
+        out.gone_from(&mut tracker, &cfg.filter)?;
     }
     lines.flush()?;
     tracker.finish();
-    if let Some(writer) = writer.as_mut() {
-        export(writer, &cfg.filter, tracker.take_gone().iter())?;
-        let mut failed = None;
-        tracker.for_each_flow(|flow| {
-            if failed.is_none() && cfg.filter.matches(flow) {
-                failed = writer.write(&flow.record()).err();
-            }
-        });
-        if let Some(err) = failed {
-            return Err(err);
-        }
-        writer.flush()?;
-        totals.records = Some(writer.count());
-    }
+    out.gone(&cfg.filter, tracker.take_gone())?;
+    totals.records = out.rest(&mut tracker, &cfg.filter)?;
     totals.frames = decoder.frames;
     totals.tcp = decoder.tcp;
     totals.malformed = decoder.malformed.clone();
     totals.flows = tracker.flow_count();
     totals.evicted = tracker.evicted;
     totals.error = reader.error().map(str::to_owned);
+    Ok((totals, tracker))
+}
+
+/// `run_with` for a plain export: reading and decoding on one thread (see `decoding`),
+/// tracking on this one, encoding on a third (see `encoder`).
+fn run_threaded<'scope, 'env>(
+    scope: &'scope thread::Scope<'scope, 'env>,
+    reader: &'env mut CaptureReader,
+    cfg: &HeadlessConfig,
+    mut out: Exporter<'_, '_>,
+    stop: &mut dyn FnMut() -> bool,
+) -> io::Result<(Totals, FlowTracker)> {
+    let mut tracker = FlowTracker::new(tracker_config(cfg))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    // An export without --insights keeps no frames (`tracker_config`): `add` reads none.
+    debug_assert_eq!(tracker.frames_per_flow(), 0);
+    let (segments, decoding) = decoding::start(scope, reader, cfg.verify_checksums);
+    let mut totals = Totals::default();
+    let mut stopped_at = None;
+    for batch in &segments.decoded {
+        let mut batch = match batch {
+            Decoded::Segments(segments) => segments,
+            Decoded::Check(counts) if stop() => {
+                stopped_at = Some(counts);
+                break;
+            }
+            Decoded::Check(_) => continue,
+        };
+        for seg in batch.drain(..) {
+            tracker.add(seg, &[]);
+            out.gone_from(&mut tracker, &cfg.filter)?;
+        }
+        // The decoder gone (at the end) needs no more batches.
+        let _ = segments.emptied.send(batch);
+    }
+    drop(segments);
+    let at_end = decoding
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    totals.stopped = stopped_at.is_some();
+    let counts = stopped_at.unwrap_or(at_end);
+    tracker.finish();
+    out.gone(&cfg.filter, tracker.take_gone())?;
+    totals.records = out.rest(&mut tracker, &cfg.filter)?;
+    totals.frames = counts.frames;
+    totals.tcp = counts.tcp;
+    totals.malformed = counts.malformed;
+    totals.flows = tracker.flow_count();
+    totals.evicted = tracker.evicted;
+    totals.error = counts.error;
     Ok((totals, tracker))
 }
 

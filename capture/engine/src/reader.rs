@@ -16,18 +16,23 @@
 mod feed;
 mod gunzip;
 mod gzmember;
+mod map;
 mod pcap;
 mod pcapng;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_gzip;
+#[cfg(test)]
+mod tests_map;
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 
 use feed::{Feed, Source};
 use gunzip::Gunzip;
 use gzmember::strerror;
+use map::{Map, MIN_MAP};
 use pcap::Pcap;
 use pcapng::{Block, Pcapng, SHB};
 
@@ -95,8 +100,28 @@ impl CaptureReader {
                 "{path}: is a directory, not a capture file"
             )));
         }
-        let file = std::fs::File::open(path).map_err(fail)?;
-        CaptureReader::from_stream(Box::new(file), path)
+        let file = File::open(path).map_err(fail)?;
+        CaptureReader::from_file(file, path)
+    }
+
+    /// A regular file of at least `MIN_MAP` bytes is mapped, unless it is compressed; any
+    /// other is read as a stream.
+    fn from_file(mut file: File, name: &str) -> Result<CaptureReader, CaptureError> {
+        let meta = file.metadata().ok().filter(std::fs::Metadata::is_file);
+        let len = meta.map_or(0, |m| m.len());
+        let map = if len >= MIN_MAP {
+            Map::of(&file, len)
+        } else {
+            None
+        };
+        let map = map.filter(|m| m.bytes()[..2] != [0x1f, 0x8b]);
+        // The file is read on from the map's end should it grow (see `Feed::unmap`).
+        let Some(map) = map.filter(|_| file.seek(SeekFrom::Start(len)).is_ok()) else {
+            return CaptureReader::from_stream(Box::new(file), name);
+        };
+        let head = map.bytes()[..4].to_vec();
+        let feed = Feed::mapped(Source::Plain(Box::new(file)), map, head.len());
+        CaptureReader::with_feed(feed, &head, name)
     }
 
     /// A capture read from `stream`, called `name` in messages.
@@ -123,6 +148,11 @@ impl CaptureReader {
         if let Some(why) = &feed.io_error {
             return Err(fail(why.clone()));
         }
+        CaptureReader::with_feed(feed, &head, name)
+    }
+
+    /// The reader of a feed whose first bytes, `head`, were read.
+    fn with_feed(feed: Feed, head: &[u8], name: &str) -> Result<CaptureReader, CaptureError> {
         let mut reader = CaptureReader {
             name: name.to_string(),
             feed,
@@ -133,7 +163,7 @@ impl CaptureReader {
             error: None,
             offset: 0,
         };
-        reader.start(&head)?;
+        reader.start(head)?;
         Ok(reader)
     }
 

@@ -70,6 +70,8 @@ pub struct Transition {
 
 /// Transitions kept per flow; a normal connection makes about ten, an RST storm makes none.
 pub const MAX_TRANSITIONS: usize = 64;
+/// Transitions of an ordinary connection, handshake to teardown (the log's first room).
+const TYPICAL_MOVES: usize = 8;
 pub const MASK: u32 = 0xFFFF_FFFF;
 pub const HALF: u32 = 0x8000_0000;
 
@@ -131,6 +133,11 @@ fn move_to(ep: &mut Endpoint, new: TcpState, seg: &Segment, out: &mut Vec<Transi
 
 /// `log` with the transitions `new` added, up to MAX_TRANSITIONS in all.
 pub fn append_log(log: &mut Vec<Transition>, new: &[Transition]) {
+    if log.capacity() == 0 {
+        // A whole connection's moves at once (two endpoints, about four each), not four
+        // reallocations.
+        log.reserve_exact(TYPICAL_MOVES);
+    }
     let room = MAX_TRANSITIONS.saturating_sub(log.len());
     log.extend_from_slice(&new[..new.len().min(room)]);
 }

@@ -12,6 +12,7 @@ use std::io::{ErrorKind, Read};
 
 use super::gunzip::Gunzip;
 use super::gzmember::strerror;
+use super::map::Map;
 
 /// Python's `pcapio.CHUNK`: the size of a refill read.
 pub(crate) const CHUNK: usize = 1 << 20;
@@ -25,8 +26,10 @@ pub(crate) enum Source {
 }
 
 /// The buffer: `buf[start..end]` holds data still needed, `cur` is the stream's read position.
+/// A mapped file is its own buffer: `map` stands for `buf` until its end is reached.
 pub(crate) struct Feed {
     buf: Vec<u8>,
+    map: Option<Map>,
     start: usize,
     pub(crate) cur: usize,
     end: usize,
@@ -44,6 +47,7 @@ impl Feed {
         buf.resize(head.len().max(4096), 0);
         Feed {
             buf,
+            map: None,
             start: 0,
             cur: head.len(),
             end: head.len(),
@@ -53,10 +57,29 @@ impl Feed {
         }
     }
 
+    /// A feed over a mapped file whose first `head` bytes were read already; `src` reads the
+    /// file on from the end of the map (what was appended since it was made).
+    pub(crate) fn mapped(src: Source, map: Map, head: usize) -> Feed {
+        let end = map.bytes().len();
+        Feed {
+            buf: Vec::new(),
+            map: Some(map),
+            start: 0,
+            cur: head.min(end),
+            end,
+            base: 0,
+            src,
+            io_error: None,
+        }
+    }
+
     /// The bytes from `from` (an index got from `cur`) to `to`.
     #[inline]
     pub(crate) fn bytes(&self, from: usize, to: usize) -> &[u8] {
-        &self.buf[from..to]
+        match &self.map {
+            Some(map) => &map.bytes()[from..to],
+            None => &self.buf[from..to],
+        }
     }
 
     /// Bytes available after `cur`.
@@ -105,6 +128,7 @@ impl Feed {
 
     /// One `read(size)` (or `read1(size)`) appended at `end`: the count, 0 at the end.
     fn fill(&mut self, size: usize, one: bool) -> usize {
+        self.unmap();
         self.room(size);
         let dst = &mut self.buf[self.end..self.end + size];
         let got = match &mut self.src {
@@ -114,6 +138,19 @@ impl Feed {
         };
         self.end += got;
         got
+    }
+
+    /// At the end of a map: its bytes still needed move to `buf` (indices move as in `room`),
+    /// and reading goes on from the file, as a `read` of a growing file would.
+    #[cold]
+    fn unmap(&mut self) {
+        let Some(map) = self.map.take() else {
+            return;
+        };
+        self.buf = map.bytes()[self.start..self.end].to_vec();
+        self.base += self.start as u64;
+        (self.cur, self.end) = (self.cur - self.start, self.end - self.start);
+        self.start = 0;
     }
 
     /// Room for `size` bytes after `end`, moving the needed bytes to the front first.

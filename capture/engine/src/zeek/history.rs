@@ -23,28 +23,35 @@ pub(crate) enum Scaled {
 
 const SCALED_CODES: [char; 4] = ['C', 'T', 'W', 'G'];
 
+/// Room for the letters of nearly every history ("ShADadFf"), made with the first one.
+const ROOM: usize = 16;
+
 /// Zeek's `history` text and Connection::hist_seen (not swapped by a flip, as in Zeek).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct History {
-    /// Boxed rather than a String: a flow holds one, letters are few and added rarely.
-    text: Box<str>,
+    /// A flow holds one (a pointer here, small); letters come one at a time, so the string
+    /// has room to grow rather than an exact length (which cost a reallocation per letter).
+    /// Boxed: a bare String would take ZeekState past its budget (`state_is_small`).
+    #[allow(clippy::box_collection)]
+    text: Option<Box<String>>,
     seen: u32,
 }
 
 impl History {
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.text.as_deref().map_or("", String::as_str)
     }
 
     /// Append one letter, upper case for the originator.
     pub fn push(&mut self, code: char, is_orig: bool) {
-        let mut text = String::from(std::mem::take(&mut self.text));
+        let text = self
+            .text
+            .get_or_insert_with(|| Box::new(String::with_capacity(ROOM)));
         text.push(if is_orig {
             code
         } else {
             code.to_ascii_lowercase()
         });
-        self.text = text.into_boxed_str();
     }
 
     /// Connection::CheckHistory: record `code` the first time; true if seen before.

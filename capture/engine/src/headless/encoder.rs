@@ -1,0 +1,130 @@
+//! The records of the flows that left, encoded on a second thread: building a record and
+//! writing it as JSON or CSV is a quarter of a plain export's work, and the tracker cannot
+//! wait on it. The caller still does every write to the output, in the order the flows left,
+//! so the bytes written are exactly those of encoding in line.
+
+use std::io::{self, Write};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::thread::{Scope, ScopedJoinHandle};
+
+use crate::export::{Format, RecordWriter};
+use crate::filter::Filter;
+use crate::flow::Flow;
+use crate::tracker::FlowTracker;
+
+/// Flows handed over at once: one wake-up of the encoder per batch, not per flow.
+const BATCH: usize = 256;
+/// Batches on their way to the encoder at most (then the tracker waits for it).
+const QUEUED: usize = 8;
+
+/// The caller's end: flows go in, encoded bytes come back to be written.
+pub(super) struct Encoder<'scope> {
+    pending: Vec<Flow>,
+    flows: Option<SyncSender<Vec<Flow>>>,
+    bytes: Receiver<Vec<u8>>,
+    worker: Option<ScopedJoinHandle<'scope, io::Result<u64>>>,
+}
+
+/// The encoder thread's output: each piece its `RecordWriter` writes, sent back.
+struct Back(Sender<Vec<u8>>);
+
+impl Write for Back {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // The caller gone means it failed: its error is the one reported, not this one.
+        self.0
+            .send(buf.to_vec())
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'scope> Encoder<'scope> {
+    /// An encoder thread in `scope` writing `format`, the flows `filter` selects.
+    pub(super) fn start<'env>(
+        scope: &'scope Scope<'scope, 'env>,
+        format: Format,
+        filter: &'env Filter,
+    ) -> Encoder<'scope> {
+        let (flows, inbox) = mpsc::sync_channel::<Vec<Flow>>(QUEUED);
+        // Unbounded: the caller takes the bytes only between its batches, so a bound here
+        // could leave each thread waiting on the other.
+        let (outbox, bytes) = mpsc::channel();
+        let worker = scope.spawn(move || {
+            let mut writer = RecordWriter::new(format, Back(outbox));
+            for batch in inbox {
+                for flow in batch.iter().filter(|f| filter.matches(f)) {
+                    writer.write(&flow.record())?;
+                }
+            }
+            writer.flush()?;
+            Ok(writer.count())
+        });
+        Encoder {
+            pending: Vec::with_capacity(BATCH),
+            flows: Some(flows),
+            bytes,
+            worker: Some(worker),
+        }
+    }
+
+    /// Queue the flows that left; what the encoder has done so far is written to `out`.
+    pub(super) fn add(
+        &mut self,
+        gone: impl IntoIterator<Item = Flow>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        self.pending.extend(gone);
+        self.ship(out)
+    }
+
+    /// `add` of the flows that left `tracker`, moved straight into the batch.
+    pub(super) fn add_gone(
+        &mut self,
+        tracker: &mut FlowTracker,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        tracker.gone_into(&mut self.pending);
+        self.ship(out)
+    }
+
+    /// A full batch goes to the encoder.
+    fn ship(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.pending.len() < BATCH {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
+        if let Some(flows) = &self.flows {
+            if flows.send(batch).is_err() {
+                // The encoder stopped on an error, which `finish` reports.
+                return self.finish(out).map(drop);
+            }
+        }
+        loop {
+            match self.bytes.try_recv() {
+                Ok(piece) => out.write_all(&piece)?,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return Ok(()),
+            }
+        }
+    }
+
+    /// Encode what is queued, write it all to `out`; the records written.
+    pub(super) fn finish(&mut self, out: &mut dyn Write) -> io::Result<u64> {
+        if let Some(flows) = self.flows.take() {
+            let batch = std::mem::take(&mut self.pending);
+            // A failed send means the encoder stopped on an error, reported below.
+            let _ = flows.send(batch);
+        }
+        while let Ok(piece) = self.bytes.recv() {
+            out.write_all(&piece)?;
+        }
+        match self.worker.take().map(ScopedJoinHandle::join) {
+            Some(Ok(done)) => done,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Err(io::Error::other("the encoder was already finished")),
+        }
+    }
+}
