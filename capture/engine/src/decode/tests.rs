@@ -393,3 +393,27 @@ fn checksums_are_verified_only_when_asked() {
         .expect("a segment");
     assert!(seg.ip_checksum_ok && seg.tcp_checksum_ok);
 }
+
+/// Python (test_zeek.py): test_checksums_ipv6. The IPv6 pseudo-header checksum verifies too; one
+/// changed payload byte fails it.
+#[test]
+fn checksums_ipv6() {
+    let mut tcp = tcp_syn(b"hello world"); // odd length: the last byte is a high half
+    tcp[13] = 0x18; // PSH ACK
+    let mut ip = ip6(6, &tcp);
+    let tcp_len = (ip.len() - 40) as u32;
+    let pseudo = [&ip[8..40], &tcp_len.to_be_bytes(), &[0, 0, 0, 6], &ip[40..]].concat();
+    let ck = inet_sum(&pseudo);
+    ip[56..58].copy_from_slice(&ck.to_be_bytes());
+    let mut d = Decoder::new(true);
+    let seg = d
+        .decode(&ip, 0.0, ip.len() as u32, 229, 1)
+        .expect("a segment");
+    assert!(seg.ip_version == 6 && seg.tcp_checksum_ok);
+    let last = ip.len() - 1;
+    ip[last] = 1;
+    let seg = d
+        .decode(&ip, 0.0, ip.len() as u32, 229, 2)
+        .expect("a segment");
+    assert!(!seg.tcp_checksum_ok);
+}
