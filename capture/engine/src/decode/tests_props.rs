@@ -105,3 +105,41 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+    /// Python: test_tracker_accounts_every_segment. Mutated frames through a tiny tracker: every
+    /// decoded segment is in exactly one flow that comes out (evicted or at the end), every flow
+    /// started comes out once, the cap holds.
+    #[test]
+    fn tracker_accounts_every_segment(
+        frames in proptest::collection::vec(near_common(), 1..25),
+        cap in 1usize..6,
+    ) {
+        use crate::tracker::{FlowTracker, TrackerConfig};
+        let mut d = Decoder::new(false);
+        let mut t = FlowTracker::new(TrackerConfig {
+            max_flows: cap,
+            frames_per_flow: 4,
+            ..TrackerConfig::default()
+        })
+        .expect("valid config");
+        let mut out = Vec::new();
+        let mut segments = 0u64;
+        for (n, (frame, wire)) in frames.iter().enumerate() {
+            let ts = 1000.0 + (n + 1) as f64 * 0.001;
+            if let Some(seg) = d.decode(frame, ts, *wire, LINKTYPE_ETHERNET, n as u64 + 1) {
+                segments += 1;
+                t.ingest(seg, frame);
+                prop_assert!(t.tracked() <= cap);
+                t.take_changed();
+            }
+            out.extend(t.take_gone().iter().map(|f| f.record()));
+        }
+        t.finish();
+        t.for_each_flow(|f| out.push(f.record()));
+        let pkts: u64 = out.iter().map(|r| r.orig_pkts + r.resp_pkts).sum();
+        prop_assert_eq!(pkts, segments);
+        prop_assert_eq!(out.len() as u64, t.flow_count());
+    }
+}

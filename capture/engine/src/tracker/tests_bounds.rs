@@ -207,6 +207,9 @@ mod props {
             t.for_each_flow(|f| seen += f.orig.pkts + f.resp.pkts);
             prop_assert_eq!(seen + gone, steps.len() as u64);
             prop_assert!(t.kept() <= t.flows.len() * 3);
+            // the changed ids are flows that were started (tracked, or gone since)
+            let started = t.flow_count();
+            prop_assert!(t.take_changed().iter().all(|id| (1..=started).contains(id)));
         }
     }
 }
