@@ -88,7 +88,8 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 
 def test_stdin_dash_through_the_cli() -> None:
     """`tcpwatch -r - --export jsonl` reads a capture from standard input."""
-    run = cli("-r", "-", "--export", "jsonl", stdin=(DATA / "tcpdump_print-flags.pcap").read_bytes())
+    data = (DATA / "tcpdump_print-flags.pcap").read_bytes()
+    run = cli("-r", "-", "--export", "jsonl", stdin=data)
     assert run.returncode == 0, run.stderr
     records = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(records) == 1 and records[0]["conn_state"] == "SF"
