@@ -1,67 +1,54 @@
-"""Reading pcap/pcapng (byte orders, time units, pipes, cut files) and writing pcap."""
+"""Captures read by the engine through its Python surface and the CLI (pipes, gzip, cut and bad
+files), and `capture.pcapio.PcapWriter`.
+
+The reader's own cases (byte orders, time units, pcapng interfaces, cut files, gzip cut at every
+offset, pipes) are checked on the engine: capture/engine/src/reader/tests*.rs and
+capture/engine/tests/bundled_captures.rs.
+"""
 
 from __future__ import annotations
 
-import io
+import gzip
 import json
-import os
 import shutil
+import struct
 import subprocess
 import sys
-import time
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from capture.pcapio import CaptureError, CaptureReader, PcapWriter, open_capture
+from capture import _engine
+from capture.pcapio import PcapWriter
 
+ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
 
 
-def first_ts(truth_name: str) -> Decimal:
-    truth = json.loads((DATA / truth_name).read_text())
-    return min(Decimal(c["first_ts"]) for c in truth["conversations"])
+def pcap_records(path: Path) -> list[tuple[float, int, bytes]]:
+    """The (time, wire length, data) of each record of a little-endian microsecond pcap, as
+    PcapWriter writes it; asserts the file ends on a whole record."""
+    raw = path.read_bytes()
+    assert raw[:4] == struct.pack("<I", 0xA1B2C3D4)
+    out, pos = [], 24
+    while pos < len(raw):
+        sec, usec, caplen, wire = struct.unpack_from("<IIII", raw, pos)
+        assert pos + 16 + caplen <= len(raw), "the file ends inside a record"
+        out.append((sec + usec / 1e6, wire, raw[pos + 16 : pos + 16 + caplen]))
+        pos += 16 + caplen
+    return out
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "tcpdump_tcp-handshake-nano.pcap",  # little-endian, nanoseconds
-        "pcapplusplus_nanosecs_big_endian.pcap",  # big-endian, nanoseconds
-        "zeek_tcp_options.pcap",  # little-endian, microseconds
-        "zeek_vlan-pcp-dei.pcapng",  # pcapng
-    ],
-)
-def test_timestamps_match_tshark(name: str) -> None:
-    """The first TCP frame's time equals tshark's to the microsecond, whatever the format."""
-    records = list(open_capture(str(DATA / name)))
-    assert abs(Decimal(repr(records[0][0])) - first_ts(name + ".truth.json")) < Decimal("1e-6")
+def read(path: Path) -> dict[str, object]:
+    """The engine's counters after reading `path` (frames, tcp, flows, error...)."""
+    return _engine.Tracker(frames_per_flow=0).read_file(str(path))
 
 
-def test_pcapng_with_many_interfaces_keeps_each_link_type() -> None:
-    """Frames carry the link type of their own interface."""
-    reader = open_capture(str(DATA / "pcapplusplus_many_interfaces-1.pcapng"))
-    kinds = {linktype for _, _, _, linktype in reader}
-    assert len(reader.linktypes) == 11
-    assert {0, 1} <= kinds
-
-
-def test_writer_round_trip_is_valid_for_tcpdump(tmp_path: Path) -> None:
-    """What PcapWriter writes reads back identically, and tcpdump reads it too."""
-    src = list(open_capture(str(DATA / "tcpdump_print-flags.pcap")))
-    out = tmp_path / "copy.pcap"
-    writer = PcapWriter(str(out), src[0][3])
-    for ts, wire_len, data, _ in src:
-        writer.write(ts, data, wire_len)
-    writer.close()
-    back = list(open_capture(str(out)))
-    assert [(r[1], r[2]) for r in back] == [(r[1], r[2]) for r in src]
-    assert all(abs(a[0] - b[0]) < 1e-6 for a, b in zip(back, src, strict=True))
-    if shutil.which("tcpdump"):
-        run = subprocess.run(["tcpdump", "-n", "-r", str(out)], capture_output=True, text=True)
-        assert run.returncode == 0
-        assert len(run.stdout.splitlines()) == len(src)
+def cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        input=stdin, capture_output=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
 
 
 def test_cut_file_yields_what_was_read_and_says_so(tmp_path: Path) -> None:
@@ -69,9 +56,9 @@ def test_cut_file_yields_what_was_read_and_says_so(tmp_path: Path) -> None:
     whole = (DATA / "tcpdump_print-flags.pcap").read_bytes()
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(whole[:-10])
-    reader = open_capture(str(cut))
-    assert len(list(reader)) == 9
-    assert "ends inside a record" in reader.error
+    counters = read(cut)
+    assert counters["frames"] == 9
+    assert "ends inside a record" in str(counters["error"])
 
 
 @pytest.mark.parametrize(
@@ -86,46 +73,70 @@ def test_bad_files_raise_one_line(tmp_path: Path, content: bytes, message: str) 
     """Files that are not captures fail at open with one line naming the file."""
     path = tmp_path / "bad.pcap"
     path.write_bytes(content)
-    with pytest.raises(CaptureError, match=message) as err:
-        open_capture(str(path))
+    with pytest.raises(_engine.CaptureError, match=message) as err:
+        read(path)
     assert "\n" not in str(err.value) and str(path) in str(err.value)
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     """A missing path and a directory are reported, not raised as OSError."""
-    with pytest.raises(CaptureError, match="no such file"):
-        open_capture(str(tmp_path / "nope.pcap"))
-    with pytest.raises(CaptureError, match="is a directory"):
-        open_capture(str(tmp_path))
-
-
-def test_pipe_delivers_records_before_the_writer_finishes() -> None:
-    """Reading `-r -` from a pipe yields a record as soon as it is complete (tcpdump -U)."""
-    whole = (DATA / "tcpdump_print-flags.pcap").read_bytes()
-    read_fd, write_fd = os.pipe()
-    with os.fdopen(read_fd, "rb", buffering=1 << 16) as rd, os.fdopen(write_fd, "wb") as wr:
-        wr.write(whole[: 24 + 16 + 74 + 5])  # header, first record, part of the second
-        wr.flush()
-        reader = CaptureReader(rd, "pipe")
-        records = iter(reader)
-        started = time.monotonic()
-        first = next(records)
-        assert time.monotonic() - started < 5
-        assert len(first[2]) == 74
+    with pytest.raises(_engine.CaptureError, match="no such file"):
+        read(tmp_path / "nope.pcap")
+    with pytest.raises(_engine.CaptureError, match="is a directory"):
+        read(tmp_path)
 
 
 def test_stdin_dash_through_the_cli() -> None:
     """`tcpwatch -r - --export jsonl` reads a capture from standard input."""
     data = (DATA / "tcpdump_print-flags.pcap").read_bytes()
-    run = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "-r", "-", "--export", "jsonl"],
-        input=data,
-        capture_output=True,
-        timeout=60,
-    )
+    run = cli("-r", "-", "--export", "jsonl", stdin=data)
     assert run.returncode == 0, run.stderr
     records = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(records) == 1 and records[0]["conn_state"] == "SF"
+
+
+@pytest.mark.parametrize("name", ["zeek_nmap-vsn.pcap", "chrissanders_http_ip4and6.pcapng"])
+def test_a_gzipped_capture_reads_as_the_capture_inside(tmp_path: Path, name: str) -> None:
+    """A gzipped capture reads as the one inside, from a file and from standard input."""
+    packed = tmp_path / (name + ".gz")
+    packed.write_bytes(gzip.compress((DATA / name).read_bytes()))
+    plain = read(DATA / name)
+    assert read(packed) == plain and plain["error"] is None and plain["frames"]
+    piped = cli("-r", "-", "--export", "jsonl", stdin=packed.read_bytes())
+    direct = cli("-r", str(DATA / name), "--export", "jsonl")
+    assert piped.returncode == direct.returncode == 0
+    assert piped.stdout == direct.stdout and direct.stdout
+
+
+def test_a_gzipped_capture_cut_short_gives_what_was_read_then_says_so(tmp_path: Path) -> None:
+    data = gzip.compress((DATA / "zeek_nmap-vsn.pcap").read_bytes())
+    cut = tmp_path / "cut.pcap.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    counters = read(cut)
+    assert 0 < counters["frames"] < read(DATA / "zeek_nmap-vsn.pcap")["frames"]  # type: ignore[operator]
+    assert counters["error"] == f"{cut}: compressed capture cut short"
+    tiny = tmp_path / "tiny.pcap.gz"
+    tiny.write_bytes(data[:5])
+    with pytest.raises(_engine.CaptureError, match="compressed capture cut short"):
+        read(tiny)
+
+
+def test_writer_round_trip_is_valid_for_tcpdump(tmp_path: Path) -> None:
+    """What PcapWriter writes reads back identically (engine and tcpdump read it too)."""
+    out = tmp_path / "copy.pcap"
+    src = pcap_records(DATA / "tcpdump_print-flags.pcap")
+    writer = PcapWriter(str(out), 1)
+    for ts, wire_len, data in src:
+        writer.write(ts, data, wire_len)
+    writer.close()
+    back = pcap_records(out)
+    assert [(r[1], r[2]) for r in back] == [(r[1], r[2]) for r in src]
+    assert all(abs(a[0] - b[0]) < 1e-6 for a, b in zip(back, src, strict=True))
+    assert read(out) == read(DATA / "tcpdump_print-flags.pcap")
+    if shutil.which("tcpdump"):
+        run = subprocess.run(["tcpdump", "-n", "-r", str(out)], capture_output=True, text=True)
+        assert run.returncode == 0
+        assert len(run.stdout.splitlines()) == len(src)
 
 
 _FILLER = """
@@ -156,56 +167,18 @@ def test_a_full_disk_leaves_the_pcap_ending_on_a_whole_record(
     )
     out = subprocess.run(
         [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60,
-        cwd=Path(__file__).parent.parent,
+        cwd=ROOT,
     )  # fmt: skip
     assert out.stdout.split()[0] == "EFBIG", out.stderr
     size = path.stat().st_size
     assert (size - 24) % 116 == 0 and 4000 < size <= 5000  # 16-byte header + 100 bytes each
-    reader = open_capture(str(path))
-    frames = [data for _, _, data, _ in reader]
-    assert reader.error == ""
+    frames = [data for _, _, data in pcap_records(path)]
     assert len(frames) == (size - 24) // 116
     assert all(data == bytes([i % 256]) * 100 for i, data in enumerate(frames))
+    counters = read(path)
+    assert counters["error"] is None and counters["frames"] == len(frames)
     if shutil.which("tcpdump"):
         dump = subprocess.run(
             ["tcpdump", "-r", str(path)], capture_output=True, text=True, timeout=30
         )
         assert dump.returncode == 0 and "truncated" not in dump.stderr, dump.stderr
-
-
-@pytest.mark.parametrize("name", ["zeek_nmap-vsn.pcap", "chrissanders_http_ip4and6.pcapng"])
-def test_a_gzipped_capture_reads_as_the_capture_inside(tmp_path: Path, name: str) -> None:
-    import gzip
-
-    plain = list(open_capture(str(DATA / name)))
-    packed = tmp_path / (name + ".gz")
-    packed.write_bytes(gzip.compress((DATA / name).read_bytes()))
-    reader = open_capture(str(packed))
-    assert list(reader) == plain
-    assert reader.error == ""
-    reader.close()
-    piped = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "-r", "-", "--export", "jsonl"],
-        input=packed.read_bytes(), capture_output=True, cwd=Path(__file__).parent.parent,
-        timeout=60,
-    )  # fmt: skip
-    direct = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "-r", str(DATA / name), "--export", "jsonl"],
-        capture_output=True, cwd=Path(__file__).parent.parent, timeout=60,
-    )  # fmt: skip
-    assert piped.returncode == direct.returncode == 0
-    assert piped.stdout == direct.stdout
-
-
-def test_a_gzipped_capture_cut_short_gives_what_was_read_then_says_so(tmp_path: Path) -> None:
-    import gzip
-
-    data = gzip.compress((DATA / "zeek_nmap-vsn.pcap").read_bytes())
-    cut = tmp_path / "cut.pcap.gz"
-    cut.write_bytes(data[: len(data) // 2])
-    reader = open_capture(str(cut))
-    records = list(reader)
-    assert 0 < len(records) < len(list(open_capture(str(DATA / "zeek_nmap-vsn.pcap"))))
-    assert reader.error == f"{cut}: compressed capture cut short"
-    with pytest.raises(CaptureError, match="compressed capture cut short"):
-        CaptureReader(io.BytesIO(data[:5]), "x")

@@ -393,3 +393,54 @@ fn checksums_are_verified_only_when_asked() {
         .expect("a segment");
     assert!(seg.ip_checksum_ok && seg.tcp_checksum_ok);
 }
+
+/// Python (test_zeek.py): test_checksums_ipv6. The IPv6 pseudo-header checksum verifies too; one
+/// changed payload byte fails it.
+#[test]
+fn checksums_ipv6() {
+    let mut tcp = tcp_syn(b"hello world"); // odd length: the last byte is a high half
+    tcp[13] = 0x18; // PSH ACK
+    let mut ip = ip6(6, &tcp);
+    let tcp_len = (ip.len() - 40) as u32;
+    let pseudo = [&ip[8..40], &tcp_len.to_be_bytes(), &[0, 0, 0, 6], &ip[40..]].concat();
+    let ck = inet_sum(&pseudo);
+    ip[56..58].copy_from_slice(&ck.to_be_bytes());
+    let mut d = Decoder::new(true);
+    let seg = d
+        .decode(&ip, 0.0, ip.len() as u32, 229, 1)
+        .expect("a segment");
+    assert!(seg.ip_version == 6 && seg.tcp_checksum_ok);
+    let last = ip.len() - 1;
+    ip[last] = 1;
+    let seg = d
+        .decode(&ip, 0.0, ip.len() as u32, 229, 2)
+        .expect("a segment");
+    assert!(!seg.tcp_checksum_ok);
+}
+
+/// Python: test_options_of_every_kind (capture.segment.parse_options, which the engine's
+/// parse_options mirrors). MSS, wscale, SACK-permitted, SACK blocks, timestamps, TFO (34 and
+/// 254), MPTCP, unknown.
+#[test]
+fn options_of_every_kind() {
+    let raw = b"\x02\x04\x05\xb4\x03\x03\x07\x04\x02\x05\x0a\x00\x00\x00\x01\x00\x00\x00\x02\
+        \x08\x0a\x00\x00\x00\x09\x00\x00\x00\x00\x22\x06\xaa\xbb\xcc\xdd\
+        \xfe\x04\xf9\x89\x1e\x04\x00\x81\x1b\x03\x07\x00";
+    let o = parse_options(raw);
+    assert_eq!((o.mss, o.wscale, o.sack_perm), (Some(1460), Some(7), true));
+    assert_eq!(o.sack_blocks, vec![(1, 2)]);
+    assert_eq!((o.ts_val, o.ts_ecr), (Some(9), Some(0)));
+    // the last TFO option seen (experimental kind 254) is a request
+    assert_eq!(o.tfo_cookie, Some(Vec::new()));
+    assert!(o.mptcp);
+    let kinds: Vec<u8> = o.items.iter().map(|i| i.0).collect();
+    assert_eq!(kinds, vec![2, 3, 4, 5, 8, 34, 254, 30, 27, 0]);
+    let unknown = &o.items[o.items.len() - 2];
+    assert_eq!(
+        (unknown.0, unknown.1.as_str(), unknown.2.as_str()),
+        (27, "opt-27", "kind 27 len 3")
+    );
+    assert!(o.malformed.is_empty());
+    let bad = parse_options(b"\x02\x04\x05");
+    assert!(!bad.malformed.is_empty() && bad.mss.is_none());
+}

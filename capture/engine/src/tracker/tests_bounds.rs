@@ -207,6 +207,141 @@ mod props {
             t.for_each_flow(|f| seen += f.orig.pkts + f.resp.pkts);
             prop_assert_eq!(seen + gone, steps.len() as u64);
             prop_assert!(t.kept() <= t.flows.len() * 3);
+            // the changed ids are flows that were started (tracked, or gone since)
+            let started = t.flow_count();
+            prop_assert!(t.take_changed().iter().all(|id| (1..=started).contains(id)));
         }
     }
+}
+
+/// Python: test_frame_bytes_budget_counts_what_the_frames_weigh. Big frames (64 KiB on
+/// loopback) fill the byte budget long before the segment budget: the idlest rings are emptied
+/// so that the kept frames stay within it.
+#[test]
+fn frame_bytes_budget_counts_what_the_frames_weigh() {
+    let mut convs: Vec<Conv> = (0..6u16)
+        .map(|i| Conv::new(("10.1.0.1", 40000 + i), ("10.0.0.2", 80)).isns(u32::from(i), 5000))
+        .collect();
+    let mut segs = Vec::new();
+    for c in &mut convs {
+        segs.extend([c.c("S", 0), c.s("S.", 0), c.c(".", 0)]);
+    }
+    for _ in 0..5 {
+        for c in &mut convs {
+            segs.push(c.c("P.", 16_000)); // a 16 KB segment each
+        }
+    }
+    segs.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    // The frame as segmaker's Python twin builds it: IPv4 + TCP headers, then the payload.
+    let frame = |s: &Segment| vec![0u8; 40 + s.payload_len as usize];
+    let mut t = with(TrackerConfig {
+        frames_per_flow: 8,
+        frame_bytes: 200_000,
+        ..TrackerConfig::default()
+    });
+    for seg in &segs {
+        t.ingest(seg.clone(), &frame(seg));
+        assert!(t.kept_bytes() <= 200_000);
+        let (mut n, mut bytes) = (0, 0);
+        t.for_each_flow(|f| {
+            if let Some(ring) = f.kept.as_ref().and_then(|k| k.ring.as_ref()) {
+                n += ring.len();
+                bytes += ring.iter().map(|k| k.frame.len()).sum::<usize>();
+            }
+        });
+        assert_eq!((t.kept(), t.kept_bytes()), (n, bytes));
+    }
+    let mut unbounded = with(TrackerConfig {
+        frames_per_flow: 8,
+        ..TrackerConfig::default()
+    });
+    for seg in &segs {
+        unbounded.ingest(seg.clone(), &frame(seg));
+    }
+    // what the rings would hold without the byte budget
+    assert!(
+        unbounded.kept_bytes() > 450_000,
+        "{}",
+        unbounded.kept_bytes()
+    );
+}
+
+/// Python: test_record_has_every_field_and_is_json. The JSON line of a record has exactly the
+/// agreed fields, in order, and reads back as JSON; the uid is Zeek-style.
+#[test]
+fn record_has_every_field_and_is_json() {
+    const FIELDS: &[&str] = &[
+        "ts",
+        "uid",
+        "orig_h",
+        "orig_p",
+        "resp_h",
+        "resp_p",
+        "duration",
+        "orig_pkts",
+        "resp_pkts",
+        "orig_bytes",
+        "resp_bytes",
+        "orig_ip_bytes",
+        "resp_ip_bytes",
+        "conn_state",
+        "history",
+        "state_orig",
+        "state_resp",
+        "flags_orig",
+        "flags_resp",
+        "payload_orig",
+        "payload_resp",
+        "isn_orig",
+        "isn_resp",
+        "mss_orig",
+        "mss_resp",
+        "wscale_orig",
+        "wscale_resp",
+        "sack_perm",
+        "timestamps",
+        "irtt",
+        "rtt_syn_synack",
+        "rtt_synack_ack",
+        "syn_retries",
+        "syn_retry_gaps",
+        "retrans_orig",
+        "retrans_resp",
+        "zero_window",
+        "closed_by",
+        "close_kind",
+        "illegal_flags",
+        "direction_inferred",
+        "vlan",
+        "pid_orig",
+        "pid_resp",
+        "proc_orig",
+        "proc_resp",
+    ];
+    let mut c = Conv::default();
+    let mut t = tracker();
+    let ids = feed(&mut t, handshake(&mut c, 100.0));
+    let rec = last(&t, &ids).record();
+    let mut out = Vec::new();
+    {
+        let mut w = crate::export::RecordWriter::new(crate::export::Format::Jsonl, &mut out);
+        w.write(&rec).expect("write to a Vec");
+        w.flush().expect("flush");
+    }
+    let text = String::from_utf8(out).expect("utf-8");
+    let value: serde_json::Value = serde_json::from_str(text.trim_end()).expect("JSON");
+    let keys: Vec<&str> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, FIELDS);
+    let uid = value["uid"].as_str().expect("uid");
+    assert!(uid.len() == 18 && uid.starts_with('C'));
+    assert!(uid[1..].chars().all(|ch| ch.is_ascii_alphanumeric()));
+    // same id, same uid
+    let mut other = tracker();
+    let id = other.ingest(Conv::default().c("S", 0), &[]);
+    assert_eq!(other.flow(id).map(Flow::uid).as_deref(), Some(uid));
 }
