@@ -221,6 +221,7 @@ impl CaptureReader {
         match found {
             Ok(Some(((ts, wire_len, s, e, linktype), offset))) => {
                 self.offset = offset;
+                self.feed.pass(s);
                 let data = self.feed.bytes(s, e);
                 Some(Record {
                     ts,

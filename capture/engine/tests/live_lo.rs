@@ -97,8 +97,8 @@ fn lo_sees_each_handshake_and_teardown_once_on_v4_and_v6() {
         .iter()
         .all(|(_, wire, data, lt)| *wire as usize == data.len() && *lt == 1));
     assert!(frames.iter().map(|f| f.2.len()).max().unwrap() > 16_384);
-    // Kernel timestamps in nanoseconds: in order, and now (not a microsecond reading * 1e-9).
-    assert!(frames.windows(2).all(|w| w[0].0 <= w[1].0));
+    // Kernel timestamps in nanoseconds: now (not a microsecond reading * 1e-9). Not compared
+    // for order: two CPUs' softirqs stamp loopback packets that the ring then interleaves.
     assert!(
         (frames[0].0 - started).abs() < 5.0,
         "{} vs {started}",

@@ -14,6 +14,9 @@ use super::gunzip::Gunzip;
 use super::gzmember::strerror;
 use super::map::Map;
 
+/// Bytes read between two givings-back of a mapped file's pages.
+const DISCARD_EVERY: usize = 32 << 20;
+
 /// Python's `pcapio.CHUNK`: the size of a refill read.
 pub(crate) const CHUNK: usize = 1 << 20;
 
@@ -30,6 +33,8 @@ pub(crate) enum Source {
 pub(crate) struct Feed {
     buf: Vec<u8>,
     map: Option<Map>,
+    /// How far the map's pages were given back (`Map::discard`).
+    discarded: usize,
     start: usize,
     pub(crate) cur: usize,
     end: usize,
@@ -48,6 +53,7 @@ impl Feed {
         Feed {
             buf,
             map: None,
+            discarded: 0,
             start: 0,
             cur: head.len(),
             end: head.len(),
@@ -64,6 +70,7 @@ impl Feed {
         Feed {
             buf: Vec::new(),
             map: Some(map),
+            discarded: 0,
             start: 0,
             cur: head.min(end),
             end,
@@ -91,6 +98,18 @@ impl Feed {
     /// Stream offset of the buffer index `at`.
     pub(crate) fn offset(&self, at: usize) -> u64 {
         self.base + at as u64
+    }
+
+    /// A mapped file's pages before `at` (a record about to be handed out starts there) are
+    /// given back every `DISCARD_EVERY` bytes read.
+    #[inline]
+    pub(crate) fn pass(&mut self, at: usize) {
+        if at >= self.discarded + DISCARD_EVERY {
+            if let Some(map) = &self.map {
+                map.discard(self.discarded, at);
+                self.discarded = at;
+            }
+        }
     }
 
     /// Forget the bytes before `cur` (indices from before move).
