@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from capture import _engine
-from capture.pcapio import PcapWriter
+from capture.pcapio import CaptureError, PcapWriter
 
 DATA = Path(__file__).parent / "data"
 
@@ -192,14 +192,17 @@ _MAGIC = {
 
 
 def pcap_records(path: str | Path) -> list[tuple[float, int, bytes, int]]:
-    """(ts, wire_len, data, linktype) of each record of a classic pcap file, as tcpdump and
-    tcpwatch write them; a record cut short at the end (a capture still being written) is left
-    out. Raises ValueError for anything else."""
-    raw = Path(path).read_bytes()
+    """(ts, wire_len, data, linktype) of each whole record of a classic pcap file, as tcpdump
+    and tcpwatch write them; a record cut short at the end (a capture still being written) is
+    left out. Raises `CaptureError` for a file that is not there or not (yet) a classic pcap."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise CaptureError(f"{path}: {exc.strerror or exc}") from None
     if len(raw) < 24 or raw[:4] not in _MAGIC:
-        raise ValueError(f"{path}: not a classic pcap file")
+        raise CaptureError(f"{path}: not a classic pcap file (or its header is not written yet)")
     order, unit = _MAGIC[raw[:4]]
-    linktype = struct.unpack_from(order + "I", raw, 20)[0] & 0x0FFFFFFF
+    linktype = struct.unpack_from(order + "I", raw, 20)[0] & 0x03FFFFFF
     out = []
     pos = 24
     while pos + 16 <= len(raw):
