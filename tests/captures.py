@@ -61,9 +61,18 @@ class Tracked:
             os.unlink(path)
 
     def ingest(self, seg: Any) -> Any:
-        """One segment (see `feed`); its flow's snapshot."""
+        """One segment (see `feed`); the snapshot of the newest flow on its endpoints."""
         self.feed([seg])
-        return max((f for f in self.flows.values() if f.last_ts == seg.ts), key=lambda f: f.id)
+        ends = {(bytes(seg.src), seg.sport), (bytes(seg.dst), seg.dport)}
+        return max(
+            (
+                f
+                for f in self.flows.values()
+                if {(f.orig_addr, f.orig_port), (f.resp_addr, f.resp_port)} == ends
+            ),
+            key=lambda f: f.id,
+            default=None,
+        )
 
     def take_changed(self) -> set[int]:
         """Ids of the flows changed (or gone) since the last call."""
