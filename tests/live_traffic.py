@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from captures import read_segments
 
-from capture.decode import Decoder
+from capture import _engine
 from capture.live import LiveSource
-from capture.pcapio import open_capture
 from capture.segment import RST, Segment
 
 needs_root = pytest.mark.skipif(
@@ -44,7 +44,7 @@ def wait_until(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> 
 
 class Collector:
     """Steps a started engine `LiveSource` on a background thread (as the App's drain does) and
-    reads back what it captured from its `-w` file, decoded by the project's decoder."""
+    reads back what it captured from its `-w` file, decoded by the project's engine."""
 
     def __init__(self, src: LiveSource, path: str) -> None:
         self.src = src
@@ -76,14 +76,11 @@ class Collector:
 
 
 def _decoded(path: str) -> list[Segment]:
-    dec = Decoder()
-    out = []
-    with contextlib.suppress(Exception):
-        for n, (ts, wire, data, lt) in enumerate(open_capture(path), 1):
-            seg = dec.decode(data, ts, wire, lt, n)
-            if seg is not None:
-                out.append(seg)
-    return out
+    """Every TCP segment of a pcap (perhaps still being written: its whole records), decoded by
+    the engine (`captures.read_segments`); none while the file is not a capture yet."""
+    with contextlib.suppress(_engine.CaptureError, OSError):
+        return read_segments(os.path.abspath(path))
+    return []
 
 
 class Tcpdump:
@@ -104,7 +101,7 @@ class Tcpdump:
         assert "listening on" in lines[-1], lines
 
     def segments(self) -> list[Segment]:
-        """What tcpdump has written so far, decoded by the project's decoder."""
+        """What tcpdump has written so far, decoded by the project's engine."""
         return _decoded(self.path)
 
     def saw_rst_to(self, port: int) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from captures import track
+from captures import track, with_processes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,12 +146,15 @@ def test_irtt_with_units(corpus):
 def test_proc_matches_either_end_case_insensitively(corpus):
     """`proc` is a case-insensitive substring of either end's process name."""
     flow = corpus["irc_sess"]
-    flow.proc_resp = "ircd: Nginx-like worker"
+    capture, _ = CORPUS["irc_sess"]
+    owned = with_processes(capture, flow.id, resp=(4242, "ircd: Nginx-like worker"))
+    assert owned.proc_resp == "ircd: Nginx-like worker"
+    corpus["irc_sess"] = owned
     try:
         assert matched(corpus, "proc nginx") == {"irc_sess"}
         assert matched(corpus, "proc NGINX and port 6666") == {"irc_sess"}
     finally:
-        flow.proc_resp = None
+        corpus["irc_sess"] = flow
 
 
 ERRORS = [

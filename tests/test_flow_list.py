@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from captures import Tracked, read_segments
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture.decode import Decoder
 from capture.filterexpr import compile_filter
-from capture.flows import FlowTracker
-from capture.pcapio import open_capture
-from capture.segment import Segment
 from widgets.conn_rows import FINISHED, category
 from widgets.flow_list import BATCH_KEYS, ID_BITS, MISSING, SORT_KEYS, FlowList, flag_counts
 
@@ -20,20 +17,11 @@ DATA = Path(__file__).parent / "data"
 CAPTURES = ("chrissanders_http_espn_fail.pcapng", "zeek_nmap-vsn.pcap", "zeek_wikipedia.pcap")
 
 
-def segments(name: str) -> list[Segment]:
-    decoder = Decoder()
-    reader = open_capture(str(DATA / name))
-    try:
-        out = [decoder.decode(d, ts, wl, lt, n) for n, (ts, wl, d, lt) in enumerate(reader, 1)]
-    finally:
-        reader.close()
-    return [s for s in out if s is not None]
+SEGMENTS = {name: read_segments(name) for name in CAPTURES}
+"""Every TCP segment of each capture; a test feeds them to an engine tracker in chunks."""
 
 
-SEGMENTS = {name: segments(name) for name in CAPTURES}
-
-
-def expected(model: FlowList, tracker: FlowTracker, now: float) -> list[int]:
+def expected(model: FlowList, tracker: Tracked, now: float) -> list[int]:
     """What the view must show, computed from scratch: filter, linger, sort."""
     pred = model.predicate
     keep = []
@@ -69,14 +57,14 @@ def test_incremental_model_matches_a_full_recompute(
 ) -> None:
     """Fed in random chunks with random sort changes, the model equals the answer from scratch."""
     segs = SEGMENTS[name]
-    tracker = FlowTracker()
+    tracker = Tracked()
     model = FlowList(linger=linger)
     model.predicate = compile_filter(expression) if expression else None
     pos, now = 0, 0.0
     for i, size in enumerate(chunks):
-        for seg in segs[pos : pos + size]:
-            tracker.ingest(seg)
-            now = max(now, seg.ts)
+        chunk = segs[pos : pos + size]
+        tracker.feed(chunk)
+        now = max([now, *(seg.ts for seg in chunk)])
         pos += size
         if pos >= len(segs):
             tracker.finish()
@@ -96,12 +84,10 @@ def test_incremental_model_matches_a_full_recompute(
 @pytest.mark.parametrize("name", CAPTURES)
 def test_rebuild_after_a_filter_change_equals_incremental(name: str) -> None:
     """A filter applied late (rebuild) gives what applying it from the start gives."""
-    tracker, late, early = FlowTracker(), FlowList(), FlowList()
+    tracker, late, early = Tracked(), FlowList(), FlowList()
     early.predicate = compile_filter("port 80")
-    now = 0.0
-    for seg in SEGMENTS[name]:
-        tracker.ingest(seg)
-        now = max(now, seg.ts)
+    tracker.read(name)
+    now = max(seg.ts for seg in SEGMENTS[name])
     tracker.finish()
     changed = tracker.take_changed()
     late.update(tracker.flows, changed, now)
@@ -115,9 +101,8 @@ def test_rebuild_after_a_filter_change_equals_incremental(name: str) -> None:
 @pytest.mark.parametrize("name", CAPTURES)
 def test_batch_keys_equal_the_per_flow_keys(name: str) -> None:
     """The kept keys of every sort (computed many flows at a time) are `SORT_KEYS`' keys."""
-    tracker = FlowTracker()
-    for seg in SEGMENTS[name]:
-        tracker.ingest(seg)
+    tracker = Tracked()
+    tracker.read(name)
     flows = list(tracker.flows.values())
     cats = [category(f) for f in flows]
     for sort, keys in BATCH_KEYS.items():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from test_tui_flow import HTTP, read_segments, tracker_over
+from captures import keep_all, read_segments, tracked
+from test_tui_flow import HTTP
 
 from widgets.ladder import arrow, fmt_dt
 from widgets.ladder_rows import build_rows, illegal_combinations
@@ -17,7 +18,7 @@ TSHARK_HTTP = [
 
 
 def rows_of(name: str, **kwargs) -> list:
-    tracker = tracker_over(read_segments(name), **kwargs)
+    tracker = tracked(name, finish=False, **keep_all(**kwargs))
     return [row for flow in tracker.all_flows() for row in build_rows(flow)]
 
 
@@ -65,8 +66,7 @@ def test_zero_window_matches_tshark():
 def test_illegal_flags_match_tshark_and_the_tracker():
     """nmap's OS probes (null, FIN+PSH+URG, SYN+FIN+PSH+URG): the frames tshark finds with
     `tcp.flags==0 || (syn && fin) || (fin && push && urg)`."""
-    segs = read_segments("chrissanders_activeosfingerprinting.pcapng")
-    tracker = tracker_over(segs)
+    tracker = tracked("chrissanders_activeosfingerprinting.pcapng", finish=False, **keep_all())
     rows = [row for flow in tracker.all_flows() for row in build_rows(flow)]
     marked = {r.frame_no: m for r in rows for m in r.marks if m.startswith("illegal")}
     assert sorted(marked) == [20, 21, 25, 27, 28, 32, 34, 35, 39, 41, 43, 47]

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 
 import pytest
+from captures import pcap_records
 from live_traffic import (
     Collector,
     RstMarker,
@@ -25,7 +26,6 @@ from live_traffic import (
 )
 
 from capture.live import LiveSource
-from capture.pcapio import open_capture
 from capture.segment import SYN, Segment
 
 pytestmark = [pytest.mark.live, needs_root]
@@ -254,7 +254,7 @@ def test_write_file_is_a_valid_pcap_of_every_frame(tmp_path) -> None:
         marker.fire()
         assert wait_until(lambda: col.saw_rst_to(marker.port), 10)
         col.close()
-    frames = [data for _ts, _wire, data, _lt in open_capture(str(path))]
+    frames = [data for _ts, _wire, data, _lt in pcap_records(path)]
     assert (
         len(frames)
         == src.stats().frames

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from captures import pcap_records
 from live_traffic import TCPWATCH, capturing, needs_root, needs_tcpdump, wait_until
 
-from capture.pcapio import CaptureError, open_capture
+from capture.pcapio import CaptureError
 
 pytestmark = [pytest.mark.live, pytest.mark.netns, pytest.mark.slow, needs_root, needs_tcpdump]
 
@@ -32,7 +33,7 @@ HOSTS = ("127.0.0.1", "::1")
 
 def _frames(path: Path) -> list[bytes]:
     try:
-        return [data for _ts, _wire, data, _lt in open_capture(str(path))]
+        return [data for _ts, _wire, data, _lt in pcap_records(path)]
     except CaptureError:
         return []
 

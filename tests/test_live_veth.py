@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from captures import pcap_records
 from live_traffic import (
     TCPWATCH,
     capturing,
@@ -24,7 +25,7 @@ from live_traffic import (
     wait_until,
 )
 
-from capture.pcapio import CaptureError, open_capture
+from capture.pcapio import CaptureError
 
 pytestmark = [pytest.mark.live, pytest.mark.netns, pytest.mark.slow, needs_root, needs_tcpdump]
 
@@ -76,7 +77,7 @@ def pair() -> Iterator[tuple[list[str], list[str]]]:
 
 def _frames(path: Path) -> list[bytes]:
     try:
-        return [data for _ts, _wire, data, _lt in open_capture(str(path))]
+        return [data for _ts, _wire, data, _lt in pcap_records(path)]
     except CaptureError:
         return []
 

@@ -30,13 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from captures import keep_all
 
-from capture import zeek
-from capture.decode import Decoder
-from capture.flows import Flow, FlowTracker, Side
-from capture.pcapio import open_capture
-from capture.segment import Segment, addr_str
-from capture.sources import decoded
+from capture import _engine
+from capture.segment import ACK, SYN, addr_str
 
 DATA = Path(__file__).parent / "data"
 CAPTURES = sorted(p.name for p in DATA.iterdir() if (DATA / (p.name + ".truth.json")).exists())
@@ -61,24 +58,49 @@ RETRANS_DIFFERENCES = {
 }
 
 Endpoint = tuple[str, int]
+Flow = Any
+Side = Any
+
+# Zeek's default `likely_server_ports` (TCP ports of the scripts it loads by default): the ports
+# `initial_flip` takes for a server's.
+LIKELY_SERVER_PORTS = frozenset(
+    {135, 20000, 53, 79, 21, 2811, 80, 81, 631, 1080, 3128, 8000, 8080, 8888, 143}
+    | {6666, 6667, 6668, 6669, 88, 389, 3268, 502, 1883, 1434, 3306, 110, 5432, 3389, 6379}
+    | {139, 445, 25, 587, 22, 5222, 5269}
+    | {443, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223}
+)
+
+
+def initial_flip(seg: Any) -> bool:
+    """Whether Zeek makes the *receiver* of a connection's first segment its originator
+    (TCPAnalyzer::WantConnection): only a first segment that is not a plain SYN, from a likely
+    server port; if both ports are, only a non-SYN from the lower one."""
+    flags = seg.flags
+    if flags & SYN and not flags & ACK:
+        return False
+    if seg.sport not in LIKELY_SERVER_PORTS:
+        return False
+    if seg.dport in LIKELY_SERVER_PORTS:
+        return not flags & SYN and seg.sport < seg.dport
+    return True
 
 
 class Run:
-    """The tracker's flows for one capture, with each flow's frame numbers and first segment."""
+    """The engine tracker's flows for one capture, with each flow's first segment (every frame
+    kept)."""
 
     def __init__(self, name: str) -> None:
-        self.tracker = FlowTracker(frames_per_flow=0)
-        self.frames: dict[int, list[int]] = {}
-        self.first: dict[int, Segment] = {}
-        reader = open_capture(str(DATA / name))
-        try:
-            for seg in decoded(reader, Decoder()):
-                flow = self.tracker.ingest(seg)
-                self.frames.setdefault(flow.id, []).append(seg.frame_no)
-                self.first.setdefault(flow.id, seg)
-        finally:
-            reader.close()
+        self.tracker = _engine.Tracker(**keep_all())
+        counters = self.tracker.read_file(str(DATA / name))
         self.tracker.finish()
+        self.flows = self.tracker.flows()
+        self.first: dict[int, Any] = {}
+        kept = 0
+        for flow in self.flows:
+            frames = flow.frames()
+            kept += len(frames)
+            self.first[flow.id] = min(frames, key=lambda s: s.frame_no)
+        assert kept == counters["tcp"], "every TCP segment is in a flow"
 
     def flows_for(self, conv: dict[str, Any]) -> list[Flow]:
         """Flows on the stream's endpoints that start inside its frame range."""
@@ -87,8 +109,8 @@ class Run:
         lo, hi = conv["first_frame"], conv["last_frame"]
         return [
             f
-            for f in self.tracker.all_flows()
-            if {_ep(f, True), _ep(f, False)} == want and lo <= self.frames[f.id][0] <= hi
+            for f in self.flows
+            if {_ep(f, True), _ep(f, False)} == want and lo <= self.first[f.id].frame_no <= hi
         ]
 
 
@@ -144,7 +166,7 @@ def _check_originator(run: Run, conv: dict[str, Any], flow: Flow, bad: list[str]
         return
     # No SYN: tcpwatch oriented the flow by better evidence than tshark's first packet.
     first = run.first[flow.id]
-    why = first.flags & 0x12 == 0x12 or zeek.initial_flip(first)
+    why = first.flags & 0x12 == 0x12 or initial_flip(first)
     if not (flow.direction_inferred and why):
         bad.append(f"originator {_ep(flow, True)} differs from tshark's first packet for no reason")
 
@@ -206,7 +228,7 @@ def _compare(name: str) -> tuple[list[str], list[str]]:
             field = text.split(":")[0].split(".")
             issue = (name, conv["stream"], *field) if len(field) == 2 else None
             (known if issue in DECODER_ISSUES else bad).append(f"{where}: {text}")
-    extra = [f for f in run.tracker.all_flows() if f.id not in matched]
+    extra = [f for f in run.flows if f.id not in matched]
     bad.extend(f"flow without a tshark stream: {f!r}" for f in extra)
     return bad, known
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from captures import read_segments, tracker_over
+from captures import Tracked, keep_all, pcap_records, read_segments, tracked, tracker_over
 from textual.app import App
 
-from capture.flows import FlowTracker
-from capture.pcapio import open_capture
 from tui.flow_screen import FlowScreen
 from widgets.hexdump import HexDump
 from widgets.inspector import Inspector
@@ -24,7 +22,7 @@ class Host(App[None]):
     """A bare App that opens one FlowScreen, as the main screen's `enter` does."""
 
     def __init__(
-        self, tracker: FlowTracker, flow_id: int, save_dir: Path | None = None, **screen_kw
+        self, tracker: Tracked, flow_id: int, save_dir: Path | None = None, **screen_kw
     ) -> None:
         super().__init__()
         self.tracker, self.flow_id, self.save_dir = tracker, flow_id, save_dir
@@ -59,7 +57,7 @@ async def open_screen(pilot) -> tuple[FlowScreen, Ladder]:
 
 async def test_ladder_shows_handshake_at_top_with_states():
     """The first three lines are SYN, SYN/ACK, ACK with each end's state beside them."""
-    app = Host(tracker_over(read_segments(HTTP)), 1)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1)
     async with app.run_test(size=SIZE) as pilot:
         _, ladder = await open_screen(pilot)
         header = rendered(ladder, 0)
@@ -77,7 +75,7 @@ async def test_ladder_shows_handshake_at_top_with_states():
 async def test_toggle_absolute_changes_sequence_numbers():
     """`a` shows absolute sequence numbers (the ISN) instead of relative ones, and back."""
     segs = read_segments(HTTP)
-    app = Host(tracker_over(segs), 1)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1)
     async with app.run_test(size=SIZE) as pilot:
         _, ladder = await open_screen(pilot)
         assert "seq 0 " in rendered(ladder, 1)
@@ -91,7 +89,7 @@ async def test_toggle_absolute_changes_sequence_numbers():
 async def test_select_segment_shows_inspector_fields_and_hexdump():
     """`enter` on the SYN/ACK line opens its fields (flag bits spelled out) and its bytes."""
     segs = read_segments(HTTP)
-    app = Host(tracker_over(segs), 1)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1)
     async with app.run_test(size=SIZE) as pilot:
         screen, ladder = await open_screen(pilot)
         await pilot.press("down", "enter")
@@ -117,19 +115,14 @@ async def test_select_segment_shows_inspector_fields_and_hexdump():
 
 async def test_save_writes_a_pcap_that_reads_back(tmp_path):
     """`w` writes the flow's kept frames; reading the file back gives the same frames."""
-    segs = read_segments(HTTP)
-    tracker = tracker_over(segs)
+    tracker = tracked(HTTP, finish=False, **keep_all())
     app = Host(tracker, 1, save_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await open_screen(pilot)
         await pilot.press("w")
         path = tmp_path / "tcpwatch-flow-1.pcap"
         await wait_for(pilot, path.exists, "the pcap file")
-    reader = open_capture(str(path))
-    try:
-        back = list(reader)
-    finally:
-        reader.close()
+    back = pcap_records(path)
     kept = tracker.flows[1].frames()
     assert len(back) == len(kept) == 15
     for (ts, wire_len, data, linktype), seg in zip(back, kept, strict=True):
@@ -145,8 +138,7 @@ async def test_ladder_keeps_updating_while_the_flow_is_open():
     async with app.run_test(size=SIZE) as pilot:
         _, ladder = await open_screen(pilot)
         assert len(ladder.rows) == 3
-        for seg in segs[3:]:
-            tracker.ingest(seg)
+        tracker.feed(segs[3:])
         await wait_for(pilot, lambda: len(ladder.rows) == 15, "the new segments")
         assert "FIN_WAIT_1" in rendered(ladder, 10)
 
@@ -154,7 +146,7 @@ async def test_ladder_keeps_updating_while_the_flow_is_open():
 async def test_syn_retries_are_marked_with_their_gaps():
     """A SYN sent four times: the retries carry their number and the gap since the last one."""
     segs = read_segments("zeek_tcp_option-sack.pcap")
-    app = Host(tracker_over(segs), 1)
+    app = Host(tracked("zeek_tcp_option-sack.pcap", finish=False, **keep_all()), 1)
     async with app.run_test(size=SIZE) as pilot:
         _, ladder = await open_screen(pilot)
         assert "retry" not in ladder.row_text(0)
@@ -166,8 +158,7 @@ async def test_syn_retries_are_marked_with_their_gaps():
 
 async def test_retransmissions_and_skipped_frames():
     """Retransmitted data is marked; frames the ring did not keep show as one counted line."""
-    segs = read_segments("chrissanders_tcp_retransmissions.pcapng")
-    tracker = tracker_over(segs, frames_per_flow=4)
+    tracker = tracked("chrissanders_tcp_retransmissions.pcapng", finish=False, frames_per_flow=4)
     flow = tracker.flows[1]
     app = Host(tracker, 1)
     async with app.run_test(size=SIZE) as pilot:
@@ -183,7 +174,7 @@ async def test_retransmissions_and_skipped_frames():
 async def test_teaching_notes_toggle_under_handshake_and_teardown():
     """`t` adds a note line under the SYN (client ISN), the FINs, and the TIME_WAIT entry."""
     segs = read_segments(HTTP)
-    app = Host(tracker_over(segs), 1)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1)
     async with app.run_test(size=SIZE) as pilot:
         _, ladder = await open_screen(pilot)
         assert "✎" not in rendered(ladder, 2)
@@ -203,7 +194,7 @@ async def test_teaching_notes_toggle_under_handshake_and_teardown():
 async def test_summary_panel_names_isns_options_close_and_conn_state_frames():
     """The summary shows both ISNs, the negotiated options, who closed, and deciding frames."""
     segs = read_segments(HTTP)
-    tracker = tracker_over(segs)
+    tracker = tracked(HTTP, finish=False, **keep_all())
     app = Host(tracker, 1)
     async with app.run_test(size=SIZE) as pilot:
         screen, _ = await open_screen(pilot)
@@ -220,7 +211,7 @@ async def test_summary_panel_names_isns_options_close_and_conn_state_frames():
 async def test_click_on_a_ladder_line_inspects_it_and_layers_mark_their_bytes():
     """A click opens that segment; moving the inspector cursor marks its layer in the hex dump."""
     segs = read_segments(HTTP)
-    app = Host(tracker_over(segs), 1)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1)
     async with app.run_test(size=SIZE) as pilot:
         screen, ladder = await open_screen(pilot)
         await pilot.click(Ladder, offset=(40, 4))  # line 4 under the header: frame 4
@@ -244,7 +235,7 @@ async def test_click_on_a_ladder_line_inspects_it_and_layers_mark_their_bytes():
 
 async def test_save_failure_is_a_notification_not_a_crash(tmp_path):
     """Saving into a directory that does not exist reports the error and keeps running."""
-    app = Host(tracker_over(read_segments(HTTP)), 1, save_dir=tmp_path / "missing")
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1, save_dir=tmp_path / "missing")
     async with app.run_test(size=SIZE) as pilot:
         screen, _ = await open_screen(pilot)
         await pilot.press("w")
@@ -257,7 +248,7 @@ async def test_save_failure_is_a_notification_not_a_crash(tmp_path):
 async def test_at_80x24_the_inspector_fits():
     """At 80×24 the hex dump shows 8 bytes a line and the summary yields to the inspector."""
     segs = read_segments(HTTP)
-    app = Host(tracker_over(segs), 1)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1)
     async with app.run_test(size=(80, 24)) as pilot:
         screen, _ = await open_screen(pilot)
         summary = screen.query_one("#flow-summary")
@@ -277,7 +268,7 @@ async def test_at_80x24_the_inspector_fits():
 
 async def test_unknown_flow_says_so_and_saves_nothing(tmp_path):
     """A flow id the tracker does not hold: a one-line notice, no crash, no empty pcap."""
-    app = Host(tracker_over(read_segments(HTTP)), 99, save_dir=tmp_path)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 99, save_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, FlowScreen), "the flow screen")
         screen = app.screen
@@ -291,7 +282,7 @@ async def test_unknown_flow_says_so_and_saves_nothing(tmp_path):
 
 async def test_select_frame_opens_the_inspector_without_keys():
     """`FlowScreen(..., select_frame=N)` (the snapshot tests' way in) shows frame N at once."""
-    app = Host(tracker_over(read_segments(HTTP)), 1, select_frame=10)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1, select_frame=10)
     async with app.run_test(size=SIZE) as pilot:
         screen, _ = await open_screen(pilot)
         await wait_for(pilot, lambda: screen.inspected == 10, "frame 10 in the inspector")
@@ -303,14 +294,11 @@ async def test_select_frame_opens_the_inspector_without_keys():
 
 async def test_flow_evicted_while_open_stays_on_screen():
     """The tracker evicting the open flow (capacity reached) leaves its ladder where it was."""
-    http = read_segments(HTTP)
-    other = read_segments("zeek_tcp_options.pcap")
-    tracker = tracker_over(http, max_flows=1)
+    tracker = tracked(HTTP, finish=False, **keep_all(max_flows=1))
     app = Host(tracker, 1)
     async with app.run_test(size=SIZE) as pilot:
         screen, ladder = await open_screen(pilot)
-        for seg in other:
-            tracker.ingest(seg)
+        tracker.read("zeek_tcp_options.pcap")
         assert 1 not in tracker.flows and tracker.evicted == 1
         screen.refresh_flow()  # what the screen's 10 Hz timer calls
         await pilot.pause()
@@ -318,7 +306,7 @@ async def test_flow_evicted_while_open_stays_on_screen():
         assert "[S] SYN seq 0" in rendered(ladder, 1)
 
 
-def _server_closes_first() -> FlowTracker:
+def _server_closes_first() -> Tracked:
     """The server's FIN, answered by the client's FIN/ACK: the client moves twice on one line."""
     from segmaker import Conv
 
@@ -327,7 +315,7 @@ def _server_closes_first() -> FlowTracker:
         send(flags)
     conv.c("F.")
     conv.s(".")
-    return tracker_over(conv.sent)
+    return tracker_over(conv.sent, **keep_all())
 
 
 async def test_two_moves_on_one_line_are_shown_whole_when_there_is_room():

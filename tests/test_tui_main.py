@@ -9,13 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from captures import engine
+from captures import engine, pcap_records, read_segments
 from rich.console import Console
 from textual.pilot import Pilot
 
-from capture.decode import Decoder
 from capture.engine_source import EngineSource
-from capture.pcapio import open_capture
 from tui.app import TcpwatchApp
 from tui.help_screen import HelpScreen, key_table
 from widgets.conn_table import ConnectionTable
@@ -285,17 +283,13 @@ async def test_untrusted_source_name_is_escaped_in_the_status_bar(tmp_path: Path
 
 
 def flag_totals_from_segments(path: Path, port: int | None = None) -> list[int]:
-    """Per-flag segment counts straight from the decoded capture (no tracker involved)."""
-    decoder, totals = Decoder(), [0] * 9
-    reader = open_capture(str(path))
-    try:
-        for n, (ts, wire_len, data, linktype) in enumerate(reader, 1):
-            seg = decoder.decode(data, ts, wire_len, linktype, n)
-            if seg is None or (port is not None and port not in (seg.sport, seg.dport)):
-                continue
-            totals = [t + h for t, h in zip(totals, flag_hits(seg.flags), strict=True)]
-    finally:
-        reader.close()
+    """Per-flag segment counts straight from the decoded capture (every TCP segment, as an
+    engine tracker keeping them all holds them: no per-flag counting of the App's involved)."""
+    totals = [0] * 9
+    for seg in read_segments(path):
+        if port is not None and port not in (seg.sport, seg.dport):
+            continue
+        totals = [t + h for t, h in zip(totals, flag_hits(seg.flags), strict=True)]
     return totals
 
 
@@ -376,6 +370,6 @@ async def test_w_saves_every_frame_of_a_flow_read_from_a_file(
         await wait_until(pilot, lambda: (tmp_path / "tcpwatch-flow-9.pcap").exists())
         await pilot.pause()
         notes = [str(n.message) for n in app._notifications]
-    saved = list(open_capture(str(tmp_path / "tcpwatch-flow-9.pcap")))
+    saved = pcap_records(tmp_path / "tcpwatch-flow-9.pcap")
     assert len(saved) == 199
     assert any(n.startswith("199 of 199 frames saved to ") for n in notes), notes

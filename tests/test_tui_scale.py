@@ -8,12 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from captures import engine
+from captures import engine, read_segments
 from textual.pilot import Pilot
 
-from capture.decode import Decoder
-from capture.pcapio import PcapWriter, open_capture
-from capture.segment import Segment
+from capture.pcapio import PcapWriter
 from tui.app import TcpwatchApp
 
 DATA = Path(__file__).parent / "data"
@@ -21,17 +19,12 @@ HANDSHAKE = DATA / "chrissanders_tcp_handshake.pcapng"  # SYN, SYN/ACK, ACK over
 FLOWS = 10_000
 
 
-def handshake() -> list[Segment]:
-    decoder = Decoder()
-    reader = open_capture(str(HANDSHAKE))
-    try:
-        segs = [decoder.decode(d, ts, wl, lt, n) for n, (ts, wl, d, lt) in enumerate(reader, 1)]
-    finally:
-        reader.close()
-    return [s for s in segs if s is not None][:3]
+def handshake() -> list[Any]:
+    """The capture's first three TCP segments, as the engine decodes them."""
+    return read_segments(HANDSHAKE)[:3]
 
 
-def moved(seg: Segment, client: bytes, port: int, from_client: bool) -> bytes:
+def moved(seg: Any, client: bytes, port: int, from_client: bool) -> bytes:
     """The segment's frame with the client's address and port replaced (checksums not redone)."""
     frame = bytearray(seg.frame)
     addr_at = seg.ip_off + (12 if from_client else 16)

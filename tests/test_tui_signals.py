@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from captures import pcap_records
 from live_traffic import (
     TCPWATCH,
     RstMarker,
@@ -29,8 +30,6 @@ from live_traffic import (
     proc_uid,
     wait_until,
 )
-
-from capture.pcapio import open_capture
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = "tests/data/chrissanders_tcp_handshake.pcapng"
@@ -193,7 +192,7 @@ def test_closing_the_terminal_ends_the_tui(terminal) -> None:
 
 
 def _frames(path: Path) -> list[bytes]:
-    return [data for _ts, _wire, data, _lt in open_capture(str(path))]
+    return [data for _ts, _wire, data, _lt in pcap_records(path)]
 
 
 @pytest.mark.live

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from captures import track
+from captures import Tracked, track, with_processes
 from rich.console import Console
 from test_tui_main import file_app, loaded, wait_until
 from textual.app import App, ComposeResult
 from textual.widgets import Footer
 
-from capture.flows import FlowTracker
 from capture.sources import SourceStats
 from tui.app import TcpwatchApp
 from tui.filter_help import FILTER_KEYWORDS
@@ -43,14 +42,14 @@ def footer_text(app: Any) -> str:
 def test_flow_summary_names_each_end_s_process() -> None:
     """Live attribution sets proc_orig/proc_resp: the summary's client and server lines name
     them."""
-    tracker, _ = track("chrissanders_tcp_handshake.pcapng")
-    flow = tracker.flows[1]
-    flow.proc_orig, flow.proc_resp = "curl[4242]", "nginx[77]"
+    name = "chrissanders_tcp_handshake.pcapng"
+    flow = with_processes(name, 1, orig=(4242, "curl[4242]"), resp=(77, "nginx[77]"))
     lines = summary_lines(flow)
     client = next(line for line in lines if line.startswith("client "))
     server = next(line for line in lines if line.startswith("server "))
     assert client.endswith("process curl[4242]") and server.endswith("process nginx[77]")
-    flow.proc_orig = flow.proc_resp = None
+    flow = with_processes(name, 1)
+    assert flow.proc_orig is flow.proc_resp is None
     assert not any("process" in line for line in summary_lines(flow))
 
 
@@ -182,7 +181,7 @@ class _QuietLive:
 
 
 async def test_an_empty_live_table_says_it_is_waiting_for_traffic() -> None:
-    app = TcpwatchApp(_QuietLive(), FlowTracker())
+    app = TcpwatchApp(_QuietLive(), Tracked())
     app.drain.live = True
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: app.ticks > 2)

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from captures import engine
+from captures import Tracked, engine
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from capture.flows import FlowTracker
 from tui.app import TcpwatchApp
 from widgets.status_bar import Status, StatusBar
 
@@ -100,7 +99,7 @@ def test_empty_live_table_says_it_is_waiting(snap_compare: Any) -> None:
     """A live capture that has seen nothing yet: the table says it is waiting for traffic."""
     from test_tui_small import _QuietLive
 
-    app = TcpwatchApp(_QuietLive(), FlowTracker())  # type: ignore[arg-type]
+    app = TcpwatchApp(_QuietLive(), Tracked())  # type: ignore[arg-type]
     app.drain.live = True
 
     async def run_before(pilot: Pilot[None]) -> None:

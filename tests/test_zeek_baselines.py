@@ -1,9 +1,13 @@
 """tcpwatch against Zeek's own test-suite baselines (`tests/data/zeek/`, see its README).
 
-Each capture goes through the real pipeline (`open_capture` -> `Decoder` -> `FlowTracker` ->
+Each capture goes through the real pipeline (the engine's `Tracker`: reader, decoder, tracker,
 `Flow.record()`) and every TCP connection in Zeek's conn.log must come out with the same
 `history`, `conn_state`, `orig_bytes` and `resp_bytes` (where the baseline has them). Zeek's
-`-C` (do not verify checksums) is mirrored by `ZeekState.VERIFY_CHECKSUMS`.
+`-C` (do not verify checksums) is mirrored by the tracker's `verify_checksums`.
+
+The tests that need Zeek's per-connection state itself (each endpoint's size and state, and
+`ZeekState` driven with Zeek's own connection identity) are Rust tests over the same baselines:
+capture/engine/tests/zeek_baselines.rs.
 
 Known, justified differences are tested as such at the end: Zeek ends a connection on its
 timers (an unanswered SYN after `tcp_attempt_delay`, 5 s; idleness after `tcp_inactivity_timeout`,
@@ -13,17 +17,12 @@ timers (an unanswered SYN after `tcp_attempt_delay`, 5 s; idleness after `tcp_in
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from capture import zeek
-from capture.decode import Decoder
-from capture.flows import FlowTracker
-from capture.pcapio import open_capture
-from capture.segment import addr_str
+from capture import _engine
 
 DATA = Path(__file__).parent / "data"
 BASE = DATA / "zeek"
@@ -46,16 +45,13 @@ CONN_LOGS = [
 COMPARED = ("history", "conn_state", "orig_bytes", "resp_bytes")
 
 
-def run_pipeline(capture: str, verify: bool, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """All flows of a capture, through the real reader, decoder and tracker."""
-    monkeypatch.setattr(zeek.ZeekState, "VERIFY_CHECKSUMS", verify)
-    decoder, tracker = Decoder(), FlowTracker()
-    for n, (ts, wire_len, data, linktype) in enumerate(open_capture(str(DATA / capture)), 1):
-        seg = decoder.decode(data, ts, wire_len, linktype, n)
-        if seg is not None:
-            tracker.ingest(seg)
+def run_pipeline(capture: str, verify: bool) -> list[Any]:
+    """All flows of a capture, through the engine's reader, decoder and tracker."""
+    tracker = _engine.Tracker(verify_checksums=verify)
+    counters = tracker.read_file(str(DATA / capture))
+    assert counters["error"] is None
     tracker.finish()
-    return tracker.all_flows()
+    return tracker.flows()
 
 
 def read_log(name: str) -> list[dict[str, str]]:
@@ -88,15 +84,13 @@ def _flows_by_key(flows: list[Any]) -> dict[tuple[str, int, str, int], list[dict
 
 
 @pytest.mark.parametrize(("capture", "log", "verify"), CONN_LOGS, ids=[c[1] for c in CONN_LOGS])
-def test_conn_log_matches_zeek(
-    capture: str, log: str, verify: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_conn_log_matches_zeek(capture: str, log: str, verify: bool) -> None:
     """Every TCP connection of the baseline: same 4-tuple orientation, history, state, sizes."""
     # GIVEN Zeek's conn.log for the capture
     rows = read_log(log)
     assert rows
     # WHEN the capture runs through tcpwatch
-    flows = _flows_by_key(run_pipeline(capture, verify, monkeypatch))
+    flows = _flows_by_key(run_pipeline(capture, verify))
     # THEN each connection is there, oriented as Zeek did, with Zeek's values
     for row in rows:
         recs = flows.get(_key(row))
@@ -116,48 +110,22 @@ RST_BEHAVIOR = [
 
 
 @pytest.mark.parametrize("line", range(4), ids=RST_BEHAVIOR)
-def test_conn_state_rst_behavior(line: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_conn_state_rst_behavior(line: int) -> None:
     """scripts.base.protocols.conn.conn_state-RST-behavior: `history, conn_state` per capture."""
     out = (BASE / "scripts.base.protocols.conn.conn_state-RST-behavior.out").read_text()
     expected = [ln for ln in out.splitlines() if not ln.startswith("###")][line]
-    (flow,) = run_pipeline(RST_BEHAVIOR[line], False, monkeypatch)
+    (flow,) = run_pipeline(RST_BEHAVIOR[line], False)
     assert f"{flow.history}, {flow.conn_state}" == expected
 
 
-def test_bad_checksum_syn(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_checksum_syn() -> None:
     """core.tcp.bad-checksum-syn: checksums verified, the lone SYN is bad: history C, OTH."""
     (row,) = read_log("core.tcp.bad-checksum-syn.conn.log")
-    (flow,) = run_pipeline("zeek_tcp_syn-bad.pcap", True, monkeypatch)
+    (flow,) = run_pipeline("zeek_tcp_syn-bad.pcap", True)
     assert (flow.history, flow.conn_state) == (row["history"], row["conn_state"]) == ("C", "OTH")
 
 
-_ENDPOINT = re.compile(r"\[size=(\d+), state=(\d+),")
-
-
-def _endpoints(name: str) -> list[tuple[int, str]]:
-    """(size, Zeek endpoint state name) of each `[size=..., state=...]` the test printed."""
-    text = (BASE / name).read_text()
-    return [(int(s), zeek.STATE_NAMES[int(st)]) for s, st in _ENDPOINT.findall(text)]
-
-
-@pytest.mark.parametrize(
-    ("capture", "baseline"),
-    [
-        ("zeek_tcp_fin_retransmission.pcap", "core.tcp.fin-retransmit.out"),
-        ("zeek_tcp_rst-inject-rae.pcap", "core.tcp.rst-after-syn.stdout"),
-    ],
-)
-def test_endpoint_sizes_and_states(
-    capture: str, baseline: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Tests that print c$orig and c$resp: Zeek's endpoint size and state on both sides."""
-    (flow,) = run_pipeline(capture, True, monkeypatch)
-    z = flow.zeek
-    got = [(z.orig_bytes, z.orig_state), (z.resp_bytes, z.resp_state)]
-    assert got == _endpoints(baseline)
-
-
-def test_half_duplex_attempt_timer_difference(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_half_duplex_attempt_timer_difference() -> None:
     """Documented difference: Zeek's attempt timer splits an unanswered connection in two.
 
     In ssh.client-side-half-duplex only the client is visible. Zeek gives up on a SYN nobody
@@ -168,9 +136,7 @@ def test_half_duplex_attempt_timer_difference(monkeypatch: pytest.MonkeyPatch) -
     must match exactly.
     """
     rows = read_log("scripts.base.protocols.ssh.half-duplex-client.conn.log")
-    flows = _flows_by_key(
-        run_pipeline("zeek_ssh_ssh.client-side-half-duplex.pcap", False, monkeypatch)
-    )
+    flows = _flows_by_key(run_pipeline("zeek_ssh_ssh.client-side-half-duplex.pcap", False))
     by_key: dict[tuple[str, int, str, int], list[dict[str, str]]] = {}
     for row in rows:
         by_key.setdefault(_key(row), []).append(row)
@@ -188,7 +154,7 @@ def test_half_duplex_attempt_timer_difference(monkeypatch: pytest.MonkeyPatch) -
     assert split == 5 and len(flows) == len(by_key)
 
 
-def test_inactivity_timeout_difference(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inactivity_timeout_difference() -> None:
     """Documented difference: Zeek's inactivity timeout splits retransmit-timeout in two.
 
     The data segment, its ACK, and the same segment again 300 s later: Zeek's
@@ -197,67 +163,7 @@ def test_inactivity_timeout_difference(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     rows = read_log("core.expire-all-timers.conn-all.log")
     assert [(r["history"], r["conn_state"]) for r in rows] == [("Da", "OTH"), ("D", "OTH")]
-    (flow,) = run_pipeline("zeek_tcp_retransmit-timeout.pcapng", False, monkeypatch)
+    (flow,) = run_pipeline("zeek_tcp_retransmit-timeout.pcapng", False)
     rec = flow.record()
     assert (rec["history"], rec["conn_state"], rec["orig_bytes"]) == ("DaT", "OTH", 18)
     assert rec["orig_bytes"] == int(rows[0]["orig_bytes"])
-
-
-def _zeek_connections(capture: str) -> list[dict[str, Any]]:
-    """Zeek's connection table over the real reader and decoder: one ZeekState per 4-tuple,
-    ended where Zeek ends it (`ended_before`, `is_reuse`), roles from `initial_flip` and the
-    flips `update` reports. What the tracker would do if it followed Zeek's identity rules."""
-    decoder = Decoder()
-    table: dict[frozenset[tuple[bytes, int]], list[Any]] = {}
-    conns: list[list[Any]] = []
-    for n, (ts, wire_len, data, linktype) in enumerate(open_capture(str(DATA / capture)), 1):
-        seg = decoder.decode(data, ts, wire_len, linktype, n)
-        if seg is None:
-            continue
-        key = frozenset(((seg.src, seg.sport), (seg.dst, seg.dport)))
-        conn = table.get(key)
-        if conn is not None and (conn[1].ended_before(seg.ts) or conn[1].is_reuse(seg)):
-            conn = None
-        if conn is None:
-            state = zeek.ZeekState(verify_checksums=False)
-            orig = (seg.src, seg.sport)
-            if zeek.initial_flip(seg):
-                state.flip()
-                orig = (seg.dst, seg.dport)
-            conn = table[key] = [orig, state, (seg.src, seg.sport), (seg.dst, seg.dport)]
-            conns.append(conn)
-        if conn[1].update((seg.src, seg.sport) == conn[0], seg):
-            conn[0] = conn[3] if conn[0] == conn[2] else conn[2]
-    out = []
-    for orig, state, a, b in conns:
-        resp = b if orig == a else a
-        out.append(
-            {
-                "id": (addr_str(orig[0]), orig[1], addr_str(resp[0]), resp[1]),
-                "history": state.history,
-                "conn_state": state.conn_state(),
-                "orig_bytes": str(state.orig_bytes),
-                "resp_bytes": str(state.resp_bytes),
-            }
-        )
-    return out
-
-
-@pytest.mark.parametrize(
-    ("capture", "log"),
-    [
-        (
-            "zeek_ssh_ssh.client-side-half-duplex.pcap",
-            "scripts.base.protocols.ssh.half-duplex-client.conn.log",
-        ),
-        ("zeek_tcp_retransmit-timeout.pcapng", "core.expire-all-timers.conn-all.log"),
-    ],
-)
-def test_zeek_connection_ends_reproduce_the_split_rows(capture: str, log: str) -> None:
-    """With Zeek's ends applied (ZeekState.ended_before/is_reuse) every row matches, in order."""
-    rows = read_log(log)
-    conns = _zeek_connections(capture)
-    assert [c["id"] for c in conns] == [_key(r) for r in rows]
-    for row, conn in zip(rows, conns, strict=True):
-        expected = {k: row[k] for k in COMPARED if k in row and row[k] != "-"}
-        assert {k: conn[k] for k in expected} == expected, _key(row)

@@ -128,7 +128,12 @@ class FlowScreen(Screen[None]):
 
     def refresh_flow(self) -> None:
         """Re-read the flow; rebuild the summary and the ladder if anything changed."""
-        if self.flow is None:
+        # The tracker's flows are snapshots (the engine's): take this flow's latest one; an
+        # evicted flow keeps the last one seen.
+        latest = self.tracker.flows.get(self.flow_id)
+        if latest is not None:
+            self.flow = latest
+        elif self.flow is None:
             self.flow = self._lookup()
         sig = self.signature()
         if sig == self._signature:
