@@ -52,24 +52,19 @@ def findings(path: Path) -> list[dict[str, object]]:
 def analyse_in_process(path: Path, repeat: int) -> tuple[int, float, list[float]]:
     """Track the capture here (as headless does, no kept frames), then time `analyse` alone."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from capture.decode import Decoder  # noqa: PLC0415
-    from capture.flows import FlowTracker  # noqa: PLC0415
     from capture.insights import analyse  # noqa: PLC0415
-    from capture.pcapio import open_capture  # noqa: PLC0415
-    from capture.sources import decoded  # noqa: PLC0415
+    from capture.native import load  # noqa: PLC0415
 
-    tracker = FlowTracker(frames_per_flow=0)
-    reader = open_capture(str(path))
+    tracker = load().Tracker(frames_per_flow=0, max_flows=1_000_000)
     t0 = time.perf_counter()
-    for seg in decoded(reader, Decoder()):
-        tracker.ingest(seg)
+    tracker.read_file(str(path))
     tracker.finish()
+    flows = tracker.flows()
     ingest = time.perf_counter() - t0
-    reader.close()
     runs = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        analyse(tracker.all_flows())
+        analyse(flows)
         runs.append(time.perf_counter() - t0)
     return len(tracker.flows), ingest, runs
 

@@ -16,7 +16,6 @@ Needs root (packet sockets) and tcpdump. Prints one Markdown table row per stage
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -26,7 +25,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,31 +83,6 @@ def _stream(port: int, seconds: float, rate: float) -> None:
     print(json.dumps({"stream_sends": sent}))
 
 
-def _source(expr: str) -> None:
-    """Capture with LiveSource and discard the segments; totals like the CLI's on SIGINT."""
-    sys.path.insert(0, str(REPO))
-    from capture.live import LiveSource
-
-    src = LiveSource("lo", expr, drop_privileges=False)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    src.start()
-    n = 0
-    while not stop.is_set():
-        got = src.poll(4096)
-        n += len(got)
-        if not got:
-            stop.wait(0.05)
-    src.stop()
-    n += len(src.poll(1 << 30))
-    st = src.stats()
-    print(
-        f"tcpwatch: {st.frames} frames, {n} polled, "
-        f"{st.kernel_drops} kernel drops, {st.queue_drops} queue drops, 0 flows",
-        file=sys.stderr,
-    )
-
-
 def _inject(port: int, seconds: float, rate: float, count: int = 1 << 62) -> None:
     """Synthetic TCP frames sent raw on lo, paced: 1,000 flows of 100-byte segments.
 
@@ -146,116 +119,7 @@ def _ip_checksum(header: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def capacity(frames: int, track: bool, fill_seconds: float = 8.0) -> dict[str, float]:
-    """How fast the capture path empties a full ring: its ceiling, whatever the generator does.
-
-    The ring is filled while this process holds the GIL (the sniffer cannot run), by the
-    injector in another process; then the clock runs until every frame has been polled (and,
-    with `track`, ingested by a FlowTracker on this thread, as the headless runner does).
-    """
-    sys.path.insert(0, str(REPO))
-    from capture.flows import FlowTracker
-    from capture.live import LiveSource
-
-    port = 46999
-    src = LiveSource("lo", f"port {port}", buffer_kib=131072, drop_privileges=False)
-    tracker = FlowTracker(max_flows=250_000, frames_per_flow=0)
-    src.start()
-    rate, seconds = 10_000_000.0, fill_seconds  # as fast as it goes, `frames` at most
-    gen = subprocess.Popen(
-        [sys.executable, __file__, "--worker", "inject", str(port), str(seconds), str(rate),
-         str(frames)], stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    # Hold the GIL without a system call (one would let the sniffer in) while the ring fills.
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(100.0)
-    end = time.perf_counter() + fill_seconds
-    while time.perf_counter() < end:
-        pass
-    sys.setswitchinterval(old)
-    t0, c0 = time.perf_counter(), time.process_time()
-    injected = int(json.loads(gen.communicate(timeout=60)[0])["injected"])
-    got = 0
-    while got < injected and time.perf_counter() - t0 < 60:
-        batch = src.poll(4096)
-        got += len(batch)
-        if track:
-            for seg in batch:
-                tracker.ingest(seg)
-        if not batch:
-            time.sleep(0.001)
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    src.stop()
-    st = src.stats()
-    return {
-        "injected": injected,
-        "frames": got,
-        "kernel_drops": st.kernel_drops,
-        "seconds": round(dt, 3),
-        "pps": round(got / dt),
-        "cpu_us_per_pkt": round(cpu / max(got, 1) * 1e6, 2),
-    }
-
-
 READ_PATHS = ("recv_into", "recvmsg_into+SO_TIMESTAMPNS", "tpacket_v3 ring")
-
-
-def _reader(how: str, port: int) -> tuple[Callable[[list[object]], None], Callable[[], None]]:
-    """A read function (appends what it got) and a close function for one way to read lo."""
-    if how.startswith("tpacket"):
-        sys.path.insert(0, str(REPO))
-        from capture import bpf
-        from capture.ring import PacketRing
-
-        ring = PacketRing("lo", bpf.compile_bpf(bpf.capture_filter(f"port {port}")), False, 32768)
-        return (lambda out: ring.read(0.2, out)), ring.close
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-    sock.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE: 32 MiB
-    sock.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
-    sock.bind(("lo", 0))
-    sock.settimeout(0.2)
-    buf = memoryview(bytearray(262144))
-    if how.startswith("recvmsg"):
-        sock.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS
-
-        def read_msg(out: list[object]) -> None:
-            n, anc, _flags, _addr = sock.recvmsg_into([buf], 64)
-            out.append((anc[0][2] if anc else b"", n, bytes(buf[:n])))
-
-        return read_msg, sock.close
-
-    def read(out: list[object]) -> None:
-        n = sock.recv_into(buf)
-        out.append((time.time(), n, bytes(buf[:n])))
-
-    return read, sock.close
-
-
-def read_paths(sends: int = 300_000) -> None:
-    """CPU per packet of three ways to read lo (no filter but the port), same paced load."""
-    for n, how in enumerate(READ_PATHS):
-        port = 46100 + n
-        server = subprocess.Popen([sys.executable, __file__, "--worker", "server", str(port)])
-        time.sleep(0.3)
-        read, close = _reader(how, port)
-        load = subprocess.Popen(
-            [sys.executable, __file__, "--worker", "stream", str(port), "2.0", str(sends / 2)],
-            stdout=subprocess.DEVNULL,
-        )
-        count, cpu0 = 0, time.thread_time()
-        out: list[object] = []
-        while True:
-            out.clear()
-            with contextlib.suppress(TimeoutError):
-                read(out)
-            count += len(out)
-            if not out and load.poll() is not None:
-                break
-        cpu = time.thread_time() - cpu0
-        close()
-        server.kill()
-        server.wait()
-        print(f"| {how} | {count} | {cpu / max(count, 1) * 1e6:.2f} |", flush=True)
 
 
 def _proc_cpu(pid: int) -> float:
@@ -290,7 +154,7 @@ def _load(
 
 
 def stage(
-    target_pps: float, seconds: float, pin: bool, short_procs: int, mode: str, inject: bool
+    target_pps: float, seconds: float, pin: bool, short_procs: int, inject: bool
 ) -> dict[str, float]:
     """One run: start both captures, apply the load, stop both, read their counters."""
     port = 47000 + int(target_pps) % 1000
@@ -300,8 +164,6 @@ def stage(
     server = subprocess.Popen([*cpu0, *me, "--worker", "server", str(port)])
     expr = f"port {port}"
     cmd = ["-m", "tui.cli", "-i", "lo", "-f", expr, "--export", "jsonl", "-o", "/dev/null"]
-    if mode == "source":  # the capture path alone: LiveSource polled and discarded
-        cmd = [__file__, "--worker", "source", expr]
     tw = subprocess.Popen(
         [*cpu1, sys.executable, *cmd], cwd=REPO, stderr=subprocess.PIPE, text=True
     )
@@ -373,29 +235,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--short-procs", type=int, default=1)
     ap.add_argument("--pin", action="store_true", help="tcpwatch on CPU 1, everything else on 0")
-    ap.add_argument("--read-paths", action="store_true", help="instead: compare ways to read lo")
-    ap.add_argument(
-        "--capacity",
-        type=int,
-        metavar="FRAMES",
-        help="instead: fill the ring with FRAMES while the sniffer is held, time the drain",
-    )
     ap.add_argument(
         "--inject", action="store_true", help="load: synthetic frames sent raw on lo instead"
-    )
-    ap.add_argument(
-        "--mode",
-        choices=("cli", "source"),
-        default="cli",
-        help="cli: tcpwatch --export (decode + track); source: LiveSource polled, no tracking",
     )
     args = ap.parse_args()
     if args.worker:
         kind, *rest = args.worker
         if kind == "server":
             _server(int(rest[0]))
-        elif kind == "source":
-            _source(rest[0])
         elif kind == "inject":
             _inject(int(rest[0]), float(rest[1]), float(rest[2]), *map(int, rest[3:]))
         elif kind == "short":
@@ -403,21 +250,12 @@ def main() -> None:
         else:
             _stream(int(rest[0]), float(rest[1]), float(rest[2]))
         return
-    if args.read_paths:
-        print("| read path | packets | CPU µs / packet |\n|---|---|---|")
-        read_paths()
-        return
-    if args.capacity:
-        for track in (False, True):
-            row = capacity(args.capacity, track)
-            print(json.dumps({"tracking": track, **row}), flush=True)
-        return
     cols = ("target_pps", "seconds", "tcpdump_pkts", "tcpdump_drops", "tcpwatch_frames",
             "tcpwatch_pps", "kernel_drops", "queue_drops", "flows", "cpu_us_per_pkt")  # fmt: skip
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for target in (float(x) for x in args.stages.split(",")):
-        row = stage(target, args.seconds, args.pin, args.short_procs, args.mode, args.inject)
+        row = stage(target, args.seconds, args.pin, args.short_procs, args.inject)
         print("| " + " | ".join(str(row[c]) for c in cols) + " |", flush=True)
 
 

@@ -2,7 +2,7 @@
 
 The engine reads, decodes and tracks on its own thread (`capture._engine.Session`); this object
 is both the App's source and its tracker: `flows` holds a read-only snapshot of every tracked
-flow (`capture._engine.Flow`, with the attributes `capture.flow.Flow` has), refreshed by `step`
+flow (`capture._engine.Flow`, attributes as ARCHITECTURE.md lists them), refreshed by `step`
 for the flows that changed since the last step. Nothing here is done per packet: a step costs
 one snapshot per changed flow.
 """

@@ -47,7 +47,8 @@ _TCPDUMP_LETTERS: tuple[tuple[int, str], ...] = (
 
 
 class Segment:
-    """One decoded TCP segment. Attributes are filled by `capture.decode.Decoder`."""
+    """One decoded TCP segment, as Python code builds one (tests): the engine's kept segments
+    (`capture._engine.Segment`) have the same attributes."""
 
     __slots__ = (
         "frame_no",

@@ -140,7 +140,6 @@ _HEADLESS_BEFORE_DROP = (
 )
 """What a headless run imports late: `--insights` analyses at the end."""
 _LOADED_BEFORE_DROP = (
-    "capture.flows",
     "capture.dissect",
     "capture.insights_rules",
     "capture.insights_listen",
@@ -165,11 +164,9 @@ _LOADED_BEFORE_DROP = (
 
 
 def _run_app(source: Source, args: argparse.Namespace, expression: str, request: Any) -> None:
-    from capture.flows import FlowTracker
     from tui.app import TcpwatchApp
 
-    # A capture file's flows are tracked by the engine that reads it; live ones still here.
-    tracker = source if isinstance(source, EngineSource) else FlowTracker(max_flows=args.max_flows)
+    tracker = source  # the engine that reads the capture (or the interface) tracks its flows
     app = TcpwatchApp(
         source,
         tracker,

@@ -13,7 +13,7 @@ from typing import Any
 from capture.segment import endpoint
 from widgets.units import short_duration
 
-Flow = Any  # capture.flows.Flow: read through its documented attributes only
+Flow = Any  # capture._engine.Flow: read through its documented attributes only
 
 CATEGORIES: tuple[str, ...] = (
     "handshaking",
