@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 from capture.sources import SourceStats
 from tui.errors import say
-from tui.run import load_before_drop
+from tui.run import live_source, load_before_drop
 
 INSIGHT_FRAMES = 1
 POLL_WAIT = 0.05
@@ -48,7 +48,7 @@ def run_headless(args: argparse.Namespace, expression: str) -> int:
 def _run_live(args: argparse.Namespace, stop: _Stop, expression: str) -> int:
     """A live capture headless: the engine's sniffer thread tracks and writes the lines and
     records as it goes; this loop hands them on until the capture ends or a signal comes."""
-    from capture.live import LiveError, LiveSource
+    from capture.live import LiveError
 
     load_before_drop(args, ui=False)  # the live start may drop root
     outputs = {
@@ -58,17 +58,8 @@ def _run_live(args: argparse.Namespace, stop: _Stop, expression: str) -> int:
         "display_filter": expression,
     }
     try:
-        source = LiveSource(
-            iface=args.interface,
-            bpf=args.filter,
-            buffer_kib=args.buffer,
-            write_path=args.write,
-            count=args.count,
-            duration=args.duration,
-            drop_privileges=not args.no_drop_privileges,
-            max_flows=args.max_flows,
-            outputs=outputs,
-            keep_frames=INSIGHT_FRAMES if args.insights else 0,
+        source = live_source(
+            args, outputs=outputs, keep_frames=INSIGHT_FRAMES if args.insights else 0
         )
         source.start()
     except LiveError as exc:

@@ -28,21 +28,30 @@ def make_source(args: argparse.Namespace) -> Source:
             return EngineSource(args.read, speed=args.replay, max_flows=args.max_flows)
     except CaptureError as exc:
         raise SourceError(str(exc)) from None
-    from capture.live import LiveError, LiveSource
+    from capture.live import LiveError
 
     try:
-        return LiveSource(
-            iface=args.interface,
-            bpf=args.filter,
-            buffer_kib=args.buffer,
-            write_path=args.write,
-            count=args.count,
-            duration=args.duration,
-            drop_privileges=not args.no_drop_privileges,
-            max_flows=args.max_flows,
-        )
+        return live_source(args)
     except LiveError as exc:
         raise SourceError(str(exc)) from None
+
+
+def live_source(args: argparse.Namespace, **headless: Any) -> Any:
+    """The `LiveSource` the arguments ask for (not started); `headless` are its `outputs` and
+    `keep_frames` for a headless run. Raises `LiveError` with one line."""
+    from capture.live import LiveSource
+
+    return LiveSource(
+        iface=args.interface,
+        bpf=args.filter,
+        buffer_kib=args.buffer,
+        write_path=args.write,
+        count=args.count,
+        duration=args.duration,
+        drop_privileges=not args.no_drop_privileges,
+        max_flows=args.max_flows,
+        **headless,
+    )
 
 
 DEFAULT_LINGER = 10.0
