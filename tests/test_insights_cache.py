@@ -7,7 +7,7 @@ import pytest
 from captures import read_segments, tracked, tracker_over
 
 from capture.insights import analyse
-from capture.insights_flows import FactsCache
+from capture.insights.facts import FactsCache
 
 CAPTURES = [
     "chrissanders_synscan.pcapng",

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from capture.insights_listen import parse_proc_net_tcp, read_listen_queues
+from capture.insights.listen import parse_proc_net_tcp, read_listen_queues
 
 LOCALHOST = bytes([127, 0, 0, 1])
 

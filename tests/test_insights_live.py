@@ -17,7 +17,7 @@ import pytest
 from live_traffic import free_port, needs_root
 
 from capture.insights import Finding, analyse
-from capture.insights_listen import read_listen_queues
+from capture.insights.listen import read_listen_queues
 from capture.live import LiveSource
 
 pytestmark = [pytest.mark.live, needs_root]

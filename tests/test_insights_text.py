@@ -10,7 +10,7 @@ import pytest
 from captures import track
 
 from capture.insights import analyse
-from capture.insights_text import count, describe_retry_gaps
+from capture.insights.text import count, describe_retry_gaps
 from tui.insights_screen import summary
 from widgets.insights_list import evidence_line
 

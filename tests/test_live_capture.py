@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from captures import pcap_records
@@ -31,6 +33,21 @@ from capture.segment import SYN, Segment
 pytestmark = [pytest.mark.live, needs_root]
 
 
+@pytest.fixture
+def tcpdumps() -> Iterator[Callable[..., Tcpdump]]:
+    """`Tcpdump(...)` for the test; whatever it started is stopped at the end, failed or not."""
+    started: list[Tcpdump] = []
+
+    def start(*args: Any, **kwargs: Any) -> Tcpdump:
+        started.append(Tcpdump(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for dump in started:
+        if dump.proc.poll() is None:
+            dump.stop()
+
+
 def _key(s: Segment) -> tuple[object, ...]:
     return (s.src, s.sport, s.dst, s.dport, s.seq, s.ack, s.flags, s.payload_len)
 
@@ -47,7 +64,9 @@ def _run_traffic(host: str, port: int, marker: RstMarker) -> int:
 @needs_tcpdump
 @pytest.mark.parametrize("iface", ["lo", "any"])
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
-def test_loopback_frames_counted_once_like_tcpdump(tmp_path, iface: str, host: str) -> None:
+def test_loopback_frames_counted_once_like_tcpdump(
+    tmp_path, tcpdumps, iface: str, host: str
+) -> None:
     """Each loopback packet is captured once: exactly the frames tcpdump writes.
 
     Order is not compared: on `any`, two packets crossing at the same moment can reach two packet
@@ -61,7 +80,7 @@ def test_loopback_frames_counted_once_like_tcpdump(tmp_path, iface: str, host: s
         src = LiveSource(iface, expr, write_path=ours_path, drop_privileges=False)
         src.start()
         col = Collector(src, ours_path)
-        dump = Tcpdump(iface, f"tcp and ({expr})", str(tmp_path / "ref.pcap"))
+        dump = tcpdumps(iface, f"tcp and ({expr})", str(tmp_path / "ref.pcap"))
         # WHEN connections come and go
         conns = _run_traffic(host, port, marker)
         assert wait_until(lambda: col.saw_rst_to(marker.port), 10)
@@ -190,7 +209,7 @@ print("done", flush=True)
 
 
 @needs_tcpdump
-def test_kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw(tmp_path) -> None:
+def test_kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw(tmp_path, tcpdumps) -> None:
     """With a tiny ring under a 32 MiB flood, frames + kernel drops = what tcpdump captured
     (the engine's sniffer does not wait for Python, so it may drop nothing: the sum holds)."""
     flood = subprocess.Popen(
@@ -207,7 +226,7 @@ def test_kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw(tmp_path) -> No
     )
     src.start()
     # tcpdump gets a ring larger than the whole flood, so it drops nothing.
-    dump = Tcpdump("lo", f"tcp port {port}", str(tmp_path / "ref.pcap"), buffer_kib=196608)
+    dump = tcpdumps("lo", f"tcp port {port}", str(tmp_path / "ref.pcap"), buffer_kib=196608)
     # WHEN 32 MiB cross loopback
     flood.stdin.write("go\n")
     flood.stdin.flush()

@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from capture.insights_text import count
+from capture.insights.text import count
 from tui.event_history import Event, EventHistory
 from widgets.event_feed import EventFeed
 from widgets.text import safe_text

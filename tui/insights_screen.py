@@ -22,9 +22,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from capture.insights import Finding, analyse_facts, facts_of, flow_filter
-from capture.insights_flows import FactsCache
-from capture.insights_listen import read_listen_queues
-from capture.insights_text import count
+from capture.insights.facts import FactsCache
+from capture.insights.listen import read_listen_queues
+from capture.insights.text import count
 from capture.safetext import escape_untrusted
 from widgets.insights_list import InsightsList
 

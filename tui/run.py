@@ -143,15 +143,15 @@ def load_before_drop(args: argparse.Namespace, ui: bool = True) -> None:
 
 _HEADLESS_BEFORE_DROP = (
     "capture.insights",
-    "capture.insights_rules",
-    "capture.insights_listen",
+    "capture.insights.rules",
+    "capture.insights.listen",
     "encodings.ascii",  # the sysctls are read as ASCII (capture.procs), after the drop
 )
 """What a headless run imports late: `--insights` analyses at the end."""
 _LOADED_BEFORE_DROP = (
     "capture.dissect",
-    "capture.insights_rules",
-    "capture.insights_listen",
+    "capture.insights.rules",
+    "capture.insights.listen",
     "scapy.config",
     "scapy.packet",
     "scapy.utils",

@@ -15,7 +15,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from capture.insights import Finding
-from capture.insights_text import count
+from capture.insights.text import count
 from widgets.text import safe_text
 
 SEVERITY_LABELS = {"alert": " ALERT ", "warning": " WARN  ", "info": " info  "}

@@ -10,9 +10,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from statistics import median
 
-from capture.insights import Finding, Thresholds, make_finding, service
-from capture.insights_flows import DATA, OPENED, FlowFacts
-from capture.insights_text import count, were
+from capture.insights.facts import DATA, OPENED, FlowFacts
+from capture.insights.model import Finding, Thresholds, make_finding, service
+from capture.insights.text import count, were
 
 _WHO = {"orig": "client", "resp": "server"}
 _ILLEGAL_WHY = {

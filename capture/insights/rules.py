@@ -10,10 +10,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from statistics import median
 
-from capture import insights_anomalies as anomalies
-from capture.insights import Finding, ListenQueues, Thresholds, make_finding, service
-from capture.insights_flows import DATA, HALF_OPEN, ODD, OPENED, OTHER, REFUSED, SILENT, FlowFacts
-from capture.insights_text import count, describe_retry_gaps, were
+from capture.insights import anomalies
+from capture.insights.facts import DATA, HALF_OPEN, ODD, OPENED, OTHER, REFUSED, SILENT, FlowFacts
+from capture.insights.model import Finding, ListenQueues, Thresholds, make_finding, service
+from capture.insights.text import count, describe_retry_gaps, were
 from capture.segment import addr_str
 
 _PROBES = frozenset({REFUSED, SILENT, HALF_OPEN, OPENED, ODD})
