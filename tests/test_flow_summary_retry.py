@@ -6,7 +6,7 @@ from pathlib import Path
 
 from captures import track
 
-from capture.procs import retry_schedule
+from capture.live.procs import retry_schedule
 from widgets.flow_summary import retry_line, summary_lines
 
 DATA = Path(__file__).parent / "data"

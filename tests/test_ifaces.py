@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from capture import ifaces
+from capture.live import ifaces
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,7 @@ def test_hardware_types() -> None:
 
 
 def _default_in(ns: str) -> str:
-    code = "from capture.ifaces import default_interface as d; print(d())"
+    code = "from capture.live.ifaces import default_interface as d; print(d())"
     out = subprocess.run(
         ["ip", "netns", "exec", ns, sys.executable, "-c", code],
         cwd=REPO, capture_output=True, text=True, timeout=30, check=True,

@@ -158,7 +158,7 @@ def test_root_is_dropped_to_the_sudo_user_after_the_socket_opens(shared_dir, kee
     assert [r["resp_p"] for r in records] == [port]
     assert records[0]["conn_state"] == "SF"
     # The echo server is this (root) test process: after the drop to nobody its socket's owner
-    # is still known, through the root helper (capture/sockettable.py).
+    # is still known, through the root helper (capture/live/sockettable.py).
     assert records[0]["pid_resp"] == os.getpid(), records[0]
 
 

@@ -225,7 +225,7 @@ def test_each_ending_is_recognised(run: Run, scenario: str, host: str) -> None:
 def test_full_backlog_syn_retries_follow_the_kernel_schedule(run: Run) -> None:
     """A full accept queue drops the SYN; its retries come when `retry_schedule` says (1 s apart
     with linear timeouts), until the TCP_SYNCNT time budget runs out."""
-    from capture.procs import retry_schedule
+    from capture.live.procs import retry_schedule
 
     schedule = retry_schedule(syn_retries=1)
     gaps = [b - a for a, b in pairwise([0.0, *schedule.retry_offsets()])]

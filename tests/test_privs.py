@@ -11,7 +11,7 @@ import pwd
 
 import pytest
 
-from capture.privs import sudo_user
+from capture.live.privs import sudo_user
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sudo_user only answers as root")
 

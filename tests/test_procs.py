@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from capture.procs import ProcessMapper, addr_bytes, retry_schedule
+from capture.live.procs import ProcessMapper, addr_bytes, retry_schedule
 
 LO4 = bytes([127, 0, 0, 1])
 LO6 = bytes(15) + b"\x01"

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from capture.sockettable import RootSocketTable
+from capture.live.sockettable import RootSocketTable
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the helper's point is root")
 

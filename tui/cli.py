@@ -273,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(str(exc))
         return EXIT_USAGE
     if args.list_interfaces:
-        from capture.ifaces import list_interfaces
+        from capture.live.ifaces import list_interfaces
 
         print("\n".join(list_interfaces()))
         return 0

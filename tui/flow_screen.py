@@ -25,8 +25,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from capture.dissect import dissect_segment
+from capture.live.procs import RetrySchedule, retry_schedule
 from capture.pcapio import CaptureError, PcapWriter
-from capture.procs import RetrySchedule, retry_schedule
 from capture.safetext import escape_untrusted
 from capture.segment import Segment, endpoint
 from widgets.flow_summary import summary_lines

@@ -124,7 +124,7 @@ def load_before_drop(args: argparse.Namespace, ui: bool = True) -> None:
     fail to import. Everything the App, its screens and the frame inspector need is loaded first
     (the list: the modules a Pilot walk through every screen imported after start-up).
     """
-    from capture import privs
+    from capture.live import privs
 
     if args.no_drop_privileges or privs.sudo_user() is None:
         return
@@ -145,7 +145,7 @@ _HEADLESS_BEFORE_DROP = (
     "capture.insights",
     "capture.insights.rules",
     "capture.insights.listen",
-    "encodings.ascii",  # the sysctls are read as ASCII (capture.procs), after the drop
+    "encodings.ascii",  # the sysctls are read as ASCII (capture.live.procs), after the drop
 )
 """What a headless run imports late: `--insights` analyses at the end."""
 _LOADED_BEFORE_DROP = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from capture.procs import RetrySchedule
+from capture.live.procs import RetrySchedule
 from capture.segment import ACK, FIN, RST, SYN
 from widgets.units import duration
 

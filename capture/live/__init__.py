@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from capture import privs
 from capture.engine_source import FRAMES_PER_FLOW, EngineSource, EngineStep
+from capture.live import privs
+from capture.live.procs import ProcessMapper
+from capture.live.sockettable import RootSocketTable
 from capture.native import load
-from capture.procs import ProcessMapper
-from capture.sockettable import RootSocketTable
 from capture.sources import SourceStats
 
 DEFAULT_BUFFER_KIB = 32768
@@ -129,7 +129,7 @@ class LiveSource(EngineSource):
 
     def _keep_socket_owners(self) -> None:
         """About to drop root under sudo: a root helper keeps reading every socket's owner
-        (`capture.sockettable`); without it, other users' processes would be unknown."""
+        (`capture.live.sockettable`); without it, other users' processes would be unknown."""
         if self.procs is None or privs.sudo_user() is None:
             return
         try:

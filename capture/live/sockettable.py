@@ -8,7 +8,7 @@ per request, and answers each with the socket table as one JSON line: local and 
 endpoints, state and pid of every TCP socket. It never sees a packet, never runs anything, and
 ends when its standard input closes (tcpwatch exiting, however it exits).
 
-    python -m capture.sockettable        (as root; one request per byte on stdin)
+    python -m capture.live.sockettable        (as root; one request per byte on stdin)
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class RootSocketTable:
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "capture.sockettable"],
+            [sys.executable, "-m", "capture.live.sockettable"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
