@@ -358,7 +358,8 @@ async def test_w_saves_every_frame_of_a_flow_read_from_a_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A capture read whole keeps every frame of its flows (within the engine's budgets): `w`
-    on espn flow 9 saves its 199 frames, and says so (issue 12 #2: it saved 67)."""
+    on espn flow 9 saves its 199 frames, says so, and never overwrites an earlier save (issue
+    12 #2: it saved 67)."""
     monkeypatch.chdir(tmp_path)
     app = file_app(DATA / "chrissanders_http_espn_fail.pcapng", linger=1e9)
     async with app.run_test(size=(160, 40)) as pilot:
@@ -368,8 +369,12 @@ async def test_w_saves_every_frame_of_a_flow_read_from_a_file(
         await wait_until(pilot, lambda: app.screen.flow is not None)  # type: ignore[attr-defined]
         await pilot.press("w")
         await wait_until(pilot, lambda: (tmp_path / "tcpwatch-flow-9.pcap").exists())
+        # AND a second `w` keeps the first file, writing the next name, and says which
+        await pilot.press("w")
+        await wait_until(pilot, lambda: (tmp_path / "tcpwatch-flow-9-2.pcap").exists())
         await pilot.pause()
         notes = [str(n.message) for n in app._notifications]
-    saved = pcap_records(tmp_path / "tcpwatch-flow-9.pcap")
-    assert len(saved) == 199
+    for name in ("tcpwatch-flow-9.pcap", "tcpwatch-flow-9-2.pcap"):
+        assert len(pcap_records(tmp_path / name)) == 199
     assert any(n.startswith("199 of 199 frames saved to ") for n in notes), notes
+    assert any(n.endswith("tcpwatch-flow-9-2.pcap") for n in notes), notes

@@ -230,7 +230,7 @@ class FlowScreen(Screen[None]):
     def save_pcap(self) -> tuple[Path, int, int]:
         """Write the kept frames; returns (path, frames written, frames of other link types)."""
         frames = self.flow.frames() if self.flow is not None else []
-        path = (self.save_dir or Path.cwd()) / f"tcpwatch-flow-{self.flow_id}.pcap"
+        path = _free_name(self.save_dir or Path.cwd(), f"tcpwatch-flow-{self.flow_id}")
         linktype = frames[0].linktype if frames else 1
         writer = PcapWriter(str(path), linktype)
         written = 0
@@ -242,3 +242,14 @@ class FlowScreen(Screen[None]):
         finally:
             writer.close()
         return path, written, len(frames) - written
+
+
+def _free_name(directory: Path, stem: str) -> Path:
+    """`stem.pcap` in `directory`, or `stem-2.pcap`, `stem-3.pcap` ... if taken: `w` never
+    overwrites an earlier save (the notice names the file it wrote)."""
+    path = directory / f"{stem}.pcap"
+    n = 1
+    while path.exists():
+        n += 1
+        path = directory / f"{stem}-{n}.pcap"
+    return path
