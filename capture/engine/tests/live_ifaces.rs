@@ -31,7 +31,7 @@ fn python_says(code: &str) -> Option<String> {
 
 #[test]
 fn dash_d_lines_equal_ifaces_py() {
-    let code = "from capture import ifaces; print('\\n'.join(ifaces.list_interfaces()))";
+    let code = "from capture.live import ifaces; print('\\n'.join(ifaces.list_interfaces()))";
     let Some(want) = python_says(code) else {
         return;
     };
@@ -40,7 +40,7 @@ fn dash_d_lines_equal_ifaces_py() {
 
 #[test]
 fn default_interface_equals_ifaces_py() {
-    let code = "from capture import ifaces; print(ifaces.default_interface())";
+    let code = "from capture.live import ifaces; print(ifaces.default_interface())";
     let Some(want) = python_says(code) else {
         return;
     };
