@@ -15,8 +15,6 @@ from capture.filterexpr import (
     STATES,
     FilterError,
     compile_filter,
-    state_name,
-    tokenize,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -200,23 +198,8 @@ def test_errors_name_the_column(expression, column, fragment):
     assert fragment in message, message
 
 
-def test_tokens_keep_their_positions():
-    """Operators split words even without spaces; positions are 0-based offsets."""
-    toks = tokenize("irtt>10ms&&!(port 80||host ::1)")
-    assert [(t.text, t.pos) for t in toks] == [
-        ("irtt", 0), (">", 4), ("10ms", 5), ("&&", 9), ("!", 11), ("(", 12), ("port", 13),
-        ("80", 18), ("||", 20), ("host", 22), ("::1", 27), (")", 30),
-    ]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("text", "name"),
-    [("established", "ESTABLISHED"), ("syn-sent", "SYN_SENT"), ("Time_Wait", "TIME_WAIT"),
-     ("syn_rcvd", "SYN_RECEIVED"), ("fin-wait-1", "FIN_WAIT_1")],
-)  # fmt: skip
-def test_state_names_normalise(text, name):
-    """State names are accepted in any case, with `-` or `_`, and the common short forms."""
-    assert state_name(text) == name
+# Token positions and state-name spellings are the engine's: `capture/engine/src/filter/tests.rs`
+# (`tokens_keep_their_positions`, `state_names_normalise`) checks them.
 
 
 def test_every_flag_name_compiles():

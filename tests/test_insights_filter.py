@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from functools import cache
+from typing import Any
 
 import pytest
+from captures import tracked
 
 from capture.filterexpr import FilterError, compile_filter
 from capture.insights import flow_filter
 
 
-def flows(*ids: int) -> list[SimpleNamespace]:
-    return [SimpleNamespace(id=i) for i in ids]
+@cache
+def _scan() -> dict[int, Any]:
+    """The flows of a SYN scan (2002 of them, ids from 1): real engine flows to select."""
+    return tracked("chrissanders_synscan.pcapng", frames_per_flow=0).flows
+
+
+def flows(*ids: int) -> list[Any]:
+    return [_scan()[i] for i in ids]
 
 
 def test_id_lists_and_ranges_select_exactly_those_flows() -> None:

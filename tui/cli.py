@@ -258,13 +258,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     check_arguments(parser, args)
     from capture.filterexpr import FilterError, compile_filter
+    from capture.native import EngineUnavailable
 
     expression = selection_expression(args)
     try:
-        compile_filter(expression)
+        compile_filter(expression)  # the language is the engine's
     except FilterError as exc:
         say(f"bad display filter {expression!r}: {exc}")
         return EXIT_USAGE
+    except EngineUnavailable as exc:
+        say(str(exc))
+        return 1
     from capture.insights import thresholds_from
 
     try:
@@ -277,8 +281,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print("\n".join(list_interfaces()))
         return 0
-    from capture.native import EngineUnavailable
-
     try:
         return _run_mode(args, expression)
     except EngineUnavailable as exc:

@@ -55,6 +55,11 @@ impl fmt::Display for FilterError {
 
 impl std::error::Error for FilterError {}
 
+/// Every term keyword of the language (`port`, `host`, ... ), sorted.
+pub fn keywords() -> Vec<&'static str> {
+    terms::TERMS.split(", ").collect()
+}
+
 /// A compiled filter expression: says whether a flow matches.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Filter {

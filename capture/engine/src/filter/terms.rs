@@ -36,7 +36,8 @@ impl Cmp {
 }
 
 /// The terms by keyword, sorted as Python's `sorted(_PRIMITIVES)` lists them in errors.
-const TERMS: &str = "bytes, conn, duration, flag, flags, host, id, irtt, net, pkts, port, proc, \
+pub(crate) const TERMS: &str =
+    "bytes, conn, duration, flag, flags, host, id, irtt, net, pkts, port, proc, \
                      retrans, retries, state, vlan";
 
 /// The RFC 9293 states by the names `state` takes (Python: `STATES`).

@@ -9,6 +9,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyOSError};
 use pyo3::prelude::*;
 
+mod filter;
 mod run;
 mod session;
 mod tracker;
@@ -60,6 +61,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run::run_file, m)?)?;
     m.add_function(wrap_pyfunction!(session::check_live, m)?)?;
     m.add_class::<tracker::PyTracker>()?;
+    m.add_class::<filter::PyFilter>()?;
+    m.add_function(wrap_pyfunction!(filter::filter_keywords, m)?)?;
     m.add_class::<session::PySession>()?;
     m.add_class::<views::PyFlow>()?;
     m.add_class::<views::PySide>()?;

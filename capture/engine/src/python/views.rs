@@ -361,6 +361,11 @@ impl PyFlow {
     pub fn new(flow: Flow) -> PyFlow {
         PyFlow { flow }
     }
+
+    /// The engine's flow behind the view.
+    pub fn inner(&self) -> &Flow {
+        &self.flow
+    }
 }
 
 #[pymethods]
