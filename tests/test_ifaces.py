@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from capture.live import ifaces
+from capture.native import load
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def test_list_interfaces_shows_each_with_state_and_addresses() -> None:
     """One numbered line per kernel interface, loopback with its addresses, then `any`."""
-    lines = ifaces.list_interfaces()
+    lines = load().interface_lines()
     names = [name for _, name in sorted(socket.if_nameindex())]
     assert len(lines) == len(names) + 1
     lo = next(line for line in lines if line.split()[1] == "lo")
@@ -29,24 +29,16 @@ def test_list_interfaces_shows_each_with_state_and_addresses() -> None:
 
 def test_unknown_interface_lists_the_real_ones() -> None:
     """An unknown name is a one-line error naming the interfaces that exist."""
-    with pytest.raises(ifaces.InterfaceError) as err:
-        ifaces.resolve_interface("nosuch\x1b0")
+    engine = load()
+    with pytest.raises(engine.CaptureError) as err:
+        engine.check_live("nosuch\x1b0")
     text = str(err.value)
     assert "\n" not in text and "\x1b" not in text
     assert "lo" in text and "any" in text
-    assert ifaces.resolve_interface("lo") == "lo"
-    assert ifaces.resolve_interface("any") == "any"
-
-
-def test_hardware_types() -> None:
-    """lo is ARPHRD_LOOPBACK; an unknown name has no type."""
-    assert ifaces.hardware_type("lo") == ifaces.ARPHRD_LOOPBACK
-    assert ifaces.hardware_type("nosuch0") == -1
-    assert socket.if_nametoindex("lo") in ifaces.loopback_indexes()
 
 
 def _default_in(ns: str) -> str:
-    code = "from capture.live.ifaces import default_interface as d; print(d())"
+    code = "from capture.native import load; print(load().default_interface())"
     out = subprocess.run(
         ["ip", "netns", "exec", ns, sys.executable, "-c", code],
         cwd=REPO, capture_output=True, text=True, timeout=30, check=True,
@@ -85,3 +77,16 @@ def test_default_interface_follows_the_default_route() -> None:
         assert _default_in(ns) == "twy0"
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def test_dash_d_into_a_pipe_that_closes_is_quiet() -> None:
+    """`tcpwatch -D | head -1`: status 141 as for SIGPIPE, no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "-D"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything was read
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 141, err
+    assert "Traceback" not in err

@@ -8,6 +8,7 @@ error is reported before any App exists.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -277,9 +278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(str(exc))
         return EXIT_USAGE
     if args.list_interfaces:
-        from capture.live.ifaces import list_interfaces
+        from capture.native import load
 
-        print("\n".join(list_interfaces()))
+        try:
+            print("\n".join(load().interface_lines()), flush=True)
+        except BrokenPipeError:  # `tcpwatch -D | head`: end as SIGPIPE would, quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
         return 0
     try:
         return _run_mode(args, expression)

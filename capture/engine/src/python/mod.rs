@@ -60,6 +60,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(run::run_file, m)?)?;
     m.add_function(wrap_pyfunction!(session::check_live, m)?)?;
+    m.add_function(wrap_pyfunction!(session::interface_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(session::default_interface, m)?)?;
     m.add_class::<tracker::PyTracker>()?;
     m.add_class::<filter::PyFilter>()?;
     m.add_function(wrap_pyfunction!(filter::filter_keywords, m)?)?;

@@ -328,6 +328,19 @@ struct Polled {
     error: Option<String>,
 }
 
+/// `-D`: one line per network interface (index, name, state, addresses), then `any`.
+#[pyfunction]
+pub fn interface_lines() -> Vec<String> {
+    crate::live::interface_lines()
+}
+
+/// The interface live capture takes when none is named: the default route's, else the first
+/// up non-loopback one, else `lo`.
+#[pyfunction]
+pub fn default_interface() -> String {
+    crate::live::default_interface()
+}
+
 fn event_tuple<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyTuple>> {
     let (kind, detail): (&str, PyObject) = match &e.kind {
         EventKind::Handshake { irtt } => ("handshake", irtt.into_pyobject(py)?.into_any().unbind()),
