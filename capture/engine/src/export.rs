@@ -40,6 +40,23 @@ pub struct FlagCounts {
     pub ack: u64,
 }
 
+impl FlagCounts {
+    /// The counts by name, in `Flow.record()`'s order (the JSON object's, the Python dict's).
+    pub fn named(&self) -> [(&'static str, u64); 9] {
+        [
+            ("syn", self.syn),
+            ("synack", self.synack),
+            ("fin", self.fin),
+            ("rst", self.rst),
+            ("psh", self.psh),
+            ("urg", self.urg),
+            ("ece", self.ece),
+            ("cwr", self.cwr),
+            ("ack", self.ack),
+        ]
+    }
+}
+
 /// One flow's export record, as `Flow.record()` made it (JSON `null` for `None`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FlowRecord {

@@ -21,18 +21,7 @@ fn json_u64(n: u64, out: &mut Vec<u8>) {
 
 /// `Endpoint.flags` as a compact JSON object, keys in `Flow.record()`'s order.
 pub fn json_flags(f: &FlagCounts, out: &mut Vec<u8>) {
-    let pairs = [
-        ("syn", f.syn),
-        ("synack", f.synack),
-        ("fin", f.fin),
-        ("rst", f.rst),
-        ("psh", f.psh),
-        ("urg", f.urg),
-        ("ece", f.ece),
-        ("cwr", f.cwr),
-        ("ack", f.ack),
-    ];
-    json_counts(&pairs, out);
+    json_counts(&f.named(), out);
 }
 
 /// `{"name":count,...}` in the given order (`illegal_flags`, the flag counts).

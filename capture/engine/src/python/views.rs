@@ -21,17 +21,7 @@ fn addr_bytes<'py>(py: Python<'py>, addr: &Addr) -> Bound<'py, PyBytes> {
 
 fn flags_dict<'py>(py: Python<'py>, f: &FlagCounts) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    for (name, count) in [
-        ("syn", f.syn),
-        ("synack", f.synack),
-        ("fin", f.fin),
-        ("rst", f.rst),
-        ("psh", f.psh),
-        ("urg", f.urg),
-        ("ece", f.ece),
-        ("cwr", f.cwr),
-        ("ack", f.ack),
-    ] {
+    for (name, count) in f.named() {
         d.set_item(name, count)?;
     }
     Ok(d)

@@ -127,31 +127,22 @@ impl FlowTracker {
     /// Every tracked flow in id order, embryos grown one at a time as they come (so an export
     /// at the end holds one of them at a time, not all).
     pub fn for_each_flow(&mut self, mut f: impl FnMut(&Flow)) {
-        let mut ids: Vec<u64> = self.flows.keys().copied().collect();
-        ids.sort_unstable();
+        let ids = sorted_ids(&self.flows);
         let Self {
             flows,
             embryos,
             books,
             ..
         } = self;
-        let mut grown = embryos.iter().flat_map(|e| e.iter()).peekable();
-        let mut tracked = ids.into_iter().peekable();
-        loop {
-            let take_embryo = match (tracked.peek(), grown.peek()) {
-                (None, None) => break,
-                (Some(id), Some(e)) => e.id() < *id,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-            };
-            if take_embryo {
-                if let Some(embryo) = grown.next() {
-                    f(&grow(books, embryo));
+        let grown = embryos.iter().flat_map(|e| e.iter());
+        in_id_order(ids, grown, |next| match next {
+            Next::Embryo(embryo) => f(&grow(books, embryo)),
+            Next::Tracked(id) => {
+                if let Some(flow) = flows.get(&id) {
+                    f(flow);
                 }
-            } else if let Some(flow) = tracked.next().and_then(|id| flows.get(&id)) {
-                f(flow);
             }
-        }
+        });
     }
 }
 
@@ -160,26 +151,57 @@ impl FlowTracker {
     /// when nothing needs the flows afterwards. The tracker is left without flows.
     pub fn drain_flows(&mut self, mut f: impl FnMut(Flow)) {
         let mut flows = std::mem::take(&mut self.flows);
-        let mut ids: Vec<u64> = flows.keys().copied().collect();
-        ids.sort_unstable();
+        let ids = sorted_ids(&flows);
         self.by_key.clear();
         let embryos = self.embryos.as_mut().map(std::mem::take);
-        let mut grown = embryos.iter().flat_map(|e| e.iter()).peekable();
-        let mut tracked = ids.into_iter().peekable();
-        loop {
-            let take_embryo = match (tracked.peek(), grown.peek()) {
-                (None, None) => break,
-                (Some(id), Some(e)) => e.id() < *id,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-            };
-            if take_embryo {
-                if let Some(embryo) = grown.next() {
-                    f(grow(&mut self.books, embryo));
+        let grown = embryos.iter().flat_map(|e| e.iter());
+        let books = &mut self.books;
+        in_id_order(ids, grown, |next| match next {
+            Next::Embryo(embryo) => f(grow(books, embryo)),
+            Next::Tracked(id) => {
+                if let Some(flow) = flows.remove(&id) {
+                    f(*flow);
                 }
-            } else if let Some(flow) = tracked.next().and_then(|id| flows.remove(&id)) {
-                f(*flow);
             }
+        });
+    }
+}
+
+/// The next flow in id order: a tracked one (by id), or an embryo still to be grown.
+enum Next<'a> {
+    Tracked(u64),
+    Embryo(&'a Embryo),
+}
+
+fn sorted_ids(flows: &Flows) -> Vec<u64> {
+    let mut ids: Vec<u64> = flows.keys().copied().collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Merge the tracked flows' ids (ascending) with the embryos (in creation order, so ascending
+/// ids too) into one walk in id order.
+fn in_id_order<'a>(
+    ids: Vec<u64>,
+    grown: impl Iterator<Item = &'a Embryo>,
+    mut each: impl FnMut(Next<'a>),
+) {
+    let mut grown = grown.peekable();
+    let mut tracked = ids.into_iter().peekable();
+    loop {
+        let take_embryo = match (tracked.peek(), grown.peek()) {
+            (None, None) => break,
+            (Some(id), Some(e)) => e.id() < *id,
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+        };
+        let next = if take_embryo {
+            grown.next().map(Next::Embryo)
+        } else {
+            tracked.next().map(Next::Tracked)
+        };
+        if let Some(next) = next {
+            each(next);
         }
     }
 }
