@@ -45,3 +45,22 @@ async def test_keys_typed_after_q_raise_nothing(keys: tuple[str, ...]) -> None:
         await wait_until(pilot, lambda: app._exit)
     assert app.return_code in (0, None)
     assert app._exception is None, app._exception
+
+
+async def test_j_and_k_move_the_cursor_as_down_and_up_do() -> None:
+    """Vi's `j`/`k` move the table's cursor and, in a flow, the ladder's, as `down`/`up` do."""
+    app = file_app(ESPN, linger=1e9)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot, app)
+        table = app.main.table
+        assert table.cursor_row == 0
+        await pilot.press("j", "j", "j", "k")
+        assert table.cursor_row == 2
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is not app.main)
+        ladder = app.screen.query_one("Ladder")
+        start = ladder.cursor
+        await pilot.press("j", "j")
+        assert ladder.cursor == start + 2
+        await pilot.press("k")
+        assert ladder.cursor == start + 1

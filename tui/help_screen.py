@@ -18,7 +18,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Main screen",
         (
-            ("↑ ↓ PgUp PgDn Home End", "move the cursor (it stays on its flow as rows move)"),
+            ("↑ ↓ (k j) PgUp PgDn Home End", "move the cursor (it stays on its flow as rows move)"),
             ("enter / click", "open the flow under the cursor (click a highlighted row)"),
             ("/", "filter: enter applies, escape cancels the edit, ↑ ↓ recall"),
             ("c", "clear the filter (shown in the footer while one is in force)"),
@@ -74,7 +74,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Events screen",
         (
             (
-                "↑ ↓ PgUp PgDn Home End",
+                "↑ ↓ (k j) PgUp PgDn Home End",
                 "move through the feed (it follows new events on the last line)",
             ),
             ("enter / click", "open the event's flow (while it is still tracked)"),
