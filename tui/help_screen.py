@@ -54,8 +54,11 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Flow screen",
         (
             ("enter / click", "inspect the frame on that ladder line"),
+            ("↑ ↓", "move on the ladder; the open inspector follows the cursor"),
             ("Tab / shift+Tab", "move between the ladder and the inspector's panes"),
-            ("a", "absolute / relative sequence numbers"),
+            ("↑ ↓ in the inspector", "pick a field: the hex dump marks that field's bytes"),
+            ("", "seq and ack read raw, then relative as the ladder counts them"),
+            ("a", "absolute / relative sequence numbers (the ladder's header says which)"),
             ("t", "show / hide the notes beside the ladder"),
             ("w", "save the flow's frames as a pcap"),
             ("escape", "close the inspector, then back to the table (cursor on the same flow)"),

@@ -7,7 +7,9 @@
 Each line is a `LadderRow` (`widgets.ladder_rows`); this widget only lays them out. Line API with a
 fixed header line: only visible lines are built, and built strips are cached until the rows, the
 width or a display toggle change. A cursor (kept on its frame across updates) selects a segment
-with `enter` or a click (`SegmentSelected`).
+with `enter` or a click (`SegmentSelected`); wherever it moves it says which line it is on
+(`RowHighlighted`), so an open inspector follows it. The header says whether sequence numbers
+are relative or absolute (`a`).
 """
 
 from __future__ import annotations
@@ -107,6 +109,13 @@ class Ladder(ScrollView, can_focus=True):
             self.frame_no = frame_no
             super().__init__()
 
+    class RowHighlighted(Message):
+        """The cursor moved to `row` (a segment, a state change or a gap)."""
+
+        def __init__(self, row: LadderRow) -> None:
+            self.row = row
+            super().__init__()
+
     def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.rows: list[LadderRow] = []
@@ -147,7 +156,8 @@ class Ladder(ScrollView, can_focus=True):
         self.cursor = max(0, min(index or 0, len(rows) - 1))
         self._invalidate()
         if follow and rows:
-            self.call_after_refresh(self.move_to, self.cursor)
+            # Wherever the cursor is once laid out (something may have moved it meanwhile).
+            self.call_after_refresh(lambda: self.move_to(min(self.cursor, len(self.rows) - 1)))
 
     def row_text(self, index: int) -> str:
         """Row `index` as plain text (what is drawn, without styles)."""
@@ -181,11 +191,13 @@ class Ladder(ScrollView, can_focus=True):
             self.move_to(max(0, min(len(self.rows) - 1, self.cursor + delta)))
 
     def move_to(self, index: int) -> None:
-        """Put the cursor on row `index`."""
+        """Put the cursor on row `index` (and say so)."""
         self.cursor = index
         line = self.line_of(index) + 1
         self.scroll_to_region(Region(0, line, 1, 1), animate=False, spacing=self._spacing())
         self.refresh()
+        if self.rows:
+            self.post_message(self.RowHighlighted(self.rows[index]))
 
     def action_select(self) -> None:
         """Open the segment under the cursor in the inspector."""
@@ -298,9 +310,21 @@ class Ladder(ScrollView, can_focus=True):
         lane = self._lane()
         middle = 2 * self._state_w + lane + 1
         left, right = f"client {self.client}", f"server {self.server}"
-        gap = max(1, middle - cell_len(left) - cell_len(right))
-        text = f"{'frame':>{FRAME_W - 1}} {'Δt':<{DT_W}}{left}{' ' * gap}{right}"
+        room = middle - cell_len(left) - cell_len(right)
+        mode = next((m for m in self.seq_mode() if cell_len(m) + 4 <= room), "")
+        if mode:  # centred between the endpoints, on the arrows' side of the ladder
+            before = (room - cell_len(mode)) // 2
+            between = " " * before + mode + " " * (room - before - cell_len(mode))
+        else:
+            between = " " * max(1, room)
+        text = f"{'frame':>{FRAME_W - 1}} {'Δt':<{DT_W}}{left}{between}{right}"
         return [Segment(text, self._style("ladder--header"))]
+
+    def seq_mode(self) -> tuple[str, str]:
+        """How the arrows count sequence numbers (`a` switches), long and short."""
+        if self.absolute:
+            return "seq/ack absolute (a: relative)", "abs seq"
+        return "seq/ack relative (a: absolute)", "rel seq"
 
     def _texts(self, index: int, lane: int) -> list[tuple[str, str]]:
         """Row `index` as (text, component class) pieces; "" is the plain widget style."""
