@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from captures import Tracked, keep_all, pcap_records, read_segments, tracked, tracker_over
 from textual.app import App
 from textual.widgets import Footer
 
+from capture.segment import endpoint
 from tui.flow_screen import FlowScreen
 from widgets.hexdump import HexDump
 from widgets.inspector import Inspector
@@ -496,3 +498,18 @@ async def test_on_a_line_without_a_frame_the_inspector_says_so():
         assert screen.query_one(HexDump).data == b""
         await pilot.press("up")
         await wait_for(pilot, lambda: screen.inspected == ladder.rows[skip - 1].frame_no, "back")
+
+
+async def test_at_80_columns_ipv6_endpoints_and_the_mode_share_the_header():
+    """Long IPv6 endpoints on 80 columns: both whole (ports included), the mode between them,
+    nothing running into anything (the words client/server give way first)."""
+    name = "chrissanders_http_ip4and6.pcapng"
+    tracker = tracked(name, finish=False, **keep_all())
+    flow = next(f for f in tracker.flows.values() if len(f.orig_addr) == 16)
+    app = Host(tracker, flow.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        _, ladder = await open_screen(pilot)
+        header = rendered(ladder, 0)
+    client = endpoint(flow.orig_addr, flow.orig_port)
+    server = endpoint(flow.resp_addr, flow.resp_port)
+    assert re.search(rf"{re.escape(client)} +rel seq +{re.escape(server)}", header), header

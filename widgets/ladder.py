@@ -29,6 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from capture.segment import RST
+from widgets.conn_rows import fit_endpoint
 from widgets.ladder_rows import LadderRow
 from widgets.text import safe_str
 from widgets.units import duration
@@ -157,7 +158,13 @@ class Ladder(ScrollView, can_focus=True):
         self._invalidate()
         if follow and rows:
             # Wherever the cursor is once laid out (something may have moved it meanwhile).
-            self.call_after_refresh(lambda: self.move_to(min(self.cursor, len(self.rows) - 1)))
+            self.call_after_refresh(self._settle)
+
+    def _settle(self) -> None:
+        """After a layout: scroll to the cursor wherever it is now (something may have moved it
+        since the rows came), and say where it is."""
+        if self.rows:
+            self.move_to(min(self.cursor, len(self.rows) - 1))
 
     def row_text(self, index: int) -> str:
         """Row `index` as plain text (what is drawn, without styles)."""
@@ -309,16 +316,29 @@ class Ladder(ScrollView, can_focus=True):
     def _header(self) -> list[Segment]:
         lane = self._lane()
         middle = 2 * self._state_w + lane + 1
-        left, right = f"client {self.client}", f"server {self.server}"
+        left, mode, right = self._header_parts(middle)
         room = middle - cell_len(left) - cell_len(right)
-        mode = next((m for m in self.seq_mode() if cell_len(m) + 4 <= room), "")
-        if mode:  # centred between the endpoints, on the arrows' side of the ladder
-            before = (room - cell_len(mode)) // 2
-            between = " " * before + mode + " " * (room - before - cell_len(mode))
-        else:
-            between = " " * max(1, room)
+        before = (room - cell_len(mode)) // 2  # the mode centred between the endpoints
+        between = " " * before + mode + " " * (room - before - cell_len(mode))
         text = f"{'frame':>{FRAME_W - 1}} {'Δt':<{DT_W}}{left}{between}{right}"
         return [Segment(text, self._style("ladder--header"))]
+
+    def _header_parts(self, middle: int) -> tuple[str, str, str]:
+        """The endpoints and the seq mode that fit `middle` cells, a blank at least between:
+        named `client`/`server` if there is room, else bare (their columns say which end), else
+        cut in the address, never the port (long IPv6 endpoints on a narrow terminal)."""
+        named = (f"client {self.client}", f"server {self.server}")
+        for left, right in (named, (self.client, self.server)):
+            room = middle - cell_len(left) - cell_len(right)
+            mode = next((m for m in self.seq_mode() if cell_len(m) + 2 <= room), None)
+            if mode is not None:
+                return left, mode, right
+        half = (middle - 1) // 2
+        return (
+            fit_endpoint(self.client, half).rstrip(),
+            "",
+            fit_endpoint(self.server, half).rstrip(),
+        )
 
     def seq_mode(self) -> tuple[str, str]:
         """How the arrows count sequence numbers (`a` switches), long and short."""
