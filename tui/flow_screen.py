@@ -186,10 +186,12 @@ class FlowScreen(Screen[None]):
         inspector = self.query_one(Inspector)
         inspector.show(layers, keep=keep)
         tcp = next((lay for lay in layers if lay.name == "TCP"), None)
-        mark = inspector.cursor_span if inspector.cursor else None
-        if mark is None and tcp is not None:
-            mark = (tcp.start, tcp.end)
-        self.query_one(HexDump).show(seg.frame, mark)
+        hexdump = self.query_one(HexDump)
+        if inspector.cursor:  # the field kept under the cursor: marked and scrolled to
+            hexdump.show(seg.frame)
+            hexdump.set_highlight(inspector.cursor_span)
+        else:
+            hexdump.show(seg.frame, (tcp.start, tcp.end) if tcp is not None else None)
         if index is not None and index != ladder.cursor:  # inspected without the ladder's cursor
             ladder.move_to(index)
         return True
