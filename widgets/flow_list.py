@@ -199,8 +199,9 @@ class FlowList:
         self.endpoint_width = 0
         self.procs_seen = False
         """Whether any flow placed so far has a process (live attribution)."""
-        self._vlans: set[tuple[int, ...]] = set()
         """Cells of the longest `addr:port` placed so far (the table sizes its columns by it)."""
+        self._vlans: set[tuple[int, ...]] = set()
+        """Distinct VLAN tag stacks placed so far (two are enough to know: `many_vlans`)."""
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -39,6 +39,8 @@ STATE_MAX = 30
 """The state columns widen (from STATE_W) to fit a line's moves, e.g. CLOSE_WAIT→LAST_ACK when
 a FIN/ACK answers the peer's FIN, as long as the arrow lane keeps MIN_LANE cells."""
 MARK_MAX = 34
+MIN_ENDPOINT = 12
+"""Cells an endpoint keeps in the header before the seq mode gives way (`…:1002]:35023`)."""
 SCROLLBAR = 2
 """Cells kept free for the vertical scrollbar, so the lane does not jump when it appears."""
 
@@ -333,10 +335,13 @@ class Ladder(ScrollView, can_focus=True):
             mode = next((m for m in self.seq_mode() if cell_len(m) + 2 <= room), None)
             if mode is not None:
                 return left, mode, right
-        half = (middle - 1) // 2
+        mode = self.seq_mode()[1]
+        half = (middle - cell_len(mode) - 2) // 2
+        if half < MIN_ENDPOINT:  # too narrow for the mode too: the footer still offers `a`
+            mode, half = "", (middle - 1) // 2
         return (
             fit_endpoint(self.client, half).rstrip(),
-            "",
+            mode,
             fit_endpoint(self.server, half).rstrip(),
         )
 
