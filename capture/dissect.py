@@ -6,12 +6,14 @@ imported lazily and narrowly (never `scapy.all`, which costs 0.5-0.9 s at start-
 `scapy.layers.l2`, `inet` and `inet6` registers the link types we read.
 
 Everything returned is text already passed through `escape_untrusted`: a widget may show it as is.
+Each field row carries the bytes it was read from (`Row.span`), found the way scapy builds the
+layer: field after field, bit fields sharing their bytes, so the hex dump can mark one field.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from capture.safetext import escape_untrusted, printable_ascii
@@ -41,6 +43,9 @@ class Row:
     field: str
     value: str
     depth: int = 0
+    span: tuple[int, int] | None = None
+    """The frame's bytes this field was read from (start, end exclusive); None when unknown
+    (the layer's bytes then stand for it). A bit field's span is the bytes holding its bits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +89,33 @@ def dissect(frame: bytes, linktype: int) -> list[Layer]:
     layer, start = packet, 0
     while layer is not None and layer.__class__.__name__ != "NoPayload":
         end = min(len(frame), start + _header_len(layer))
-        layers.append(Layer(_layer_name(layer), start, end, tuple(_rows(layer))))
+        rows = _rows(layer, (start, end), frame)
+        layers.append(Layer(_layer_name(layer), start, end, tuple(rows)))
         layer, start = layer.payload, end
     return layers
+
+
+def field_spans(layer: Any, bounds: tuple[int, int]) -> dict[str, tuple[int, int]]:
+    """Where each field of `layer` lies in the frame, the layer covering `bounds`.
+
+    Built as scapy builds the layer (`Field.addfield` in order): a bit field leaves a partial
+    byte, its neighbours share it, so a field covers the bytes holding any of its bits. Spans
+    are cut to `bounds`; a field scapy cannot rebuild, and those after it, get none.
+    """
+    start, end = bounds
+    spans: dict[str, tuple[int, int]] = {}
+    built: Any = b""
+    bit = 0
+    try:
+        for fld in layer.fields_desc:
+            built = fld.addfield(layer, built, layer.getfieldval(fld.name))
+            after = len(built[0]) * 8 + built[1] if isinstance(built, tuple) else len(built) * 8
+            first, last = start + bit // 8, start + (after + 7) // 8
+            spans[fld.name] = (min(first, end), min(last, end))
+            bit = after
+    except Exception:  # hostile values scapy cannot rebuild: those fields mark their layer
+        pass
+    return spans
 
 
 def _decode(frame: bytes, linktype: int) -> Any:
@@ -130,30 +159,43 @@ def _layer_name(layer: Any) -> str:
     return _NAMES.get(cls, escape_untrusted(str(layer.name)))
 
 
-def _rows(layer: Any) -> list[Row]:
+def _rows(layer: Any, bounds: tuple[int, int], frame: bytes) -> list[Row]:
     cls = layer.__class__.__name__
     if cls in ("Raw", "Padding"):
         data = bytes(layer.load)
         preview = printable_ascii(data[:_PREVIEW]) + ("…" if len(data) > _PREVIEW else "")
-        return [Row("length", f"{len(data)} bytes"), Row("text", preview)]
+        return [Row("length", f"{len(data)} bytes", 0, bounds), Row("text", preview, 0, bounds)]
+    spans = field_spans(layer, bounds)
     rows: list[Row] = []
     for fld in layer.fields_desc:
-        value = layer.getfieldval(fld.name)
-        if cls == "TCP" and fld.name == "flags":
-            rows.extend(_tcp_flag_rows(int(value)))
-        elif cls == "TCP" and fld.name == "options":
-            rows.extend(_option_rows(value))
-        elif cls == "IP" and fld.name == "flags":
-            rows.extend(_ip_flag_rows(int(value)))
-        elif fld.name == "chksum" and cls in ("IP", "TCP"):
-            rows.append(Row("chksum", f"0x{value:04x} {_checksum_note(layer, value)}"))
-        elif fld.name == "src" and cls.startswith("CookedLinux") and isinstance(value, bytes):
-            # the cooked header's address field is 8 bytes; lladdrlen says how many are used
-            used = value[: min(layer.lladdrlen, len(value))]
-            rows.append(Row("src", ":".join(f"{b:02x}" for b in used)))
+        span = spans.get(fld.name)
+        if cls == "TCP" and fld.name == "options":
+            rows.extend(_option_rows(layer.getfieldval(fld.name), span, frame))
+        elif cls == "TCP" and fld.name == "flags" and span and span[1] - span[0] == 2:
+            # AE is the low bit of byte 12, the eight classic flags are byte 13
+            first, second = (span[0], span[0] + 1), (span[0] + 1, span[1])
+            flag_rows = _field_rows(layer, cls, fld)
+            bit_spans = [span, first] + [second] * (len(flag_rows) - 2)
+            rows.extend(replace(row, span=at) for row, at in zip(flag_rows, bit_spans, strict=True))
         else:
-            rows.append(Row(fld.name, _field_text(layer, fld, value)))
+            rows.extend(replace(row, span=span) for row in _field_rows(layer, cls, fld))
     return rows
+
+
+def _field_rows(layer: Any, cls: str, fld: Any) -> list[Row]:
+    """The rows of one field: one, or the field and its bits spelled out (flags)."""
+    value = layer.getfieldval(fld.name)
+    if cls == "TCP" and fld.name == "flags":
+        return _tcp_flag_rows(int(value))
+    if cls == "IP" and fld.name == "flags":
+        return _ip_flag_rows(int(value))
+    if fld.name == "chksum" and cls in ("IP", "TCP"):
+        return [Row("chksum", f"0x{value:04x} {_checksum_note(layer, value)}")]
+    if fld.name == "src" and cls.startswith("CookedLinux") and isinstance(value, bytes):
+        # the cooked header's address field is 8 bytes; lladdrlen says how many are used
+        used = value[: min(layer.lladdrlen, len(value))]
+        return [Row("src", ":".join(f"{b:02x}" for b in used))]
+    return [Row(fld.name, _field_text(layer, fld, value))]
 
 
 def _checksum_note(layer: Any, value: int) -> str:
@@ -231,14 +273,36 @@ def _ip_flag_rows(flags: int) -> list[Row]:
     return rows
 
 
-def _option_rows(options: Any) -> list[Row]:
+def _option_rows(options: Any, span: tuple[int, int] | None, frame: bytes) -> list[Row]:
     if not options:
-        return [Row("options", "none")]
-    rows = [Row("options", f"{len(options)}")]
-    for item in options:
+        return [Row("options", "none", 0, span)]
+    rows = [Row("options", f"{len(options)}", 0, span)]
+    spans = _option_spans(len(options), span, frame)
+    for item, opt_span in zip(options, spans, strict=True):
         name, value = (item[0], item[1]) if isinstance(item, tuple) else (item, None)
-        rows.append(Row(escape_untrusted(str(name)), _option_value(name, value), 1))
+        rows.append(Row(escape_untrusted(str(name)), _option_value(name, value), 1, opt_span))
     return rows
+
+
+def _option_spans(
+    count: int, span: tuple[int, int] | None, frame: bytes
+) -> list[tuple[int, int] | None]:
+    """The bytes of each of `count` options in the options field at `span` (RFC 9293 §3.1:
+    kinds 0 and 1 are one byte, the others say their length). EOL takes the padding after it.
+    When the bytes do not walk to `count` options (a hostile length), each gets the field's."""
+    if span is None:
+        return [None] * count
+    pos, end = span
+    out: list[tuple[int, int] | None] = []
+    while pos < end and len(out) < count:
+        kind = frame[pos]
+        size = 1 if kind in (0, 1) else (frame[pos + 1] if pos + 1 < end else 0)
+        if size < 1 or (kind > 1 and size < 2):
+            break
+        stop = end if kind == 0 else min(pos + size, end)
+        out.append((pos, stop))
+        pos = stop
+    return out if len(out) == count else [span] * count
 
 
 def _option_value(name: Any, value: Any) -> str:

@@ -163,3 +163,25 @@ def test_layer_bytes_agree_with_the_decoder_on_every_frame(name):
         payload = [lay for lay in layers if lay.name == "Payload"]
         captured = min(seg.payload_len, len(seg.frame) - tcp.end)
         assert (payload[0].end - payload[0].start if payload else 0) == captured, seg
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_field_spans_hold_the_fields_values_on_every_frame(name):
+    """The bytes each TCP field is said to come from hold that field's value (what `Row.span`
+    makes the hex dump mark), on every frame of real captures."""
+    for seg in segments(name):
+        tcp = next(lay for lay in dissect(seg.frame, seg.linktype) if lay.name == "TCP")
+        spans = {row.field: row.span for row in tcp.rows if row.depth == 0}
+        for field, value, size in (
+            ("sport", seg.sport, 2), ("dport", seg.dport, 2), ("seq", seg.seq, 4),
+            ("ack", seg.ack, 4), ("window", seg.window, 2),
+        ):  # fmt: skip
+            start, end = spans[field]
+            assert seg.frame[start:end] == value.to_bytes(size, "big"), (seg, field)
+        start, end = spans["flags"]
+        assert (start, end) == (seg.tcp_off + 12, seg.tcp_off + 14)
+        assert seg.frame[end - 1] == seg.flags & 0xFF, seg
+        options = [row.span for row in tcp.rows if row.depth == 1 and row.field[0] not in ".01"]
+        if options and spans["options"] != options[0]:  # the options tile the options field
+            assert options[0][0] == spans["options"][0] and options[-1][1] == spans["options"][1]
+            assert all(a[1] == b[0] for a, b in zip(options, options[1:], strict=False))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from captures import Tracked, keep_all, pcap_records, read_segments, tracked, tracker_over
 from textual.app import App
+from textual.widgets import Footer
 
+from capture.segment import endpoint
 from tui.flow_screen import FlowScreen
 from widgets.hexdump import HexDump
 from widgets.inspector import Inspector
@@ -337,3 +340,176 @@ async def test_two_moves_are_cut_from_the_left_when_the_lane_needs_the_room():
         fin_ack = rendered(ladder, 5)
         assert "…" in fin_ack.split("│")[0] and "LAST_ACK" in fin_ack
         assert "─[F.] seq 1 ack 2 len 0 ─" in fin_ack  # the lane keeps its room
+
+
+# -- the inspector follows the ladder, marks one field, counts as the ladder does --------------
+
+
+def inspector_lines(inspector: Inspector) -> list[str]:
+    return [inspector.line_text(i) for i in range(len(inspector.lines))]
+
+
+def line_index(inspector: Inspector, layer: str, label: str) -> int:
+    """The inspector line of field `label` in layer `layer`."""
+    return next(
+        i
+        for i, line in enumerate(inspector.lines)
+        if inspector.dissected[line.layer].name == layer and line.label == label
+    )
+
+
+async def test_the_open_inspector_follows_the_ladder_cursor():
+    """With the inspector open, ↓ on the ladder shows the next segment's frame and bytes."""
+    segs = read_segments(HTTP)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, ladder = await open_screen(pilot)
+        inspector, hexdump = screen.query_one(Inspector), screen.query_one(HexDump)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.inspected == 1, "frame 1 in the inspector")
+        assert ladder.has_focus
+        await pilot.press("down", "down")
+        await wait_for(pilot, lambda: screen.inspected == 3, "frame 3 followed")
+        assert "  number: 3" in inspector_lines(inspector)
+        assert hexdump.data == segs[2].frame
+        await pilot.press("up")
+        await wait_for(pilot, lambda: screen.inspected == 2, "frame 2 followed")
+        assert hexdump.data == segs[1].frame
+        # closed, the inspector stays closed while the cursor moves
+        await pilot.press("escape")
+        await pilot.press("down")
+        await pilot.pause()
+        assert screen.inspected is None and not screen.query_one("#flow-inspect").display
+
+
+async def test_a_field_marks_its_own_bytes_not_its_layer():
+    """Fields mark the bytes scapy read them from: seq, flags, TTL, an option."""
+    seg = read_segments(HTTP)[0]  # the SYN, with MSS, NOP, wscale, NOP, NOP, sackOK
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1, select_frame=1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _ = await open_screen(pilot)
+        await wait_for(pilot, lambda: screen.inspected == 1, "frame 1 in the inspector")
+        inspector, hexdump = screen.query_one(Inspector), screen.query_one(HexDump)
+        inspector.focus()
+
+        async def pick(layer: str, label: str) -> bytes:
+            target = line_index(inspector, layer, label)
+            await pilot.press(
+                *(["down"] if target > inspector.cursor else ["up"])
+                * abs(target - inspector.cursor)
+            )
+            await wait_for(pilot, lambda: inspector.cursor == target, f"{layer} {label}")
+            await pilot.pause()
+            start, end = hexdump.highlight
+            return seg.frame[start:end]
+
+        tcp = seg.tcp_off
+        assert await pick("TCP", "seq") == seg.seq.to_bytes(4, "big")
+        assert hexdump.highlight == (tcp + 4, tcp + 8)
+        assert await pick("TCP", "window") == seg.window.to_bytes(2, "big")
+        assert await pick("TCP", "flags") == seg.frame[tcp + 12 : tcp + 14]
+        assert await pick("TCP", "......1.") == bytes([seg.frame[tcp + 13]])  # the SYN bit's byte
+        assert await pick("TCP", "MSS") == bytes([2, 4]) + (1460).to_bytes(2, "big")
+        assert await pick("IPv4", "ttl") == bytes([seg.frame[seg.ip_off + 8]])
+        assert hexdump.highlight == (seg.ip_off + 8, seg.ip_off + 9)
+        # a layer's heading still marks the whole layer
+        assert await pick("IPv4", "IPv4") == seg.frame[seg.ip_off : seg.tcp_off]
+
+
+async def test_following_the_ladder_keeps_the_field_under_the_inspector_cursor():
+    """On `seq` in the inspector, moving the ladder shows the next frame's seq bytes marked."""
+    segs = read_segments(HTTP)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1, select_frame=1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, ladder = await open_screen(pilot)
+        await wait_for(pilot, lambda: screen.inspected == 1, "frame 1 in the inspector")
+        inspector, hexdump = screen.query_one(Inspector), screen.query_one(HexDump)
+        inspector.focus()
+        await pilot.press(*["down"] * line_index(inspector, "TCP", "seq"))
+        ladder.focus()
+        await pilot.press("down")
+        await wait_for(pilot, lambda: screen.inspected == 2, "frame 2 followed")
+        assert inspector.lines[inspector.cursor].label == "seq"
+        start, end = hexdump.highlight
+        assert segs[1].frame[start:end] == segs[1].seq.to_bytes(4, "big")
+
+
+async def test_the_inspector_shows_relative_seq_and_ack_beside_the_raw_numbers():
+    """seq/ack read raw and relative, the relative ones being the ladder's; a SYN has no ack."""
+    segs = read_segments(HTTP)
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1, select_frame=1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, ladder = await open_screen(pilot)
+        inspector = screen.query_one(Inspector)
+        await wait_for(pilot, lambda: screen.inspected == 1, "frame 1 in the inspector")
+        lines = inspector_lines(inspector)
+        assert f"  seq: {segs[0].seq} (relative 0)" in lines
+        assert f"  ack: {segs[0].ack}" in lines  # no ACK flag: no relative ack
+        await pilot.press("end")
+        last = ladder.rows[-1]
+        await wait_for(pilot, lambda: screen.inspected == last.frame_no, "the last frame")
+        lines = inspector_lines(inspector)
+        seg = segs[last.frame_no - 1]
+        assert f"  seq: {seg.seq} (relative {last.rel_seq})" in lines
+        assert f"  ack: {seg.ack} (relative {last.rel_ack})" in lines
+        assert f"seq {last.rel_seq} ack {last.rel_ack}" in ladder.row_text(len(ladder.rows) - 1)
+
+
+async def test_the_ladder_header_and_footer_say_how_sequence_numbers_count():
+    """`a` is visible: the header says relative or absolute, the footer offers the other."""
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, ladder = await open_screen(pilot)
+
+        def footer() -> str:
+            return " ".join(str(item.render()) for item in screen.query_one(Footer).children)
+
+        assert "seq/ack relative" in rendered(ladder, 0)
+        assert "Absolute seq" in footer() and "Relative seq" not in footer()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "seq/ack absolute" in rendered(ladder, 0), "absolute")
+        assert "Relative seq" in footer() and "Absolute seq" not in footer()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "seq/ack relative" in rendered(ladder, 0), "relative")
+
+
+async def test_at_80_columns_the_ladder_header_still_names_the_mode():
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        _, ladder = await open_screen(pilot)
+        header = rendered(ladder, 0)
+        assert "rel seq" in header or "seq/ack relative" in header, header
+        assert "server 77.67.44.206:80" in header
+
+
+async def test_on_a_line_without_a_frame_the_inspector_says_so():
+    """Following the cursor onto the `⋯ not kept ⋯` line: no stale frame, the reason instead."""
+    tracker = tracked("chrissanders_tcp_retransmissions.pcapng", finish=False, frames_per_flow=4)
+    app = Host(tracker, 1, select_frame=1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, ladder = await open_screen(pilot)
+        await wait_for(pilot, lambda: screen.inspected == 1, "frame 1 in the inspector")
+        skip = next(i for i, row in enumerate(ladder.rows) if row.kind == "skip")
+        await pilot.press(*["down"] * (skip - ladder.cursor))
+        inspector = screen.query_one(Inspector)
+        await wait_for(pilot, lambda: screen.inspected is None, "no frame")
+        assert inspector_lines(inspector)[0] == "▾ No frame  no bytes"
+        assert "did not keep" in inspector_lines(inspector)[1]
+        assert screen.query_one(HexDump).data == b""
+        await pilot.press("up")
+        await wait_for(pilot, lambda: screen.inspected == ladder.rows[skip - 1].frame_no, "back")
+
+
+async def test_at_80_columns_ipv6_endpoints_and_the_mode_share_the_header():
+    """Long IPv6 endpoints on 80 columns: both whole (ports included), the mode between them,
+    nothing running into anything (the words client/server give way first)."""
+    name = "chrissanders_http_ip4and6.pcapng"
+    tracker = tracked(name, finish=False, **keep_all())
+    flow = next(f for f in tracker.flows.values() if len(f.orig_addr) == 16)
+    app = Host(tracker, flow.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        _, ladder = await open_screen(pilot)
+        header = rendered(ladder, 0)
+    client = endpoint(flow.orig_addr, flow.orig_port)
+    server = endpoint(flow.resp_addr, flow.resp_port)
+    assert re.search(rf"{re.escape(client)} +rel seq +{re.escape(server)}", header), header

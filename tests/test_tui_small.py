@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from captures import Tracked, track, with_processes
+from live_traffic import free_port, needs_root
 from rich.console import Console
 from test_tui_main import file_app, loaded, wait_until
 from textual.app import App, ComposeResult
@@ -207,3 +208,76 @@ async def test_a_finished_file_shows_no_rates() -> None:
         flags = app.main.breakdown.render().plain
         assert "/s" not in flags, flags
         assert "SYN " in flags
+
+
+# -- flows that differ only by VLAN ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_flows_that_differ_only_by_vlan_show_a_vlan_column(width: int) -> None:
+    """Three copies of one connection, untagged, tagged 42 and QinQ 10/20: a vlan column tells
+    the rows apart (outermost tag first); a capture with one VLAN (none) has no such column."""
+    app = file_app(DATA / "zeek_vlan-collisions.pcap", linger=1e9)
+    async with app.run_test(size=(width, 20)) as pilot:
+        await loaded(pilot, app)
+        table = app.main.table
+        assert "vlan" in [col.header for col in table.columns]
+        header = table.render_line(0).text
+        assert "vlan" in header
+        rows = [table.render_line(y).text for y in (1, 2, 3)]
+        tags = sorted(row.split(":80")[1].split()[0] for row in rows)
+        assert tags == ["-", "10,20", "42"], rows
+    app = file_app(ESPN, linger=1e9)
+    async with app.run_test(size=(width, 20)) as pilot:
+        await loaded(pilot, app)
+        assert "vlan" not in [col.header for col in app.main.table.columns]
+
+
+# -- help: conn_state values, the engine's filter keywords -----------------------------------------
+
+
+async def test_help_screen_lists_the_engine_s_filter_keywords_and_conn_states() -> None:
+    """`?` shows every keyword the engine's filter parser takes (its own list, so the help
+    cannot drift from it) and what each of Zeek's conn_state values means."""
+    from textual.widgets import Static
+
+    from capture.filterexpr import CONN_STATES, keywords
+    from tui.help_screen import HelpScreen
+
+    app = file_app(ESPN, linger=1e9)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        console = Console(width=160, record=True, file=io.StringIO())
+        for static in app.screen.query(Static):
+            console.print(static.content)
+        lines = console.export_text().splitlines()
+    terms = next(line for line in lines if line.split()[:1] == ["terms"])
+    assert terms.split()[1:] == keywords()
+    assert {"bytes", "duration", "flag", "id", "pkts", "retrans", "vlan"} <= set(terms.split())
+    meanings = {line.split()[0]: line.split(None, 1)[1] for line in lines if len(line.split()) > 1}
+    for state in CONN_STATES:
+        assert len(meanings.get(state, "")) > 10, state
+    assert "conn (Zeek's conn_state)" in "\n".join(lines)
+    assert "refused" in meanings["REJ"] and "mid-stream" in meanings["OTH"]
+    assert any(line.split()[:1] == ["vlan"] and "outermost" in line for line in lines)
+
+
+@pytest.mark.live
+@needs_root
+async def test_an_empty_live_table_names_the_interface_and_the_filters() -> None:
+    """Live on loopback with a capture filter no traffic matches (and a display filter): the
+    hint names the interface and both filters, not the kernel's whole BPF program."""
+    from capture.live import LiveSource
+
+    port = free_port()
+    source = LiveSource("lo", f"tcp port {port}", processes=False, drop_privileges=False)
+    app = TcpwatchApp(source, source, display_filter="port 443")
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_until(pilot, lambda: app.ticks > 2)
+        first_row = app.main.table.render_line(1).text
+    assert (
+        f"Waiting for TCP traffic on lo, capture filter tcp port {port}, display filter port 443…"
+        in first_row
+    ), first_row
+    assert "vlan and" not in first_row

@@ -120,6 +120,27 @@ def test_flow_screen(snap_compare: Any) -> None:
     assert snap_compare(loaded_app(ESPN), terminal_size=(140, 45), run_before=run)
 
 
+def test_flow_screen_inspector_marks_one_field(snap_compare: Any) -> None:
+    """The inspector open on the third segment (it followed the ladder's cursor), on TCP `seq`:
+    the hex dump marks those four bytes only, and seq reads raw and relative."""
+    from tui.flow_screen import FlowScreen
+    from widgets.inspector import Inspector
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await after_load("down", "enter", screen="FlowScreen")(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, FlowScreen)
+        await pilot.press("enter", "down", "down")
+        await _until(pilot, lambda: screen.inspected == screen.flow.frames()[2].frame_no)
+        inspector = screen.query_one(Inspector)
+        seq = next(i for i, line in enumerate(inspector.lines) if line.label == "seq")
+        await pilot.press("tab", *["down"] * seq)
+        await _until(pilot, lambda: inspector.cursor == seq)
+        await pilot.pause()
+
+    assert snap_compare(loaded_app(ESPN), terminal_size=(140, 45), run_before=run_before)
+
+
 class _StatusHost(App[None]):
     """The status bar alone, as wide as the terminal."""
 

@@ -5,7 +5,8 @@ open the screen re-reads it from the tracker on its own 10 Hz timer, and rebuild
 when the flow changed (the App's drain timer keeps feeding the tracker meanwhile).
 
 Keys: `a` absolute/relative sequence numbers, `t` teaching notes, `w` save the flow's kept frames
-as a pcap, `enter` (or a click) on a ladder line inspects that frame, `escape` back.
+as a pcap, `enter` (or a click) on a ladder line inspects that frame, `escape` back. While the
+inspector is open it follows the ladder's cursor.
 
 Tests and snapshots reach a given state without key presses through `FlowScreen(tracker, flow_id,
 select_frame=N)` (opens frame N in the inspector once mounted) or `screen.inspect(N)`.
@@ -24,16 +25,16 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from capture.dissect import dissect_segment
+from capture.dissect import Layer, Row, dissect_segment
 from capture.live.procs import RetrySchedule, retry_schedule
 from capture.pcapio import CaptureError, PcapWriter
 from capture.safetext import escape_untrusted
-from capture.segment import Segment, endpoint
+from capture.segment import ACK, Segment, endpoint
 from widgets.flow_summary import summary_lines
 from widgets.hexdump import HexDump
-from widgets.inspector import Inspector
+from widgets.inspector import Inspector, with_relative
 from widgets.ladder import Ladder
-from widgets.ladder_rows import build_rows
+from widgets.ladder_rows import LadderRow, build_rows
 from widgets.text import safe_text
 
 REFRESH_HZ = 10
@@ -44,7 +45,9 @@ class FlowScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("a", "toggle_absolute", "Abs/rel seq"),
+        # One of the two shows in the footer (`check_action`): what `a` switches to.
+        Binding("a", "toggle_absolute", "Absolute seq"),
+        Binding("a", "toggle_relative", "Relative seq"),
         Binding("t", "toggle_notes", "Notes"),
         Binding("w", "save_pcap", "Save pcap"),
     ]
@@ -81,6 +84,8 @@ class FlowScreen(Screen[None]):
         self.save_dir = save_dir
         self.inspected: int | None = None
         """Frame number shown in the inspector."""
+        self.absolute = False
+        """The ladder shows absolute sequence numbers (`a`)."""
         self._signature: tuple[Any, ...] | None = None
         self._schedules: tuple[RetrySchedule, RetrySchedule] | None = None
 
@@ -162,28 +167,66 @@ class FlowScreen(Screen[None]):
             return None
         return next((s for s in self.flow.frames() if s.frame_no == frame_no), None)
 
-    def inspect(self, frame_no: int) -> bool:
-        """Open frame `frame_no` in the inspector and hex dump; False if it is not kept."""
+    def inspect(self, frame_no: int, keep: bool = False) -> bool:
+        """Open frame `frame_no` in the inspector and hex dump; False if it is not kept.
+
+        The TCP header is marked in the hex dump, or, with `keep` (following the ladder), the
+        field the inspector's cursor stays on."""
         seg = self.segment(frame_no)
         if seg is None:
             return False
         layers = dissect_segment(seg)
+        ladder = self.query_one(Ladder)
+        index = next((i for i, r in enumerate(ladder.rows) if r.frame_no == frame_no), None)
+        if index is not None and ladder.rows[index].kind == "segment":
+            row = ladder.rows[index]  # the ladder's relative numbers, as it shows them
+            layers = with_relative(layers, row.rel_seq, row.rel_ack if row.flags & ACK else None)
         self.inspected = frame_no
+        self._open_inspector()
+        inspector = self.query_one(Inspector)
+        inspector.show(layers, keep=keep)
+        tcp = next((lay for lay in layers if lay.name == "TCP"), None)
+        hexdump = self.query_one(HexDump)
+        if inspector.cursor:  # the field kept under the cursor: marked and scrolled to
+            hexdump.show(seg.frame)
+            hexdump.set_highlight(inspector.cursor_span)
+        else:
+            hexdump.show(seg.frame, (tcp.start, tcp.end) if tcp is not None else None)
+        if index is not None and index != ladder.cursor:  # inspected without the ladder's cursor
+            ladder.move_to(index)
+        return True
+
+    def _open_inspector(self) -> None:
         self.query_one("#flow-inspect").add_class("-open")
         self.add_class("-inspecting")
-        self.query_one(Inspector).show(layers)
-        tcp = next((lay for lay in layers if lay.name == "TCP"), None)
-        self.query_one(HexDump).show(seg.frame, (tcp.start, tcp.end) if tcp else None)
-        return True
+
+    def follow(self, row: LadderRow) -> None:
+        """Show the ladder line `row` in the open inspector: its frame, or why it has none."""
+        if row.kind == "segment" and self.segment(row.frame_no) is not None:
+            if row.frame_no != self.inspected:
+                self.inspect(row.frame_no, keep=True)
+            return
+        self.inspected = None
+        if row.kind == "skip":
+            why = "segments the flow did not keep (it keeps its ends and latest frames)"
+        else:
+            why = "a state change without a kept frame (the end of the capture decided it)"
+        self.query_one(Inspector).show([Layer("No frame", 0, 0, (Row("this line", why),))])
+        self.query_one(HexDump).show(b"")
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < self.NARROW, "-narrow")
         self.set_class(self.size.height < self.SHORT, "-short")
 
     def on_ladder_segment_selected(self, message: Ladder.SegmentSelected) -> None:
-        self.inspect(message.frame_no)
+        if message.frame_no != self.inspected:
+            self.inspect(message.frame_no)
 
-    def on_inspector_layer_highlighted(self, message: Inspector.LayerHighlighted) -> None:
+    def on_ladder_row_highlighted(self, message: Ladder.RowHighlighted) -> None:
+        if self.query_one("#flow-inspect").has_class("-open"):
+            self.follow(message.row)
+
+    def on_inspector_field_highlighted(self, message: Inspector.FieldHighlighted) -> None:
         self.query_one(HexDump).set_highlight((message.start, message.end))
 
     def action_back(self) -> None:
@@ -198,8 +241,20 @@ class FlowScreen(Screen[None]):
             self.app.pop_screen()
 
     def action_toggle_absolute(self) -> None:
-        ladder = self.query_one(Ladder)
-        ladder.absolute = not ladder.absolute
+        """Absolute sequence numbers on the ladder (the header says which are shown)."""
+        self.absolute = self.query_one(Ladder).absolute = True
+        self.refresh_bindings()
+
+    def action_toggle_relative(self) -> None:
+        """Relative sequence numbers on the ladder, counted as the inspector counts them."""
+        self.absolute = self.query_one(Ladder).absolute = False
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`a` is offered as what it switches to: absolute, or relative again."""
+        if action in ("toggle_absolute", "toggle_relative"):
+            return self.absolute == (action == "toggle_relative")
+        return True
 
     def action_toggle_notes(self) -> None:
         ladder = self.query_one(Ladder)

@@ -12,7 +12,25 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from capture.filterexpr import keywords
 from tui.filter_help import FILTER_TERMS
+
+CONN_STATES: tuple[tuple[str, str], ...] = (
+    ("S0", "a SYN, no reply"),
+    ("S1", "established, not closed"),
+    ("SF", "established and closed normally (FIN both ways)"),
+    ("REJ", "refused: the SYN was answered with RST"),
+    ("S2", "established; only the originator closed (FIN), no reply"),
+    ("S3", "established; only the responder closed (FIN), no reply"),
+    ("RSTO", "established, then the originator reset it (RST)"),
+    ("RSTR", "established, then the responder reset it"),
+    ("RSTOS0", "the originator sent a SYN then an RST; no SYN/ACK seen"),
+    ("RSTRH", "the responder sent a SYN/ACK then an RST; no SYN seen"),
+    ("SH", "the originator sent a SYN then a FIN; no SYN/ACK (half-open)"),
+    ("SHR", "the responder sent a SYN/ACK then a FIN; no SYN seen"),
+    ("OTH", "no SYN seen: traffic picked up mid-stream"),
+)
+"""Zeek's conn_state values and what each means (Zeek's conn.log documentation, in short)."""
 
 KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
@@ -39,6 +57,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                 "state: handshaking, established, closing, closed, reset, refused, half-open",
             ),
             ("dimmed", "finished; it leaves the table after --linger seconds"),
+            ("vlan", "VLAN tags, outermost first (shown when flows differ by tag)"),
             ("retr", "SYN retries plus retransmitted segments"),
             (
                 "history",
@@ -54,8 +73,11 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Flow screen",
         (
             ("enter / click", "inspect the frame on that ladder line"),
+            ("↑ ↓", "move on the ladder; the open inspector follows the cursor"),
             ("Tab / shift+Tab", "move between the ladder and the inspector's panes"),
-            ("a", "absolute / relative sequence numbers"),
+            ("↑ ↓ in the inspector", "pick a field: the hex dump marks that field's bytes"),
+            ("", "seq and ack read raw, then relative as the ladder counts them"),
+            ("a", "absolute / relative sequence numbers (the ladder's header says which)"),
             ("t", "show / hide the notes beside the ladder"),
             ("w", "save the flow's frames as a pcap"),
             ("escape", "close the inspector, then back to the table (cursor on the same flow)"),
@@ -103,7 +125,13 @@ def key_table() -> Table:
         for key, what in rows:
             table.add_row(escape(key), escape(what))
         table.add_row("", "")
+    table.add_row("[u]conn (Zeek's conn_state)[/u]", "")
+    for state, what in CONN_STATES:
+        table.add_row(state, escape(what))
+    table.add_row("", "")
     table.add_row("[u]Filter language[/u]", "")
+    # The engine's own keyword list, so the help names every term the parser takes.
+    table.add_row("terms", escape(" ".join(keywords())))
     for term, what in FILTER_TERMS:
         table.add_row(escape(term), escape(what))
     return table

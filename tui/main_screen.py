@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from capture.filterexpr import FilterError, compile_filter
+from capture.safetext import escape_untrusted
 from tui.drain import Drained
 from widgets.conn_rows import FINISHED
 from widgets.conn_table import ConnectionTable
@@ -134,11 +135,24 @@ class MainScreen(Screen[None]):
         if self.paused:
             return "Paused: space resumes."
         if status.mode == "live":  # live, or a replay still playing
-            where = f" matching {status.capture_filter}" if status.capture_filter else ""
-            return f"Waiting for TCP traffic{where}… (rows appear as connections are seen)"
+            return self._waiting_text()
         if status.mode == "loading":
             return "Reading the capture…"
         return "" if self.flows else "No TCP flows seen."
+
+    def _waiting_text(self) -> str:
+        """Live and nothing yet: on which interface, through which filters."""
+        source = self.tcp_app.source
+        iface, bpf = getattr(source, "iface", None), getattr(source, "bpf", "")
+        where = f" on {iface}" if iface else ""  # a replay has no interface
+        if bpf:
+            where += f", capture filter {bpf}"
+        if self.display_filter:
+            where += f", display filter {self.display_filter}"
+        # the filters are the user's words, yet they come from a command line: no controls
+        return escape_untrusted(
+            f"Waiting for TCP traffic{where}… (rows appear as connections are seen)"
+        )
 
     def open_flows(self) -> int:
         """Flows tracked and not finished."""

@@ -132,10 +132,15 @@ def _proc(f: Flow, now: float) -> str:
     return proc_text(f)
 
 
+def _vlan(f: Flow, now: float) -> str:
+    return ",".join(str(v) for v in f.vlan) or "-"  # outermost first, as exported
+
+
 COLUMNS: tuple[Column, ...] = (
     Column("id", "#", 6, 7, lambda f, now: str(f.id), "right"),
     Column("orig", "originator", ADDR_WIDTH, 0, _orig),
     Column("resp", "responder", ADDR_WIDTH, 0, _resp),
+    Column("vlan", "vlan", 5, 1, _vlan, "right"),
     Column("state_orig", "orig st", 9, 1, lambda f, now: _state(f.state_orig)),
     Column("state_resp", "resp st", 9, 1, lambda f, now: _state(f.state_resp)),
     Column("conn", "conn", 6, 1, lambda f, now: f.conn_state),
@@ -159,18 +164,23 @@ COLUMNS: tuple[Column, ...] = (
 
 
 def fit_columns(
-    width: int, addr_width: int = ADDR_WIDTH, procs: bool = True, mark_width: int = 2
+    width: int,
+    addr_width: int = ADDR_WIDTH,
+    procs: bool = True,
+    mark_width: int = 2,
+    vlans: bool = False,
 ) -> list[Column]:
     """The columns that fit in `width` cells (one blank between), by priority, in display order.
 
     Address columns widen, when there is room to spare, up to `addr_width` (the longest
     endpoint shown), so IPv6 endpoints show whole on a wide terminal. The process column is
-    left out while no flow has a process (always, reading a file).
+    left out while no flow has a process (always, reading a file); the VLAN column unless
+    `vlans` (flows came with different tags).
     """
     chosen: set[str] = set()
     used = mark_width
     for col in sorted(COLUMNS, key=lambda c: c.priority):
-        if col.key == "proc" and not procs:
+        if (col.key == "proc" and not procs) or (col.key == "vlan" and not vlans):
             continue
         if used + col.width + 1 <= width or col.priority == 0:
             chosen.add(col.key)

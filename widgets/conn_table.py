@@ -109,7 +109,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         self.cursor_id: int | None = None
         self._cursor_row = 0
         self._columns: list[Column] = fit_columns(80)
-        self._fitted = (80, 0, False)
+        self._fitted: tuple[int, int, bool, bool] = (80, 0, False, False)
         self._last_painted: tuple[Any, ...] = ()
         self._styles: dict[tuple[str | None, bool, str], Style] = {}
         self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(1024)
@@ -123,7 +123,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         `repaint=False` only keeps the cursor on its flow: a later `sync` repaints."""
         if repaint:
             self.now = now
-        if self._fitted != (self.size.width, self.model.endpoint_width, self.model.procs_seen):
+        if self._fitted != self._fit_key(self.size.width):
             self._fit(self.size.width)
         self.virtual_size = Size(self.size.width, len(self.model) + 1)
         previous = self.cursor_id
@@ -237,9 +237,15 @@ class ConnectionTable(ScrollView, can_focus=True):
         self.virtual_size = Size(event.size.width, len(self.model) + 1)
         self._scroll_to_row(self._cursor_row)
 
+    def _fit_key(self, width: int) -> tuple[int, int, bool, bool]:
+        """What the columns depend on: width, longest endpoint, processes and VLANs seen."""
+        model = self.model
+        return width, model.endpoint_width, model.procs_seen, model.many_vlans
+
     def _fit(self, width: int) -> None:
-        self._fitted = (width, self.model.endpoint_width, self.model.procs_seen)
-        self._columns = fit_columns(width, self.model.endpoint_width, self.model.procs_seen)
+        self._fitted = self._fit_key(width)
+        _, addr_width, procs, vlans = self._fitted
+        self._columns = fit_columns(width, addr_width, procs, vlans=vlans)
         self._cache.clear()
 
     def notify_style_update(self) -> None:

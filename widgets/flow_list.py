@@ -200,6 +200,8 @@ class FlowList:
         self.procs_seen = False
         """Whether any flow placed so far has a process (live attribution)."""
         """Cells of the longest `addr:port` placed so far (the table sizes its columns by it)."""
+        self._vlans: set[tuple[int, ...]] = set()
+        """Distinct VLAN tag stacks placed so far (two are enough to know: `many_vlans`)."""
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -432,7 +434,15 @@ class FlowList:
                 self.category_counts[cat] -= 1
             self.versions.pop(fid, None)
 
+    @property
+    def many_vlans(self) -> bool:
+        """Whether flows placed so far came with different VLAN tags (then the table shows
+        them: flows may differ by nothing else)."""
+        return len(self._vlans) > 1
+
     def _measure(self, flow: Flow) -> None:
+        if len(self._vlans) < 2:
+            self._vlans.add(tuple(flow.vlan))
         # An IPv4 endpoint always fits the narrowest column; only IPv6 needs measuring.
         if len(flow.orig_addr) == 16:
             longest = max(

@@ -7,7 +7,9 @@
 Each line is a `LadderRow` (`widgets.ladder_rows`); this widget only lays them out. Line API with a
 fixed header line: only visible lines are built, and built strips are cached until the rows, the
 width or a display toggle change. A cursor (kept on its frame across updates) selects a segment
-with `enter` or a click (`SegmentSelected`).
+with `enter` or a click (`SegmentSelected`); wherever it moves it says which line it is on
+(`RowHighlighted`), so an open inspector follows it. The header says whether sequence numbers
+are relative or absolute (`a`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from capture.segment import RST
+from widgets.conn_rows import fit_endpoint
 from widgets.ladder_rows import LadderRow
 from widgets.text import safe_str
 from widgets.units import duration
@@ -36,6 +39,8 @@ STATE_MAX = 30
 """The state columns widen (from STATE_W) to fit a line's moves, e.g. CLOSE_WAIT→LAST_ACK when
 a FIN/ACK answers the peer's FIN, as long as the arrow lane keeps MIN_LANE cells."""
 MARK_MAX = 34
+MIN_ENDPOINT = 12
+"""Cells an endpoint keeps in the header before the seq mode gives way (`…:1002]:35023`)."""
 SCROLLBAR = 2
 """Cells kept free for the vertical scrollbar, so the lane does not jump when it appears."""
 
@@ -109,6 +114,13 @@ class Ladder(ScrollView, can_focus=True):
             self.frame_no = frame_no
             super().__init__()
 
+    class RowHighlighted(Message):
+        """The cursor moved to `row` (a segment, a state change or a gap)."""
+
+        def __init__(self, row: LadderRow) -> None:
+            self.row = row
+            super().__init__()
+
     def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.rows: list[LadderRow] = []
@@ -149,7 +161,14 @@ class Ladder(ScrollView, can_focus=True):
         self.cursor = max(0, min(index or 0, len(rows) - 1))
         self._invalidate()
         if follow and rows:
-            self.call_after_refresh(self.move_to, self.cursor)
+            # Wherever the cursor is once laid out (something may have moved it meanwhile).
+            self.call_after_refresh(self._settle)
+
+    def _settle(self) -> None:
+        """After a layout: scroll to the cursor wherever it is now (something may have moved it
+        since the rows came), and say where it is."""
+        if self.rows:
+            self.move_to(min(self.cursor, len(self.rows) - 1))
 
     def row_text(self, index: int) -> str:
         """Row `index` as plain text (what is drawn, without styles)."""
@@ -183,11 +202,13 @@ class Ladder(ScrollView, can_focus=True):
             self.move_to(max(0, min(len(self.rows) - 1, self.cursor + delta)))
 
     def move_to(self, index: int) -> None:
-        """Put the cursor on row `index`."""
+        """Put the cursor on row `index` (and say so)."""
         self.cursor = index
         line = self.line_of(index) + 1
         self.scroll_to_region(Region(0, line, 1, 1), animate=False, spacing=self._spacing())
         self.refresh()
+        if self.rows:
+            self.post_message(self.RowHighlighted(self.rows[index]))
 
     def action_select(self) -> None:
         """Open the segment under the cursor in the inspector."""
@@ -299,10 +320,38 @@ class Ladder(ScrollView, can_focus=True):
     def _header(self) -> list[Segment]:
         lane = self._lane()
         middle = 2 * self._state_w + lane + 1
-        left, right = f"client {self.client}", f"server {self.server}"
-        gap = max(1, middle - cell_len(left) - cell_len(right))
-        text = f"{'frame':>{FRAME_W - 1}} {'Δt':<{DT_W}}{left}{' ' * gap}{right}"
+        left, mode, right = self._header_parts(middle)
+        room = middle - cell_len(left) - cell_len(right)
+        before = (room - cell_len(mode)) // 2  # the mode centred between the endpoints
+        between = " " * before + mode + " " * (room - before - cell_len(mode))
+        text = f"{'frame':>{FRAME_W - 1}} {'Δt':<{DT_W}}{left}{between}{right}"
         return [Segment(text, self._style("ladder--header"))]
+
+    def _header_parts(self, middle: int) -> tuple[str, str, str]:
+        """The endpoints and the seq mode that fit `middle` cells, a blank at least between:
+        named `client`/`server` if there is room, else bare (their columns say which end), else
+        cut in the address, never the port (long IPv6 endpoints on a narrow terminal)."""
+        named = (f"client {self.client}", f"server {self.server}")
+        for left, right in (named, (self.client, self.server)):
+            room = middle - cell_len(left) - cell_len(right)
+            mode = next((m for m in self.seq_mode() if cell_len(m) + 2 <= room), None)
+            if mode is not None:
+                return left, mode, right
+        mode = self.seq_mode()[1]
+        half = (middle - cell_len(mode) - 2) // 2
+        if half < MIN_ENDPOINT:  # too narrow for the mode too: the footer still offers `a`
+            mode, half = "", (middle - 1) // 2
+        return (
+            fit_endpoint(self.client, half).rstrip(),
+            mode,
+            fit_endpoint(self.server, half).rstrip(),
+        )
+
+    def seq_mode(self) -> tuple[str, str]:
+        """How the arrows count sequence numbers (`a` switches), long and short."""
+        if self.absolute:
+            return "seq/ack absolute (a: relative)", "abs seq"
+        return "seq/ack relative (a: absolute)", "rel seq"
 
     def _texts(self, index: int, lane: int) -> list[tuple[str, str]]:
         """Row `index` as (text, component class) pieces; "" is the plain widget style."""

@@ -85,6 +85,8 @@ class LiveSource(EngineSource):
             "frames_per_flow": keep_frames if outputs is not None else FRAMES_PER_FLOW,
             **(outputs or {}),
         }
+        self.bpf = bpf or ""
+        """The capture filter as given (`-f`), without the built-in TCP-only part."""
         description = f"live {self.iface}" + (f" ({bpf})" if bpf else "")
         self._adopt(None, description, kernel_filter)
         self.write_path = write_path
