@@ -65,7 +65,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Insights screen",
         (
             ("↑ ↓", "move between findings"),
-            ("enter", "filter the table to the finding's flows"),
+            ("enter", "filter the table to the finding's flows (they stay, past --linger,"),
+            ("", "while that filter is in force)"),
             ("r", "analyse again now (live, it does so every second by itself)"),
             ("escape / i", "back to the table"),
         ),

@@ -150,8 +150,12 @@ class MainScreen(Screen[None]):
     def action_open_filter(self) -> None:
         self.query_one(FilterBar).open(self.display_filter)
 
-    def apply_filter(self, expression: str) -> bool:
-        """Compile and apply `expression`; on error show it in the bar and keep the old filter."""
+    def apply_filter(self, expression: str, pinned: frozenset[int] | None = None) -> bool:
+        """Compile and apply `expression`; on error show it in the bar and keep the old filter.
+
+        `pinned`: flows that stay in view while this filter is in force, however long ago they
+        finished (a finding's flows). Applying the same expression again keeps its pins;
+        another filter drops them."""
         bar = self.query_one(FilterBar)
         try:
             predicate = compile_filter(expression)
@@ -159,6 +163,10 @@ class MainScreen(Screen[None]):
             bar.open(expression)
             bar.show_error(str(err))
             return False
+        if pinned is not None:
+            self.model.pinned = pinned
+        elif expression != self.display_filter:
+            self.model.pinned = frozenset()
         self.display_filter = expression
         self.model.predicate = predicate if expression else None
         self.model.rebuild(self.flows, self.tcp_app.now())

@@ -178,6 +178,9 @@ class FlowList:
 
     def __init__(self, linger: float = 10.0) -> None:
         self.linger = linger
+        self.pinned: frozenset[int] = frozenset()
+        """Flows kept in view however long ago they finished (a finding's flows, while its
+        filter is in force): linger does not apply to them."""
         self.sort = "id"
         self.descending = False
         self.predicate: Predicate | None = None
@@ -380,7 +383,10 @@ class FlowList:
                 totals[i] -= sum(column)
 
     def _lingers(self, fid: int, flow: Flow, now: float) -> bool:
-        """Whether a finished flow is still in its linger time; queues its deadline once."""
+        """Whether a finished flow is still in its linger time (a pinned flow always is);
+        queues its deadline once."""
+        if fid in self.pinned:
+            return True
         deadline = flow.last_ts + self.linger
         if deadline <= now:
             return False
@@ -413,7 +419,9 @@ class FlowList:
             _, fid = heapq.heappop(heap)
             self._queued.discard(fid)
             flow = flows.get(fid)
-            if flow is not None and self.categories.get(fid) not in FINISHED:
+            if fid in self.pinned or (
+                flow is not None and self.categories.get(fid) not in FINISHED
+            ):
                 continue
             if flow is not None and flow.last_ts + self.linger > now:
                 # A later segment extended its linger: queue the new deadline.
