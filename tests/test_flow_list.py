@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -72,9 +73,15 @@ def test_incremental_model_matches_a_full_recompute(
         if i < len(sorts):
             model.set_sort(sorts[i], i % 3 == 1 if i % 3 else None, tracker.flows)
         assert shown(model) == expected(model, tracker, now)
-        rows = [flag_counts(tracker.flows[f]) for f in shown(model)]
+        # Counts cover every flow the filter selects, those gone from the rows by linger too.
+        pred = model.predicate
+        selected = [f for f in tracker.flows.values() if pred is None or pred(f)]
+        rows = [flag_counts(f) for f in selected]
         totals = [sum(col) for col in zip(*rows, strict=True)]
         assert model.flag_totals == (totals or [0] * len(model.flag_totals))
+        assert model.matching == len(selected)
+        legend = {c: n for c, n in model.category_counts.items() if n}
+        assert legend == Counter(category(f) for f in selected)
         for row, fid in enumerate(shown(model)):
             assert model.row_of(fid) == row
         if pos >= len(segs):

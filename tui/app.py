@@ -159,7 +159,7 @@ class TcpwatchApp(App[None]):
             return
         if not self.main.is_mounted:
             return
-        drained = self.drain.step(self.main.model.predicate)
+        drained = self.drain.step()
         self.events.take(drained)
         self._report_error()
         # Queued rather than run now: a key that arrived during the drain is handled first,
@@ -174,7 +174,7 @@ class TcpwatchApp(App[None]):
         so a busy source is taken in several times faster than by ticks alone."""
         if self.quit_requested or not self.main.is_mounted or self.drain.finished:
             return
-        drained = self.drain.step(self.main.model.predicate, budget=SIP_BUDGET)
+        drained = self.drain.step(budget=SIP_BUDGET)
         self.events.take(drained)
         if isinstance(self.screen, EventsScreen):
             self.screen.forget(drained.changed)
@@ -207,7 +207,8 @@ class TcpwatchApp(App[None]):
             packets=self.drain.segments,
             packets_per_s=self.drain.packets_per_second(),
             flows_open=self.main.open_flows(),
-            flows_total=self.tracker.flow_count,
+            flows_match=self.main.model.matching,
+            flows_total=len(self.tracker.flows),
             kernel_drops=stats.kernel_drops,
             queue_drops=stats.queue_drops,
             malformed=sum(stats.malformed.values()),

@@ -30,6 +30,14 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (
+        "Counts",
+        (
+            ("N of M match", "every count (flag bar, sparkline, legend, flows, open) counts the"),
+            ("", "N flows the filter selects of the M tracked, finished ones included"),
+            ("", "after they leave the table (--linger)"),
+        ),
+    ),
+    (
         "Table rows",
         (
             ("+", "a new flow (first seen in the last 2 s)"),

@@ -7,6 +7,7 @@ one incremental model update and one repaint of the widgets that changed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -86,12 +87,14 @@ class MainScreen(Screen[None]):
     def apply(self, drained: Drained, now: float, status: Status) -> None:
         """Fold one tick into the view (called by the App inside `batch_update`)."""
         started = time.perf_counter()
-        self.rates.absorb(drained.flag_counts)
+        self.rates.absorb(drained.flag_entries, self._matches(drained.gone))
         if self.paused:
             self._pending |= drained.changed
         else:
             self._update_model(drained.changed, now)
         status.display_filter = self.display_filter
+        status.flows_match = self.model.matching
+        status.flows_open = self.open_flows()
         arrow = "▼" if self.model.descending else "▲"
         status.sort = f"{SORT_KEYS[self.model.sort][0]} {arrow}"
         # A file read to its end (or a stopped capture) has no current rate: none is shown.
@@ -108,7 +111,7 @@ class MainScreen(Screen[None]):
     def absorb(self, drained: Drained, now: float) -> None:
         """Fold segments drained between ticks into the model only (see `TcpwatchApp.sip`):
         the rows' order and the cursor follow, but nothing is repainted until the next tick."""
-        self.rates.absorb(drained.flag_counts)
+        self.rates.absorb(drained.flag_entries, self._matches(drained.gone))
         if self.paused:
             self._pending |= drained.changed
         elif drained.changed:
@@ -141,9 +144,26 @@ class MainScreen(Screen[None]):
         return "" if self.flows else "No TCP flows seen."
 
     def open_flows(self) -> int:
-        """Flows tracked and not finished."""
+        """Flows the filter selects that are not finished."""
         finished = sum(self.model.category_counts.get(c, 0) for c in FINISHED)
-        return len(self.flows) - finished
+        return self.model.matching - finished
+
+    def _matches(self, gone: dict[int, Any]) -> Callable[[int], bool] | None:
+        """Whether the filter selects a flow, by id (flows that just left the tracker are
+        judged on their last snapshot); None while no filter is in force."""
+        pred = self.model.predicate
+        if pred is None:
+            return None
+        flows, verdicts = self.flows, {}
+
+        def matches(fid: int) -> bool:
+            ok = verdicts.get(fid)
+            if ok is None:
+                flow = flows.get(fid) or gone.get(fid)
+                ok = verdicts[fid] = flow is not None and bool(pred(flow))
+            return ok
+
+        return matches
 
     # -- filter ------------------------------------------------------------------------------
 
@@ -170,6 +190,7 @@ class MainScreen(Screen[None]):
         self.display_filter = expression
         self.model.predicate = predicate if expression else None
         self.model.rebuild(self.flows, self.tcp_app.now())
+        self.rates.recount(None if self.model.predicate is None else self.model.matches)
         bar.remember(expression)
         self.table.sync(self.tcp_app.now())
         self.refresh_bindings()

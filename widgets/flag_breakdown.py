@@ -1,13 +1,16 @@
-"""Flag breakdown: segments per TCP flag for the flows shown, rates per second, a sparkline.
+"""Flag breakdown: segments per TCP flag of the flows the filter selects, rates, a sparkline.
 
 `FlagRates` is the plain-data side: per-second buckets (capture time) of flag bytes, fed once per
-tick with what the drain counted, so rates and the sparkline are as deterministic as the capture.
-`FlagBreakdown` paints totals from `FlowList.flag_totals` plus those rates.
+tick with what the engine counted per flow, so rates and the sparkline are as deterministic as
+the capture. It keeps the last minute's per-flow counts, so that a new filter recounts the
+minute for the flows it selects. `FlagBreakdown` paints totals from `FlowList.flag_totals` (the
+flows the filter selects) plus those rates.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -29,6 +32,13 @@ LABELS: dict[str, str] = {
 }
 
 SPARK_SECONDS = 60
+KEPT_ENTRIES = 400_000
+"""Per-flow counts `(flow, second, flags)` kept for recounting at most (~30 MB): past it, the
+oldest seconds are recounted as empty after a filter change."""
+Entry = tuple[int, int, int]
+"""`(flow id, second * 512 + flag bits, segments)`, as the engine's poll gives them."""
+Matches = Callable[[int], bool] | None
+"""Whether a flow id is selected by the filter (None: every flow)."""
 WIDE = 110
 """Cells from which each flag's rate shows beside its count."""
 _BARS = " ▁▂▃▄▅▆▇█"
@@ -50,24 +60,58 @@ def flag_hits(flags: int) -> tuple[int, ...]:
 
 
 class FlagRates:
-    """Per-second segment and flag counts over the last minute of capture time."""
+    """Per-second segment and flag counts over the last minute of capture time, of the flows
+    a filter selects."""
 
     def __init__(self) -> None:
         self._seconds: deque[tuple[int, list[int]]] = deque()
         self._hits: dict[int, tuple[int, ...]] = {}
+        self._kept: dict[int, list[Entry]] = {}
+        """Second -> the entries of that second, for `recount`."""
+        self._kept_n = 0
 
-    def absorb(self, counted: Counter[int]) -> None:
-        """Add a tick's counts, keyed `second * 512 + flag bits` (what the drain loop builds)."""
-        for packed, n in sorted(counted.items()):
-            second, flags = divmod(packed, 512)
-            bucket = self._bucket(second)
-            hits = self._hits.get(flags)
-            if hits is None:
-                hits = self._hits[flags] = flag_hits(flags)
-            for i, h in enumerate(hits):
-                if h:
-                    bucket[i] += n
-            bucket[-1] += n
+    def absorb(self, entries: Iterable[Entry], matches: Matches = None) -> None:
+        """Add a tick's counts, those of the flows `matches` selects (see `Entry`)."""
+        kept = self._kept
+        for entry in entries:
+            second = entry[1] >> 9
+            bucket = kept.get(second)
+            if bucket is None:
+                bucket = kept[second] = []
+            bucket.append(entry)
+            self._kept_n += 1
+            if matches is None or matches(entry[0]):
+                self._add(entry[1], entry[2])
+        self._trim()
+
+    def recount(self, matches: Matches) -> None:
+        """Count the kept minute again for the flows `matches` selects (a new filter)."""
+        self._seconds.clear()
+        for second in sorted(self._kept):
+            for fid, packed, n in self._kept[second]:
+                if matches is None or matches(fid):
+                    self._add(packed, n)
+
+    def _add(self, packed: int, n: int) -> None:
+        second, flags = divmod(packed, 512)
+        bucket = self._bucket(second)
+        hits = self._hits.get(flags)
+        if hits is None:
+            hits = self._hits[flags] = flag_hits(flags)
+        for i, h in enumerate(hits):
+            if h:
+                bucket[i] += n
+        bucket[-1] += n
+
+    def _trim(self) -> None:
+        kept = self._kept
+        if not kept:
+            return
+        newest = max(kept)
+        for second in sorted(kept):
+            if second > newest - SPARK_SECONDS and self._kept_n <= KEPT_ENTRIES:
+                break
+            self._kept_n -= len(kept.pop(second))
 
     def _bucket(self, second: int) -> list[int]:
         secs = self._seconds
@@ -79,6 +123,9 @@ class FlagRates:
         new = [0] * (len(FLAG_KEYS) + 1)
         if not secs or second > secs[-1][0]:
             secs.append((second, new))
+        elif second > secs[0][0]:  # a late second (a recount goes in order; a tick may not)
+            at = next(i for i, (s, _) in enumerate(secs) if s > second)
+            secs.insert(at, (second, new))
         while secs and secs[0][0] <= secs[-1][0] - SPARK_SECONDS:
             secs.popleft()
         return new

@@ -4,7 +4,9 @@ A table over 100,000 flows cannot re-sort or rebuild per tick. The ids live in a
 `(key, id)`; each tick only the flows that changed are looked at, and only those whose sort key
 moved are re-placed (O(log n) each). Finished flows leave after lingering, through a heap of
 deadlines, so nothing here walks every flow except a filter or sort change. Counts for the flag
-breakdown are kept the same way: each shown flow's contribution is added and taken back.
+breakdown and the state legend are kept the same way: each matching flow's contribution is added
+and taken back. They count every flow the filter selects, finished flows that have left the rows
+(linger) included: a count does not drop because time passed.
 
 Every sort's key of every shown flow is kept up to date (one dict per sort), so a sort change
 sorts keys it already has instead of reading 100,000 flows: reading them is memory-bound
@@ -196,7 +198,10 @@ class FlowList:
         self._queued: set[int] = set()
         self.categories: dict[int, str] = {}
         """State category of every flow seen changing (shown or not)."""
+        self._matched: dict[int, str] = {}
+        """Category of every flow the filter selects (shown, or gone from the rows by linger)."""
         self.category_counts: dict[str, int] = {}
+        """Flows the filter selects, by state category (the table's legend)."""
         self.versions: dict[int, int] = {}
         self.flag_totals: list[int] = [0] * (len(FLAG_KEYS) + 1)
         self.endpoint_width = 0
@@ -206,6 +211,15 @@ class FlowList:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    @property
+    def matching(self) -> int:
+        """How many tracked flows the filter selects (rows, and finished flows past linger)."""
+        return len(self._matched)
+
+    def matches(self, fid: int) -> bool:
+        """Whether the filter selected flow `fid` at its last update."""
+        return fid in self._matched
 
     def __contains__(self, fid: int) -> bool:
         return fid in self._keys
@@ -262,6 +276,8 @@ class FlowList:
             cache.clear()
         self._no_rtt.clear()
         self._contrib.clear()
+        self._matched.clear()
+        self.category_counts.clear()
         self._deadlines.clear()
         self._queued.clear()
         self.flag_totals = [0] * len(self.flag_totals)
@@ -292,10 +308,19 @@ class FlowList:
                 continue
             prev_cat = categories.get(fid)
             cat = self._categorise(fid, flow)
-            if (pred is not None and not pred(flow)) or (
-                cat in FINISHED and not self._lingers(fid, flow, now)
-            ):
+            if pred is not None and not pred(flow):
                 if self._remove(fid):
+                    gone.add(fid)
+                continue
+            self._match(fid, cat)
+            contrib = flag_counts(flow)
+            prev = contribs.get(fid)
+            if prev is not None:
+                minus.append(prev)
+            plus.append(contrib)
+            contribs[fid] = contrib
+            if cat in FINISHED and not self._lingers(fid, flow, now):
+                if self._remove_row(fid):
                     gone.add(fid)
                 continue
             key = keyf(flow, cat) << ID_BITS | fid
@@ -318,12 +343,6 @@ class FlowList:
             batch[2].append(cat)
             if not self.procs_seen and (flow.proc_orig or flow.proc_resp):
                 self.procs_seen = True
-            contrib = flag_counts(flow)
-            prev = contribs.get(fid)
-            if prev is not None:
-                minus.append(prev)
-            plus.append(contrib)
-            contribs[fid] = contrib
         self._add_totals(plus, minus)
         self._fill(placed, static=True)
         self._fill(kept, static=False)
@@ -398,14 +417,18 @@ class FlowList:
     def _categorise(self, fid: int, flow: Flow) -> str:
         # Both ends ESTABLISHED (the tracker's fast-path flag): nothing else to look at.
         cat = "established" if getattr(flow, "steady", False) else category(flow)
-        old = self.categories.get(fid)
+        self.categories[fid] = cat
+        return cat
+
+    def _match(self, fid: int, cat: str) -> None:
+        """Count `fid` (of category `cat`) among the flows the filter selects."""
+        old = self._matched.get(fid)
         if old != cat:
             counts = self.category_counts
             if old is not None:
                 counts[old] -= 1
             counts[cat] = counts.get(cat, 0) + 1
-            self.categories[fid] = cat
-        return cat
+            self._matched[fid] = cat
 
     def expire_due(self, now: float) -> bool:
         """Whether some lingering flow's time is up at `now`."""
@@ -427,7 +450,7 @@ class FlowList:
                 # A later segment extended its linger: queue the new deadline.
                 self._queued.add(fid)
                 heapq.heappush(heap, (flow.last_ts + self.linger, fid))
-            elif self._remove(fid):
+            elif self._remove_row(fid):
                 gone.add(fid)
         return gone
 
@@ -435,9 +458,7 @@ class FlowList:
         """Drop bookkeeping for flows the tracker no longer holds (evicted)."""
         for fid in fids:
             self._remove(fid)
-            cat = self.categories.pop(fid, None)
-            if cat is not None:
-                self.category_counts[cat] -= 1
+            self.categories.pop(fid, None)
             self.versions.pop(fid, None)
 
     def _measure(self, flow: Flow) -> None:
@@ -450,6 +471,18 @@ class FlowList:
             self.endpoint_width = max(self.endpoint_width, longest)
 
     def _remove(self, fid: int) -> bool:
+        """Take `fid` out of the rows and out of the counts (the filter no longer selects it,
+        or the tracker let it go); whether it had a row."""
+        cat = self._matched.pop(fid, None)
+        if cat is not None:
+            self.category_counts[cat] -= 1
+        prev = self._contrib.pop(fid, None)
+        if prev is not None:
+            self._add_totals([], [prev])
+        return self._remove_row(fid)
+
+    def _remove_row(self, fid: int) -> bool:
+        """Take `fid` out of the rows only (its linger ran out: it still counts)."""
         key = self._keys.get(fid)
         if key is None:
             return False
@@ -457,7 +490,4 @@ class FlowList:
             cache.pop(fid, None)
         self._no_rtt.discard(fid)
         self._rows.remove(key)
-        prev = self._contrib.pop(fid, None)
-        if prev is not None:
-            self._add_totals([], [prev])
         return True
