@@ -98,7 +98,12 @@ class TcpwatchApp(App[None]):
         self.tracker = tracker
         self.replay = replay
         self.drain = Drain(source, tracker, live=_is_live(source))
-        self.main = MainScreen(tracker.flows, linger=linger, display_filter=display_filter)
+        self.main = MainScreen(
+            tracker.flows,
+            linger=linger,
+            display_filter=display_filter,
+            rates=self.drain.live or replay,
+        )
         self.events = EventHistory()
         """The engine's recent events, for the events screen (`e`)."""
         self._error_shown: str | None = None

@@ -32,9 +32,10 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Counts",
         (
-            ("N of M match", "every count (flag bar, sparkline, legend, flows, open) counts the"),
-            ("", "N flows the filter selects of the M tracked, finished ones included"),
-            ("", "after they leave the table (--linger)"),
+            ("N of M match", "every count (flag bar, sparkline, legend, flows, open)"),
+            ("", "counts the N flows the filter selects of the M tracked,"),
+            ("", "finished ones too after they leave the table (--linger)"),
+            ("rate / avg", "status bar: those flows' bytes/s (avg: over the capture)"),
         ),
     ),
     (
@@ -48,6 +49,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ),
             ("dimmed", "finished; it leaves the table after --linger seconds"),
             ("retr", "SYN retries plus retransmitted segments"),
+            ("rate", "payload bytes/s both ways over the last 3 s (live, --replay)"),
+            ("avg", "payload bytes/s over the flow's life (all a whole file shows)"),
             (
                 "history",
                 "Zeek's letters: UPPER case from the originator, lower from the other end",
@@ -73,8 +76,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Insights screen",
         (
             ("↑ ↓", "move between findings"),
-            ("enter", "filter the table to the finding's flows (they stay, past --linger,"),
-            ("", "while that filter is in force)"),
+            ("enter", "filter the table to the finding's flows (they stay past"),
+            ("", "--linger while that filter is in force)"),
             ("r", "analyse again now (live, it does so every second by itself)"),
             ("escape / i", "back to the table"),
         ),

@@ -18,6 +18,7 @@ from textual.widgets import Footer
 
 from capture.filterexpr import FilterError, compile_filter
 from tui.drain import Drained
+from widgets.byte_rates import ByteRates
 from widgets.conn_rows import FINISHED
 from widgets.conn_table import ConnectionTable
 from widgets.filter_bar import FilterBar
@@ -47,10 +48,14 @@ class MainScreen(Screen[None]):
         Binding("S", "reverse_sort", "Reverse", show=False),
     ]
 
-    def __init__(self, flows: Any, *, linger: float, display_filter: str = "") -> None:
+    def __init__(
+        self, flows: Any, *, linger: float, display_filter: str = "", rates: bool = True
+    ) -> None:
+        """`rates`: whether current byte rates mean anything (live, a replay; not a file read
+        whole, which shows average rates only)."""
         super().__init__()
         self.flows = flows
-        self.model = FlowList(linger=linger)
+        self.model = FlowList(linger=linger, rates=ByteRates() if rates else None)
         self.rates = FlagRates()
         self.display_filter = ""
         self.paused = False
@@ -88,6 +93,8 @@ class MainScreen(Screen[None]):
         """Fold one tick into the view (called by the App inside `batch_update`)."""
         started = time.perf_counter()
         self.rates.absorb(drained.flag_entries, self._matches(drained.gone))
+        if self.model.rates is not None:  # bytes come in while paused too
+            self.model.rates.update(self.flows, drained.changed, now)
         if self.paused:
             self._pending |= drained.changed
         else:
@@ -95,10 +102,11 @@ class MainScreen(Screen[None]):
         status.display_filter = self.display_filter
         status.flows_match = self.model.matching
         status.flows_open = self.open_flows()
-        arrow = "▼" if self.model.descending else "▲"
-        status.sort = f"{SORT_KEYS[self.model.sort][0]} {arrow}"
         # A file read to its end (or a stopped capture) has no current rate: none is shown.
         status.rates = status.mode not in ("end", "stopped")
+        self._byte_rate(status, now)
+        arrow = "▼" if self.model.descending else "▲"
+        status.sort = f"{SORT_KEYS[self.model.sort][0]} {arrow}"
         status.mode = "paused" if self.paused else status.mode
         self.status_bar.show(status)
         self.breakdown.show(
@@ -112,10 +120,24 @@ class MainScreen(Screen[None]):
         """Fold segments drained between ticks into the model only (see `TcpwatchApp.sip`):
         the rows' order and the cursor follow, but nothing is repainted until the next tick."""
         self.rates.absorb(drained.flag_entries, self._matches(drained.gone))
+        if self.model.rates is not None:
+            self.model.rates.update(self.flows, drained.changed, now)
         if self.paused:
             self._pending |= drained.changed
         elif drained.changed:
             self._update_model(drained.changed, now, repaint=False)
+
+    def _byte_rate(self, status: Status, now: float) -> None:
+        """The status bar's byte rate of the flows the filter selects: over the last seconds
+        while there is a "now", else their bytes over the capture's span (a file's average)."""
+        model = self.model
+        if model.rates is not None and status.rates:
+            matches = None if model.predicate is None else model.matches
+            status.bytes_per_s = model.rates.total(now, matches)
+            return
+        span = now - model.first_ts
+        status.bytes_per_s = model.bytes_total / span if span > 0 else None
+        status.bytes_average = True
 
     def _update_model(self, changed: set[int], now: float, repaint: bool = True) -> None:
         if self._pending:
@@ -191,6 +213,8 @@ class MainScreen(Screen[None]):
         self.model.predicate = predicate if expression else None
         self.model.rebuild(self.flows, self.tcp_app.now())
         self.rates.recount(None if self.model.predicate is None else self.model.matches)
+        if self.model.rates is not None:
+            self.model.rates.forget_totals()
         bar.remember(expression)
         self.table.sync(self.tcp_app.now())
         self.refresh_bindings()
@@ -223,8 +247,10 @@ class MainScreen(Screen[None]):
     # -- sort, pause, open -------------------------------------------------------------------
 
     def action_cycle_sort(self) -> None:
-        i = SORT_ORDER.index(self.model.sort)
-        self._sort(SORT_ORDER[(i + 1) % len(SORT_ORDER)], None)
+        # Without current rates (a file read whole) there is no rate column to sort by.
+        order = [n for n in SORT_ORDER if n != "rate" or self.model.rates is not None]
+        i = order.index(self.model.sort) if self.model.sort in order else -1
+        self._sort(order[(i + 1) % len(order)], None)
 
     def action_reverse_sort(self) -> None:
         self._sort(self.model.sort, not self.model.descending)

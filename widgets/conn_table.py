@@ -27,6 +27,7 @@ from textual.strip import Strip
 from widgets.conn_rows import CATEGORIES, FINISHED, Column, fit, fit_columns, fit_endpoint
 from widgets.flow_list import COLUMN_SORTS, FlowList
 from widgets.text import safe_str
+from widgets.units import byte_rate
 
 NEW_FOR = 2.0
 """Seconds of capture time a new flow is marked `+`."""
@@ -237,7 +238,12 @@ class ConnectionTable(ScrollView, can_focus=True):
 
     def _fit(self, width: int) -> None:
         self._fitted = (width, self.model.endpoint_width, self.model.procs_seen)
-        self._columns = fit_columns(width, self.model.endpoint_width, self.model.procs_seen)
+        self._columns = fit_columns(
+            width,
+            self.model.endpoint_width,
+            self.model.procs_seen,
+            rates=self.model.rates is not None,
+        )
         self._cache.clear()
 
     def notify_style_update(self) -> None:
@@ -317,6 +323,8 @@ class ConnectionTable(ScrollView, can_focus=True):
         now = self.now
         for col in self._columns:
             raw = col.cell(flow, now)
+            if col.key == "rate" and self.model.rates is not None:  # the model's, not the flow's
+                raw = byte_rate(self.model.rates.rate(fid, now))
             if col.key in ("orig", "resp"):
                 cells.append(fit_endpoint(raw, col.width))
             elif col.key in UNTRUSTED:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -73,7 +74,9 @@ class FlagRates:
     def absorb(self, entries: Iterable[Entry], matches: Matches = None) -> None:
         """Add a tick's counts, those of the flows `matches` selects (see `Entry`)."""
         kept = self._kept
-        for entry in entries:
+        # In time order (the engine's counts come unordered): each second's bucket is then
+        # found at the end, and none is counted after a newer one has pushed it out.
+        for entry in sorted(entries, key=itemgetter(1)):
             second = entry[1] >> 9
             bucket = kept.get(second)
             if bucket is None:
@@ -123,7 +126,7 @@ class FlagRates:
         new = [0] * (len(FLAG_KEYS) + 1)
         if not secs or second > secs[-1][0]:
             secs.append((second, new))
-        elif second > secs[0][0]:  # a late second (a recount goes in order; a tick may not)
+        elif second > secs[-1][0] - SPARK_SECONDS:  # a late second, still within the minute
             at = next(i for i, (s, _) in enumerate(secs) if s > second)
             secs.insert(at, (second, new))
         while secs and secs[0][0] <= secs[-1][0] - SPARK_SECONDS:

@@ -24,7 +24,16 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from capture.segment import endpoint
-from widgets.conn_rows import CATEGORIES, FINISHED, SHORT_STATE, category, proc_text, retries
+from widgets.byte_rates import ByteRates
+from widgets.conn_rows import (
+    CATEGORIES,
+    FINISHED,
+    SHORT_STATE,
+    average_rate,
+    category,
+    proc_text,
+    retries,
+)
 
 Flow = Any
 Predicate = Callable[[Flow], bool]
@@ -58,6 +67,11 @@ def _text_key(text: str) -> int:
     return int.from_bytes(raw.ljust(TEXT_BYTES, b"\0"), "big")
 
 
+def _avg_key(f: Flow) -> int:
+    avg = average_rate(f)
+    return MISSING if avg is None else int(avg * 1000)
+
+
 SORT_KEYS: dict[str, tuple[str, Callable[[Flow, str], int], bool]] = {
     "id": ("#", lambda f, c: 0, False),
     "idle": ("idle", lambda f, c: TS_BASE - int(f.last_ts * 1e6), False),
@@ -82,6 +96,9 @@ SORT_KEYS: dict[str, tuple[str, Callable[[Flow, str], int], bool]] = {
     "conn": ("conn", lambda f, c: _text_key(f.conn_state), False),
     "history": ("history", lambda f, c: _text_key(f.history), False),
     "proc": ("process", lambda f, c: _text_key(proc_text(f)), False),
+    # The model's `ByteRates` gives the current rate's key (`FlowList._keyf`): 0 without one.
+    "rate": ("rate", lambda f, c: 0, True),
+    "avg": ("avg rate", lambda f, c: _avg_key(f), True),
 }
 """Sort name → (label, key of (flow, category), descending by default).
 
@@ -94,12 +111,12 @@ ID_BITS = 40
 _ID_MASK = (1 << ID_BITS) - 1
 
 SORT_ORDER: tuple[str, ...] = ("id", "idle", "bytes", "pkts", "state", "orig", "resp", "rtt",
-                               "age", "retries")  # fmt: skip
+                               "age", "retries", "rate", "avg")  # fmt: skip
 """The sorts `s` cycles through; the others are a header click away."""
-LAZY_SORTS = frozenset(SORT_KEYS) - frozenset(SORT_ORDER)
+LAZY_SORTS = frozenset(SORT_KEYS) - frozenset(SORT_ORDER) | {"rate", "avg"}
 """Sorts whose keys are kept only while they are the current sort: they are computed from every
-shown flow when chosen (a click on a text column's header), instead of being refreshed for each
-changed flow on every tick as the cycled sorts' keys are."""
+shown flow when chosen (a click on a text column's header, or `s` to a rate), instead of being
+refreshed for each changed flow on every tick as the other cycled sorts' keys are."""
 STATIC_SORTS = frozenset({"id", "orig", "resp", "age"})
 """Sorts whose key never changes for a flow (endpoints and first segment): computed once."""
 
@@ -147,6 +164,8 @@ COLUMN_SORTS = {
     "idle": "idle",
     "retries": "retries",
     "proc": "proc",
+    "rate": "rate",
+    "avg": "avg",
 }
 """Which sort a click on each column header selects: the column's own values."""
 
@@ -178,8 +197,10 @@ def flag_counts(flow: Flow) -> tuple[int, ...]:
 class FlowList:
     """Sorted, filtered ids of the flows on screen, updated incrementally."""
 
-    def __init__(self, linger: float = 10.0) -> None:
+    def __init__(self, linger: float = 10.0, rates: ByteRates | None = None) -> None:
         self.linger = linger
+        self.rates = rates
+        """Current byte rates (live, replay); None for a file read whole (no "now")."""
         self.pinned: frozenset[int] = frozenset()
         """Flows kept in view however long ago they finished (a finding's flows, while its
         filter is in force): linger does not apply to them."""
@@ -187,7 +208,9 @@ class FlowList:
         self.descending = False
         self.predicate: Predicate | None = None
         self._rows: SortedList = SortedList()
-        self._caches: dict[str, dict[int, int]] = {name: {} for name in SORT_ORDER}
+        self._caches: dict[str, dict[int, int]] = {
+            name: {} for name in SORT_ORDER if name not in LAZY_SORTS
+        }
         """Sort name -> {flow id: `key << ID_BITS | id`} for every shown flow."""
         self._keys = self._caches[self.sort]
         """The current sort's keys (the same dict as its cache entry)."""
@@ -204,6 +227,11 @@ class FlowList:
         """Flows the filter selects, by state category (the table's legend)."""
         self.versions: dict[int, int] = {}
         self.flag_totals: list[int] = [0] * (len(FLAG_KEYS) + 1)
+        self._bytes: dict[int, int] = {}
+        self.bytes_total = 0
+        """Payload bytes of the flows the filter selects."""
+        self.first_ts = float("inf")
+        """The earliest first segment of any flow seen (a whole file's start)."""
         self.endpoint_width = 0
         self.procs_seen = False
         """Whether any flow placed so far has a process (live attribution)."""
@@ -258,16 +286,23 @@ class FlowList:
         if name == self.sort:
             return
         if name in LAZY_SORTS:  # keys kept only while current: compute them now
-            keyf = SORT_KEYS[name][1]
+            keyf = self._keyf(name)
             cats = self.categories
             self._caches[name] = {
                 fid: keyf(flows[fid], cats[fid]) << ID_BITS | fid for fid in self._keys
             }
         if self.sort in LAZY_SORTS:
-            self._caches[self.sort] = {}
+            self._caches.pop(self.sort, None)
         self.sort = name
         self._keys = self._caches[name]
         self._rows = SortedList(self._keys.values())
+
+    def _keyf(self, name: str) -> Callable[[Flow, str], int]:
+        """The key function of sort `name` (the current rate's comes from `rates`)."""
+        rates = self.rates
+        if name == "rate" and rates is not None:
+            return lambda f, c: rates.key(f.id)
+        return SORT_KEYS[name][1]
 
     def rebuild(self, flows: Mapping[int, Flow], now: float) -> None:
         """Start over from every tracked flow (after a filter change)."""
@@ -276,6 +311,8 @@ class FlowList:
             cache.clear()
         self._no_rtt.clear()
         self._contrib.clear()
+        self._bytes.clear()
+        self.bytes_total = 0
         self._matched.clear()
         self.category_counts.clear()
         self._deadlines.clear()
@@ -289,7 +326,11 @@ class FlowList:
         Returns the ids that left the view. This is the per-tick hot loop (thousands of flows a
         tick under load), hence the locals and the flag totals summed once at the end.
         """
-        keyf = SORT_KEYS[self.sort][1]
+        if self.rates is not None:
+            moved = self.rates.take_moved()
+            if moved and self.sort == "rate":  # their rate moved with the clock: re-place them
+                changed = set(changed) | moved
+        keyf = self._keyf(self.sort)
         pred = self.predicate
         versions, keys, contribs = self.versions, self._keys, self._contrib
         rows = self._rows
@@ -307,6 +348,8 @@ class FlowList:
                 gone.add(fid)
                 continue
             prev_cat = categories.get(fid)
+            if prev_cat is None and flow.first_ts < self.first_ts:
+                self.first_ts = flow.first_ts
             cat = self._categorise(fid, flow)
             if pred is not None and not pred(flow):
                 if self._remove(fid):
@@ -319,6 +362,9 @@ class FlowList:
                 minus.append(prev)
             plus.append(contrib)
             contribs[fid] = contrib
+            payload = flow.orig.payload + flow.resp.payload
+            self.bytes_total += payload - self._bytes.get(fid, 0)
+            self._bytes[fid] = payload
             if cat in FINISHED and not self._lingers(fid, flow, now):
                 if self._remove_row(fid):
                     gone.add(fid)
@@ -479,6 +525,7 @@ class FlowList:
         prev = self._contrib.pop(fid, None)
         if prev is not None:
             self._add_totals([], [prev])
+        self.bytes_total -= self._bytes.pop(fid, 0)
         return self._remove_row(fid)
 
     def _remove_row(self, fid: int) -> bool:

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from widgets.text import safe_text
+from widgets.units import byte_rate
 
 
 @dataclass(slots=True)
@@ -30,6 +31,11 @@ class Status:
     kernel_drops: int = 0
     queue_drops: int = 0
     malformed: int = 0
+    bytes_per_s: float | None = None
+    """Payload bytes a second of the flows the display filter selects (None: not known)."""
+    bytes_average: bool = False
+    """Whether `bytes_per_s` is an average over the capture (a file read whole, or a capture
+    that ended), not a current rate."""
     sort: str = ""
     """The sort shown, e.g. `last seen ▼`."""
     rates: bool = True
@@ -103,6 +109,16 @@ class StatusBar(Widget):
             (5, _field("sort ", key, Text(s.sort))) if s.sort else None,
             (2, _field("pkts ", key, Text(f"{s.packets:,}" + per_s))),
             (2, _field("flows ", key, Text(_flows(s)))),
+            (
+                (
+                    3,
+                    _field(
+                        "avg " if s.bytes_average else "rate ", key, Text(byte_rate(s.bytes_per_s))
+                    ),
+                )
+                if s.bytes_per_s is not None
+                else None
+            ),
             (4, _field("open ", key, Text(f"{s.flows_open:,}"))),
             (
                 2 if drops else 4,
