@@ -9,8 +9,8 @@ flows the filter selects) plus those rates.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, ClassVar
 
@@ -67,33 +67,46 @@ class FlagRates:
     def __init__(self) -> None:
         self._seconds: deque[tuple[int, list[int]]] = deque()
         self._hits: dict[int, tuple[int, ...]] = {}
-        self._kept: dict[int, list[Entry]] = {}
-        """Second -> the entries of that second, for `recount`."""
+        self._kept: deque[tuple[int, list[Entry]]] = deque()
+        """(newest second, the entries of one tick) of the last minute, for `recount`: the
+        poll's own lists, kept whole (nothing is done per entry to keep them)."""
         self._kept_n = 0
+        self._newest = 0
 
-    def absorb(self, entries: Iterable[Entry], matches: Matches = None) -> None:
+    def absorb(self, entries: list[Entry], matches: Matches = None) -> None:
         """Add a tick's counts, those of the flows `matches` selects (see `Entry`)."""
-        kept = self._kept
-        # In time order (the engine's counts come unordered): each second's bucket is then
-        # found at the end, and none is counted after a newer one has pushed it out.
-        for entry in sorted(entries, key=itemgetter(1)):
-            second = entry[1] >> 9
-            bucket = kept.get(second)
-            if bucket is None:
-                bucket = kept[second] = []
-            bucket.append(entry)
-            self._kept_n += 1
-            if matches is None or matches(entry[0]):
-                self._add(entry[1], entry[2])
+        if not entries:
+            return
+        newest = max(map(itemgetter(1), entries)) >> 9
+        self._newest = max(self._newest, newest)
+        self._kept.append((newest, entries))
+        self._kept_n += len(entries)
+        self._count(entries, matches)
         self._trim()
 
     def recount(self, matches: Matches) -> None:
         """Count the kept minute again for the flows `matches` selects (a new filter)."""
         self._seconds.clear()
-        for second in sorted(self._kept):
-            for fid, packed, n in self._kept[second]:
-                if matches is None or matches(fid):
-                    self._add(packed, n)
+        self._count([e for _, entries in self._kept for e in entries], matches)
+
+    def _count(self, entries: list[Entry], matches: Matches) -> None:
+        counted: Counter[int] = Counter()
+        if matches is None:
+            for _fid, packed, n in entries:
+                counted[packed] += n
+        else:
+            for fid, packed, n in entries:
+                if matches(fid):
+                    counted[packed] += n
+        # In time order (the engine's counts come unordered): a second is then never counted
+        # after a newer one has pushed it out of the minute.
+        for packed, n in sorted(counted.items()):
+            self._add(packed, n)
+
+    def _trim(self) -> None:
+        kept, newest = self._kept, self._newest
+        while kept and (kept[0][0] <= newest - SPARK_SECONDS or self._kept_n > KEPT_ENTRIES):
+            self._kept_n -= len(kept.popleft()[1])
 
     def _add(self, packed: int, n: int) -> None:
         second, flags = divmod(packed, 512)
@@ -105,16 +118,6 @@ class FlagRates:
             if h:
                 bucket[i] += n
         bucket[-1] += n
-
-    def _trim(self) -> None:
-        kept = self._kept
-        if not kept:
-            return
-        newest = max(kept)
-        for second in sorted(kept):
-            if second > newest - SPARK_SECONDS and self._kept_n <= KEPT_ENTRIES:
-                break
-            self._kept_n -= len(kept.pop(second))
 
     def _bucket(self, second: int) -> list[int]:
         secs = self._seconds
