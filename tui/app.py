@@ -165,6 +165,7 @@ class TcpwatchApp(App[None]):
         if not self.main.is_mounted:
             return
         drained = self.drain.step()
+        self.main.note_bytes(drained, self.now())
         self.events.take(drained)
         self._report_error()
         # Queued rather than run now: a key that arrived during the drain is handled first,
@@ -180,6 +181,7 @@ class TcpwatchApp(App[None]):
         if self.quit_requested or not self.main.is_mounted or self.drain.finished:
             return
         drained = self.drain.step(budget=SIP_BUDGET)
+        self.main.note_bytes(drained, self.now())
         self.events.take(drained)
         if isinstance(self.screen, EventsScreen):
             self.screen.forget(drained.changed)

@@ -93,8 +93,6 @@ class MainScreen(Screen[None]):
         """Fold one tick into the view (called by the App inside `batch_update`)."""
         started = time.perf_counter()
         self.rates.absorb(drained.flag_entries, self._matches(drained.gone))
-        if self.model.rates is not None:  # bytes come in while paused too
-            self.model.rates.update(self.flows, drained.changed, now)
         if self.paused:
             self._pending |= drained.changed
         else:
@@ -116,12 +114,17 @@ class MainScreen(Screen[None]):
         if drained.segments:  # what this costs sizes the next drains (see `Drain.budget`)
             self.tcp_app.drain.note_update(time.perf_counter() - started)
 
+    def note_bytes(self, drained: Drained, now: float) -> None:
+        """Take in the bytes the flows that changed gained, at the clock of the drain that
+        brought them (called right after it: the tick's update may run later, after a sip
+        has moved the clock on). Bytes come in while paused too."""
+        if self.model.rates is not None:
+            self.model.rates.update(self.flows, drained.changed, now)
+
     def absorb(self, drained: Drained, now: float) -> None:
         """Fold segments drained between ticks into the model only (see `TcpwatchApp.sip`):
         the rows' order and the cursor follow, but nothing is repainted until the next tick."""
         self.rates.absorb(drained.flag_entries, self._matches(drained.gone))
-        if self.model.rates is not None:
-            self.model.rates.update(self.flows, drained.changed, now)
         if self.paused:
             self._pending |= drained.changed
         elif drained.changed:

@@ -333,6 +333,7 @@ class FlowList:
         keyf = self._keyf(self.sort)
         pred = self.predicate
         versions, keys, contribs = self.versions, self._keys, self._contrib
+        payloads, more_bytes = self._bytes, 0
         rows = self._rows
         categories, state_keys = self.categories, self._caches["state"]
         placed: tuple[list[int], list[Flow], list[str]] = ([], [], [])
@@ -363,8 +364,8 @@ class FlowList:
             plus.append(contrib)
             contribs[fid] = contrib
             payload = flow.orig.payload + flow.resp.payload
-            self.bytes_total += payload - self._bytes.get(fid, 0)
-            self._bytes[fid] = payload
+            more_bytes += payload - payloads.get(fid, 0)
+            payloads[fid] = payload
             if cat in FINISHED and not self._lingers(fid, flow, now):
                 if self._remove_row(fid):
                     gone.add(fid)
@@ -390,6 +391,7 @@ class FlowList:
             if not self.procs_seen and (flow.proc_orig or flow.proc_resp):
                 self.procs_seen = True
         self._add_totals(plus, minus)
+        self.bytes_total += more_bytes
         self._fill(placed, static=True)
         self._fill(kept, static=False)
         gone |= self.expire(flows, now)
