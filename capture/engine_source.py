@@ -19,8 +19,6 @@ from capture.native import load
 from capture.pcapio import CaptureError
 from capture.sources import SourceStats
 
-Predicate = Callable[[Any], bool]
-
 FRAMES_PER_FLOW = 64
 """Recent segments kept per flow live and in a replay (plus handshake and teardown)."""
 ALL_FRAMES = 1 << 30
@@ -33,8 +31,9 @@ class EngineStep:
     """What one step brought in (the shape of `tui.drain.Drained`)."""
 
     changed: set[int] = field(default_factory=set)
-    flag_counts: Counter[int] = field(default_factory=Counter)
-    """Segments of the flows shown, keyed `second * 512 + flag bits`."""
+    flag_entries: list[tuple[int, int, int]] = field(default_factory=list)
+    """Segments of every flow as the engine counted them: `(flow id, second * 512 + flag
+    bits, segments)` (the view keeps those of the flows its filter selects)."""
     per_second: Counter[int] = field(default_factory=Counter)
     """Segments of every flow per second of capture time."""
     segments: int = 0
@@ -155,9 +154,8 @@ class EngineSource:
 
     # -- one step -----------------------------------------------------------------------------
 
-    def step(self, shown: Predicate | None) -> EngineStep:
-        """Take in what the engine tracked since the last step; count the flags of the flows
-        `shown` selects (all when None)."""
+    def step(self) -> EngineStep:
+        """Take in what the engine tracked since the last step."""
         if self.clock is not None:
             self.session.set_clock(self.clock())
         polled = self.polled = self.session.poll()
@@ -181,16 +179,11 @@ class EngineSource:
             else:
                 flows[fid] = snapshot
             out.changed.add(fid)
-        gone = out.gone = {flow.id: flow for flow in polled["gone"]}
-        verdicts: dict[int, bool] = {}
-        for fid, key, n in polled["flag_counts"]:
-            out.per_second[key // 512] += n
-            ok = verdicts.get(fid)
-            if ok is None:
-                flow = flows.get(fid) or gone.get(fid)
-                ok = verdicts[fid] = shown is None or (flow is not None and bool(shown(flow)))
-            if ok:
-                out.flag_counts[key] += n
+        out.gone = {flow.id: flow for flow in polled["gone"]}
+        entries = out.flag_entries = polled["flag_counts"]
+        per_second = out.per_second
+        for _fid, key, n in entries:
+            per_second[key // 512] += n
         if polled["error"]:
             self.error = polled["error"]
         if polled["finished"] and not self.finished:

@@ -55,7 +55,7 @@ class Collector:
 
     def _run(self) -> None:
         while not self._stop.is_set() and not self.src.finished:
-            self.src.step(None)
+            self.src.step()
             time.sleep(0.01)
 
     @property
@@ -72,7 +72,7 @@ class Collector:
         self.src.stop()
         self._stop.set()
         self._thread.join(timeout=5)
-        self.src.step(None)
+        self.src.step()
 
 
 def _decoded(path: str) -> list[Segment]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from captures import DATA
 
 from capture.native import load
-from widgets.conn_rows import retries
+from widgets.conn_rows import average_rate, fit_columns, retries
+from widgets.units import byte_rate
 
 
 def test_retr_counts_each_resent_syn_once() -> None:
@@ -17,3 +18,37 @@ def test_retr_counts_each_resent_syn_once() -> None:
     assert flow is not None and flow.syn_retries == 10
     record = flow.record()
     assert retries(flow) == record["retrans_orig"] + record["retrans_resp"] == 10
+
+
+def test_rate_columns_leave_small_terminals_as_they_were() -> None:
+    """80 columns keep what they had (endpoints, states, conn, age); from 100 the current rate
+    comes right after the bytes (history gives way to it); the average only when there is
+    room. With no current rate (a file read whole) the columns are those of before up to 120,
+    the average standing in after the RTT from 160."""
+    before = ["orig", "resp", "state_orig", "state_resp", "conn"]
+    for rates in (True, False):
+        assert [c.key for c in fit_columns(80, rates=rates)] == [*before, "age"]
+    assert [c.key for c in fit_columns(100)] == [*before, "bytes", "age", "rate"]
+    assert [c.key for c in fit_columns(100, rates=False)] == [*before, "history", "bytes"]
+    file_120 = [c.key for c in fit_columns(120, rates=False)]
+    assert file_120 == [*before, "history", "pkts", "bytes", "rtt"]
+    assert "avg" not in [c.key for c in fit_columns(120)]
+    assert [c.key for c in fit_columns(160, rates=False)][-1] == "avg"
+    assert [c.key for c in fit_columns(160)][-2:] == ["rate", "avg"]
+
+
+def test_average_rate_is_bytes_over_the_flows_duration() -> None:
+    """espn: the average is payload bytes both ways over last minus first segment; a flow of
+    one segment has none (`-`)."""
+    tracker = load().Tracker()
+    tracker.read_file(str(DATA / "chrissanders_http_espn_fail.pcapng"))
+    for fid in range(1, 17):
+        flow = tracker.flow(fid)
+        assert flow is not None
+        record = flow.record()
+        payload = record["payload_orig"] + record["payload_resp"]
+        if record["duration"] > 0:
+            assert average_rate(flow) == payload / (flow.last_ts - flow.first_ts)
+        else:
+            assert average_rate(flow) is None and byte_rate(average_rate(flow)) == "-"
+    assert byte_rate(0) == "0/s" and byte_rate(1234.0) == "1.2K/s" and byte_rate(999.4) == "999/s"

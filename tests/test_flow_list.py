@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capture.filterexpr import compile_filter
+from widgets.byte_rates import WINDOW, ByteRates
 from widgets.conn_rows import FINISHED, category
 from widgets.flow_list import BATCH_KEYS, ID_BITS, MISSING, SORT_KEYS, FlowList, flag_counts
 
@@ -72,9 +74,15 @@ def test_incremental_model_matches_a_full_recompute(
         if i < len(sorts):
             model.set_sort(sorts[i], i % 3 == 1 if i % 3 else None, tracker.flows)
         assert shown(model) == expected(model, tracker, now)
-        rows = [flag_counts(tracker.flows[f]) for f in shown(model)]
+        # Counts cover every flow the filter selects, those gone from the rows by linger too.
+        pred = model.predicate
+        selected = [f for f in tracker.flows.values() if pred is None or pred(f)]
+        rows = [flag_counts(f) for f in selected]
         totals = [sum(col) for col in zip(*rows, strict=True)]
         assert model.flag_totals == (totals or [0] * len(model.flag_totals))
+        assert model.matching == len(selected)
+        legend = {c: n for c, n in model.category_counts.items() if n}
+        assert legend == Counter(category(f) for f in selected)
         for row, fid in enumerate(shown(model)):
             assert model.row_of(fid) == row
         if pos >= len(segs):
@@ -109,3 +117,25 @@ def test_batch_keys_equal_the_per_flow_keys(name: str) -> None:
         keyf = SORT_KEYS[sort][1]
         batch = list(keys(flows, cats))
         assert batch == [keyf(f, c) for f, c in zip(flows, cats, strict=True)], sort
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_the_rate_sort_follows_the_rates_as_the_clock_rolls(name: str) -> None:
+    """Fed a second of capture at a time (then seconds with nothing), rows sorted by current
+    rate stay in the order of `ByteRates`' keys, which move with the clock alone."""
+    segs = SEGMENTS[name]
+    tracker = Tracked()
+    rates = ByteRates()
+    model = FlowList(linger=1e9, rates=rates)
+    model.set_sort("rate", None, tracker.flows)
+    start = int(segs[0].ts)
+    for second in range(start, int(segs[-1].ts) + WINDOW + 3):
+        tracker.feed([s for s in segs if int(s.ts) == second])
+        changed = tracker.take_changed()
+        rates.update(tracker.flows, changed, second + 0.5)
+        model.update(tracker.flows, changed, second + 0.5)
+        keys = sorted((rates.key(fid) << ID_BITS | fid for fid in tracker.flows), reverse=True)
+        assert shown(model) == [k & ((1 << ID_BITS) - 1) for k in keys]
+        for fid in tracker.flows:
+            assert rates.rate(fid, second + 0.5) * WINDOW == rates.key(fid)
+    assert all(rates.key(fid) == 0 for fid in tracker.flows)  # all quiet at the end

@@ -63,7 +63,7 @@ def test_burst_gives_refusal_and_accept_queue_findings_within_two_seconds() -> N
             burst(full, clients)
             kinds: dict[str, Finding] = {}
             while time.monotonic() - started < WITHIN:
-                src.step(None)  # what the engine's sniffer tracked since the last step
+                src.step()  # what the engine's sniffer tracked since the last step
                 found = analyse(
                     src.flows.values(), now=time.time(), listen_queues=read_listen_queues()
                 )

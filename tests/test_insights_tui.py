@@ -129,3 +129,42 @@ async def test_a_failing_rule_is_shown_not_fatal(monkeypatch) -> None:
         assert "insights failed" in text and "ZeroDivisionError" in text
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
+
+
+NMAP = DATA / "zeek_nmap-vsn.pcap"  # a connect scan: 17 flows, 6 refused, 3 reset or closed
+
+
+async def test_a_findings_flows_all_show_and_stay_past_the_linger() -> None:
+    """A replay with a short linger: the scan's finished flows have left the table when the
+    finding is chosen; `enter` shows every one of its flows all the same, and they stay while
+    the replay's clock runs on. Another filter lets the linger apply again."""
+    from capture.engine_source import EngineSource
+
+    clock = [0.0]
+    source = EngineSource(str(NMAP), speed=1.0, clock=lambda: clock[0])
+    app = TcpwatchApp(source, source, replay=True, linger=0.5)
+    async with app.run_test(size=(130, 40)) as pilot:
+        clock[0] = 10.0  # the whole capture (2.4 s) and then some: past every linger
+        await wait_until(pilot, lambda: app.drain.finished)
+        finished = {i for i, c in app.main.model.categories.items() if c in ("refused", "reset")}
+        await wait_until(pilot, lambda: finished and not finished & set(shown_ids(app)))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, InsightsScreen))
+        screen = app.screen
+        assert isinstance(screen, InsightsScreen)
+        await wait_until(pilot, lambda: screen.analyses > 0)
+        kinds = [f.kind for f in screen.findings]
+        finding = screen.findings[kinds.index("port_scan")]
+        assert finished <= set(finding.flow_ids)
+        screen.query_one(InsightsList).highlighted = kinds.index("port_scan")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await wait_until(pilot, lambda: shown_ids(app) == sorted(finding.flow_ids))
+        for later in (20.0, 60.0):  # the replay's clock runs on: the rows stay
+            clock[0] = later
+            ticks = app.ticks
+            await wait_until(pilot, lambda t=ticks: app.ticks > t + 2)
+            assert shown_ids(app) == sorted(finding.flow_ids)
+        await pilot.press("slash", "end", *" or port 80", "enter")  # the bar opens selected
+        await wait_until(pilot, lambda: app.main.display_filter == "id 1-17 or port 80")
+        await wait_until(pilot, lambda: not finished & set(shown_ids(app)))

@@ -142,7 +142,7 @@ def test_count_stops_the_capture_after_n_frames() -> None:
             exchange("127.0.0.1", port, b"x%d" % n)
 
         def finished() -> bool:
-            src.step(None)
+            src.step()
             return src.finished
 
         assert wait_until(finished, 5)
@@ -159,7 +159,7 @@ def test_duration_stops_the_capture_and_stop_is_prompt() -> None:
     src.start()
 
     def finished() -> bool:
-        src.step(None)
+        src.step()
         return src.finished
 
     assert wait_until(finished, 3)
@@ -169,7 +169,7 @@ def test_duration_stops_the_capture_and_stop_is_prompt() -> None:
     t0 = time.monotonic()
     other.stop()
     assert time.monotonic() - t0 < 0.6
-    other.step(None)
+    other.step()
     assert other.finished and other.error is None
 
 
@@ -185,7 +185,7 @@ def test_a_consumer_that_does_not_poll_loses_nothing() -> None:
         marker.fire()
         assert wait_until(lambda: src.stats().tcp >= 6 * 8 + 4, 10)
         src.stop()
-    src.step(None)
+    src.step()
     stats = src.stats()
     assert stats.queue_drops == stats.kernel_drops == 0
     assert sum(f.orig.pkts + f.resp.pkts for f in src.flows.values()) == stats.tcp == stats.frames
@@ -234,7 +234,7 @@ def test_kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw(tmp_path, tcpdu
     flood.wait(timeout=10)
     assert wait_until(lambda: _settled(src), 10)
     src.stop()
-    src.step(None)
+    src.step()
     kept = _decoded(ours_path)
     stats = src.stats()
     # tcpdump's ring hands over a part-filled block late: wait until it has the last frame.
@@ -252,10 +252,10 @@ def test_kernel_drops_are_counted_and_add_up_to_what_tcpdump_saw(tmp_path, tcpdu
 
 
 def _settled(src: LiveSource) -> bool:
-    src.step(None)
+    src.step()
     before = src.stats().frames
     time.sleep(0.3)
-    src.step(None)
+    src.step()
     return src.stats().frames == before
 
 
@@ -299,7 +299,7 @@ def test_the_tui_drain_names_processes_and_listeners() -> None:
             exchange("127.0.0.1", port, b"who am i")
 
             def named() -> bool:
-                drain.step(None)
+                drain.step()
                 flows = list(tracker.flows.values())
                 return len(flows) == 1 and flows[0].pid_resp is not None
 

@@ -199,12 +199,14 @@ async def test_a_filter_matching_nothing_says_so() -> None:
 
 
 async def test_a_finished_file_shows_no_rates() -> None:
-    """At the end of a file there is no "now": no packets/s, no per-flag rates."""
+    """At the end of a file there is no "now": no packets/s, no per-flag rates, no current
+    byte rate (the status bar's only rate is the file's average, said as such)."""
     app = file_app(ESPN, linger=1e9)
     async with app.run_test(size=(200, 30)) as pilot:
         await loaded(pilot, app)
         status = app.main.query_one(StatusBar).render().plain
-        assert "END" in status and "/s" not in status, status
+        assert "END" in status and "rate " not in status, status
+        assert status.count("/s") == 1 and re.search(r" avg [0-9.]+K/s ", status), status
         flags = app.main.breakdown.render().plain
         assert "/s" not in flags, flags
         assert "SYN " in flags

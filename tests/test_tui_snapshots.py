@@ -163,6 +163,7 @@ LIVE_BUSY = Status(
     packets=12_345_678,
     packets_per_s=45_678,
     flows_open=12_345,
+    flows_match=23_456,
     flows_total=234_567,
     mode="live",
 )
@@ -178,7 +179,7 @@ async def test_live_status_at_120_columns_names_the_interface(kernel_drops: int)
         await pilot.pause()
         shown = app.query_one(StatusBar).render().plain
     assert shown.startswith("● LIVE  live enp0s31f6 (tcp port 443)  "), shown
-    assert "flows 12,345 open" in shown
+    assert "flows 23,456 of 234,567 match" in shown
     assert ("drops kernel 1,234,567" in shown) == bool(kernel_drops)
     assert "sort" not in shown and "capture tcp" not in shown
 

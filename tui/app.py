@@ -98,7 +98,12 @@ class TcpwatchApp(App[None]):
         self.tracker = tracker
         self.replay = replay
         self.drain = Drain(source, tracker, live=_is_live(source))
-        self.main = MainScreen(tracker.flows, linger=linger, display_filter=display_filter)
+        self.main = MainScreen(
+            tracker.flows,
+            linger=linger,
+            display_filter=display_filter,
+            rates=self.drain.live or replay,
+        )
         self.events = EventHistory()
         """The engine's recent events, for the events screen (`e`)."""
         self._error_shown: str | None = None
@@ -159,7 +164,8 @@ class TcpwatchApp(App[None]):
             return
         if not self.main.is_mounted:
             return
-        drained = self.drain.step(self.main.model.predicate)
+        drained = self.drain.step()
+        self.main.note_bytes(drained, self.now())
         self.events.take(drained)
         self._report_error()
         # Queued rather than run now: a key that arrived during the drain is handled first,
@@ -174,7 +180,8 @@ class TcpwatchApp(App[None]):
         so a busy source is taken in several times faster than by ticks alone."""
         if self.quit_requested or not self.main.is_mounted or self.drain.finished:
             return
-        drained = self.drain.step(self.main.model.predicate, budget=SIP_BUDGET)
+        drained = self.drain.step(budget=SIP_BUDGET)
+        self.main.note_bytes(drained, self.now())
         self.events.take(drained)
         if isinstance(self.screen, EventsScreen):
             self.screen.forget(drained.changed)
@@ -207,7 +214,8 @@ class TcpwatchApp(App[None]):
             packets=self.drain.segments,
             packets_per_s=self.drain.packets_per_second(),
             flows_open=self.main.open_flows(),
-            flows_total=self.tracker.flow_count,
+            flows_match=self.main.model.matching,
+            flows_total=len(self.tracker.flows),
             kernel_drops=stats.kernel_drops,
             queue_drops=stats.queue_drops,
             malformed=sum(stats.malformed.values()),

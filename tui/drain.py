@@ -1,7 +1,7 @@
 """The drain: once per tick, pull a bounded batch of segments from the source into the tracker.
 
 Nothing here touches a widget. A tick reads for at most `budget` seconds (so a fast file cannot
-starve the UI), counts flag bytes per second of capture time for the flows shown (the one bit of
+starve the UI), counts flag bytes per second of capture time per flow (the one bit of
 per-segment work outside the tracker, a single dict increment), and reports what changed.
 """
 
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-Predicate = Callable[[Any], bool]
 
 CHUNK = 128
 """Segments asked of the source per poll; a tick polls until its budget is spent (small, so
@@ -34,8 +31,8 @@ class Drained:
     """What one tick brought in."""
 
     changed: set[int] = field(default_factory=set)
-    flag_counts: Counter[int] = field(default_factory=Counter)
-    """Segments of shown flows, keyed `second * 512 + flag bits` (see `FlagRates.absorb`)."""
+    flag_entries: list[tuple[int, int, int]] = field(default_factory=list)
+    """Segments per `(flow id, second * 512 + flag bits, count)` (see `FlagRates.absorb`)."""
     segments: int = 0
     finished_now: bool = False
     events: list[tuple[float, int, str, Any]] = field(default_factory=list)
@@ -81,19 +78,18 @@ class Drain:
                 return max(self.capture_ts, at)
         return self.capture_ts
 
-    def step(self, shown: Predicate | None, budget: float | None = None) -> Drained:
-        """Drain for up to `budget` seconds (default: `budget()`); `shown` filters which flows'
-        flags are counted.
+    def step(self, budget: float | None = None) -> Drained:
+        """Drain for up to `budget` seconds (default: `budget()`).
 
         Flag and per-second counts are built per poll batch with list comprehensions and
         `Counter.update` (C): counting in the per-segment loop cost ~3 us a segment next to the
         tracker's ~5 (measured), more than half as much again.
         """
         if hasattr(self.source, "step"):  # the native engine tracks on its own thread
-            return self._engine_step(shown)
+            return self._engine_step()
         out = Drained()
         ingest = self.tracker.ingest
-        verdicts: dict[int, bool] = {}
+        counted: Counter[tuple[int, int]] = Counter()
         deadline = time.perf_counter() + (self.budget() if budget is None else budget)
         latest = self.capture_ts
         while True:
@@ -101,11 +97,12 @@ class Drain:
             if batch:
                 flows = [ingest(seg) for seg in batch]
                 latest = max(latest, max(seg.ts for seg in batch))
-                self._count(batch, flows, shown, verdicts, out.flag_counts)
+                self._count(batch, flows, counted)
             out.segments += len(batch)
             if len(batch) < CHUNK or time.perf_counter() >= deadline:
                 break
         self.capture_ts = latest
+        out.flag_entries = [(fid, key, n) for (fid, key), n in counted.items()]
         self.segments += out.segments
         if not self.finished and self.source.finished:
             self.finished = out.finished_now = True
@@ -115,9 +112,9 @@ class Drain:
         self._trim()
         return out
 
-    def _engine_step(self, shown: Predicate | None) -> Drained:
+    def _engine_step(self) -> Drained:
         """`step` for a source whose engine tracks the flows itself: take in what it did."""
-        got = self.source.step(shown)
+        got = self.source.step()
         self.segments += got.segments
         self.per_second.update(got.per_second)
         self.capture_ts = max(self.capture_ts, self.source.capture_ts)
@@ -126,7 +123,7 @@ class Drain:
         self._trim()
         return Drained(
             changed=got.changed,
-            flag_counts=got.flag_counts,
+            flag_entries=got.flag_entries,
             segments=got.segments,
             finished_now=got.finished_now,
             events=got.events,
@@ -134,28 +131,13 @@ class Drain:
             events_dropped=got.events_dropped,
         )
 
-    def _count(
-        self,
-        batch: list[Any],
-        flows: list[Any],
-        shown: Predicate | None,
-        verdicts: dict[int, bool],
-        counts: Counter[int],
-    ) -> None:
+    def _count(self, batch: list[Any], flows: list[Any], counts: Counter[tuple[int, int]]) -> None:
         seconds = [int(seg.ts) for seg in batch]
         self.per_second.update(seconds)
-        pairs = zip(seconds, batch, strict=True)
-        if shown is None:
-            counts.update([sec * 512 + (seg.flags & 0x1FF) for sec, seg in pairs])
-            return
-        keep = []
-        for (sec, seg), flow in zip(pairs, flows, strict=True):
-            ok = verdicts.get(flow.id)
-            if ok is None:
-                ok = verdicts[flow.id] = bool(shown(flow))
-            if ok:
-                keep.append(sec * 512 + (seg.flags & 0x1FF))
-        counts.update(keep)
+        counts.update(
+            (flow.id, sec * 512 + (seg.flags & 0x1FF))
+            for sec, seg, flow in zip(seconds, batch, flows, strict=True)
+        )
 
     def _processes(self, changed: set[int]) -> None:
         # Live: owning processes on changed flows, and our listeners to orient mid-stream flows.

@@ -106,7 +106,7 @@ def _follow(source: Any, stop: _Stop, out: BinaryIO) -> None:
     captured before it still counts."""
     lines = sys.stdout.buffer
     while True:
-        source.step(None)
+        source.step()
         polled = source.polled
         if polled.get("lines"):
             lines.write(polled["lines"])

@@ -48,6 +48,15 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (
+        "Counts",
+        (
+            ("N of M match", "every count (flag bar, sparkline, legend, flows, open)"),
+            ("", "counts the N flows the filter selects of the M tracked,"),
+            ("", "finished ones too after they leave the table (--linger)"),
+            ("rate / avg", "status bar: those flows' bytes/s (avg: over the capture)"),
+        ),
+    ),
+    (
         "Table rows",
         (
             ("+", "a new flow (first seen in the last 2 s)"),
@@ -59,6 +68,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("dimmed", "finished; it leaves the table after --linger seconds"),
             ("vlan", "VLAN tags, outermost first (shown when flows differ by tag)"),
             ("retr", "SYN retries plus retransmitted segments"),
+            ("rate", "payload bytes/s both ways over the last 3 s (live, --replay)"),
+            ("avg", "payload bytes/s over the flow's life (all a whole file shows)"),
             (
                 "history",
                 "Zeek's letters: UPPER case from the originator, lower from the other end",
@@ -87,7 +98,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Insights screen",
         (
             ("↑ ↓", "move between findings"),
-            ("enter", "filter the table to the finding's flows"),
+            ("enter", "filter the table to the finding's flows (they stay past"),
+            ("", "--linger while that filter is in force)"),
             ("r", "analyse again now (live, it does so every second by itself)"),
             ("escape / i", "back to the table"),
         ),

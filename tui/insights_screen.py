@@ -147,13 +147,17 @@ class InsightsScreen(Screen[None]):
         self.show_flows(message.finding)
 
     def show_flows(self, finding: Finding) -> bool:
-        """Filter the main table to the finding's flows that are still tracked; back to it."""
+        """Filter the main table to the finding's flows that are still tracked; back to it.
+
+        Those flows are pinned: they stay in the table, finished or not, while the filter
+        naming them is in force (the view's linger would otherwise take the finished ones
+        away, some before the table is even shown)."""
         ids = [i for i in finding.flow_ids if i in self.tracker.flows]
         if not ids:
             self.notify("Those flows are no longer tracked.", severity="warning")
             return False
         main = getattr(self.app, "main", None)
-        if main is None or not main.apply_filter(flow_filter(ids)):
+        if main is None or not main.apply_filter(flow_filter(ids), pinned=frozenset(ids)):
             return False
         self.app.pop_screen()
         self.app.notify(f"Showing the {len(ids)} flow(s) behind this finding (/ to change).")

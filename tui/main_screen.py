@@ -7,6 +7,7 @@ one incremental model update and one repaint of the widgets that changed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,6 +19,7 @@ from textual.widgets import Footer
 from capture.filterexpr import FilterError, compile_filter
 from capture.safetext import escape_untrusted
 from tui.drain import Drained
+from widgets.byte_rates import ByteRates
 from widgets.conn_rows import FINISHED
 from widgets.conn_table import ConnectionTable
 from widgets.filter_bar import FilterBar
@@ -47,10 +49,14 @@ class MainScreen(Screen[None]):
         Binding("S", "reverse_sort", "Reverse", show=False),
     ]
 
-    def __init__(self, flows: Any, *, linger: float, display_filter: str = "") -> None:
+    def __init__(
+        self, flows: Any, *, linger: float, display_filter: str = "", rates: bool = True
+    ) -> None:
+        """`rates`: whether current byte rates mean anything (live, a replay; not a file read
+        whole, which shows average rates only)."""
         super().__init__()
         self.flows = flows
-        self.model = FlowList(linger=linger)
+        self.model = FlowList(linger=linger, rates=ByteRates() if rates else None)
         self.rates = FlagRates()
         self.display_filter = ""
         self.paused = False
@@ -87,16 +93,19 @@ class MainScreen(Screen[None]):
     def apply(self, drained: Drained, now: float, status: Status) -> None:
         """Fold one tick into the view (called by the App inside `batch_update`)."""
         started = time.perf_counter()
-        self.rates.absorb(drained.flag_counts)
+        self.rates.absorb(drained.flag_entries, self._matches(drained.gone))
         if self.paused:
             self._pending |= drained.changed
         else:
             self._update_model(drained.changed, now)
         status.display_filter = self.display_filter
-        arrow = "▼" if self.model.descending else "▲"
-        status.sort = f"{SORT_KEYS[self.model.sort][0]} {arrow}"
+        status.flows_match = self.model.matching
+        status.flows_open = self.open_flows()
         # A file read to its end (or a stopped capture) has no current rate: none is shown.
         status.rates = status.mode not in ("end", "stopped")
+        self._byte_rate(status, now)
+        arrow = "▼" if self.model.descending else "▲"
+        status.sort = f"{SORT_KEYS[self.model.sort][0]} {arrow}"
         status.mode = "paused" if self.paused else status.mode
         self.status_bar.show(status)
         self.breakdown.show(
@@ -106,14 +115,33 @@ class MainScreen(Screen[None]):
         if drained.segments:  # what this costs sizes the next drains (see `Drain.budget`)
             self.tcp_app.drain.note_update(time.perf_counter() - started)
 
+    def note_bytes(self, drained: Drained, now: float) -> None:
+        """Take in the bytes the flows that changed gained, at the clock of the drain that
+        brought them (called right after it: the tick's update may run later, after a sip
+        has moved the clock on). Bytes come in while paused too."""
+        if self.model.rates is not None:
+            self.model.rates.update(self.flows, drained.changed, now)
+
     def absorb(self, drained: Drained, now: float) -> None:
         """Fold segments drained between ticks into the model only (see `TcpwatchApp.sip`):
         the rows' order and the cursor follow, but nothing is repainted until the next tick."""
-        self.rates.absorb(drained.flag_counts)
+        self.rates.absorb(drained.flag_entries, self._matches(drained.gone))
         if self.paused:
             self._pending |= drained.changed
         elif drained.changed:
             self._update_model(drained.changed, now, repaint=False)
+
+    def _byte_rate(self, status: Status, now: float) -> None:
+        """The status bar's byte rate of the flows the filter selects: over the last seconds
+        while there is a "now", else their bytes over the capture's span (a file's average)."""
+        model = self.model
+        if model.rates is not None and status.rates:
+            matches = None if model.predicate is None else model.matches
+            status.bytes_per_s = model.rates.total(now, matches)
+            return
+        span = now - model.first_ts
+        status.bytes_per_s = model.bytes_total / span if span > 0 else None
+        status.bytes_average = True
 
     def _update_model(self, changed: set[int], now: float, repaint: bool = True) -> None:
         if self._pending:
@@ -155,17 +183,38 @@ class MainScreen(Screen[None]):
         )
 
     def open_flows(self) -> int:
-        """Flows tracked and not finished."""
+        """Flows the filter selects that are not finished."""
         finished = sum(self.model.category_counts.get(c, 0) for c in FINISHED)
-        return len(self.flows) - finished
+        return self.model.matching - finished
+
+    def _matches(self, gone: dict[int, Any]) -> Callable[[int], bool] | None:
+        """Whether the filter selects a flow, by id (flows that just left the tracker are
+        judged on their last snapshot); None while no filter is in force."""
+        pred = self.model.predicate
+        if pred is None:
+            return None
+        flows, verdicts = self.flows, {}
+
+        def matches(fid: int) -> bool:
+            ok = verdicts.get(fid)
+            if ok is None:
+                flow = flows.get(fid) or gone.get(fid)
+                ok = verdicts[fid] = flow is not None and bool(pred(flow))
+            return ok
+
+        return matches
 
     # -- filter ------------------------------------------------------------------------------
 
     def action_open_filter(self) -> None:
         self.query_one(FilterBar).open(self.display_filter)
 
-    def apply_filter(self, expression: str) -> bool:
-        """Compile and apply `expression`; on error show it in the bar and keep the old filter."""
+    def apply_filter(self, expression: str, pinned: frozenset[int] | None = None) -> bool:
+        """Compile and apply `expression`; on error show it in the bar and keep the old filter.
+
+        `pinned`: flows that stay in view while this filter is in force, however long ago they
+        finished (a finding's flows). Applying the same expression again keeps its pins;
+        another filter drops them."""
         bar = self.query_one(FilterBar)
         try:
             predicate = compile_filter(expression)
@@ -173,9 +222,16 @@ class MainScreen(Screen[None]):
             bar.open(expression)
             bar.show_error(str(err))
             return False
+        if pinned is not None:
+            self.model.pinned = pinned
+        elif expression != self.display_filter:
+            self.model.pinned = frozenset()
         self.display_filter = expression
         self.model.predicate = predicate if expression else None
         self.model.rebuild(self.flows, self.tcp_app.now())
+        self.rates.recount(None if self.model.predicate is None else self.model.matches)
+        if self.model.rates is not None:
+            self.model.rates.forget_totals()
         bar.remember(expression)
         self.table.sync(self.tcp_app.now())
         self.refresh_bindings()
@@ -208,8 +264,10 @@ class MainScreen(Screen[None]):
     # -- sort, pause, open -------------------------------------------------------------------
 
     def action_cycle_sort(self) -> None:
-        i = SORT_ORDER.index(self.model.sort)
-        self._sort(SORT_ORDER[(i + 1) % len(SORT_ORDER)], None)
+        # Without current rates (a file read whole) there is no rate column to sort by.
+        order = [n for n in SORT_ORDER if n != "rate" or self.model.rates is not None]
+        i = order.index(self.model.sort) if self.model.sort in order else -1
+        self._sort(order[(i + 1) % len(order)], None)
 
     def action_reverse_sort(self) -> None:
         self._sort(self.model.sort, not self.model.descending)

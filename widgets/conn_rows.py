@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from capture.segment import endpoint
-from widgets.units import short_duration
+from widgets.units import byte_rate, human_bytes, short_duration
 
 Flow = Any  # capture._engine.Flow: read through its documented attributes only
 
@@ -69,20 +69,6 @@ def category(flow: Flow) -> str:
     return "half-open"
 
 
-def human_bytes(n: int) -> str:
-    """A byte count in at most 5 characters: 999, 1.2K, 34K, 5.6M, 12G."""
-    if n < 1000:
-        return str(n)
-    for unit in "KMGTP":
-        n_f = n / 1000.0
-        if n_f < 9.95:
-            return f"{n_f:.1f}{unit}"
-        if n_f < 999.5:
-            return f"{n_f:.0f}{unit}"
-        n = int(n_f)
-    return f"{n}E"
-
-
 human_secs = short_duration
 """A duration in at most 6 cells (`widgets.units.short_duration`)."""
 
@@ -136,6 +122,21 @@ def _vlan(f: Flow, now: float) -> str:
     return ",".join(str(v) for v in f.vlan) or "-"  # outermost first, as exported
 
 
+def average_rate(f: Flow) -> float | None:
+    """Payload bytes a second over the flow's life (first to last segment); None before it
+    lasted any time (one segment)."""
+    duration = f.last_ts - f.first_ts
+    if duration <= 0:
+        return None
+    return (f.orig.payload + f.resp.payload) / duration
+
+
+def _current_rate(f: Flow, now: float) -> str:
+    # The table fills this column from its model's rates (`FlowList.rates`, `ByteRates`): a
+    # flow alone does not know what it received in the last seconds.
+    return ""
+
+
 COLUMNS: tuple[Column, ...] = (
     Column("id", "#", 6, 7, lambda f, now: str(f.id), "right"),
     Column("orig", "originator", ADDR_WIDTH, 0, _orig),
@@ -158,9 +159,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("retries", "retr", 5, 6, _retries, "right"),  # 5: room for "retr▼"
     Column("age", "age", 6, 5, lambda f, now: human_secs(now - f.first_ts), "right"),
     Column("idle", "idle", 6, 6, lambda f, now: human_secs(now - f.last_ts), "right"),
+    Column("rate", "rate", 7, 2, _current_rate, "right"),
+    Column("avg", "avg", 7, 6, lambda f, now: byte_rate(average_rate(f)), "right"),
     Column("proc", "process", 14, 8, _proc),
 )
 """Every column in display order; `fit_columns` picks those that fit the width."""
+FILE_AVG_PRIORITY = 5
+"""The average rate's priority when there is no current rate (a file read whole): with RTT and
+age, after them in the order (120 columns keep the RTT)."""
 
 
 def fit_columns(
@@ -169,18 +175,30 @@ def fit_columns(
     procs: bool = True,
     mark_width: int = 2,
     vlans: bool = False,
+    rates: bool = True,
 ) -> list[Column]:
     """The columns that fit in `width` cells (one blank between), by priority, in display order.
 
     Address columns widen, when there is room to spare, up to `addr_width` (the longest
     endpoint shown), so IPv6 endpoints show whole on a wide terminal. The process column is
     left out while no flow has a process (always, reading a file); the VLAN column unless
-    `vlans` (flows came with different tags).
+    `vlans` (flows came with different tags). Without current `rates` (a file read whole: no
+    "now" to measure at) the current rate column is left out and the average comes earlier in
+    the order (`FILE_AVG_PRIORITY`).
     """
     chosen: set[str] = set()
     used = mark_width
-    for col in sorted(COLUMNS, key=lambda c: c.priority):
-        if (col.key == "proc" and not procs) or (col.key == "vlan" and not vlans):
+
+    def priority(col: Column) -> int:
+        return FILE_AVG_PRIORITY if col.key == "avg" and not rates else col.priority
+
+    for col in sorted(COLUMNS, key=priority):
+        skip = (
+            (col.key == "proc" and not procs)
+            or (col.key == "vlan" and not vlans)
+            or (col.key == "rate" and not rates)
+        )
+        if skip:
             continue
         if used + col.width + 1 <= width or col.priority == 0:
             chosen.add(col.key)

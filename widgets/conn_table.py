@@ -27,6 +27,7 @@ from textual.strip import Strip
 from widgets.conn_rows import CATEGORIES, FINISHED, Column, fit, fit_columns, fit_endpoint
 from widgets.flow_list import COLUMN_SORTS, FlowList
 from widgets.text import safe_str
+from widgets.units import byte_rate
 
 NEW_FOR = 2.0
 """Seconds of capture time a new flow is marked `+`."""
@@ -109,7 +110,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         self.cursor_id: int | None = None
         self._cursor_row = 0
         self._columns: list[Column] = fit_columns(80)
-        self._fitted: tuple[int, int, bool, bool] = (80, 0, False, False)
+        self._fitted: tuple[int, int, bool, bool, bool] = (80, 0, False, False, False)
         self._last_painted: tuple[Any, ...] = ()
         self._styles: dict[tuple[str | None, bool, str], Style] = {}
         self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(1024)
@@ -237,15 +238,22 @@ class ConnectionTable(ScrollView, can_focus=True):
         self.virtual_size = Size(event.size.width, len(self.model) + 1)
         self._scroll_to_row(self._cursor_row)
 
-    def _fit_key(self, width: int) -> tuple[int, int, bool, bool]:
-        """What the columns depend on: width, longest endpoint, processes and VLANs seen."""
+    def _fit_key(self, width: int) -> tuple[int, int, bool, bool, bool]:
+        """What the columns depend on: width, longest endpoint, processes and VLANs seen, and
+        whether current rates are measured."""
         model = self.model
-        return width, model.endpoint_width, model.procs_seen, model.many_vlans
+        return (
+            width,
+            model.endpoint_width,
+            model.procs_seen,
+            model.many_vlans,
+            model.rates is not None,
+        )
 
     def _fit(self, width: int) -> None:
         self._fitted = self._fit_key(width)
-        _, addr_width, procs, vlans = self._fitted
-        self._columns = fit_columns(width, addr_width, procs, vlans=vlans)
+        _, addr_width, procs, vlans, rates = self._fitted
+        self._columns = fit_columns(width, addr_width, procs, vlans=vlans, rates=rates)
         self._cache.clear()
 
     def notify_style_update(self) -> None:
@@ -325,6 +333,8 @@ class ConnectionTable(ScrollView, can_focus=True):
         now = self.now
         for col in self._columns:
             raw = col.cell(flow, now)
+            if col.key == "rate" and self.model.rates is not None:  # the model's, not the flow's
+                raw = byte_rate(self.model.rates.rate(fid, now))
             if col.key in ("orig", "resp"):
                 cells.append(fit_endpoint(raw, col.width))
             elif col.key in UNTRUSTED:

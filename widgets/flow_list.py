@@ -4,7 +4,9 @@ A table over 100,000 flows cannot re-sort or rebuild per tick. The ids live in a
 `(key, id)`; each tick only the flows that changed are looked at, and only those whose sort key
 moved are re-placed (O(log n) each). Finished flows leave after lingering, through a heap of
 deadlines, so nothing here walks every flow except a filter or sort change. Counts for the flag
-breakdown are kept the same way: each shown flow's contribution is added and taken back.
+breakdown and the state legend are kept the same way: each matching flow's contribution is added
+and taken back. They count every flow the filter selects, finished flows that have left the rows
+(linger) included: a count does not drop because time passed.
 
 Every sort's key of every shown flow is kept up to date (one dict per sort), so a sort change
 sorts keys it already has instead of reading 100,000 flows: reading them is memory-bound
@@ -22,7 +24,16 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from capture.segment import endpoint
-from widgets.conn_rows import CATEGORIES, FINISHED, SHORT_STATE, category, proc_text, retries
+from widgets.byte_rates import ByteRates
+from widgets.conn_rows import (
+    CATEGORIES,
+    FINISHED,
+    SHORT_STATE,
+    average_rate,
+    category,
+    proc_text,
+    retries,
+)
 
 Flow = Any
 Predicate = Callable[[Flow], bool]
@@ -56,6 +67,11 @@ def _text_key(text: str) -> int:
     return int.from_bytes(raw.ljust(TEXT_BYTES, b"\0"), "big")
 
 
+def _avg_key(f: Flow) -> int:
+    avg = average_rate(f)
+    return MISSING if avg is None else int(avg * 1000)
+
+
 SORT_KEYS: dict[str, tuple[str, Callable[[Flow, str], int], bool]] = {
     "id": ("#", lambda f, c: 0, False),
     "idle": ("idle", lambda f, c: TS_BASE - int(f.last_ts * 1e6), False),
@@ -80,6 +96,9 @@ SORT_KEYS: dict[str, tuple[str, Callable[[Flow, str], int], bool]] = {
     "conn": ("conn", lambda f, c: _text_key(f.conn_state), False),
     "history": ("history", lambda f, c: _text_key(f.history), False),
     "proc": ("process", lambda f, c: _text_key(proc_text(f)), False),
+    # The model's `ByteRates` gives the current rate's key (`FlowList._keyf`): 0 without one.
+    "rate": ("rate", lambda f, c: 0, True),
+    "avg": ("avg rate", lambda f, c: _avg_key(f), True),
 }
 """Sort name → (label, key of (flow, category), descending by default).
 
@@ -92,12 +111,12 @@ ID_BITS = 40
 _ID_MASK = (1 << ID_BITS) - 1
 
 SORT_ORDER: tuple[str, ...] = ("id", "idle", "bytes", "pkts", "state", "orig", "resp", "rtt",
-                               "age", "retries")  # fmt: skip
+                               "age", "retries", "rate", "avg")  # fmt: skip
 """The sorts `s` cycles through; the others are a header click away."""
-LAZY_SORTS = frozenset(SORT_KEYS) - frozenset(SORT_ORDER)
+LAZY_SORTS = frozenset(SORT_KEYS) - frozenset(SORT_ORDER) | {"rate", "avg"}
 """Sorts whose keys are kept only while they are the current sort: they are computed from every
-shown flow when chosen (a click on a text column's header), instead of being refreshed for each
-changed flow on every tick as the cycled sorts' keys are."""
+shown flow when chosen (a click on a text column's header, or `s` to a rate), instead of being
+refreshed for each changed flow on every tick as the other cycled sorts' keys are."""
 STATIC_SORTS = frozenset({"id", "orig", "resp", "age"})
 """Sorts whose key never changes for a flow (endpoints and first segment): computed once."""
 
@@ -145,6 +164,8 @@ COLUMN_SORTS = {
     "idle": "idle",
     "retries": "retries",
     "proc": "proc",
+    "rate": "rate",
+    "avg": "avg",
 }
 """Which sort a click on each column header selects: the column's own values."""
 
@@ -176,13 +197,20 @@ def flag_counts(flow: Flow) -> tuple[int, ...]:
 class FlowList:
     """Sorted, filtered ids of the flows on screen, updated incrementally."""
 
-    def __init__(self, linger: float = 10.0) -> None:
+    def __init__(self, linger: float = 10.0, rates: ByteRates | None = None) -> None:
         self.linger = linger
+        self.rates = rates
+        """Current byte rates (live, replay); None for a file read whole (no "now")."""
+        self.pinned: frozenset[int] = frozenset()
+        """Flows kept in view however long ago they finished (a finding's flows, while its
+        filter is in force): linger does not apply to them."""
         self.sort = "id"
         self.descending = False
         self.predicate: Predicate | None = None
         self._rows: SortedList = SortedList()
-        self._caches: dict[str, dict[int, int]] = {name: {} for name in SORT_ORDER}
+        self._caches: dict[str, dict[int, int]] = {
+            name: {} for name in SORT_ORDER if name not in LAZY_SORTS
+        }
         """Sort name -> {flow id: `key << ID_BITS | id`} for every shown flow."""
         self._keys = self._caches[self.sort]
         """The current sort's keys (the same dict as its cache entry)."""
@@ -193,9 +221,17 @@ class FlowList:
         self._queued: set[int] = set()
         self.categories: dict[int, str] = {}
         """State category of every flow seen changing (shown or not)."""
+        self._matched: dict[int, str] = {}
+        """Category of every flow the filter selects (shown, or gone from the rows by linger)."""
         self.category_counts: dict[str, int] = {}
+        """Flows the filter selects, by state category (the table's legend)."""
         self.versions: dict[int, int] = {}
         self.flag_totals: list[int] = [0] * (len(FLAG_KEYS) + 1)
+        self._bytes: dict[int, int] = {}
+        self.bytes_total = 0
+        """Payload bytes of the flows the filter selects."""
+        self.first_ts = float("inf")
+        """The earliest first segment of any flow seen (a whole file's start)."""
         self.endpoint_width = 0
         self.procs_seen = False
         """Whether any flow placed so far has a process (live attribution)."""
@@ -205,6 +241,15 @@ class FlowList:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    @property
+    def matching(self) -> int:
+        """How many tracked flows the filter selects (rows, and finished flows past linger)."""
+        return len(self._matched)
+
+    def matches(self, fid: int) -> bool:
+        """Whether the filter selected flow `fid` at its last update."""
+        return fid in self._matched
 
     def __contains__(self, fid: int) -> bool:
         return fid in self._keys
@@ -243,16 +288,23 @@ class FlowList:
         if name == self.sort:
             return
         if name in LAZY_SORTS:  # keys kept only while current: compute them now
-            keyf = SORT_KEYS[name][1]
+            keyf = self._keyf(name)
             cats = self.categories
             self._caches[name] = {
                 fid: keyf(flows[fid], cats[fid]) << ID_BITS | fid for fid in self._keys
             }
         if self.sort in LAZY_SORTS:
-            self._caches[self.sort] = {}
+            self._caches.pop(self.sort, None)
         self.sort = name
         self._keys = self._caches[name]
         self._rows = SortedList(self._keys.values())
+
+    def _keyf(self, name: str) -> Callable[[Flow, str], int]:
+        """The key function of sort `name` (the current rate's comes from `rates`)."""
+        rates = self.rates
+        if name == "rate" and rates is not None:
+            return lambda f, c: rates.key(f.id)
+        return SORT_KEYS[name][1]
 
     def rebuild(self, flows: Mapping[int, Flow], now: float) -> None:
         """Start over from every tracked flow (after a filter change)."""
@@ -261,6 +313,10 @@ class FlowList:
             cache.clear()
         self._no_rtt.clear()
         self._contrib.clear()
+        self._bytes.clear()
+        self.bytes_total = 0
+        self._matched.clear()
+        self.category_counts.clear()
         self._deadlines.clear()
         self._queued.clear()
         self.flag_totals = [0] * len(self.flag_totals)
@@ -272,9 +328,14 @@ class FlowList:
         Returns the ids that left the view. This is the per-tick hot loop (thousands of flows a
         tick under load), hence the locals and the flag totals summed once at the end.
         """
-        keyf = SORT_KEYS[self.sort][1]
+        if self.rates is not None:
+            moved = self.rates.take_moved()
+            if moved and self.sort == "rate":  # their rate moved with the clock: re-place them
+                changed = set(changed) | moved
+        keyf = self._keyf(self.sort)
         pred = self.predicate
         versions, keys, contribs = self.versions, self._keys, self._contrib
+        payloads, more_bytes = self._bytes, 0
         rows = self._rows
         categories, state_keys = self.categories, self._caches["state"]
         placed: tuple[list[int], list[Flow], list[str]] = ([], [], [])
@@ -290,11 +351,25 @@ class FlowList:
                 gone.add(fid)
                 continue
             prev_cat = categories.get(fid)
+            if prev_cat is None and flow.first_ts < self.first_ts:
+                self.first_ts = flow.first_ts
             cat = self._categorise(fid, flow)
-            if (pred is not None and not pred(flow)) or (
-                cat in FINISHED and not self._lingers(fid, flow, now)
-            ):
+            if pred is not None and not pred(flow):
                 if self._remove(fid):
+                    gone.add(fid)
+                continue
+            self._match(fid, cat)
+            contrib = flag_counts(flow)
+            prev = contribs.get(fid)
+            if prev is not None:
+                minus.append(prev)
+            plus.append(contrib)
+            contribs[fid] = contrib
+            payload = flow.orig.payload + flow.resp.payload
+            more_bytes += payload - payloads.get(fid, 0)
+            payloads[fid] = payload
+            if cat in FINISHED and not self._lingers(fid, flow, now):
+                if self._remove_row(fid):
                     gone.add(fid)
                 continue
             key = keyf(flow, cat) << ID_BITS | fid
@@ -317,13 +392,8 @@ class FlowList:
             batch[2].append(cat)
             if not self.procs_seen and (flow.proc_orig or flow.proc_resp):
                 self.procs_seen = True
-            contrib = flag_counts(flow)
-            prev = contribs.get(fid)
-            if prev is not None:
-                minus.append(prev)
-            plus.append(contrib)
-            contribs[fid] = contrib
         self._add_totals(plus, minus)
+        self.bytes_total += more_bytes
         self._fill(placed, static=True)
         self._fill(kept, static=False)
         gone |= self.expire(flows, now)
@@ -382,7 +452,10 @@ class FlowList:
                 totals[i] -= sum(column)
 
     def _lingers(self, fid: int, flow: Flow, now: float) -> bool:
-        """Whether a finished flow is still in its linger time; queues its deadline once."""
+        """Whether a finished flow is still in its linger time (a pinned flow always is);
+        queues its deadline once."""
+        if fid in self.pinned:
+            return True
         deadline = flow.last_ts + self.linger
         if deadline <= now:
             return False
@@ -394,14 +467,18 @@ class FlowList:
     def _categorise(self, fid: int, flow: Flow) -> str:
         # Both ends ESTABLISHED (the tracker's fast-path flag): nothing else to look at.
         cat = "established" if getattr(flow, "steady", False) else category(flow)
-        old = self.categories.get(fid)
+        self.categories[fid] = cat
+        return cat
+
+    def _match(self, fid: int, cat: str) -> None:
+        """Count `fid` (of category `cat`) among the flows the filter selects."""
+        old = self._matched.get(fid)
         if old != cat:
             counts = self.category_counts
             if old is not None:
                 counts[old] -= 1
             counts[cat] = counts.get(cat, 0) + 1
-            self.categories[fid] = cat
-        return cat
+            self._matched[fid] = cat
 
     def expire_due(self, now: float) -> bool:
         """Whether some lingering flow's time is up at `now`."""
@@ -415,13 +492,15 @@ class FlowList:
             _, fid = heapq.heappop(heap)
             self._queued.discard(fid)
             flow = flows.get(fid)
-            if flow is not None and self.categories.get(fid) not in FINISHED:
+            if fid in self.pinned or (
+                flow is not None and self.categories.get(fid) not in FINISHED
+            ):
                 continue
             if flow is not None and flow.last_ts + self.linger > now:
                 # A later segment extended its linger: queue the new deadline.
                 self._queued.add(fid)
                 heapq.heappush(heap, (flow.last_ts + self.linger, fid))
-            elif self._remove(fid):
+            elif self._remove_row(fid):
                 gone.add(fid)
         return gone
 
@@ -429,9 +508,7 @@ class FlowList:
         """Drop bookkeeping for flows the tracker no longer holds (evicted)."""
         for fid in fids:
             self._remove(fid)
-            cat = self.categories.pop(fid, None)
-            if cat is not None:
-                self.category_counts[cat] -= 1
+            self.categories.pop(fid, None)
             self.versions.pop(fid, None)
 
     @property
@@ -452,6 +529,19 @@ class FlowList:
             self.endpoint_width = max(self.endpoint_width, longest)
 
     def _remove(self, fid: int) -> bool:
+        """Take `fid` out of the rows and out of the counts (the filter no longer selects it,
+        or the tracker let it go); whether it had a row."""
+        cat = self._matched.pop(fid, None)
+        if cat is not None:
+            self.category_counts[cat] -= 1
+        prev = self._contrib.pop(fid, None)
+        if prev is not None:
+            self._add_totals([], [prev])
+        self.bytes_total -= self._bytes.pop(fid, 0)
+        return self._remove_row(fid)
+
+    def _remove_row(self, fid: int) -> bool:
+        """Take `fid` out of the rows only (its linger ran out: it still counts)."""
         key = self._keys.get(fid)
         if key is None:
             return False
@@ -459,7 +549,4 @@ class FlowList:
             cache.pop(fid, None)
         self._no_rtt.discard(fid)
         self._rows.remove(key)
-        prev = self._contrib.pop(fid, None)
-        if prev is not None:
-            self._add_totals([], [prev])
         return True

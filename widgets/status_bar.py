@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from widgets.text import safe_text
+from widgets.units import byte_rate
 
 
 @dataclass(slots=True)
@@ -22,10 +23,19 @@ class Status:
     packets: int = 0
     packets_per_s: int = 0
     flows_open: int = 0
+    """Flows the display filter selects that are not finished."""
+    flows_match: int = 0
+    """Flows the display filter selects (every count on the main screen counts these)."""
     flows_total: int = 0
+    """Every flow tracked."""
     kernel_drops: int = 0
     queue_drops: int = 0
     malformed: int = 0
+    bytes_per_s: float | None = None
+    """Payload bytes a second of the flows the display filter selects (None: not known)."""
+    bytes_average: bool = False
+    """Whether `bytes_per_s` is an average over the capture (a file read whole, or a capture
+    that ended), not a current rate."""
     sort: str = ""
     """The sort shown, e.g. `last seen ▼`."""
     rates: bool = True
@@ -98,7 +108,18 @@ class StatusBar(Widget):
             (3, _field("filter ", key, safe_text(s.display_filter or "none"))),
             (5, _field("sort ", key, Text(s.sort))) if s.sort else None,
             (2, _field("pkts ", key, Text(f"{s.packets:,}" + per_s))),
-            (2, _field("flows ", key, Text(f"{s.flows_open:,} open/{s.flows_total:,}"))),
+            (2, _field("flows ", key, Text(_flows(s)))),
+            (
+                (
+                    3,
+                    _field(
+                        "avg " if s.bytes_average else "rate ", key, Text(byte_rate(s.bytes_per_s))
+                    ),
+                )
+                if s.bytes_per_s is not None
+                else None
+            ),
+            (4, _field("open ", key, Text(f"{s.flows_open:,}"))),
             (
                 2 if drops else 4,
                 _field(
@@ -113,6 +134,14 @@ class StatusBar(Widget):
             ),
         ]
         return [p for p in parts if p is not None]
+
+
+def _flows(s: Status) -> str:
+    """`3 of 16 match` under a filter, else `16`: the one rule of the main screen's counts
+    (they count the flows the filter selects), said where the counts are."""
+    if s.display_filter:
+        return f"{s.flows_match:,} of {s.flows_total:,} match"
+    return f"{s.flows_total:,}"
 
 
 def _field(label: str, style: Style, value: Text) -> Text:

@@ -159,11 +159,11 @@ class LiveSource(EngineSource):
         stats.kernel_drops = int(self.polled.get("kernel_drops", 0))
         return stats
 
-    def step(self, shown: Any) -> Any:
+    def step(self) -> Any:
         """`EngineSource.step`, then our listeners and the owners of the flows that changed."""
         if self.session is None:  # not started yet
             return EngineStep()
-        out = super().step(shown)
+        out = super().step()
         if self.procs is not None:
             self.session.set_listen_ports(list(self.procs.listen_keys()))
             for fid in out.changed:
