@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from captures import Tracked, engine
+from captures import engine
+from live_traffic import needs_root
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
@@ -95,12 +96,14 @@ def test_filter_bar_open_80x24(snap_compare: Any) -> None:
     assert snap_compare(loaded_app(NMAP), terminal_size=(80, 24), run_before=after_load(*keys))
 
 
+@pytest.mark.live
+@needs_root
 def test_empty_live_table_says_it_is_waiting(snap_compare: Any) -> None:
     """A live capture that has seen nothing yet: the table says it is waiting for traffic."""
-    from test_tui_small import _QuietLive
+    from test_tui_small import quiet_live
 
-    app = TcpwatchApp(_QuietLive(), Tracked())  # type: ignore[arg-type]
-    app.drain.live = True
+    source = quiet_live()
+    app = TcpwatchApp(source, source)
 
     async def run_before(pilot: Pilot[None]) -> None:
         await _until(pilot, lambda: app.ticks > 2)

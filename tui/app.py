@@ -32,8 +32,7 @@ EXIT_NO_TERMINAL = 2
 TICK = 0.1
 """Seconds between drains: 10 updates a second reads as live and leaves the UI idle between."""
 SIP_EVERY = 0.02
-SIP_BUDGET = 0.004
-"""Between ticks the App drains for SIP_BUDGET seconds every SIP_EVERY (`TcpwatchApp.sip`)."""
+"""Between ticks the App takes in what the engine did every SIP_EVERY (`TcpwatchApp.sip`)."""
 
 
 FREEZE_TICKS = 20
@@ -173,14 +172,13 @@ class TcpwatchApp(App[None]):
         self.call_later(self.show_tick, drained)
 
     def sip(self) -> None:
-        """Between ticks: drain a little more and fold it into the model, painting nothing.
-
-        A tick's own drain is bounded so that drain, update and render fit in a frame; sips use
-        the idle time between ticks a few milliseconds at a time (a key waits one sip at most),
-        so a busy source is taken in several times faster than by ticks alone."""
+        """Between ticks: take in what the engine did and fold it into the model, painting
+        nothing. A busy capture changes thousands of flows a tick; taken in a few times between
+        ticks, the snapshots and model updates are spread over the frame instead of landing on
+        the tick that also paints (a key waits one sip at most)."""
         if self.quit_requested or not self.main.is_mounted or self.drain.finished:
             return
-        drained = self.drain.step(budget=SIP_BUDGET)
+        drained = self.drain.step()
         self.main.note_bytes(drained, self.now())
         self.events.take(drained)
         if isinstance(self.screen, EventsScreen):

@@ -6,7 +6,6 @@ one incremental model update and one repaint of the widgets that changed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -92,7 +91,6 @@ class MainScreen(Screen[None]):
 
     def apply(self, drained: Drained, now: float, status: Status) -> None:
         """Fold one tick into the view (called by the App inside `batch_update`)."""
-        started = time.perf_counter()
         self.rates.absorb(drained.flag_entries, self._matches(drained.gone))
         if self.paused:
             self._pending |= drained.changed
@@ -112,8 +110,6 @@ class MainScreen(Screen[None]):
             self.model.flag_totals, self.rates.rates(now), self.rates.spark(now), status.rates
         )
         self.table.empty_text = self._empty_text(status)
-        if drained.segments:  # what this costs sizes the next drains (see `Drain.budget`)
-            self.tcp_app.drain.note_update(time.perf_counter() - started)
 
     def note_bytes(self, drained: Drained, now: float) -> None:
         """Take in the bytes the flows that changed gained, at the clock of the drain that
