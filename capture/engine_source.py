@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +97,8 @@ class EngineSource:
         self.finished = False
         """Set once every segment of the capture has been taken in."""
         self.segments = 0
+        self.backlog = 0
+        """Changed flows the engine still holds for the next steps (a bounded step's rest)."""
         self.capture_ts = 0.0
         self._position: float | None = None
         self._changed: set[int] = set()
@@ -154,11 +156,14 @@ class EngineSource:
 
     # -- one step -----------------------------------------------------------------------------
 
-    def step(self) -> EngineStep:
-        """Take in what the engine tracked since the last step."""
+    def step(self, max_changed: int | None = None, first: Sequence[int] = ()) -> EngineStep:
+        """Take in what the engine tracked since the last step: at most `max_changed` changed
+        flows (all when None), those of `first` that changed among them (see the engine's
+        `Session.poll`); `backlog` then says how many more changed flows wait."""
         if self.clock is not None:
             self.session.set_clock(self.clock())
-        polled = self.polled = self.session.poll()
+        polled = self.polled = self.session.poll(max_changed, list(first))
+        self.backlog = polled["changed_left"]
         out = EngineStep(
             segments=polled["segments"] - self.segments,
             events=polled["events"],
@@ -171,9 +176,7 @@ class EngineSource:
         for flow in polled["gone"]:
             flows.pop(flow.id, None)
             out.changed.add(flow.id)
-        session = self.session
-        for fid in polled["changed"]:
-            snapshot = session.flow(fid)
+        for fid, snapshot in zip(polled["changed"], polled["flows"], strict=True):
             if snapshot is None:
                 flows.pop(fid, None)
             else:

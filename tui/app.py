@@ -163,7 +163,7 @@ class TcpwatchApp(App[None]):
             return
         if not self.main.is_mounted:
             return
-        drained = self.drain.step()
+        drained = self.drain.step(self.main.table.visible_ids())
         self.main.note_bytes(drained, self.now())
         self.events.take(drained)
         self._report_error()
@@ -176,9 +176,10 @@ class TcpwatchApp(App[None]):
         nothing. A busy capture changes thousands of flows a tick; taken in a few times between
         ticks, the snapshots and model updates are spread over the frame instead of landing on
         the tick that also paints (a key waits one sip at most)."""
-        if self.quit_requested or not self.main.is_mounted or self.drain.finished:
+        done = self.drain.finished and not self.drain.backlog
+        if self.quit_requested or not self.main.is_mounted or done:
             return
-        drained = self.drain.step()
+        drained = self.drain.step(self.main.table.visible_ids())
         self.main.note_bytes(drained, self.now())
         self.events.take(drained)
         if isinstance(self.screen, EventsScreen):

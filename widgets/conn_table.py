@@ -163,6 +163,12 @@ class ConnectionTable(ScrollView, can_focus=True):
         if paint:
             self.refresh()
 
+    def visible_ids(self) -> list[int]:
+        """Ids of the flows on the rows in view (the engine hands their changes over first)."""
+        top = round(self.scroll_y)
+        end = min(len(self.model), top + max(0, self.size.height - 1))
+        return [self.model.id_at(row) for row in range(top, end)]
+
     def _scroll_to_row(self, row: int) -> None:
         top = round(self.scroll_y)
         body = max(1, self.size.height - 1)

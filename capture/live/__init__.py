@@ -10,6 +10,7 @@ the headless modes read it as any `EngineSource`: what changed since the last st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,11 +160,11 @@ class LiveSource(EngineSource):
         stats.kernel_drops = int(self.polled.get("kernel_drops", 0))
         return stats
 
-    def step(self) -> Any:
+    def step(self, max_changed: int | None = None, first: Sequence[int] = ()) -> Any:
         """`EngineSource.step`, then our listeners and the owners of the flows that changed."""
         if self.session is None:  # not started yet
             return EngineStep()
-        out = super().step()
+        out = super().step(max_changed, first)
         if self.procs is not None:
             self.session.set_listen_ports(list(self.procs.listen_keys()))
             for fid in out.changed:

@@ -171,11 +171,22 @@ impl PySession {
             .map_err(CaptureError::new_err)
     }
 
-    /// What changed since the last poll: `changed` (flow ids, sorted), `gone` (flows that left,
+    /// What changed since the last poll: `changed` (flow ids, sorted) with `flows` (their
+    /// snapshots, None for a flow no longer tracked), `gone` (flows that left,
     /// as snapshots), `flag_counts` (tuples `(flow_id, second * 512 + flag bits, segments)`), `events` (tuples
     /// `(ts, flow_id, kind, detail)`), and the running totals `segments`, `capture_ts`,
     /// `finished`, `error`, `events_dropped`.
-    fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    ///
+    /// `max_changed` bounds the flows taken (the ids in `first` that changed come first, then
+    /// the others in turn; see `FlowTracker::take_changed_upto`); `changed_left` says how many
+    /// more wait for the next polls.
+    #[pyo3(signature = (max_changed=None, first=Vec::new()))]
+    fn poll<'py>(
+        &self,
+        py: Python<'py>,
+        max_changed: Option<usize>,
+        first: Vec<u64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         // Everything is taken out under the lock, and made into Python objects after it: the
         // sniffer thread waits for the lock no longer than a few moves take.
         let taken = {
@@ -186,12 +197,19 @@ impl PySession {
                 let lines = std::mem::take(&mut o.lines);
                 (lines, o.take_records())
             });
+            let changed = match (ui, max_changed) {
+                (false, _) => Vec::new(),
+                (true, None) => st.tracker.take_changed(),
+                (true, Some(limit)) => st.tracker.take_changed_upto(limit, &first),
+            };
+            let flows = changed
+                .iter()
+                .map(|&id| st.tracker.flow(id).cloned())
+                .collect();
             Polled {
-                changed: if ui {
-                    st.tracker.take_changed()
-                } else {
-                    Vec::new()
-                },
+                changed,
+                flows,
+                changed_left: st.tracker.changed_left(),
                 gone: std::mem::take(&mut st.gone),
                 flags: std::mem::take(&mut st.flag_counts),
                 events: st.events.take(),
@@ -208,6 +226,13 @@ impl PySession {
         };
         let out = PyDict::new(py);
         out.set_item("changed", taken.changed)?;
+        let flows: Vec<Option<PyFlow>> = taken
+            .flows
+            .into_iter()
+            .map(|f| f.map(PyFlow::new))
+            .collect();
+        out.set_item("flows", flows)?;
+        out.set_item("changed_left", taken.changed_left)?;
         let gone: Vec<PyFlow> = taken.gone.into_iter().map(PyFlow::new).collect();
         out.set_item("gone", gone)?;
         let flags: Vec<(u64, i64, u64)> = taken
@@ -314,6 +339,8 @@ pub fn check_live(
 /// What one poll took out of the session's state.
 struct Polled {
     changed: Vec<u64>,
+    flows: Vec<Option<crate::flow::Flow>>,
+    changed_left: usize,
     gone: Vec<crate::flow::Flow>,
     flags: std::collections::HashMap<(u64, i64), u64>,
     events: Vec<Event>,

@@ -29,6 +29,8 @@ pub(crate) struct Books {
     pub order: EvictionOrder,
     /// None until the first `take_changed`: a headless run that never asks keeps no ids.
     pub changed: Option<HashSet<u64>>,
+    /// Where the next bounded take of changed ids starts (`take_changed_upto`).
+    pub changed_from: u64,
     /// Flows evicted or released, in the order they left.
     pub gone: Vec<Flow>,
     /// Scratch for one segment's transitions.
@@ -44,6 +46,7 @@ impl Books {
             closing: VecDeque::new(),
             order: EvictionOrder::default(),
             changed: None,
+            changed_from: 0,
             gone: Vec::new(),
             moves: Vec::new(),
         }

@@ -116,6 +116,57 @@ impl FlowTracker {
         out
     }
 
+    /// At most `limit` ids of the flows changed since they were last taken, ascending: those
+    /// of `first` that changed (the rows a person is looking at), then the others from where
+    /// the last bounded take stopped, wrapping around. The rest stay noted for the next take,
+    /// so a load that changes more flows between two takes than a view can fold in still
+    /// reaches every flow within a few takes, and nobody waits on the same ids forever.
+    /// The first call starts from every tracked flow, as `take_changed`'s does.
+    pub fn take_changed_upto(&mut self, limit: usize, first: &[u64]) -> Vec<u64> {
+        if self.books.changed.is_none() {
+            self.books.changed = Some(self.flows.keys().copied().collect());
+        }
+        let from = self.books.changed_from;
+        let Some(changed) = self.books.changed.as_mut() else {
+            return Vec::new();
+        };
+        if changed.len() <= limit {
+            let mut out: Vec<u64> = changed.drain().collect();
+            out.sort_unstable();
+            return out;
+        }
+        let mut out: Vec<u64> = first
+            .iter()
+            .copied()
+            .filter(|id| changed.remove(id))
+            .take(limit)
+            .collect();
+        let room = limit - out.len();
+        if room > 0 {
+            // Order by distance past `from` (ids below it come after the highest): the `room`
+            // nearest are taken.
+            let mut rest: Vec<u64> = changed.iter().copied().collect();
+            let after = |id: &u64| id.wrapping_sub(from);
+            rest.select_nth_unstable_by_key(room - 1, after);
+            rest.truncate(room);
+            let last = rest.iter().copied().max_by_key(after);
+            for id in &rest {
+                changed.remove(id);
+            }
+            out.extend(rest);
+            if let Some(last) = last {
+                self.books.changed_from = last + 1;
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// How many changed flows wait to be taken (`take_changed_upto`).
+    pub fn changed_left(&self) -> usize {
+        self.books.changed.as_ref().map_or(0, |c| c.len())
+    }
+
     /// End of input: nothing more will come, every flow's state is final.
     pub fn finish(&mut self) {
         self.finished = true;

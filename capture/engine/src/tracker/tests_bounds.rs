@@ -106,6 +106,30 @@ fn take_changed() {
 }
 
 #[test]
+fn bounded_takes_put_the_asked_ids_first_and_reach_every_flow_in_turn() {
+    let mut t = tracker();
+    let mut cs: Vec<Conv> = (1..=10)
+        .map(|p| Conv::new(("10.0.0.1", p), ("10.0.0.2", 80)))
+        .collect();
+    let segs: Vec<_> = cs.iter_mut().map(|c| c.c("S", 0)).collect();
+    feed(&mut t, segs);
+    // The first take starts from every flow; the ids asked for come first.
+    assert_eq!(t.take_changed_upto(4, &[9, 42]), vec![1, 2, 3, 9]);
+    assert_eq!(t.changed_left(), 6);
+    assert_eq!(t.take_changed_upto(4, &[]), vec![4, 5, 6, 7]);
+    // Flows 1 and 2 change again: the next takes go on from 8 and wrap around to them.
+    let segs = vec![cs[0].s("S.", 0), cs[1].s("S.", 0)];
+    feed(&mut t, segs);
+    assert_eq!(t.take_changed_upto(3, &[]), vec![1, 8, 10]);
+    assert_eq!(t.take_changed_upto(3, &[]), vec![2]);
+    assert_eq!(t.changed_left(), 0);
+    // Under the limit, a take is `take_changed`.
+    let segs = vec![cs[2].s("S.", 0)];
+    feed(&mut t, segs);
+    assert_eq!(t.take_changed_upto(100, &[]), vec![3]);
+}
+
+#[test]
 fn finish_and_flows_in_id_order() {
     let mut t = tracker();
     for i in 0..5 {
