@@ -110,6 +110,7 @@ def run(capture: Path, loops: int) -> dict[str, object]:
     totals = tw_err.read_text().strip().splitlines()[-1]
     frames = re.search(r"(\d+) frames", totals)
     kdrops = re.search(r"(\d+) kernel drops", totals)
+    qdrops = re.search(r"(\d+) queue drops", totals)
     live = tw_out.read_text().splitlines()
     offline = subprocess.run(
         [TCPWATCH, "-r", str(capture), "--export", "jsonl"],
@@ -127,6 +128,7 @@ def run(capture: Path, loops: int) -> dict[str, object]:
         "tcpdump_dropped": int(dropped.group(1)) if dropped else None,
         "tcpwatch_frames": int(frames.group(1)) if frames else None,
         "tcpwatch_kernel_drops": int(kdrops.group(1)) if kdrops else 0,
+        "tcpwatch_queue_drops": int(qdrops.group(1)) if qdrops else 0,
         "tcpwatch_records": len(live),
         "records_equal_to_-r": same,
         "tcpwatch_totals": totals,
