@@ -9,17 +9,25 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
-use super::handoff::{self, Consumer, FrameBatch, Producer, BATCH_FRAMES};
+use super::handoff::{self, Consumer, FrameBatch, Producer, BATCH_BYTES, BATCH_FRAMES};
 use super::source::{publish_counters, BATCH};
 use super::{Loss, State};
 use crate::decode::Decoder;
 use crate::live::LiveCapture;
 use crate::segment::Segment;
 
-/// Batches waiting for the tracker at most: with `BATCH_BYTES` each, 64 MiB of frames behind
-/// the kernel's ring (`-B`, 32 MiB by default), ~120,000 frames of the realistic capture
-/// (~560 bytes a frame), a quarter of a second of tcpreplay's 500,000 frames/s.
-pub const QUEUED: usize = 64;
+/// Frames waiting for the tracker, at most, as a multiple of the kernel's ring (`-B`): by
+/// default 64 MiB behind the 32 MiB ring, ~120,000 frames of the realistic capture (~560 bytes
+/// a frame), a quarter of a second of tcpreplay's 500,000 frames/s; a larger `-B` makes both
+/// larger. (The tracker's own pace is ~2 million frames/s of a core; the queue is for the
+/// moments it does not get one.)
+pub const QUEUE_PER_RING: usize = 2;
+
+/// Batches in the queue for a ring of `buffer_kib` (at least 8).
+pub fn queued_batches(buffer_kib: u32) -> usize {
+    let ring = (buffer_kib as usize).saturating_mul(1024);
+    (ring.saturating_mul(QUEUE_PER_RING) / BATCH_BYTES).max(8)
+}
 
 /// Capture on a thread of its own and track here until the capture ends (stop, `-c`,
 /// `--duration`, interface lost) and every frame it took is tracked; returns why it failed, if
@@ -35,7 +43,8 @@ pub(super) fn sniff(
         kernel: capture.counters(),
         queue: Arc::clone(&queue),
     });
-    let (producer, consumer) = handoff::channel(QUEUED, queue);
+    let queued = queued_batches(capture.config().buffer_kib);
+    let (producer, consumer) = handoff::channel(queued, queue);
     let stop_capture = Arc::clone(stop);
     let capturing = thread::Builder::new()
         .name("tcpwatch-sniffer".into())
@@ -105,5 +114,17 @@ fn hand_over(
         if pending.peek().is_none() {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queued_batches;
+
+    #[test]
+    fn the_queue_follows_the_ring() {
+        assert_eq!(queued_batches(crate::live::DEFAULT_BUFFER_KIB), 64);
+        assert_eq!(queued_batches(131_072), 256);
+        assert_eq!(queued_batches(256), 8);
     }
 }
