@@ -215,7 +215,12 @@ impl FlowTracker {
 
     /// Set the (pid, process name) owning one end of a tracked flow (live attribution) and
     /// note the flow changed; false when the flow is not tracked.
+    /// An embryo named this way grows into a tracked flow first (a live export's SYN-only flow
+    /// keeps the process that sent its SYN).
     pub fn set_proc(&mut self, id: u64, side: crate::tcpstate::Side, owner: Option<Owner>) -> bool {
+        if !self.flows.contains_key(&id) {
+            self.grow_embryo(id);
+        }
         let Some(flow) = self.flows.get_mut(&id) else {
             return false;
         };
@@ -338,6 +343,21 @@ impl FlowTracker {
         self.by_key.insert(key, fid);
         self.books.order.opened(last_ts, fid, &self.flows);
         fid
+    }
+
+    /// Make the embryo with this id a tracked flow (its SYN replayed, as when a second segment
+    /// comes); nothing when there is none.
+    fn grow_embryo(&mut self, id: u64) {
+        let embryos = self.embryos.as_mut();
+        let Some(key) = embryos.as_ref().and_then(|e| e.get(id)).map(Embryo::key) else {
+            return;
+        };
+        let Some(embryo) = embryos.and_then(|e| e.remove(&key)) else {
+            return;
+        };
+        let first = embryo.segment();
+        let fid = self.new_flow(&first, sender_is_low(&first), embryo.id());
+        self.account(fid, &first, true, &[]);
     }
 
     fn take_id(&mut self) -> u64 {
