@@ -10,7 +10,7 @@ tcpreplay goes (`--topspeed --preload-pcap`), and captures on the other end, at 
 It reports the rate tcpreplay offered, what each captured and dropped, and whether tcpwatch's
 records equal those of `tcpwatch -r` on the same capture (timestamps and uids aside).
 
-    sudo .venv/bin/python bench/replay_bench.py [--packets 1000000] [--loops 1]
+    sudo .venv/bin/python bench/replay_bench.py [--packets 1000000] [--loops 1] [--buffer KiB]
 
 Needs root, iproute2, tcpreplay and tcpdump (Debian packages).
 """
@@ -71,7 +71,7 @@ def comparable(lines: list[str]) -> list[tuple[object, ...]]:
     return sorted(out)
 
 
-def run(capture: Path, loops: int) -> dict[str, object]:
+def run(capture: Path, loops: int, buffer_kib: int | None = None) -> dict[str, object]:
     """One replay with both captures running; their figures."""
     out = Path(tempfile.mkdtemp(prefix="tcpwatch-replay-"))
     os.chmod(out, 0o777)
@@ -79,7 +79,8 @@ def run(capture: Path, loops: int) -> dict[str, object]:
     dump_err = out / "tcpdump.err"
     with tw_err.open("w") as err:
         tcpwatch = subprocess.Popen(
-            in_ns(NS_B, TCPWATCH, "-i", VETH_B, "--export", "jsonl", "-o", str(tw_out)),
+            in_ns(NS_B, TCPWATCH, "-i", VETH_B, "--export", "jsonl", "-o", str(tw_out))
+            + (["-B", str(buffer_kib)] if buffer_kib else []),
             stderr=err,
             stdout=subprocess.DEVNULL,
         )
@@ -110,6 +111,7 @@ def run(capture: Path, loops: int) -> dict[str, object]:
     totals = tw_err.read_text().strip().splitlines()[-1]
     frames = re.search(r"(\d+) frames", totals)
     kdrops = re.search(r"(\d+) kernel drops", totals)
+    qdrops = re.search(r"(\d+) queue drops", totals)
     live = tw_out.read_text().splitlines()
     offline = subprocess.run(
         [TCPWATCH, "-r", str(capture), "--export", "jsonl"],
@@ -127,6 +129,7 @@ def run(capture: Path, loops: int) -> dict[str, object]:
         "tcpdump_dropped": int(dropped.group(1)) if dropped else None,
         "tcpwatch_frames": int(frames.group(1)) if frames else None,
         "tcpwatch_kernel_drops": int(kdrops.group(1)) if kdrops else 0,
+        "tcpwatch_queue_drops": int(qdrops.group(1)) if qdrops else 0,
         "tcpwatch_records": len(live),
         "records_equal_to_-r": same,
         "tcpwatch_totals": totals,
@@ -138,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--flows", type=int, default=44_000)
     ap.add_argument("--loops", type=int, default=1)
+    ap.add_argument("--buffer", type=int, default=None, help="tcpwatch's -B (KiB)")
     args = ap.parse_args(argv)
     for tool in ("tcpreplay", "tcpdump", "ip"):
         if shutil.which(tool) is None:
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     capture, packets = ensure_capture(args.packets, args.flows, 1)
     setup()
     try:
-        result = run(capture, args.loops)
+        result = run(capture, args.loops, args.buffer)
     finally:
         teardown()
     print(f"capture: {capture} ({packets:,} packets) x {args.loops}")

@@ -210,6 +210,11 @@ class Session:
         frame_budget: int = 250_000,
         frame_bytes: int = 256 << 20,
         linger: float | None = None,
+        print: bool = False,
+        absolute: bool = False,
+        export: str | None = None,
+        display_filter: str = "",
+        insights: bool = False,
     ) -> Session: ...
     def start(self) -> None: ...
     def poll(self, max_changed: int | None = None, first: list[int] = ...) -> dict[str, Any]: ...

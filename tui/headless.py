@@ -18,7 +18,6 @@ from capture.sources import SourceStats
 from tui.errors import say
 from tui.run import live_source, load_before_drop
 
-INSIGHT_FRAMES = 1
 POLL_WAIT = 0.05
 
 
@@ -56,11 +55,10 @@ def _run_live(args: argparse.Namespace, stop: _Stop, expression: str) -> int:
         "absolute": args.absolute,
         "export": args.export,
         "display_filter": expression,
+        "insights": args.insights,
     }
     try:
-        source = live_source(
-            args, outputs=outputs, keep_frames=INSIGHT_FRAMES if args.insights else 0
-        )
+        source = live_source(args, outputs=outputs)
         source.start()
     except LiveError as exc:
         say(str(exc))

@@ -37,8 +37,8 @@ def make_source(args: argparse.Namespace) -> Source:
 
 
 def live_source(args: argparse.Namespace, **headless: Any) -> Any:
-    """The `LiveSource` the arguments ask for (not started); `headless` are its `outputs` and
-    `keep_frames` for a headless run. Raises `LiveError` with one line."""
+    """The `LiveSource` the arguments ask for (not started); `headless`: its `outputs` for a
+    headless run. Raises `LiveError` with one line."""
     from capture.live import LiveSource
 
     return LiveSource(

@@ -1,8 +1,10 @@
-"""Live capture: the engine's sniffer thread (libpcap) tracking into flows the engine owns.
+"""Live capture: the engine's sniffer thread (libpcap) feeding flows the engine owns.
 
 `LiveSource` opens the capture through the engine (`capture._engine.Session.live`: the
 interface, the kernel filter, `-w`, the privilege check with its hint), drops root if asked,
-then starts the engine's thread, which reads, decodes, tracks and writes `-w` without the GIL.
+then starts the engine's threads without the GIL: the sniffer drains the ring and writes `-w`,
+a tracker thread decodes and tracks what it hands over (frames it had no room for are counted
+as queue drops).
 Python keeps what Python is for: the process that owns each end (psutil, on its own thread),
 our listening sockets (they orient flows seen mid-stream), and the privilege drop. The App and
 the headless modes read it as any `EngineSource`: what changed since the last step.
@@ -60,7 +62,6 @@ class LiveSource(EngineSource):
         processes: bool = True,
         max_flows: int = 100_000,
         outputs: dict[str, Any] | None = None,
-        keep_frames: int = 0,
     ) -> None:
         """Open the capture (the step that needs privilege); nothing is read before `start`.
 
@@ -83,7 +84,7 @@ class LiveSource(EngineSource):
             "count": count,
             "duration": duration,
             "max_flows": max_flows,
-            "frames_per_flow": keep_frames if outputs is not None else FRAMES_PER_FLOW,
+            "frames_per_flow": FRAMES_PER_FLOW,
             **(outputs or {}),
         }
         self.bpf = bpf or ""
@@ -153,11 +154,12 @@ class LiveSource(EngineSource):
             self._table.stop()
 
     def stats(self) -> SourceStats:
-        """Frames, TCP segments, malformed and non-TCP counts, kernel drops so far."""
+        """Frames, TCP segments, malformed and non-TCP counts, kernel and queue drops so far."""
         if self.session is None:
             return SourceStats()
         stats = super().stats()
         stats.kernel_drops = int(self.polled.get("kernel_drops", 0))
+        stats.queue_drops = int(self.polled.get("queue_drops", 0))
         return stats
 
     def step(self, max_changed: int | None = None, first: Sequence[int] = ()) -> Any:

@@ -22,13 +22,8 @@ mod encoder;
 #[cfg(test)]
 mod tests;
 
-/// Seconds (capture time) a closed flow stays before it is exported and let go: Zeek deletes a
-/// closed connection after tcp_close_delay, 5 s; late segments come well within it.
-pub const LINGER: f64 = 5.0;
 /// Records between two calls of the caller's `stop` check (signals, interrupts).
 pub const CHECK_EVERY: u64 = 1 << 16;
-/// Frames kept per flow for `--insights` (see `tracker_config`).
-const INSIGHT_FRAMES: usize = 1;
 /// Longest sleep of a replay between two looks at `stop`.
 const NAP: Duration = Duration::from_millis(50);
 
@@ -281,18 +276,8 @@ fn run_threaded<'scope, 'env>(
 /// The tracker a headless run needs (Python: `tui.headless.run_headless`).
 fn tracker_config(cfg: &HeadlessConfig) -> TrackerConfig {
     TrackerConfig {
-        max_flows: cfg.max_flows.max(1),
-        // --insights reads handshake and teardown frames (RST with data, a SYN/ACK's ack): a
-        // one-frame ring keeps those pinned; plain print/export keeps none.
-        frames_per_flow: if cfg.insights { INSIGHT_FRAMES } else { 0 },
-        // An export writes each closed flow once it has been quiet a while, so memory follows
-        // the open flows; not with --insights, which needs every flow at the end.
-        linger: cfg.export.filter(|_| !cfg.insights).map(|_| LINGER),
-        // A flow that has seen one SYN only stays packed until it grows or is exported
-        // (--print needs each segment's flow at once, so it never makes embryos).
-        embryos: !cfg.insights,
         verify_checksums: cfg.verify_checksums,
-        ..TrackerConfig::default()
+        ..TrackerConfig::headless(cfg.max_flows, cfg.export.is_some(), cfg.insights)
     }
 }
 

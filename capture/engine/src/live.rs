@@ -243,6 +243,11 @@ impl LiveCapture {
         &self.filter
     }
 
+    /// What was asked for (`-B`, `-w`, `-c`, ...).
+    pub fn config(&self) -> &LiveConfig {
+        &self.cfg
+    }
+
     /// The interface actually captured (the default one when the config named none).
     pub fn iface(&self) -> &str {
         &self.iface

@@ -7,10 +7,12 @@
 //! replay sleeps, so a slow source shows up at once.
 
 pub mod events;
+pub mod handoff;
+mod live;
 mod source;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
@@ -18,6 +20,7 @@ use crate::decode::Decoder;
 use crate::export::RecordWriter;
 use crate::filter::Filter;
 use crate::flow::Flow;
+use crate::live::LiveCounters;
 use crate::print::Printer;
 use crate::reader::CaptureReader;
 use crate::segment::Segment;
@@ -54,8 +57,8 @@ pub struct State {
     /// A replay paced by the caller's clock instead of the wall clock: seconds since the
     /// replay began, as the caller last set them (`Session::set_clock`); None: the wall clock.
     pub manual_clock: Option<f64>,
-    /// Live: frames the kernel dropped (as of the capture's last statistics reading).
-    pub kernel_drops: u64,
+    /// Live: what the capture lost, read at each poll.
+    pub loss: Option<Loss>,
     /// Live: the link type of the captured frames, the interface and the kernel filter.
     pub live: Option<(i32, String, String)>,
     /// Whether a UI reads the changes: flag counts, events and flows that left are kept for it
@@ -88,7 +91,29 @@ impl Outputs {
     }
 }
 
+/// Where a live capture counts the frames it lost.
+pub struct Loss {
+    /// The capture's counters: frames the kernel dropped (ring full) as of its last reading.
+    pub kernel: Arc<LiveCounters>,
+    /// Frames the capture thread dropped because tracking was that far behind (`handoff`).
+    pub queue: Arc<AtomicU64>,
+}
+
 impl State {
+    /// Live: frames the kernel dropped (as of the capture's last statistics reading).
+    pub fn kernel_drops(&self) -> u64 {
+        self.loss
+            .as_ref()
+            .map_or(0, |l| l.kernel.snapshot().kernel_drops)
+    }
+
+    /// Live: frames dropped between the capture thread and tracking (the queue was full).
+    pub fn queue_drops(&self) -> u64 {
+        self.loss
+            .as_ref()
+            .map_or(0, |l| l.queue.load(Ordering::Relaxed))
+    }
+
     /// Seconds of replay elapsed (the caller's clock, or the wall clock since the first record).
     fn replay_elapsed(&self) -> Option<f64> {
         let (_, started, _) = self.pace?;
@@ -110,23 +135,28 @@ impl State {
     fn take(&mut self, seg: Segment, frame: &[u8]) {
         let (ts, flags) = (seg.ts, seg.flags);
         let printing = self.outputs.as_ref().is_some_and(|o| o.printer.is_some());
-        let copy = (self.ui || printing).then(|| seg.clone());
-        let id = self.tracker.ingest(seg, frame);
-        if let (Some(flow), Some(copy)) = (self.tracker.flow(id), copy) {
+        if self.ui || printing {
+            let copy = seg.clone();
+            let id = self.tracker.ingest(seg, frame);
+            if let Some(flow) = self.tracker.flow(id) {
+                if self.ui {
+                    events::notice(flow, &copy, &mut self.events);
+                }
+                if let Some(out) = self.outputs.as_deref_mut() {
+                    print_line(out, flow, &copy);
+                }
+            }
             if self.ui {
-                events::notice(flow, &copy, &mut self.events);
+                let key = ts.floor() as i64 * 512 + i64::from(flags & 0x1ff);
+                *self.flag_counts.entry((id, key)).or_default() += 1;
             }
-            if let Some(out) = self.outputs.as_deref_mut() {
-                print_line(out, flow, &copy);
-            }
+        } else {
+            // Nothing reads the flow back: SYN-only flows may stay packed, as a file's do.
+            self.tracker.add(seg, frame);
         }
         self.segments += 1;
         if ts > self.capture_ts {
             self.capture_ts = ts;
-        }
-        if self.ui {
-            let key = ts.floor() as i64 * 512 + i64::from(flags & 0x1ff);
-            *self.flag_counts.entry((id, key)).or_default() += 1;
         }
         for flow in self.tracker.take_gone() {
             if let Some(out) = self.outputs.as_deref_mut() {
@@ -207,7 +237,7 @@ impl Session {
             error: None,
             pace: None,
             manual_clock: None,
-            kernel_drops: 0,
+            loss: None,
             live: None,
             ui: true,
             outputs: None,

@@ -79,6 +79,41 @@ impl Default for TrackerConfig {
     }
 }
 
+impl TrackerConfig {
+    /// A tracker whose flows a person looks at (the TUI's sessions, `capture._engine.Tracker`):
+    /// every flow a `Flow` with its recent frames, none packed, none let go early.
+    pub fn for_views(max_flows: usize, frames_per_flow: usize) -> TrackerConfig {
+        TrackerConfig {
+            max_flows,
+            frames_per_flow,
+            ..TrackerConfig::default()
+        }
+    }
+
+    /// The tracker of a headless run (`--print`, `--export`, `--insights`), for a capture file
+    /// and a live capture alike, so that both give the same records.
+    pub fn headless(max_flows: usize, export: bool, insights: bool) -> TrackerConfig {
+        TrackerConfig {
+            max_flows: max_flows.max(1),
+            // --insights reads handshake and teardown frames (RST with data, a SYN/ACK's ack): a
+            // one-frame ring keeps those pinned; plain print/export keeps none.
+            frames_per_flow: usize::from(insights),
+            // An export writes each closed flow once it has been quiet a while, so memory follows
+            // the open flows; not with --insights, which needs every flow at the end.
+            linger: (export && !insights).then_some(HEADLESS_LINGER),
+            // A flow that has seen one SYN only stays packed until it grows or is exported
+            // (--print needs each segment's flow at once, so it never makes embryos).
+            embryos: !insights,
+            ..TrackerConfig::default()
+        }
+    }
+}
+
+/// Seconds (capture time) a closed flow stays in a headless export before it is written and let
+/// go: Zeek deletes a closed connection after tcp_close_delay, 5 s; late segments come well
+/// within it.
+pub const HEADLESS_LINGER: f64 = 5.0;
+
 /// A tracker that cannot be built as configured.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError(pub &'static str);
@@ -180,7 +215,12 @@ impl FlowTracker {
 
     /// Set the (pid, process name) owning one end of a tracked flow (live attribution) and
     /// note the flow changed; false when the flow is not tracked.
+    /// An embryo named this way grows into a tracked flow first (a live export's SYN-only flow
+    /// keeps the process that sent its SYN).
     pub fn set_proc(&mut self, id: u64, side: crate::tcpstate::Side, owner: Option<Owner>) -> bool {
+        if !self.flows.contains_key(&id) {
+            self.grow_embryo(id);
+        }
         let Some(flow) = self.flows.get_mut(&id) else {
             return false;
         };
@@ -303,6 +343,21 @@ impl FlowTracker {
         self.by_key.insert(key, fid);
         self.books.order.opened(last_ts, fid, &self.flows);
         fid
+    }
+
+    /// Make the embryo with this id a tracked flow (its SYN replayed, as when a second segment
+    /// comes); nothing when there is none.
+    fn grow_embryo(&mut self, id: u64) {
+        let embryos = self.embryos.as_mut();
+        let Some(key) = embryos.as_ref().and_then(|e| e.get(id)).map(Embryo::key) else {
+            return;
+        };
+        let Some(embryo) = embryos.and_then(|e| e.remove(&key)) else {
+            return;
+        };
+        let first = embryo.segment();
+        let fid = self.new_flow(&first, sender_is_low(&first), embryo.id());
+        self.account(fid, &first, true, &[]);
     }
 
     fn take_id(&mut self) -> u64 {

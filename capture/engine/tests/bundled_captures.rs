@@ -14,7 +14,7 @@ use _engine::tracker::{FlowTracker, TrackerConfig};
 use proptest::prelude::*;
 use serde_json::Value;
 
-/// Seconds a closed flow lingers in an export (the engine's `headless::LINGER`).
+/// Seconds a closed flow lingers in an export (the engine's `tracker::HEADLESS_LINGER`).
 const LINGER: f64 = 5.0;
 
 fn data(name: &str) -> PathBuf {

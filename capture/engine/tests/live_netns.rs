@@ -1,5 +1,5 @@
 //! Live capture on an Ethernet interface (a veth pair) in a private network namespace: VLAN
-//! tags the kernel strips are put back, and the interface going away ends the run in one line.
+//! tags the kernel strips are put back (one tag or two), and the interface going away ends the run in one line.
 //!
 //! Each test runs this test binary again in a new network namespace (`unshare -n -m`, root
 //! only), where frames cross only the veth pair made there.
@@ -37,12 +37,16 @@ fn mac(dev: &str) -> Vec<u8> {
         .collect()
 }
 
-/// An Ethernet frame tagged VLAN 100 holding an IPv4 TCP SYN 203.0.113.2:40000 -> .1:7000
-/// (documentation addresses, inside the namespace only).
-fn tagged_syn() -> Vec<u8> {
+/// An Ethernet frame with `tags` ((TPID, VLAN id), outer first) holding an IPv4 TCP SYN
+/// 203.0.113.2:40000 -> .1:7000 (documentation addresses, inside the namespace only).
+fn tagged_syn(tags: &[(u16, u16)]) -> Vec<u8> {
     let mut f = mac("twl0");
     f.extend(mac("twl1"));
-    f.extend([0x81, 0x00, 0x00, 100, 0x08, 0x00]);
+    for (tpid, vid) in tags {
+        f.extend(tpid.to_be_bytes());
+        f.extend(vid.to_be_bytes());
+    }
+    f.extend([0x08, 0x00]);
     f.extend([
         0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 203, 0, 113, 2, 203, 0, 113, 1,
     ]);
@@ -60,16 +64,26 @@ fn vlan_tags_are_put_back_and_pass_the_default_filter() {
         let mut cfg = LiveConfig::new("twl0");
         cfg.duration = Some(1.0);
         let mut cap = LiveCapture::open(cfg).expect("open twl0");
-        let frame = tagged_syn();
-        let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
+        // one tag, and two (802.1ad QinQ: an S-tag outside a C-tag)
+        let frames = [
+            tagged_syn(&[(0x8100, 100)]),
+            tagged_syn(&[(0x88a8, 200), (0x8100, 100)]),
+        ];
+        let hex: Vec<String> = frames
+            .iter()
+            .map(|f| f.iter().map(|b| format!("{b:02x}")).collect())
+            .collect();
         let send = "import socket, sys\n\
                     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n\
                     s.bind(('twl1', 0))\n\
-                    s.send(bytes.fromhex(sys.argv[1]))";
+                    for f in sys.argv[1:]: s.send(bytes.fromhex(f))";
         let sender = thread::spawn(move || {
             thread::sleep(Duration::from_millis(200));
-            let ok = Command::new("python3").args(["-c", send, &hex]).status();
-            assert!(ok.is_ok_and(|s| s.success()), "python3 sends the frame");
+            let ok = Command::new("python3")
+                .args(["-c", send])
+                .args(&hex)
+                .status();
+            assert!(ok.is_ok_and(|s| s.success()), "python3 sends the frames");
         });
         let mut got = vec![];
         let result = cap.run(&AtomicBool::new(false), &mut |_, wire, data, lt| {
@@ -77,7 +91,8 @@ fn vlan_tags_are_put_back_and_pass_the_default_filter() {
         });
         sender.join().expect("sender");
         assert_eq!(result, Ok(()));
-        assert_eq!(got, vec![(frame.len() as u32, frame, 1)]);
+        let sent: Vec<_> = frames.map(|f| (f.len() as u32, f, 1)).into();
+        assert_eq!(got, sent);
         return;
     }
     in_netns("vlan_tags_are_put_back_and_pass_the_default_filter", "vlan");

@@ -5,8 +5,10 @@
 
 use super::pyrepr::py_repr;
 
-/// TCP, untagged or VLAN-tagged (libpcap's `vlan` shifts every later offset by 4).
-pub const DEFAULT_FILTER: &str = "tcp or (vlan and tcp)";
+/// TCP, untagged or behind one or two VLAN tags (802.1ad QinQ: a capture file's decoder reads
+/// those too). libpcap's `vlan` shifts every later offset by 4, in every later branch: so the
+/// second tag is looked for inside the first's branch, not beside it.
+pub const DEFAULT_FILTER: &str = "tcp or (vlan and (tcp or (vlan and tcp)))";
 /// Cooked captures hand the filter the network header; the kernel strips VLAN tags there.
 pub const COOKED_DEFAULT_FILTER: &str = "tcp";
 const DLT_EN10MB: i32 = 1;
@@ -15,14 +17,16 @@ const DLT_RAW: i32 = 12;
 
 /// The expression actually compiled: TCP only, ANDed with the user's expression.
 ///
-/// The user's expression is repeated after `vlan` so that, in the tagged branch, it is read
+/// The user's expression is repeated after `vlan` so that, in the tagged branches, it is read
 /// with the shifted offsets (bpf.py `capture_filter`).
 pub fn capture_filter(user: Option<&str>, cooked: bool) -> String {
     match user.filter(|u| !u.is_empty()) {
         None if cooked => COOKED_DEFAULT_FILTER.to_string(),
         None => DEFAULT_FILTER.to_string(),
         Some(u) if cooked => format!("tcp and ({u})"),
-        Some(u) => format!("(tcp and ({u})) or (vlan and tcp and ({u}))"),
+        Some(u) => {
+            format!("(tcp and ({u})) or (vlan and ((tcp and ({u})) or (vlan and tcp and ({u}))))")
+        }
     }
 }
 
@@ -56,7 +60,8 @@ mod tests {
         assert_eq!(capture_filter(Some("port 80"), true), "tcp and (port 80)");
         assert_eq!(
             capture_filter(Some("port 80"), false),
-            "(tcp and (port 80)) or (vlan and tcp and (port 80))"
+            "(tcp and (port 80)) or (vlan and ((tcp and (port 80)) \
+             or (vlan and tcp and (port 80))))"
         );
     }
 

@@ -49,8 +49,9 @@ impl LiveCapture {
         self.run_with_tick(stop, sink, &mut || {})
     }
 
-    /// `run`, calling `tick()` after each look at the ring (every batch of frames, and at least
-    /// every POLL_TIMEOUT when none come): where a consumer hands on what it gathered.
+    /// `run`, calling `tick()` whenever a look at the ring found no frame ready (at least every
+    /// POLL_TIMEOUT while none come): where a consumer hands on what it gathered. What the sink
+    /// got after the last tick is the caller's to hand on once `run_with_tick` returns.
     pub fn run_with_tick(
         &mut self,
         stop: &AtomicBool,
@@ -127,7 +128,6 @@ impl LiveCapture {
                 self.wait(until - now)?;
             }
         }
-        tick();
         Ok(end)
     }
 

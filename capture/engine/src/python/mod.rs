@@ -9,6 +9,8 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyOSError};
 use pyo3::prelude::*;
 
+use crate::tracker::TrackerConfig;
+
 mod filter;
 mod run;
 mod session;
@@ -51,6 +53,24 @@ pub(crate) fn stop_check(stop: Option<&Py<PyAny>>) -> impl FnMut() -> bool + '_ 
             py.check_signals().is_err()
                 || stop.is_some_and(|f| f.call0(py).and_then(|v| v.is_truthy(py)).unwrap_or(true))
         })
+    }
+}
+
+/// The tracker the bindings' keywords ask for (`Tracker`, `Session`, `Session.live` with a UI):
+/// the views' configuration with the budgets Python may change.
+pub(crate) fn view_config(
+    max_flows: usize,
+    frames_per_flow: usize,
+    (frame_budget, frame_bytes): (usize, usize),
+    linger: Option<f64>,
+    verify_checksums: bool,
+) -> TrackerConfig {
+    TrackerConfig {
+        frame_budget,
+        frame_bytes,
+        linger,
+        verify_checksums,
+        ..TrackerConfig::for_views(max_flows, frames_per_flow)
     }
 }
 

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use super::views::PyFlow;
-use super::{os_error, CaptureError};
+use super::{os_error, view_config, CaptureError};
 use crate::export::{Format, RecordWriter};
 use crate::filter::Filter;
 use crate::live::{LiveCapture, LiveConfig};
@@ -50,15 +50,14 @@ impl PySession {
             return Err(PyValueError::new_err("the replay speed must be positive"));
         }
         let spec = SourceSpec::File { path, name, speed };
-        let cfg = TrackerConfig {
+        let budgets = (frame_budget, frame_bytes);
+        let cfg = view_config(
             max_flows,
             frames_per_flow,
-            frame_budget,
-            frame_bytes,
+            budgets,
             linger,
-            embryos: false,
             verify_checksums,
-        };
+        );
         // Opening standard input may wait for a writer: without the GIL.
         let session = py
             .allow_threads(|| Session::start(spec, cfg))
@@ -71,11 +70,13 @@ impl PySession {
     /// `duration` stop conditions) without reading yet: the one step that needs privilege, so
     /// the caller can drop root before `start()`. Raises `CaptureError` with one line (unknown
     /// interface, bad filter, `-w` not writable, no privilege: with how to get it).
+    /// `print`, `absolute`, `export`, `display_filter`, `insights`: a headless run, whose
+    /// tracker is a capture file's (`TrackerConfig::headless`; the frame keywords are the UI's).
     #[staticmethod]
     #[pyo3(signature = (iface="", *, filter=None, buffer_kib=32768, write_path=None,
         count=None, duration=None, max_flows=100_000, frames_per_flow=64,
         frame_budget=250_000, frame_bytes=256 << 20, linger=None, print=false, absolute=false,
-        export=None, display_filter=""))]
+        export=None, display_filter="", insights=false))]
     #[allow(clippy::too_many_arguments)]
     fn live(
         py: Python<'_>,
@@ -94,6 +95,7 @@ impl PySession {
         absolute: bool,
         export: Option<&str>,
         display_filter: &str,
+        insights: bool,
     ) -> PyResult<PySession> {
         let selects =
             Filter::compile(display_filter).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -109,19 +111,22 @@ impl PySession {
         live.write_path = write_path;
         live.count = count;
         live.duration = duration;
-        let cfg = TrackerConfig {
-            max_flows,
-            frames_per_flow,
-            frame_budget,
-            frame_bytes,
-            linger,
-            embryos: false,
-            verify_checksums: false,
+        let headless = print || format.is_some() || insights;
+        let cfg = if headless {
+            TrackerConfig {
+                // Flows stay to the end, where their processes are named (`annotate_all`): a
+                // closed flow written after `linger` would be written without its owners.
+                linger: None,
+                ..TrackerConfig::headless(max_flows, format.is_some(), insights)
+            }
+        } else {
+            let budgets = (frame_budget, frame_bytes);
+            view_config(max_flows, frames_per_flow, budgets, linger, false)
         };
         let session = py
             .allow_threads(|| Session::open(SourceSpec::Live(live), cfg))
             .map_err(CaptureError::new_err)?;
-        if print || format.is_some() {
+        if headless {
             // A headless run: nobody reads the UI's changes, flag counts or events.
             session.lock().ui = false;
             session.set_outputs(Outputs {
@@ -217,7 +222,8 @@ impl PySession {
                 segments: st.segments,
                 capture_ts: st.capture_ts,
                 position: st.replay_position(),
-                kernel_drops: st.kernel_drops,
+                kernel_drops: st.kernel_drops(),
+                queue_drops: st.queue_drops(),
                 linktype: st.live.as_ref().map(|l| l.0),
                 outputs,
                 finished: st.finished,
@@ -252,6 +258,7 @@ impl PySession {
         out.set_item("capture_ts", taken.capture_ts)?;
         out.set_item("position", taken.position)?;
         out.set_item("kernel_drops", taken.kernel_drops)?;
+        out.set_item("queue_drops", taken.queue_drops)?;
         out.set_item("linktype", taken.linktype)?;
         if let Some((lines, records)) = taken.outputs {
             out.set_item("lines", PyBytes::new(py, &lines))?;
@@ -349,6 +356,7 @@ struct Polled {
     capture_ts: f64,
     position: Option<f64>,
     kernel_drops: u64,
+    queue_drops: u64,
     linktype: Option<i32>,
     outputs: Option<(Vec<u8>, std::io::Result<Vec<u8>>)>,
     finished: bool,

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::views::PyFlow;
-use super::{stop_check, CaptureError};
+use super::{stop_check, view_config, CaptureError};
 use crate::decode::Decoder;
 use crate::reader::CaptureReader;
 use crate::tracker::{FlowTracker, TrackerConfig};
@@ -64,16 +64,16 @@ impl PyTracker {
         embryos: bool,
         verify_checksums: bool,
     ) -> PyResult<PyTracker> {
-        let tracker = FlowTracker::new(TrackerConfig {
+        let budgets = (frame_budget, frame_bytes);
+        let config = view_config(
             max_flows,
             frames_per_flow,
-            frame_budget,
-            frame_bytes,
+            budgets,
             linger,
-            embryos,
             verify_checksums,
-        })
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        );
+        let tracker = FlowTracker::new(TrackerConfig { embryos, ..config })
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(PyTracker {
             inner: Mutex::new(Inner {
                 tracker,

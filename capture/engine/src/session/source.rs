@@ -1,6 +1,6 @@
-//! The session's source thread: records read, decoded and handed to the tracker in batches.
+//! The session's source thread: records read, decoded and handed to the tracker in batches
+//! (a live capture reads on a thread of its own: `super::live`).
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -14,7 +14,7 @@ use crate::segment::Segment;
 
 /// Segments handed over under one lock at most: the UI waits for the lock no longer than one
 /// batch takes (~50 µs).
-const BATCH: usize = 256;
+pub(super) const BATCH: usize = 256;
 /// Fewer bytes buffered than this, and the next record may need a read: on a pipe, a wait.
 const REFILL_SOON: usize = 1 << 16;
 /// Longest sleep of a replay between two looks at the stop flag.
@@ -110,7 +110,7 @@ pub(super) fn spawn(
 ) -> Result<JoinHandle<()>, String> {
     let name = match opened {
         Opened::File { .. } => "tcpwatch-reader",
-        Opened::Live(_) => "tcpwatch-sniffer",
+        Opened::Live(_) => "tcpwatch-tracker", // the capture has a thread of its own
     };
     thread::Builder::new()
         .name(name.into())
@@ -118,7 +118,7 @@ pub(super) fn spawn(
             let mut decoder = Decoder::new(verify_checksums);
             let error = match opened {
                 Opened::File { reader, speed } => read(*reader, &mut decoder, speed, &state, &stop),
-                Opened::Live(capture) => sniff(*capture, &mut decoder, &state, &stop),
+                Opened::Live(capture) => super::live::sniff(*capture, &mut decoder, &state, &stop),
             };
             let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
             publish_counters(&mut st.decoder, &decoder);
@@ -129,51 +129,9 @@ pub(super) fn spawn(
         .map_err(|e| format!("cannot start the capture thread: {e}"))
 }
 
-/// Capture live until the capture ends (stop, `-c`, `--duration`, interface lost); returns
-/// why it failed, if it did. Frames are handed over at each batch the ring gives, so a quiet
-/// link's last segments show at once.
-fn sniff(
-    mut capture: LiveCapture,
-    decoder: &mut Decoder,
-    state: &Mutex<State>,
-    stop: &AtomicBool,
-) -> Option<String> {
-    let counters = capture.counters();
-    let work = RefCell::new((Batch::default(), 0u64));
-    let publish = |batch: &mut Batch, decoder: &Decoder| {
-        batch.hand_over(state, decoder);
-        let drops = counters.snapshot().kernel_drops;
-        state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .kernel_drops = drops;
-    };
-    let dec = RefCell::new(decoder);
-    let result = capture.run_with_tick(
-        stop,
-        &mut |ts, wire_len, data, linktype| {
-            let mut w = work.borrow_mut();
-            w.1 += 1;
-            let frame_no = w.1;
-            let seg = dec
-                .borrow_mut()
-                .decode(data, ts, wire_len, linktype, frame_no);
-            if let Some(seg) = seg {
-                w.0.push(seg, data);
-                if w.0.segs.len() >= BATCH {
-                    publish(&mut w.0, &dec.borrow());
-                }
-            }
-        },
-        &mut || publish(&mut work.borrow_mut().0, &dec.borrow()),
-    );
-    publish(&mut work.borrow_mut().0, &dec.borrow());
-    result.err().map(|e| e.0)
-}
-
 /// The decoder's counters, for the UI (its kept malformed frames stay with the source: a
 /// thousand of them would be copied at every batch).
-fn publish_counters(shown: &mut Decoder, source: &Decoder) {
+pub(super) fn publish_counters(shown: &mut Decoder, source: &Decoder) {
     shown.frames = source.frames;
     shown.tcp = source.tcp;
     shown.non_tcp = source.non_tcp;

@@ -242,6 +242,12 @@ impl Embryos {
         queue.binary_search_by_key(&id, |e| e.id).ok()
     }
 
+    /// The living embryo with this id, if any.
+    pub fn get(&self, id: u64) -> Option<&Embryo> {
+        let i = Self::position(&self.queue, id)?;
+        Some(&self.queue[i]).filter(|e| !e.dead())
+    }
+
     /// Whether an embryo has this key.
     pub fn contains(&self, key: &FlowKey) -> bool {
         let hash = self.hasher.hash_one(key);

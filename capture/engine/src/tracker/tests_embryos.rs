@@ -184,3 +184,23 @@ fn sizes_stay_small() {
     );
     assert!(sizes.2 <= 136);
 }
+
+#[test]
+fn an_embryo_named_its_process_grows_and_keeps_it() {
+    let mut t = embryo_tracker(100);
+    let mut c = syn(3);
+    t.add(c.c("S", 0), &[]);
+    assert!(t.flows.is_empty());
+    let mut before = None;
+    t.for_each_flow(|f| before = Some(f.record()));
+    let owner: Owner = (4242, Box::from("curl"));
+    assert!(t.set_proc(1, crate::tcpstate::Side::Orig, Some(owner.clone())));
+    assert_eq!((t.flows.len(), t.tracked()), (1, 1));
+    let grown = t.flow(1).expect("grown");
+    assert_eq!(grown.proc(crate::tcpstate::Side::Orig), Some(&owner));
+    let mut after = grown.record();
+    after.pid_orig = None;
+    after.proc_orig = None;
+    assert_eq!(Some(after), before);
+    assert!(!t.set_proc(99, crate::tcpstate::Side::Orig, None));
+}
