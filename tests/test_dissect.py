@@ -163,3 +163,17 @@ def test_layer_bytes_agree_with_the_decoder_on_every_frame(name):
         payload = [lay for lay in layers if lay.name == "Payload"]
         captured = min(seg.payload_len, len(seg.frame) - tcp.end)
         assert (payload[0].end - payload[0].start if payload else 0) == captured, seg
+
+
+def test_analysis_layer_says_what_the_engine_marked():
+    """A duplicate ACK ends with Wireshark's analysis: its number and the frame it repeats; an
+    unmarked segment has no such layer."""
+    segs = {s.frame_no: s for s in segments("chrissanders_tcp_dupack.pcapng")}
+    layers = dissect_segment(segs[5])
+    assert layers[-1].name == "TCP analysis" and layers[-1].start == layers[-1].end == 0
+    assert layer(layers, "TCP analysis") == {
+        "[Dup ACK #2]": "duplicate ACK #2: the same ACK, window and sequence as frame 1"
+    }
+    fast = layer(dissect_segment(segs[8]), "TCP analysis")
+    assert list(fast) == ["[Fast Retransmission]"]
+    assert "TCP analysis" not in [lay.name for lay in dissect_segment(segs[1])]
