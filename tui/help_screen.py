@@ -54,6 +54,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Flow screen",
         (
             ("enter / click", "inspect the frame on that ladder line"),
+            ("⚠ [Dup ACK #1] …", "Wireshark's TCP analysis of the segment (README: the marks)"),
             ("Tab / shift+Tab", "move between the ladder and the inspector's panes"),
             ("a", "absolute / relative sequence numbers"),
             ("t", "show / hide the notes beside the ladder"),
