@@ -224,7 +224,7 @@ fn an_empty_filter_matches_every_flow() {
 #[rustfmt::skip]
 fn dupacks_count_both_sides() {
     let mut c = Conv::default();
-    let mut segs = vec![c.c("S", 0), c.s("S.", 0), c.c(".", 0), c.s(".", 100)];
+    let mut segs = vec![c.c("S", 0), c.s("S.", 0), c.c(".", 0), c.s(".", 100), c.c(".", 0)];
     let hole = c.nxt[1];
     c.nxt[1] += 100;
     segs.push(c.s(".", 100)); // previous segment not captured
