@@ -10,6 +10,7 @@ def version() -> str: ...
 def filter_keywords() -> list[str]: ...
 def interface_lines() -> list[str]: ...
 def default_interface() -> str: ...
+def analysis_kinds() -> list[tuple[int, str]]: ...
 
 class Filter:
     """A compiled display filter; a bad expression raises `ValueError(msg, pos)`."""
@@ -74,6 +75,12 @@ class Segment:
     opts: bytes
     bad_opts: str
     payload_len: int
+    analysis: int
+    """Wireshark's TCP analysis of this segment: `analysis_kinds()` bits."""
+    dup_ack: int
+    """A duplicate ACK's number (#1, #2 ...); 0 when it is none."""
+    dup_ack_of: int
+    """The frame a duplicate ACK repeats; 0 when it is none."""
     def payload(self) -> bytes: ...
 
 class Side:
@@ -113,6 +120,7 @@ class Side:
     syn_times: list[float] | None
     synack_times: list[float] | None
     flags: dict[str, int]
+    analysis: dict[str, int]
 
 class Flow:
     """A snapshot of one flow the engine tracks."""
@@ -148,6 +156,7 @@ class Flow:
     illegal: dict[str, int] | None
     steady: bool
     superseded: bool
+    analysis: dict[str, int]
     orig: Side
     resp: Side
     pid_orig: int | None

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from capture import tcp_analysis
 from capture.safetext import escape_untrusted, printable_ascii
 from capture.segment import Segment
 
@@ -65,7 +66,8 @@ def bit_row(bits: int, index: int, name: str, value: int) -> Row:
 
 
 def dissect_segment(seg: Segment) -> list[Layer]:
-    """The frame of `seg`, dissected, preceded by a `Frame` layer (number, time, lengths)."""
+    """The frame of `seg`, dissected, preceded by a `Frame` layer (number, time, lengths) and
+    followed, when the engine marked the segment, by a `TCP analysis` layer (Wireshark's)."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seg.ts))
     frame_rows: tuple[Row, ...] = (
         Row("number", str(seg.frame_no)),
@@ -76,7 +78,11 @@ def dissect_segment(seg: Segment) -> list[Layer]:
     )
     if seg.truncated:
         frame_rows += (Row("truncated", "yes: the capture holds less than the IP header says"),)
-    return [Layer("Frame", 0, len(seg.frame), frame_rows), *dissect(seg.frame, seg.linktype)]
+    layers = [Layer("Frame", 0, len(seg.frame), frame_rows), *dissect(seg.frame, seg.linktype)]
+    marks = tcp_analysis.notes(seg)
+    if marks:  # Wireshark's "[SEQ/ACK analysis]": what the engine found, not header bytes
+        layers.append(Layer("TCP analysis", 0, 0, tuple(Row(tag, text) for tag, text in marks)))
+    return layers
 
 
 def dissect(frame: bytes, linktype: int) -> list[Layer]:

@@ -185,3 +185,17 @@ def test_field_spans_hold_the_fields_values_on_every_frame(name):
         if options and spans["options"] != options[0]:  # the options tile the options field
             assert options[0][0] == spans["options"][0] and options[-1][1] == spans["options"][1]
             assert all(a[1] == b[0] for a, b in zip(options, options[1:], strict=False))
+
+
+def test_analysis_layer_says_what_the_engine_marked():
+    """A duplicate ACK ends with Wireshark's analysis: its number and the frame it repeats; an
+    unmarked segment has no such layer."""
+    segs = {s.frame_no: s for s in segments("chrissanders_tcp_dupack.pcapng")}
+    layers = dissect_segment(segs[5])
+    assert layers[-1].name == "TCP analysis" and layers[-1].start == layers[-1].end == 0
+    assert layer(layers, "TCP analysis") == {
+        "[Dup ACK #2]": "duplicate ACK #2: the same ACK, window and sequence as frame 1"
+    }
+    fast = layer(dissect_segment(segs[8]), "TCP analysis")
+    assert list(fast) == ["[Fast Retransmission]"]
+    assert "TCP analysis" not in [lay.name for lay in dissect_segment(segs[1])]

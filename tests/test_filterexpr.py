@@ -235,3 +235,32 @@ def test_non_ascii_digits_are_a_clean_error(text: str) -> None:
     """Superscript digits pass str.isdigit but are not numbers: a FilterError, never ValueError."""
     with pytest.raises(FilterError):
         compile_filter(text)
+
+
+@pytest.mark.parametrize(
+    ("capture", "expression", "expected"),
+    [
+        ("chrissanders_tcp_dupack.pcapng", "dupacks == 3", True),
+        ("chrissanders_tcp_dupack.pcapng", "dupacks > 3", False),
+        ("chrissanders_tcp_dupack.pcapng", "analysis fast_retransmission", True),
+        ("chrissanders_tcp_dupack.pcapng", "analysis retransmission", False),
+        ("chrissanders_tcp_retransmissions.pcapng", "analysis retransmission", True),
+        ("chrissanders_tcp_zerowindowdead.pcapng", "analysis keep_alive and dupacks == 0", True),
+        ("chrissanders_tcp_zerowindowdead.pcapng", "analysis ZERO-WINDOW", True),
+        ("chrissanders_tcp_zerowindowrecovery.pcapng", "analysis window_update", True),
+        ("chrissanders_tcp_zerowindowrecovery.pcapng", "analysis keep_alive", False),
+    ],
+)
+def test_tcp_analysis_terms_match_wiresharks_marks(capture, expression, expected):
+    """`dupacks` and `analysis KIND` read the engine's Wireshark-style marks (tshark 4.0.17:
+    3 dup ACKs and a fast retransmission; keep-alives; a zero window then a window update)."""
+    (flow,) = load_flows(capture)
+    assert compile_filter(expression)(flow) is expected
+
+
+def test_an_unknown_analysis_kind_lists_the_kinds():
+    """A misspelt kind names every kind Wireshark's analysis has."""
+    with pytest.raises(FilterError) as err:
+        compile_filter("analysis dupack")
+    assert str(err.value).startswith("column 10: unknown TCP analysis kind 'dupack' (one of: ")
+    assert "duplicate_ack" in str(err.value) and "zero_window_probe_ack" in str(err.value)

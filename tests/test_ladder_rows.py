@@ -53,14 +53,47 @@ def test_absolute_numbers_are_the_segments_own():
 def test_retransmissions_match_tshark():
     """tshark marks frames 2-6 of this capture as retransmissions; so does the ladder."""
     rows = rows_of("chrissanders_tcp_retransmissions.pcapng")
-    marked = [r.frame_no for r in rows if "retransmission" in r.marks]
+    marked = [r.frame_no for r in rows if "[Retransmission]" in r.marks]
     assert marked == [2, 3, 4, 5, 6]
 
 
 def test_zero_window_matches_tshark():
-    """tshark's tcp.analysis.zero_window is frame 4 only."""
+    """tshark 4.0.17: frame 4 is a zero window, frame 5 its window update."""
     rows = rows_of("chrissanders_tcp_zerowindowrecovery.pcapng")
-    assert [r.frame_no for r in rows if "zero window" in r.marks] == [4]
+    assert {r.frame_no: r.marks for r in rows if r.marks} == {
+        4: ["[ZeroWindow]"],
+        5: ["[Window Update]"],
+    }
+
+
+def test_dup_acks_and_fast_retransmission_match_tshark():
+    """tshark 4.0.17's Info column: frames 3, 5, 7 `[TCP Dup ACK 1#1]` … `1#3`, frame 8
+    `[TCP Fast Retransmission]`."""
+    rows = rows_of("chrissanders_tcp_dupack.pcapng")
+    assert {r.frame_no: r.marks for r in rows if r.marks} == {
+        3: ["[Dup ACK #1]"],
+        5: ["[Dup ACK #2]"],
+        7: ["[Dup ACK #3]"],
+        8: ["[Fast Retransmission]"],
+    }
+
+
+def test_keep_alives_and_zero_windows_match_tshark():
+    """tshark 4.0.17: the server's keep-alives (3, 5, 7) between the client's zero windows."""
+    rows = rows_of("chrissanders_tcp_zerowindowdead.pcapng")
+    marked = {r.frame_no: r.marks for r in rows if r.marks}
+    assert marked == {2: ["[ZeroWindow]"]} | {
+        n: ["[Keep-Alive]"] if n % 2 else ["[ZeroWindow]"] for n in range(3, 9)
+    }
+
+
+def test_a_retried_syn_says_retry_not_retransmission():
+    """A SYN retry's row names the retry and its gap; the engine's retransmission mark is the
+    same fact and is not repeated."""
+    rows = rows_of("chrissanders_nowebaccess3.pcapng")
+    assert [r.marks for r in rows] == [
+        [], ["SYN retry #1 (+4.996ms)"], ["SYN retry #2 (+997.114ms)"],
+    ]  # fmt: skip
 
 
 def test_illegal_flags_match_tshark_and_the_tracker():

@@ -171,7 +171,30 @@ async def test_retransmissions_and_skipped_frames():
         assert missing > 0
         plural = "s" if missing != 1 else ""
         assert sum(f"⋯ {missing} segment{plural} not kept ⋯" in t for t in texts) == 1
-        assert any("retransmission" in t for t in texts)
+        assert any("[Retransmission]" in t for t in texts)
+
+
+async def test_dup_acks_and_fast_retransmission_are_tagged_as_wireshark_does():
+    """tshark marks frames 3, 5, 7 of this capture as Dup ACKs #1-#3 of frame 1 and frame 8 as
+    a fast retransmission: the ladder tags those lines, the inspector explains them, the
+    summary counts them per side."""
+    app = Host(tracked("chrissanders_tcp_dupack.pcapng", finish=False, **keep_all()), 1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, ladder = await open_screen(pilot)
+        lines = {row.frame_no: rendered(ladder, i + 1) for i, row in enumerate(ladder.rows)}
+        for frame, n in ((3, 1), (5, 2), (7, 3)):
+            assert lines[frame].rstrip().endswith(f"⚠ [Dup ACK #{n}]")
+        assert lines[8].rstrip().endswith("⚠ [Fast Retransmission]")
+        assert not any("⚠" in lines[f] for f in (1, 2, 4, 6, 9))
+        summary = str(screen.query_one("#flow-summary").render())
+        assert "TCP analysis: client dup ACK 3; server fast retrans 1" in summary
+        await pilot.press("down", "down", "down", "down", "enter")
+        await wait_for(pilot, lambda: screen.inspected == 5, "frame 5 in the inspector")
+        inspector = screen.query_one(Inspector)
+        lines = [inspector.line_text(i) for i in range(len(inspector.lines))]
+        assert "▾ TCP analysis  no bytes" in lines
+        want = "  [Dup ACK #2]: duplicate ACK #2: the same ACK, window and sequence as frame 1"
+        assert want in lines
 
 
 async def test_teaching_notes_toggle_under_handshake_and_teardown():

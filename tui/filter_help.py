@@ -17,6 +17,8 @@ FILTER_TERMS: tuple[tuple[str, str], ...] = (
     ("id 3,7,12-40", "flows by number (enter on an insight filters this way)"),
     ("retries CMP N", "SYN retries, e.g. retries > 0"),
     ("retrans CMP N", "retransmitted segments, both directions"),
+    ("dupacks CMP N", "duplicate ACKs (Wireshark's), both directions: dupacks > 2"),
+    ("analysis KIND", "a segment Wireshark's analysis marks KIND: duplicate_ack, keep_alive, …"),
     ("pkts / bytes CMP N", "packets / payload bytes, both directions"),
     ("irtt / duration CMP T", "handshake RTT / first to last segment: 10ms, 1.5s, 200us"),
     ("and or not ( )", "combine terms (&& || ! too); CMP is one of > >= < <= == !="),
@@ -25,7 +27,7 @@ FILTER_TERMS: tuple[tuple[str, str], ...] = (
 
 FILTER_KEYWORDS: tuple[str, ...] = (
     "port", "host", "net", "state", "conn", "flags", "flag", "proc", "vlan", "id",
-    "retries", "retrans", "pkts", "bytes", "irtt", "duration",
+    "retries", "retrans", "dupacks", "analysis", "pkts", "bytes", "irtt", "duration",
 )  # fmt: skip
 """The term keywords listed above (checked against the parser by the tests)."""
 

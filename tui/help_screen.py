@@ -85,6 +85,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("enter / click", "inspect the frame on that ladder line"),
             ("↑ ↓", "move on the ladder; the open inspector follows the cursor"),
+            ("⚠ [Dup ACK #1] …", "Wireshark's TCP analysis of the segment (README: the marks)"),
             ("Tab / shift+Tab", "move between the ladder and the inspector's panes"),
             ("↑ ↓ in the inspector", "pick a field: the hex dump marks that field's bytes"),
             ("", "seq and ack read raw, then relative as the ladder counts them"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from capture.live.procs import RetrySchedule
 from capture.segment import ACK, FIN, RST, SYN
+from capture.tcp_analysis import count_line
 from widgets.units import duration
 
 
@@ -120,8 +121,8 @@ def summary_lines(
 ) -> list[str]:
     """Every line of the summary panel, in order (built from the flow's export record).
 
-    `schedules` (live mode: this host's SYN and SYN/ACK retry schedules) adds a line for a
-    handshake that is still waiting.
+    A line counts the sides' TCP analysis marks when there are any. `schedules` (live mode:
+    this host's SYN and SYN/ACK retry schedules) adds a line for a handshake still waiting.
     """
     rec = flow.record()
     tfo_o, tfo_r = flow.orig.tfo is not None, flow.resp.tfo is not None
@@ -141,4 +142,20 @@ def summary_lines(
             f"retrans {rec['retrans_orig']}/{rec['retrans_resp']}  "
             f"zero window {rec['zero_window']}  illegal flags {illegal}"
         ),
-    ] + ([line] if schedules and (line := retry_line(flow, *schedules)) else [])
+    ] + [
+        line
+        for line in (analysis_line(flow), retry_line(flow, *schedules) if schedules else "")
+        if line
+    ]
+
+
+def analysis_line(flow: Any) -> str:
+    """Wireshark's TCP analysis counts of each side, when any segment was marked."""
+    sides = [(who, getattr(flow, side).analysis) for who, side in _WHO]
+    if not any(any(counts.values()) for _, counts in sides):
+        return ""
+    parts = [f"{who} {count_line(counts)}" for who, counts in sides if any(counts.values())]
+    return "TCP analysis: " + "; ".join(parts)
+
+
+_WHO = (("client", "orig"), ("server", "resp"))

@@ -3,9 +3,11 @@
 One `LadderRow` per kept segment, in capture order: its direction, flags, sequence numbers (both
 absolute and relative to each direction's ISN), length, window, the options of SYNs, the time
 since the previous segment, each endpoint's state transitions at that frame, and marks for what
-deserves attention (retransmissions, SYN retries with their gaps, zero windows, illegal flag
-combinations). Where the tracker did not keep frames (its per-flow ring), a row says how many are
-missing. `annotate` adds the teaching notes (ISN, ISN+1, FIN takes a sequence number, TIME_WAIT).
+deserves attention: illegal flag combinations, SYN retries with their gaps, and the engine's
+Wireshark-style TCP analysis tags (`[Dup ACK #1]`, `[Fast Retransmission]`, `[ZeroWindow]` …,
+`capture.tcp_analysis`). Where the tracker did not keep frames (its per-flow ring), a row says
+how many are missing. `annotate` adds the teaching notes (ISN, ISN+1, FIN takes a sequence
+number, TIME_WAIT).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from capture import tcp_analysis
 from capture.segment import (
     ACK,
     FIN,
@@ -118,14 +121,13 @@ def _is_orig(flow: Any, seg: Segment) -> bool:
 
 
 class _Direction:
-    """Per-direction bookkeeping while walking the segments: ISN, highest sequence, SYNs seen."""
+    """Per-direction bookkeeping while walking the segments: ISN, SYNs seen."""
 
-    __slots__ = ("isn", "high", "syn_ts", "syns", "scale")
+    __slots__ = ("isn", "syn_ts", "syns", "scale")
 
     def __init__(self, isn: int | None, scale: int) -> None:
         self.isn = isn
         self.scale = scale
-        self.high: int | None = None
         self.syn_ts: float | None = None
         self.syns = 0
 
@@ -179,33 +181,18 @@ def _mark(row: LadderRow, seg: Segment, mine: _Direction) -> None:
     bad = illegal_combinations(flags)
     if bad:
         row.marks.append("illegal " + ", ".join(bad))
+    tags = tcp_analysis.tags(seg)
     if flags & SYN:
         mine.syns += 1
         if mine.syns > 1 and mine.syn_ts is not None:
             kind = "SYN/ACK" if flags & ACK else "SYN"
             row.marks.append(f"{kind} retry #{mine.syns - 1} (+{_fmt_gap(seg.ts - mine.syn_ts)})")
+            tags = [t for t in tags if t != _RETRANSMISSION]  # the retry says it better
         mine.syn_ts = seg.ts
-    elif _is_retransmission(seg, mine):
-        row.marks.append("retransmission")
-    if seg.window == 0 and not flags & RST:
-        row.marks.append("zero window")
-    end = (seg.seq + seg.payload_len + (1 if flags & (SYN | FIN) else 0)) % MOD
-    if mine.high is None or _seq_lt(mine.high, end):
-        mine.high = end
+    row.marks.extend(tags)
 
 
-def _is_retransmission(seg: Segment, mine: _Direction) -> bool:
-    """Data or a FIN that starts before what this direction already sent (RFC 9293 modulo 2^32)."""
-    if mine.high is None or not (seg.payload_len or seg.flags & FIN) or seg.flags & RST:
-        return False
-    # A 1-byte keep-alive (seq = high - 1) re-sends old space on purpose (RFC 9293 §3.8.4).
-    if seg.payload_len == 1 and (seg.seq + 1) % MOD == mine.high and not seg.flags & FIN:
-        return False
-    return _seq_lt(seg.seq, mine.high)
-
-
-def _seq_lt(a: int, b: int) -> bool:
-    return a != b and (b - a) % MOD < (1 << 31)
+_RETRANSMISSION = "[Retransmission]"
 
 
 def _fmt_gap(seconds: float) -> str:

@@ -5,6 +5,7 @@
 //! port 443 and not state established
 //! host 10.0.0.5 or net 2001:db8::/32
 //! (flags rst || conn REJ) && retries > 0 && irtt > 10ms
+//! dupacks > 2 or analysis zero_window
 //! proc nginx
 //! 80                      (a bare number means a port)
 //! ```
@@ -136,6 +137,8 @@ enum Count {
     Pkts,
     /// Payload bytes, both sides.
     Bytes,
+    /// Duplicate ACKs (Wireshark's), both sides.
+    DupAcks,
 }
 
 /// The times (seconds) a numeric term compares.
@@ -206,6 +209,8 @@ enum Term {
     /// `id 3,7,12-40`: inclusive ranges.
     Id(Box<[(u128, u128)]>),
     Count(Count, Cmp, u128),
+    /// `analysis KIND`: a segment with that TCP analysis mark (a `KINDS` bit) was seen.
+    Mark(u16),
     Secs(Secs, Cmp, f64),
 }
 
@@ -230,6 +235,7 @@ impl Term {
                 spans.iter().any(|&(lo, hi)| lo <= id && id <= hi)
             }
             Term::Count(what, cmp, v) => cmp.test(count(f, *what), *v),
+            Term::Mark(bit) => f.orig.marked(*bit) > 0 || f.resp.marked(*bit) > 0,
             Term::Secs(what, cmp, v) => secs(f, *what).is_some_and(|x| cmp.test(x, *v)),
         }
     }
@@ -256,6 +262,10 @@ fn count(f: &Flow, what: Count) -> u128 {
         Count::Retrans => both(f.orig.retrans, f.resp.retrans),
         Count::Pkts => both(f.orig.pkts, f.resp.pkts),
         Count::Bytes => both(f.orig.payload, f.resp.payload),
+        Count::DupAcks => {
+            let dup = crate::flow::analysis::DUPLICATE_ACK;
+            both(f.orig.marked(dup).into(), f.resp.marked(dup).into())
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::tcpstate::{Side as Dir, TcpState, Transition};
 use crate::tracker::KeptFrame;
 use crate::zeek::ZeekState;
 
+pub mod analysis;
 mod record;
 mod side;
 

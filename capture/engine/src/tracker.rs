@@ -30,6 +30,7 @@ use std::collections::HashSet;
 
 use hashbrown::HashMap;
 
+use crate::flow::analysis::Marks;
 use crate::flow::{sender_is_low, Flow, FlowKey, Owner};
 use crate::segment::{Addr, Segment, ACK, FIN, RST, SYN};
 use crate::zeek::initial_flip;
@@ -134,6 +135,8 @@ pub(crate) type Flows = HashMap<u64, Box<Flow>>;
 pub struct KeptFrame {
     pub seg: Segment,
     pub frame: Box<[u8]>,
+    /// What Wireshark's TCP analysis found in it (`flow::analysis`).
+    pub marks: Marks,
 }
 
 /// Turns segments into flows (see the module docs).
@@ -410,12 +413,14 @@ fn steady(flow: &mut Flow, low: bool, seg: &Segment, frame: &[u8], books: &mut B
         &mut flow.resp
     };
     count_plain(snd, seg.ip_len, plen, seg.seq, seg.flags, window);
+    let marks = updates::analyze(flow, seg, is_orig);
     flow.last_ts = ts;
     let mut over = false;
     if books.rings.per_flow != 0 {
         let kept = std::sync::Arc::new(KeptFrame {
             seg: seg.clone(),
             frame: frame.into(),
+            marks,
         });
         over = books.rings.keep(flow, kept);
     }

@@ -7,6 +7,7 @@ use super::ipaddr;
 use super::lex::{digit_value, is_number, show, Token};
 use super::parse::Parser;
 use super::{Count, FilterError, Flag, Secs, Term};
+use crate::flow::analysis::KINDS;
 use crate::tcpstate::TcpState;
 
 /// A comparison of a flow's value with the filter's (Python's `operator` functions).
@@ -37,8 +38,8 @@ impl Cmp {
 
 /// The terms by keyword, sorted as Python's `sorted(_PRIMITIVES)` lists them in errors.
 pub(crate) const TERMS: &str =
-    "bytes, conn, duration, flag, flags, host, id, irtt, net, pkts, port, proc, \
-                     retrans, retries, state, vlan";
+    "analysis, bytes, conn, dupacks, duration, flag, flags, host, id, irtt, net, pkts, port, \
+                     proc, retrans, retries, state, vlan";
 
 /// The RFC 9293 states by the names `state` takes (Python: `STATES`).
 const STATES: [(&str, TcpState); 12] = [
@@ -200,6 +201,8 @@ pub(super) fn build(p: &mut Parser<'_>, kw: Token<'_>) -> Result<Term, FilterErr
         "id" => Term::Id(id_spans(p.take("flow ids after 'id' (like 3,7,12-40)")?)?),
         "retries" => numeric(p, kw, Count::Retries)?,
         "retrans" => numeric(p, kw, Count::Retrans)?,
+        "dupacks" => numeric(p, kw, Count::DupAcks)?,
+        "analysis" => mark(p.take("a TCP analysis kind after 'analysis'")?)?,
         "pkts" => numeric(p, kw, Count::Pkts)?,
         "bytes" => numeric(p, kw, Count::Bytes)?,
         "irtt" => timed(p, kw, Secs::Irtt)?,
@@ -279,6 +282,23 @@ fn flag(tok: Token<'_>) -> Result<Term, FilterError> {
             let known: Vec<&str> = FLAGS.iter().map(|(n, _)| *n).collect();
             let msg = format!(
                 "unknown flag {} (one of: {})",
+                show(tok.text),
+                known.join(" ")
+            );
+            Err(FilterError::new(msg, tok.pos))
+        }
+    }
+}
+
+/// `analysis KIND`: one of Wireshark's `tcp.analysis` names (`duplicate_ack`, `keep_alive` …).
+fn mark(tok: Token<'_>) -> Result<Term, FilterError> {
+    let name = tok.text.to_lowercase().replace('-', "_");
+    match KINDS.iter().find(|(_, n)| *n == name) {
+        Some(&(bit, _)) => Ok(Term::Mark(bit)),
+        None => {
+            let known: Vec<&str> = KINDS.iter().map(|(_, n)| *n).collect();
+            let msg = format!(
+                "unknown TCP analysis kind {} (one of: {})",
                 show(tok.text),
                 known.join(" ")
             );

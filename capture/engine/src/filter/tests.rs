@@ -67,8 +67,13 @@ fn errors_name_the_column() {
 const MESSAGES: &[(&str, &str)] = &[
     ("port   ", "column 8: expected a port number after 'port' at the end of the filter"),
     ("port\t", "column 6: expected a port number after 'port' at the end of the filter"),
-    ("é bogus", "column 1: unknown filter term 'é' (try: bytes, conn, duration, flag, flags, \
-                 host, id, irtt, net, pkts, port, proc, retrans, retries, state, vlan)"),
+    ("é bogus", "column 1: unknown filter term 'é' (try: analysis, bytes, conn, dupacks, \
+                 duration, flag, flags, host, id, irtt, net, pkts, port, proc, retrans, retries, \
+                 state, vlan)"),
+    ("analysis dup", "column 10: unknown TCP analysis kind 'dup' (one of: zero_window \
+                      zero_window_probe zero_window_probe_ack keep_alive keep_alive_ack \
+                      window_update duplicate_ack lost_segment ack_lost_segment retransmission \
+                      fast_retransmission spurious_retransmission out_of_order)"),
     ("proc é & x", "column 8: unexpected character '&'"),
     ("proc \u{202e}", "column 6: unexpected character '\\u202e'"),
     ("irtt > ١٠ms x", "column 13: expected 'and' or 'or' before 'x'"),

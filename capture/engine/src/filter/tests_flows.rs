@@ -132,9 +132,12 @@ fn counts_and_times() {
         ("retrans = 1", true), ("retries > 0", false), ("irtt > 30ms", true),
         ("irtt > 32000us", false), ("irtt < 0.04", true), ("duration == 1.5", true),
         ("duration > 1s", true), ("duration != 1500ms", false),
+        ("analysis retransmission", true), ("analysis Duplicate_ACK", false),
+        ("dupacks == 0", true), ("not analysis keep-alive", true),
     ]);
     check(&u, &[
         ("retries == 2", true), ("retries >= 3", false), ("duration == 3", true),
+        ("analysis retransmission", true), ("dupacks > 0", false),
         // Without a handshake iRTT no comparison holds, `!=` included.
         ("irtt != 0", false), ("irtt >= 0", false), ("not irtt >= 0", true),
     ]);
@@ -215,4 +218,20 @@ fn precedence() {
 fn an_empty_filter_matches_every_flow() {
     let filter = Filter::compile("").expect("compiles");
     assert!(filter.matches(&session()) && filter.matches(&unanswered()));
+}
+
+#[test]
+#[rustfmt::skip]
+fn dupacks_count_both_sides() {
+    let mut c = Conv::default();
+    let mut segs = vec![c.c("S", 0), c.s("S.", 0), c.c(".", 0), c.s(".", 100), c.c(".", 0)];
+    let hole = c.nxt[1];
+    c.nxt[1] += 100;
+    segs.push(c.s(".", 100)); // previous segment not captured
+    let dup = Send { ack: Some(hole), ..Send::default() };
+    segs.extend((0..3).map(|_| c.send(true, ".", 0, dup.clone())));
+    check(&flow_of(segs), &[
+        ("dupacks == 3", true), ("dupacks > 3", false), ("analysis duplicate_ack", true),
+        ("analysis lost_segment", true), ("analysis fast_retransmission", false),
+    ]);
 }

@@ -1,5 +1,6 @@
 //! A flow's key and its two sides (Python: `capture.flow.Side`, `FlowKey`).
 
+use super::analysis::{MarkCounts, SeqWatch};
 use crate::export::FlagCounts;
 use crate::segment::{Addr, Segment};
 use crate::tcpstate::{Endpoint, Side as Dir, TcpState};
@@ -98,6 +99,10 @@ pub struct Side {
     pub synack_ts: f64,
     /// What few sides have: a TFO cookie, retried SYNs.
     pub rare: Option<Box<SideRare>>,
+    /// Wireshark's analysis state of this direction (`flow::analysis`).
+    pub watch: SeqWatch,
+    /// Its segments per analysis kind (`analysis::KINDS` order), from its first marked one.
+    pub marks: Option<Box<MarkCounts>>,
 }
 
 /// The parts of a `Side` that few flows need, boxed apart.
@@ -139,6 +144,8 @@ impl Side {
             syn_ts: -1.0,
             synack_ts: -1.0,
             rare: None,
+            watch: SeqWatch::default(),
+            marks: None,
         }
     }
 
@@ -161,6 +168,11 @@ impl Side {
             .as_ref()
             .map(|r| r.synack_times.as_slice())
             .filter(|t| !t.is_empty())
+    }
+
+    /// Its segments with analysis mark `bit` (an `analysis::KINDS` bit).
+    pub fn marked(&self, bit: u16) -> u32 {
+        super::analysis::count_of(self.marks.as_deref(), bit)
     }
 
     /// Its RFC 9293 state.

@@ -85,6 +85,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tracker::PyTracker>()?;
     m.add_class::<filter::PyFilter>()?;
     m.add_function(wrap_pyfunction!(filter::filter_keywords, m)?)?;
+    m.add_function(wrap_pyfunction!(views::analysis_kinds, m)?)?;
     m.add_class::<session::PySession>()?;
     m.add_class::<views::PyFlow>()?;
     m.add_class::<views::PySide>()?;

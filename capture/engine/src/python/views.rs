@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::export::{FlagCounts, FlowRecord};
+use crate::flow::analysis::KINDS;
 use crate::flow::{Flow, Side};
 use crate::segment::Addr;
 use crate::tcpstate::{Side as Dir, Transition};
@@ -178,6 +179,21 @@ impl PySegment {
     fn payload_len(&self) -> u32 {
         self.kept.seg.payload_len
     }
+    /// Wireshark's TCP analysis of this segment: `analysis_kinds()` bits.
+    #[getter]
+    fn analysis(&self) -> u16 {
+        self.kept.marks.bits
+    }
+    /// A duplicate ACK's number (#1, #2 ...); 0 when it is none.
+    #[getter]
+    fn dup_ack(&self) -> u32 {
+        self.kept.marks.dup_n
+    }
+    /// The frame a duplicate ACK repeats; 0 when it is none.
+    #[getter]
+    fn dup_ack_of(&self) -> u64 {
+        self.kept.marks.dup_of
+    }
 
     /// The payload bytes that were captured (may be shorter than `payload_len`).
     fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
@@ -339,6 +355,27 @@ impl PySide {
     fn flags<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         flags_dict(py, &self.side.flags())
     }
+    /// Its segments per TCP analysis kind (every kind, 0 for none).
+    #[getter]
+    fn analysis<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        analysis_dict(py, &[&self.side])
+    }
+}
+
+/// Segments per analysis kind of `sides` together, every kind in `KINDS` order.
+fn analysis_dict<'py>(py: Python<'py>, sides: &[&Side]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (bit, name) in KINDS {
+        let n: u64 = sides.iter().map(|s| u64::from(s.marked(bit))).sum();
+        d.set_item(name, n)?;
+    }
+    Ok(d)
+}
+
+/// The TCP analysis kinds as (bit, Wireshark's `tcp.analysis` field name), in bit order.
+#[pyfunction]
+pub fn analysis_kinds() -> Vec<(u16, &'static str)> {
+    KINDS.to_vec()
 }
 
 /// One TCP connection (or attempt), as `capture.flow.Flow` showed it: a snapshot.
@@ -491,6 +528,11 @@ impl PyFlow {
     #[getter]
     fn superseded(&self) -> bool {
         self.flow.superseded
+    }
+    /// Segments per TCP analysis kind, both directions (every kind, 0 for none).
+    #[getter]
+    fn analysis<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        analysis_dict(py, &[&self.flow.orig, &self.flow.resp])
     }
     #[getter]
     fn orig(&self) -> PySide {

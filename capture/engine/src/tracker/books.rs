@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::eviction::EvictionOrder;
 use super::rings::FrameRings;
 use super::updates::{
-    check_illegal, count_rare, illegal_names, on_ack, on_fin, on_rst, on_syn, seq_space,
+    analyze, check_illegal, count_rare, illegal_names, on_ack, on_fin, on_rst, on_syn, seq_space,
 };
 use super::KeptFrame;
 use crate::flow::Flow;
@@ -101,6 +101,7 @@ impl Books {
         }
         flow.last_ts = seg.ts;
         let moved = self.slow(flow, seg, is_orig);
+        let marks = analyze(flow, seg, is_orig);
         flow.zeek.update(is_orig, seg);
         if self.rings.per_flow == 0 {
             self.touch(flow.id);
@@ -109,6 +110,7 @@ impl Books {
         let kept = Arc::new(KeptFrame {
             seg: seg.clone(),
             frame: frame.into(),
+            marks,
         });
         if flags & (SYN | FIN | RST) != 0 || moved {
             let special = &mut flow.kept.get_or_insert_with(Default::default).special;

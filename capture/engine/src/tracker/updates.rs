@@ -1,6 +1,7 @@
 //! The per-segment steps of flow tracking: counters, sequence space, SYN/FIN/RST bookkeeping
 //! (Python: `capture.flow_updates`).
 
+use crate::flow::analysis::{self, Marks};
 use crate::flow::{EndKind, Flow, Side, SideRare};
 use crate::segment::{syn_options, Segment, ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
 use crate::tcpstate::{seq_ge, Side as Dir, HALF};
@@ -213,4 +214,18 @@ pub fn on_rst(flow: &mut Flow, is_orig: bool) {
             EndKind::Rst
         });
     }
+}
+
+/// Wireshark's analysis of a segment (`flow::analysis`), counted on its sender.
+#[inline]
+pub fn analyze(flow: &mut Flow, seg: &Segment, is_orig: bool) -> Marks {
+    let irtt = flow.irtt;
+    let (snd, rcv) = if is_orig {
+        (&mut flow.orig, &mut flow.resp)
+    } else {
+        (&mut flow.resp, &mut flow.orig)
+    };
+    let marks = analysis::analyze(&mut snd.watch, &mut rcv.watch, seg, irtt);
+    analysis::count(&mut snd.marks, marks.bits);
+    marks
 }
