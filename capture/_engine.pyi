@@ -148,6 +148,9 @@ class Flow:
     rtt_synack_ack: float | None
     syn_retries: int
     syn_retry_gaps: list[float]
+    flag_counts: tuple[int, int, int, int, int, int, int, int, int, int]
+    """Segments per flag over both sides (SYN, SYN/ACK, ACK, PSH, FIN, RST, URG, ECE, CWR), then
+    illegal combinations."""
     synack_retries: int
     synack_retry_gaps: list[float]
     sack_perm: bool | None

@@ -34,6 +34,8 @@ class EngineStep:
     flag_entries: list[tuple[int, int, int]] = field(default_factory=list)
     """Segments of every flow as the engine counted them: `(flow id, second * 512 + flag
     bits, segments)` (the view keeps those of the flows its filter selects)."""
+    flag_totals: list[tuple[int, int]] = field(default_factory=list)
+    """The same summed over the flows: `(second * 512 + flag bits, segments)`."""
     per_second: Counter[int] = field(default_factory=Counter)
     """Segments of every flow per second of capture time."""
     segments: int = 0
@@ -183,10 +185,9 @@ class EngineSource:
                 flows[fid] = snapshot
             out.changed.add(fid)
         out.gone = {flow.id: flow for flow in polled["gone"]}
-        entries = out.flag_entries = polled["flag_counts"]
-        per_second = out.per_second
-        for _fid, key, n in entries:
-            per_second[key // 512] += n
+        out.flag_entries = polled["flag_counts"]
+        out.flag_totals = polled["flag_totals"]
+        out.per_second.update(dict(polled["per_second"]))
         if polled["error"]:
             self.error = polled["error"]
         if polled["finished"] and not self.finished:

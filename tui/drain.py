@@ -27,6 +27,8 @@ class Drained:
     changed: set[int] = field(default_factory=set)
     flag_entries: list[tuple[int, int, int]] = field(default_factory=list)
     """Segments per `(flow id, second * 512 + flag bits, count)` (see `FlagRates.absorb`)."""
+    flag_totals: list[tuple[int, int]] = field(default_factory=list)
+    """The same summed over the flows: `(second * 512 + flag bits, count)`."""
     segments: int = 0
     finished_now: bool = False
     events: list[tuple[float, int, str, Any]] = field(default_factory=list)
@@ -74,6 +76,7 @@ class Drain:
         return Drained(
             changed=got.changed,
             flag_entries=got.flag_entries,
+            flag_totals=got.flag_totals,
             segments=got.segments,
             finished_now=got.finished_now,
             events=got.events,

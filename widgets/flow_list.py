@@ -172,6 +172,9 @@ COLUMN_SORTS = {
 
 def flag_counts(flow: Flow) -> tuple[int, ...]:
     """A flow's segments per flag (both directions, `FLAG_KEYS` order) then its illegal count."""
+    counts = getattr(flow, "flag_counts", None)
+    if counts is not None:  # the engine's snapshot sums them in one call
+        return tuple(counts)
     o, r = flow.orig, flow.resp
     # The tracker keeps `illegal` (kind -> count); its export record calls it `illegal_flags`.
     illegal = getattr(flow, "illegal", None)

@@ -178,7 +178,9 @@ impl PySession {
 
     /// What changed since the last poll: `changed` (flow ids, sorted) with `flows` (their
     /// snapshots, None for a flow no longer tracked), `gone` (flows that left,
-    /// as snapshots), `flag_counts` (tuples `(flow_id, second * 512 + flag bits, segments)`), `events` (tuples
+    /// as snapshots), `flag_counts` (tuples `(flow_id, second * 512 + flag bits, segments)`) and their sums
+    /// `flag_totals` (`(second * 512 + flag bits, segments)`) and `per_second` (`(second,
+    /// segments)`), `events` (tuples
     /// `(ts, flow_id, kind, detail)`), and the running totals `segments`, `capture_ts`,
     /// `finished`, `error`, `events_dropped`.
     ///
@@ -246,6 +248,16 @@ impl PySession {
             .into_iter()
             .map(|((id, key), n)| (id, key, n))
             .collect();
+        // Summed here for the view: per second (the packet rate) and per (second, flags) (the
+        // flag bar without a filter), so Python needs no loop over the per-flow counts.
+        let mut per_second: std::collections::HashMap<i64, u64> = Default::default();
+        let mut totals: std::collections::HashMap<i64, u64> = Default::default();
+        for &(_, key, n) in &flags {
+            *per_second.entry(key.div_euclid(512)).or_default() += n;
+            *totals.entry(key).or_default() += n;
+        }
+        out.set_item("per_second", per_second.into_iter().collect::<Vec<_>>())?;
+        out.set_item("flag_totals", totals.into_iter().collect::<Vec<_>>())?;
         out.set_item("flag_counts", flags)?;
         let events = taken
             .events

@@ -509,6 +509,30 @@ impl PyFlow {
     fn time_wait_by(&self) -> &'static str {
         self.flow.time_wait_by()
     }
+    /// Segments per flag over both sides (SYN, SYN/ACK, ACK, PSH, FIN, RST, URG, ECE, CWR, as
+    /// the flag bar orders them; SYN is a SYN without ACK), then the illegal combinations: one
+    /// call where the view reads a changed flow's counts, instead of eighteen.
+    #[getter]
+    fn flag_counts(&self) -> (u64, u64, u64, u64, u64, u64, u64, u64, u64, u64) {
+        let (o, r) = (&self.flow.orig, &self.flow.resp);
+        let illegal = self
+            .flow
+            .illegal
+            .as_deref()
+            .map_or(0, |found| found.iter().map(|(_, n)| n).sum());
+        (
+            o.syn + r.syn,
+            o.synack + r.synack,
+            o.pkts - o.noack + r.pkts - r.noack,
+            o.psh + r.psh,
+            o.fin + r.fin,
+            o.rst + r.rst,
+            o.urg + r.urg,
+            o.ece + r.ece,
+            o.cwr + r.cwr,
+            illegal,
+        )
+    }
     /// Illegal flag combinations seen (name -> count, in the order first seen); None if none.
     #[getter]
     fn illegal<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
