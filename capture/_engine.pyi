@@ -36,6 +36,7 @@ def run_file(
     speed: float | None = None,
     insights: bool = False,
     stop: Callable[[], bool] | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]: ...
 
 class Transition:
@@ -171,6 +172,7 @@ class Tracker:
         linger: float | None = None,
         embryos: bool = False,
         verify_checksums: bool = False,
+        seed: int | None = None,
     ) -> None: ...
     def read_file(self, path: str, stop: Callable[[], bool] | None = None) -> dict[str, Any]: ...
     def finish(self) -> None: ...
@@ -195,6 +197,7 @@ class Session:
         frame_bytes: int = 256 << 20,
         linger: float | None = None,
         verify_checksums: bool = False,
+        seed: int | None = None,
     ) -> None: ...
     @staticmethod
     def live(
@@ -210,6 +213,11 @@ class Session:
         frame_budget: int = 250_000,
         frame_bytes: int = 256 << 20,
         linger: float | None = None,
+        print: bool = False,
+        absolute: bool = False,
+        export: str | None = None,
+        display_filter: str = "",
+        seed: int | None = None,
     ) -> Session: ...
     def start(self) -> None: ...
     def poll(self) -> dict[str, Any]: ...

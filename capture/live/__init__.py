@@ -60,13 +60,15 @@ class LiveSource(EngineSource):
         max_flows: int = 100_000,
         outputs: dict[str, Any] | None = None,
         keep_frames: int = 0,
+        seed: int | None = None,
     ) -> None:
         """Open the capture (the step that needs privilege); nothing is read before `start`.
 
         Raises `LiveError` (one line) for an unknown interface, a bad filter, an unwritable
         `write_path`, or missing privilege (saying how to get it). `outputs` (headless runs):
         `print`, `absolute`, `export`, `display_filter` for the engine to write as it goes;
-        a headless run keeps `keep_frames` frames per flow (the TUI its usual ring).
+        a headless run keeps `keep_frames` frames per flow (the TUI its usual ring); `seed` fixes
+        the flows' uids (None: the engine draws one).
         """
         engine = load()
         try:  # everything that can be said before anything opens
@@ -82,6 +84,7 @@ class LiveSource(EngineSource):
             "count": count,
             "duration": duration,
             "max_flows": max_flows,
+            "seed": seed,
             "frames_per_flow": keep_frames if outputs is not None else FRAMES_PER_FLOW,
             **(outputs or {}),
         }

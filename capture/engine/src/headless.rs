@@ -52,6 +52,8 @@ pub struct HeadlessConfig {
     pub speed: Option<f64>,
     /// `--insights`: every flow is kept to the end (and one frame of each), for the findings.
     pub insights: bool,
+    /// The seed of the flows' uids (`TrackerConfig::uid_seed`).
+    pub uid_seed: u64,
 }
 
 /// The counters of a finished run (the totals line).
@@ -292,6 +294,7 @@ fn tracker_config(cfg: &HeadlessConfig) -> TrackerConfig {
         // (--print needs each segment's flow at once, so it never makes embryos).
         embryos: !cfg.insights,
         verify_checksums: cfg.verify_checksums,
+        uid_seed: cfg.uid_seed,
         ..TrackerConfig::default()
     }
 }

@@ -11,6 +11,7 @@ use super::views::PyFlow;
 use super::{os_error, CaptureError};
 use crate::export::{Format, RecordWriter};
 use crate::filter::Filter;
+use crate::flow::random_seed;
 use crate::live::{LiveCapture, LiveConfig};
 use crate::print::Printer;
 use crate::segment::Addr;
@@ -32,7 +33,8 @@ impl PySession {
     /// cannot be read.
     #[new]
     #[pyo3(signature = (path, *, name=None, speed=None, max_flows=100_000, frames_per_flow=64,
-        frame_budget=250_000, frame_bytes=256 << 20, linger=None, verify_checksums=false))]
+        frame_budget=250_000, frame_bytes=256 << 20, linger=None, verify_checksums=false,
+        seed=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -45,6 +47,7 @@ impl PySession {
         frame_bytes: usize,
         linger: Option<f64>,
         verify_checksums: bool,
+        seed: Option<u64>,
     ) -> PyResult<PySession> {
         if speed.is_some_and(|s| s <= 0.0 || s.is_nan()) {
             return Err(PyValueError::new_err("the replay speed must be positive"));
@@ -58,6 +61,7 @@ impl PySession {
             linger,
             embryos: false,
             verify_checksums,
+            uid_seed: seed.unwrap_or_else(random_seed),
         };
         // Opening standard input may wait for a writer: without the GIL.
         let session = py
@@ -75,7 +79,7 @@ impl PySession {
     #[pyo3(signature = (iface="", *, filter=None, buffer_kib=32768, write_path=None,
         count=None, duration=None, max_flows=100_000, frames_per_flow=64,
         frame_budget=250_000, frame_bytes=256 << 20, linger=None, print=false, absolute=false,
-        export=None, display_filter=""))]
+        export=None, display_filter="", seed=None))]
     #[allow(clippy::too_many_arguments)]
     fn live(
         py: Python<'_>,
@@ -94,6 +98,7 @@ impl PySession {
         absolute: bool,
         export: Option<&str>,
         display_filter: &str,
+        seed: Option<u64>,
     ) -> PyResult<PySession> {
         let selects =
             Filter::compile(display_filter).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -117,6 +122,7 @@ impl PySession {
             linger,
             embryos: false,
             verify_checksums: false,
+            uid_seed: seed.unwrap_or_else(random_seed),
         };
         let session = py
             .allow_threads(|| Session::open(SourceSpec::Live(live), cfg))

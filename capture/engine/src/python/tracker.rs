@@ -13,6 +13,7 @@ use super::views::PyFlow;
 use super::{stop_check, CaptureError};
 use crate::decode::Decoder;
 use crate::reader::CaptureReader;
+use crate::flow::random_seed;
 use crate::tracker::{FlowTracker, TrackerConfig};
 
 struct Inner {
@@ -53,7 +54,7 @@ impl PyTracker {
 impl PyTracker {
     #[new]
     #[pyo3(signature = (*, max_flows=100_000, frames_per_flow=64, frame_budget=250_000,
-        frame_bytes=256 << 20, linger=None, embryos=false, verify_checksums=false))]
+        frame_bytes=256 << 20, linger=None, embryos=false, verify_checksums=false, seed=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         max_flows: usize,
@@ -63,6 +64,7 @@ impl PyTracker {
         linger: Option<f64>,
         embryos: bool,
         verify_checksums: bool,
+        seed: Option<u64>,
     ) -> PyResult<PyTracker> {
         let tracker = FlowTracker::new(TrackerConfig {
             max_flows,
@@ -72,6 +74,7 @@ impl PyTracker {
             linger,
             embryos,
             verify_checksums,
+            uid_seed: seed.unwrap_or_else(random_seed),
         })
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(PyTracker {

@@ -609,5 +609,6 @@ pub fn record_dict<'py>(py: Python<'py>, r: &FlowRecord) -> PyResult<Bound<'py, 
     d.set_item("pid_resp", r.pid_resp)?;
     d.set_item("proc_orig", r.proc_orig.as_deref())?;
     d.set_item("proc_resp", r.proc_resp.as_deref())?;
+    d.set_item("continues_uid", r.continues_uid.as_deref())?;
     Ok(d)
 }
