@@ -258,3 +258,22 @@ def test_an_output_that_cannot_be_written_is_one_line(mode: list[str], where: st
         )  # fmt: skip
     assert run.returncode == 1
     assert run.stderr.splitlines() == [f"tcpwatch: cannot write {where}: No space left on device"]
+
+
+def test_a_syn_ack_never_acknowledged_leaves_the_originator_syn_sent() -> None:
+    """synscan's probes answered by SYN/ACKs the scanner never ACKed: state_orig is SYN_SENT
+    (it said ESTABLISHED), while Zeek's history `Sh` and conn_state S1 are unchanged."""
+    run = tcpwatch("-r", str(DATA / "chrissanders_synscan.pcapng"), "--export", "jsonl")
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    probes = [r for r in records if r["history"] == "Sh"]
+    assert len(probes) == 3
+    for r in probes:
+        assert (r["state_orig"], r["state_resp"], r["conn_state"]) == (
+            "SYN_SENT",
+            "SYN_RECEIVED",
+            "S1",
+        )
+    lines = tcpwatch("-r", str(DATA / "chrissanders_tcp_handshake.pcapng"), "--print").stdout
+    synack, ack = lines.splitlines()[1:3]
+    assert synack.endswith("#1 server SYN_RECEIVED")
+    assert ack.endswith("#1 client ESTABLISHED; server ESTABLISHED")

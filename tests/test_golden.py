@@ -9,6 +9,10 @@ with the uid seed fixed (`--seed 0`: the Python tcpwatch's uids).
 Deliberate differences from the Python tcpwatch, refrozen from the engine (`make.py --only`):
 - every record ends with `continues_uid`: null, except in `--max-flows 10` runs where a flow came
   back after it was evicted (it names the evicted record).
+- the originator's SYN_SENT -> ESTABLISHED shows on its own ACK of the SYN/ACK, no longer on the
+  SYN/ACK (`--print`: `server SYN_RECEIVED`, then `client ESTABLISHED; server ESTABLISHED`), and
+  an originator that never acknowledged the SYN/ACK (a SYN scan's probe) ends SYN_SENT in
+  `state_orig`. Zeek's `conn_state` and `history` are unchanged.
 """
 
 from __future__ import annotations

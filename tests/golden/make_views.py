@@ -15,7 +15,9 @@ Run from the repository root with the Python pipeline still in place
 Parts the engine has since changed on purpose are refrozen from the engine, part by part
 (`PYTHONPATH=. .venv/bin/python tests/golden/make_views.py --engine record`): a digest that is
 already the engine's stays as it is. Refrozen so far: `record` (the new `continues_uid` field,
-null in every capture here).
+null in every capture here); `transitions` (79 captures), and `sides`, `flow`, `record` where
+an originator never acknowledged the SYN/ACK (3 captures): the originator now becomes
+ESTABLISHED at its own ACK, not at the SYN/ACK, and stays SYN_SENT without one.
 """
 
 from __future__ import annotations

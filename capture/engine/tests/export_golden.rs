@@ -125,7 +125,9 @@ fn record(m: &Map<String, Value>) -> FlowRecord {
         pid_resp: opt(&m["pid_resp"], |v| small(v) as u32),
         proc_orig: opt(&m["proc_orig"], |v| v.as_str().expect("string").to_owned()),
         proc_resp: opt(&m["proc_resp"], |v| v.as_str().expect("string").to_owned()),
-        continues_uid: opt(&m["continues_uid"], |v| v.as_str().expect("string").to_owned()),
+        continues_uid: opt(&m["continues_uid"], |v| {
+            v.as_str().expect("string").to_owned()
+        }),
     }
 }
 

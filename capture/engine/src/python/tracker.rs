@@ -12,8 +12,8 @@ use pyo3::types::PyDict;
 use super::views::PyFlow;
 use super::{stop_check, CaptureError};
 use crate::decode::Decoder;
-use crate::reader::CaptureReader;
 use crate::flow::random_seed;
+use crate::reader::CaptureReader;
 use crate::tracker::{FlowTracker, TrackerConfig};
 
 struct Inner {

@@ -317,6 +317,7 @@ fn record_has_every_field_and_is_json() {
         "pid_resp",
         "proc_orig",
         "proc_resp",
+        "continues_uid",
     ];
     let mut c = Conv::default();
     let mut t = tracker();
@@ -367,12 +368,26 @@ fn a_flow_that_comes_back_after_eviction_continues_its_record() {
     let gone: Vec<u64> = t.take_gone().iter().map(|f| f.id).collect();
     assert!(gone.contains(&first), "{gone:?}");
     // WHEN its SYN/ACK is retried, and its SYN sent again (same ISN)
-    let retry = t.ingest(probe.send(false, "S.", 0, Send { seq: Some(9000), ..at(9.0) }), &[]);
+    let retry = t.ingest(
+        probe.send(
+            false,
+            "S.",
+            0,
+            Send {
+                seq: Some(9000),
+                ..at(9.0)
+            },
+        ),
+        &[],
+    );
     // THEN the new flow is linked to the evicted one
     let flow = t.flow(retry).expect("tracked");
     assert_ne!(retry, first);
     assert_eq!(flow.continues.map(|id| id.get()), Some(first));
-    assert_eq!(flow.record().continues_uid, Some(crate::flow::uid(0, first)));
+    assert_eq!(
+        flow.record().continues_uid,
+        Some(crate::flow::uid(0, first))
+    );
     // ... and a SYN with a new ISN on the same ports after that flow left too is a new
     // connection (port reuse), as is any flow whose 4-tuple was never let go.
     let mut other = Conv::new(("10.0.0.9", 5555), ("10.0.0.2", 83))
@@ -385,6 +400,17 @@ fn a_flow_that_comes_back_after_eviction_continues_its_record() {
         t.add(newer.c("S", 0), &[]);
     }
     assert!(t.take_gone().iter().any(|f| f.id == retry));
-    let again = t.ingest(probe.send(true, "S", 0, Send { seq: Some(12345), ..at(20.0) }), &[]);
+    let again = t.ingest(
+        probe.send(
+            true,
+            "S",
+            0,
+            Send {
+                seq: Some(12345),
+                ..at(20.0)
+            },
+        ),
+        &[],
+    );
     assert!(t.flow(again).is_some_and(|f| f.continues.is_none()));
 }

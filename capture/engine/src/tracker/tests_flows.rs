@@ -120,7 +120,10 @@ fn uids_follow_the_seed() {
     let uids: std::collections::HashSet<String> = [0, 1, 7, 256, 1 << 63, u64::MAX]
         .into_iter()
         .map(seeded)
-        .chain([seeded(crate::flow::random_seed()), seeded(crate::flow::random_seed())])
+        .chain([
+            seeded(crate::flow::random_seed()),
+            seeded(crate::flow::random_seed()),
+        ])
         .collect();
     assert_eq!(uids.len(), 8);
     assert!(uids.iter().all(|u| zeek_style(u)));
