@@ -100,6 +100,7 @@ class Side:
     ece: int
     cwr: int
     base: int
+    rel_base: int | None
     hi: int
     retrans: int
     zero_window: int

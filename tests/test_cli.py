@@ -277,3 +277,66 @@ def test_a_syn_ack_never_acknowledged_leaves_the_originator_syn_sent() -> None:
     synack, ack = lines.splitlines()[1:3]
     assert synack.endswith("#1 server SYN_RECEIVED")
     assert ack.endswith("#1 client ESTABLISHED; server ESTABLISHED")
+
+
+def _relative_lines_of_tcpdump(lines: list[str]) -> list[tuple[int, dict[str, str | None]]]:
+    """(index, core fields) of tcpdump -n lines that carry relative numbers: tcpdump numbers
+    only segments with ACK, prints a SYN's absolute, and prints absolute the first ACK line of
+    each connection (the one it takes both bases from)."""
+    seen: set[frozenset[str]] = set()
+    out = []
+    for i, line in enumerate(lines):
+        fields = core_fields(line)
+        flags = fields["flags"] or ""
+        if "." not in flags:
+            continue
+        key = frozenset({fields["src"] or "", fields["dst"] or ""})
+        first = key not in seen
+        seen.add(key)
+        if not first and "S" not in flags:
+            out.append((i, fields))
+    return out
+
+
+@pytest.mark.skipif(not shutil.which("tcpdump"), reason="tcpdump is not installed")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "chrissanders_tcp_teardown.pcapng",  # starts with the server's FIN
+        "chrissanders_tcp_zerowindowrecovery.pcapng",  # mid-stream, one way then the other
+        "zeek_tcp_missing-syn.pcap",  # the SYN/ACK first
+        "zeek_tcp_http-on-irc-port-missing-syn.pcapng",
+        "zeek_tcp_one-sided-2745.pcap",  # only the responder's side
+        "zeek_tcp_ctu-64702-888.pcap",
+        "zeek_tcp_retransmit-timeout.pcapng",  # a data segment first
+        "zeek_wikipedia.pcap",  # handshakes and a flow already open
+        "chrissanders_http_espn_fail.pcapng",
+        "zeek_ssh_single-conn.pcap",
+    ],
+)
+def test_relative_numbers_are_tcpdumps_where_it_prints_them(name: str) -> None:
+    """Wherever tcpdump -n prints relative seq/ack, --print prints the same numbers, flows seen
+    mid-stream included (issue 12 #13: they were one off, beside an absolute ack)."""
+    ours = tcpwatch("-r", str(DATA / name), "--print").stdout.splitlines()
+    theirs = subprocess.run(
+        ["tcpdump", "-n", "-r", str(DATA / name), "tcp"],
+        capture_output=True,
+        text=True,
+        env={"TZ": "UTC"},
+    ).stdout.splitlines()
+    theirs = [line for line in theirs if " Flags [" in line]
+    assert len(ours) == len(theirs) > 0
+    compared = _relative_lines_of_tcpdump(theirs)
+    assert compared
+    for i, ref in compared:
+        mine = core_fields(ours[i])
+        assert (mine["seq"], mine["ack"]) == (ref["seq"], ref["ack"]), (ours[i], theirs[i])
+    # No line mixes a relative seq with an absolute ack: on lines tcpdump prints absolute (but
+    # a SYN's), --print's numbers are both below tcpdump's, or both equal.
+    for mine_line, ref_line in zip(ours, theirs, strict=True):
+        mine, ref = core_fields(mine_line), core_fields(ref_line)
+        if "S" in (ref["flags"] or "") or not (mine["seq"] and mine["ack"]):
+            continue
+        below = [int(m.split(":")[0]) < int(r.split(":")[0]) for m, r in
+                 ((mine["seq"], ref["seq"]), (mine["ack"], ref["ack"]))]  # fmt: skip
+        assert below[0] == below[1], (mine_line, ref_line)

@@ -24,8 +24,8 @@ GOLDEN = Path(__file__).parent / "golden"
 sys.path.insert(0, str(GOLDEN))
 from make_views import (  # noqa: E402
     FRAMES_PER_FLOW,
-    SEED,
     PARTS,
+    SEED,
     TRANSITION_FIELDS,
     VIEWS,
     captures,

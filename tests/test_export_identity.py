@@ -53,9 +53,7 @@ def test_the_same_seed_gives_the_same_uids(
 
 
 @pytest.mark.parametrize("seed", ["-1", str(1 << 64)])
-def test_a_seed_out_of_range_is_one_line(
-    seed: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_seed_out_of_range_is_one_line(seed: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["-r", SYNSCAN, "--export", "jsonl", "--seed", seed])
     assert exit_.value.code == 2

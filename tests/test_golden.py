@@ -9,6 +9,10 @@ with the uid seed fixed (`--seed 0`: the Python tcpwatch's uids).
 Deliberate differences from the Python tcpwatch, refrozen from the engine (`make.py --only`):
 - every record ends with `continues_uid`: null, except in `--max-flows 10` runs where a flow came
   back after it was evicted (it names the evicted record).
+- `--print`'s relative numbers count, for a direction whose SYN was not seen, from tcpdump's base
+  (the peer's first ack - 1, else the direction's first seq), and a line has seq and ack both
+  relative (a flow seen mid-stream printed `seq 0, ack 2079380537` where tcpdump has its base).
+  tests/test_cli.py checks them against tcpdump -n wherever tcpdump prints relative numbers.
 - the originator's SYN_SENT -> ESTABLISHED shows on its own ACK of the SYN/ACK, no longer on the
   SYN/ACK (`--print`: `server SYN_RECEIVED`, then `client ESTABLISHED; server ESTABLISHED`), and
   an originator that never acknowledged the SYN/ACK (a SYN scan's probe) ends SYN_SENT in

@@ -10,9 +10,10 @@ of one output leaves the others as they were frozen.
 
 The first freeze was the pure-Python tcpwatch's, before the engine replaced it; the changes
 since, each made on purpose by the engine and frozen again with this script (see
-tests/test_golden.py): the exports carry `continues_uid`; the originator becomes ESTABLISHED
-at its own ACK of the SYN/ACK (the `--print` lines' state tails), and stays SYN_SENT
-(`state_orig`) when it never sent one.
+tests/test_golden.py): the exports carry `continues_uid`; `print.txt` counts relative numbers
+of a direction whose SYN was not seen as tcpdump does, seq and ack alike; the originator
+becomes ESTABLISHED at its own ACK of the SYN/ACK (the `--print` lines' state tails), and
+stays SYN_SENT (`state_orig`) when it never sent one.
 """
 
 from __future__ import annotations

@@ -202,10 +202,8 @@ fn run_with(
                 let id = tracker.ingest(seg.clone(), rec.data);
                 if let Some(flow) = tracker.flow(id).filter(|f| cfg.filter.matches(f)) {
                     let from_orig = (src, sport) == flow.orig_end();
-                    let moves = flow.transitions();
-                    let recent = &moves[moves.len().saturating_sub(4)..];
                     line.clear();
-                    printer.line(&mut line, &seg, id, from_orig, recent);
+                    printer.line(&mut line, &seg, flow, from_orig);
                     lines.write_all(&line)?;
                 }
             }

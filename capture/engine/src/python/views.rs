@@ -283,6 +283,10 @@ impl PySide {
         self.side.base.map_or(-1, i64::from)
     }
     #[getter]
+    fn rel_base(&self) -> Option<u32> {
+        self.side.rel_base()
+    }
+    #[getter]
     fn hi(&self) -> i64 {
         self.side.hi.map_or(-1, i64::from)
     }

@@ -146,6 +146,7 @@ impl Books {
             } else {
                 seg.seq.wrapping_sub(1)
             });
+            snd.base_from_seq = flags & SYN == 0;
         }
         if flags & ACK != 0 {
             if rcv.base.is_none() {
