@@ -171,9 +171,13 @@ impl Side {
     /// SYN was seen; else the peer's first acknowledgement - 1 when the peer's ACK came first
     /// (so the first byte it sends after the peer's view of it is 1); else its own first
     /// sequence number (that segment is 0). Wireshark differs in the last case only (it counts
-    /// from the first sequence number - 1, `base`). `--print` and the flow screen's ladder
-    /// both count from this base, in both directions.
+    /// from the first sequence number - 1, `base`). A SYN seen after other segments (an RST
+    /// injected before the SYN/ACK) still makes its ISN the base, as tcpdump re-bases on a SYN.
+    /// `--print` and the flow screen's ladder both count from this base, in both directions.
     pub fn rel_base(&self) -> Option<u32> {
+        if let Some(isn) = self.ep.isn {
+            return Some(isn);
+        }
         let base = self.base?;
         Some(if self.base_from_seq {
             base.wrapping_add(1)
