@@ -37,6 +37,7 @@ def run_file(
     speed: float | None = None,
     insights: bool = False,
     stop: Callable[[], bool] | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]: ...
 
 class Transition:
@@ -106,6 +107,7 @@ class Side:
     ece: int
     cwr: int
     base: int
+    rel_base: int | None
     hi: int
     retrans: int
     zero_window: int
@@ -183,6 +185,7 @@ class Tracker:
         linger: float | None = None,
         embryos: bool = False,
         verify_checksums: bool = False,
+        seed: int | None = None,
     ) -> None: ...
     def read_file(self, path: str, stop: Callable[[], bool] | None = None) -> dict[str, Any]: ...
     def finish(self) -> None: ...
@@ -207,6 +210,7 @@ class Session:
         frame_bytes: int = 256 << 20,
         linger: float | None = None,
         verify_checksums: bool = False,
+        seed: int | None = None,
     ) -> None: ...
     @staticmethod
     def live(
@@ -227,6 +231,7 @@ class Session:
         export: str | None = None,
         display_filter: str = "",
         insights: bool = False,
+        seed: int | None = None,
     ) -> Session: ...
     def start(self) -> None: ...
     def poll(self, max_changed: int | None = None, first: list[int] = ...) -> dict[str, Any]: ...

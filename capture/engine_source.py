@@ -56,9 +56,11 @@ class EngineSource:
         speed: float | None = None,
         max_flows: int = 100_000,
         clock: Callable[[], float] | None = None,
+        seed: int | None = None,
     ) -> None:
         """Open `path` (`-`: standard input) and start reading it; `speed`: a paced replay,
-        by the wall clock or by `clock` (seconds since the replay began: tests' clock).
+        by the wall clock or by `clock` (seconds since the replay began: tests' clock); `seed`
+        fixes the flows' uids (None: the engine draws one).
 
         Raises `CaptureError` (one line) when the capture cannot be read."""
         name = None
@@ -72,6 +74,7 @@ class EngineSource:
                 name=name,
                 speed=speed,
                 max_flows=max_flows,
+                seed=seed,
                 frames_per_flow=ALL_FRAMES if speed is None else FRAMES_PER_FLOW,
             )
         except engine.CaptureError as exc:

@@ -84,10 +84,11 @@ def test_print_names_state_transitions() -> None:
 
 
 def test_export_jsonl_and_csv_hold_the_same_flows() -> None:
-    """JSON lines and CSV exports carry the same records, Zeek field names first."""
+    """JSON lines and CSV exports carry the same records, Zeek field names first (the same
+    uids, from the same seed)."""
     path = str(DATA / "zeek_nmap-vsn.pcap")
-    jsonl = tcpwatch("-r", path, "--export", "jsonl")
-    as_csv = tcpwatch("-r", path, "--export", "csv")
+    jsonl = tcpwatch("-r", path, "--export", "jsonl", "--seed", "5")
+    as_csv = tcpwatch("-r", path, "--export", "csv", "--seed", "5")
     records = [json.loads(line) for line in jsonl.stdout.splitlines()]
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert len(records) == len(rows) > 1
@@ -258,3 +259,85 @@ def test_an_output_that_cannot_be_written_is_one_line(mode: list[str], where: st
         )  # fmt: skip
     assert run.returncode == 1
     assert run.stderr.splitlines() == [f"tcpwatch: cannot write {where}: No space left on device"]
+
+
+def test_a_syn_ack_never_acknowledged_leaves_the_originator_syn_sent() -> None:
+    """synscan's probes answered by SYN/ACKs the scanner never ACKed: state_orig is SYN_SENT
+    (it said ESTABLISHED), while Zeek's history `Sh` and conn_state S1 are unchanged."""
+    run = tcpwatch("-r", str(DATA / "chrissanders_synscan.pcapng"), "--export", "jsonl")
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    probes = [r for r in records if r["history"] == "Sh"]
+    assert len(probes) == 3
+    for r in probes:
+        assert (r["state_orig"], r["state_resp"], r["conn_state"]) == (
+            "SYN_SENT",
+            "SYN_RECEIVED",
+            "S1",
+        )
+    lines = tcpwatch("-r", str(DATA / "chrissanders_tcp_handshake.pcapng"), "--print").stdout
+    synack, ack = lines.splitlines()[1:3]
+    assert synack.endswith("#1 server SYN_RECEIVED")
+    assert ack.endswith("#1 client ESTABLISHED; server ESTABLISHED")
+
+
+def _relative_lines_of_tcpdump(lines: list[str]) -> list[tuple[int, dict[str, str | None]]]:
+    """(index, core fields) of tcpdump -n lines that carry relative numbers: tcpdump numbers
+    only segments with ACK, prints a SYN's absolute, and prints absolute the first ACK line of
+    each connection (the one it takes both bases from)."""
+    seen: set[frozenset[str]] = set()
+    out = []
+    for i, line in enumerate(lines):
+        fields = core_fields(line)
+        flags = fields["flags"] or ""
+        if "." not in flags:
+            continue
+        key = frozenset({fields["src"] or "", fields["dst"] or ""})
+        first = key not in seen
+        seen.add(key)
+        if not first and "S" not in flags:
+            out.append((i, fields))
+    return out
+
+
+@pytest.mark.skipif(not shutil.which("tcpdump"), reason="tcpdump is not installed")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "chrissanders_tcp_teardown.pcapng",  # starts with the server's FIN
+        "chrissanders_tcp_zerowindowrecovery.pcapng",  # mid-stream, one way then the other
+        "zeek_tcp_missing-syn.pcap",  # the SYN/ACK first
+        "zeek_tcp_http-on-irc-port-missing-syn.pcapng",
+        "zeek_tcp_one-sided-2745.pcap",  # only the responder's side
+        "zeek_tcp_ctu-64702-888.pcap",
+        "zeek_tcp_retransmit-timeout.pcapng",  # a data segment first
+        "zeek_wikipedia.pcap",  # handshakes and a flow already open
+        "chrissanders_http_espn_fail.pcapng",
+        "zeek_ssh_single-conn.pcap",
+        "zeek_tcp_rst-inject-rae.pcap",  # an RST before the SYN/ACK: the SYN/ACK re-bases
+    ],
+)
+def test_relative_numbers_are_tcpdumps_where_it_prints_them(name: str) -> None:
+    """Wherever tcpdump -n prints relative seq/ack, --print prints the same numbers, flows seen
+    mid-stream included (issue 12 #13: they were one off, beside an absolute ack)."""
+    ours = tcpwatch("-r", str(DATA / name), "--print").stdout.splitlines()
+    theirs = subprocess.run(
+        ["tcpdump", "-n", "-r", str(DATA / name), "tcp"],
+        capture_output=True,
+        text=True,
+        env={"TZ": "UTC"},
+    ).stdout.splitlines()
+    theirs = [line for line in theirs if " Flags [" in line]
+    assert len(ours) == len(theirs) > 0
+    compared = _relative_lines_of_tcpdump(theirs)
+    assert compared
+    for i, ref in compared:
+        mine = core_fields(ours[i])
+        assert (mine["seq"], mine["ack"]) == (ref["seq"], ref["ack"]), (ours[i], theirs[i])
+
+
+def test_a_flow_seen_mid_stream_prints_seq_and_ack_relative() -> None:
+    """tcp_teardown starts with the server's FIN: every line's seq and ack are relative (tcpwatch
+    printed `seq 0, ack 2079380537`, then `seq 0, ack 1` where tcpdump prints `seq 1, ack 1`)."""
+    out = tcpwatch("-r", str(DATA / "chrissanders_tcp_teardown.pcapng"), "--print").stdout
+    got = [(f["seq"], f["ack"]) for f in map(core_fields, out.splitlines())]
+    assert got == [("0", "1"), (None, "1"), ("1", "1"), (None, "2")]

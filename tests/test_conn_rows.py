@@ -5,7 +5,7 @@ from __future__ import annotations
 from captures import DATA
 
 from capture.native import load
-from widgets.conn_rows import average_rate, fit_columns, retries
+from widgets.conn_rows import COLUMNS, average_rate, category, fit_columns, retries
 from widgets.units import byte_rate
 
 
@@ -52,3 +52,20 @@ def test_average_rate_is_bytes_over_the_flows_duration() -> None:
         else:
             assert average_rate(flow) is None and byte_rate(average_rate(flow)) == "-"
     assert byte_rate(0) == "0/s" and byte_rate(1234.0) == "1.2K/s" and byte_rate(999.4) == "999/s"
+
+
+def test_a_scan_probe_answered_by_syn_ack_retries_is_not_established() -> None:
+    """synscan: three probes answered by a SYN/ACK that the server retries (history `Sh`, S1)
+    never got the scanner's ACK, so the table's client column says SYN_SENT, not ESTAB
+    (issue 12 #17); the server's SYN_RCVD and Zeek's S1 stay."""
+    tracker = load().Tracker(seed=0)
+    tracker.read_file(str(DATA / "chrissanders_synscan.pcapng"))
+    tracker.finish()
+    probes = [f for f in tracker.flows() if f.history == "Sh"]
+    assert len(probes) == 3
+    for flow in probes:
+        assert flow.synack_retries > 0
+        cells = {c.key: c.cell(flow, flow.last_ts) for c in COLUMNS}
+        assert (cells["state_orig"], cells["state_resp"]) == ("SYN_SENT", "SYN_RCVD")
+        assert flow.conn_state == "S1"
+        assert category(flow) == "handshaking"

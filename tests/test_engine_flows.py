@@ -25,6 +25,7 @@ sys.path.insert(0, str(GOLDEN))
 from make_views import (  # noqa: E402
     FRAMES_PER_FLOW,
     PARTS,
+    SEED,
     TRANSITION_FIELDS,
     VIEWS,
     captures,
@@ -36,7 +37,7 @@ FROZEN: dict[str, dict[str, Any]] = json.loads(VIEWS.read_text())
 
 
 def _engine_flows(name: str) -> list[Any]:
-    tracker = _engine.Tracker(max_flows=100_000, frames_per_flow=FRAMES_PER_FLOW)
+    tracker = _engine.Tracker(max_flows=100_000, frames_per_flow=FRAMES_PER_FLOW, seed=SEED)
     totals = tracker.read_file(str(DATA / name))
     tracker.finish()
     assert totals["error"] is None or isinstance(totals["error"], str)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shlex
 import sys
 from collections.abc import Sequence
@@ -170,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="change an insight threshold (repeat), e.g. scan_min_flows=20",
     )
+    out.add_argument(
+        "--seed",
+        metavar="N",
+        type=int,
+        help="flow uids from seed N, the same on every run (default: a new seed each run, as"
+        " Zeek's uids differ between runs)",
+    )
     tun = p.add_argument_group("limits and view")
     tun.add_argument(
         "--max-flows",
@@ -248,6 +256,8 @@ def check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         p.error("--max-flows must be at least 1")
     if args.output and not args.export:
         p.error("-o FILE goes with --export")
+    if args.seed is not None and not 0 <= args.seed < 1 << 64:
+        p.error("--seed takes a number from 0 to 2**64-1")
     for port in args.port or ():
         if not 0 <= port <= 65535:
             p.error(f"port {port} is out of range")
@@ -258,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_arguments(parser, args)
+    if args.seed is None:  # one seed for the run: every engine object of it makes the same uids
+        args.seed = secrets.randbits(64)
     from capture.filterexpr import FilterError, compile_filter
     from capture.native import EngineUnavailable
 

@@ -147,6 +147,7 @@ def _run_native(args: argparse.Namespace, stop: _Stop, expression: str) -> int:
             export=args.export,
             output=args.output,
             max_flows=args.max_flows,
+            seed=args.seed,
             filter=expression,
             speed=args.replay,
             insights=args.insights,

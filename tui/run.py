@@ -25,7 +25,9 @@ def make_source(args: argparse.Namespace) -> Source:
     """A file, replay or live source for the arguments. Raises `SourceError` with one line."""
     try:
         if args.read:
-            return EngineSource(args.read, speed=args.replay, max_flows=args.max_flows)
+            return EngineSource(
+                args.read, speed=args.replay, max_flows=args.max_flows, seed=args.seed
+            )
     except CaptureError as exc:
         raise SourceError(str(exc)) from None
     from capture.live import LiveError
@@ -50,6 +52,7 @@ def live_source(args: argparse.Namespace, **headless: Any) -> Any:
         duration=args.duration,
         drop_privileges=not args.no_drop_privileges,
         max_flows=args.max_flows,
+        seed=args.seed,
         **headless,
     )
 

@@ -1,13 +1,13 @@
 """The rows of the state-timeline ladder, built from a `Flow` as plain data (no Textual here).
 
 One `LadderRow` per kept segment, in capture order: its direction, flags, sequence numbers (both
-absolute and relative to each direction's ISN), length, window, the options of SYNs, the time
-since the previous segment, each endpoint's state transitions at that frame, and marks for what
-deserves attention: illegal flag combinations, SYN retries with their gaps, and the engine's
-Wireshark-style TCP analysis tags (`[Dup ACK #1]`, `[Fast Retransmission]`, `[ZeroWindow]` …,
-`capture.tcp_analysis`). Where the tracker did not keep frames (its per-flow ring), a row says
-how many are missing. `annotate` adds the teaching notes (ISN, ISN+1, FIN takes a sequence
-number, TIME_WAIT).
+absolute and relative to each direction's base, the engine's, as `--print` counts), length,
+window, the options of SYNs, the time since the previous segment, each endpoint's state
+transitions at that frame, and marks for what deserves attention: illegal flag combinations, SYN
+retries with their gaps, and the engine's Wireshark-style TCP analysis tags (`[Dup ACK #1]`,
+`[Fast Retransmission]`, `[ZeroWindow]` …, `capture.tcp_analysis`). Where the tracker did not
+keep frames (its per-flow ring), a row says how many are missing. `annotate` adds the teaching
+notes (ISN, ISN+1, FIN takes a sequence number, TIME_WAIT).
 """
 
 from __future__ import annotations
@@ -107,13 +107,12 @@ def syn_options(seg: Segment) -> str:
 
 
 def _base(side: Any) -> int | None:
-    """Where relative numbers count from: Wireshark's base as the tracker keeps it (the ISN, or
-    the first seq - 1, or the peer's first ack - 1 when the handshake was not seen)."""
-    base = getattr(side, "base", -1)
-    if base is not None and base >= 0:
-        return int(base)
-    isn = side.isn
-    return None if isn is None else int(isn)
+    """Where relative numbers count from: the engine's base for that direction, the one
+    `--print` counts from too (`Side::rel_base`: the ISN; mid-stream, tcpdump's base: the peer's
+    first ack - 1, else the direction's first sequence number). None: nothing seen to count
+    from (numbers then stay absolute)."""
+    base = side.rel_base
+    return None if base is None else int(base)
 
 
 def _is_orig(flow: Any, seg: Segment) -> bool:
@@ -141,10 +140,6 @@ def build_rows(flow: Any) -> list[LadderRow]:
         True: _Direction(_base(flow.orig), min(ws_o, 14) if scaled else 0),
         False: _Direction(_base(flow.resp), min(ws_r, 14) if scaled else 0),
     }
-    for seg in frames:  # no base from the tracker: count from the first sequence number seen
-        d = dirs[_is_orig(flow, seg)]
-        if d.isn is None:
-            d.isn = seg.seq if seg.flags & SYN else (seg.seq - 1) % MOD
     by_frame = _transitions_by_frame(flow)
     rows: list[LadderRow] = []
     prev_ts = frames[0].ts if frames else 0.0
@@ -163,8 +158,8 @@ def _row(
     orig = _is_orig(flow, seg)
     mine, theirs = dirs[orig], dirs[not orig]
     row = LadderRow(seg.frame_no, seg.ts, dt, orig, seg.flags, seg.seq, seg.ack)
-    row.rel_seq = (seg.seq - (mine.isn or 0)) % MOD
-    row.rel_ack = (seg.ack - (theirs.isn or 0)) % MOD if theirs.isn is not None else seg.ack
+    row.rel_seq = (seg.seq - mine.isn) % MOD if mine.isn is not None else seg.seq
+    row.rel_ack = (seg.ack - theirs.isn) % MOD if theirs.isn is not None else seg.ack
     row.length, row.window = seg.payload_len, seg.window
     if seg.flags & SYN:  # a SYN's window is never scaled
         row.options = syn_options(seg)

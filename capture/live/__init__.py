@@ -62,13 +62,14 @@ class LiveSource(EngineSource):
         processes: bool = True,
         max_flows: int = 100_000,
         outputs: dict[str, Any] | None = None,
+        seed: int | None = None,
     ) -> None:
         """Open the capture (the step that needs privilege); nothing is read before `start`.
 
         Raises `LiveError` (one line) for an unknown interface, a bad filter, an unwritable
         `write_path`, or missing privilege (saying how to get it). `outputs` (headless runs):
-        `print`, `absolute`, `export`, `display_filter` for the engine to write as it goes;
-        a headless run keeps `keep_frames` frames per flow (the TUI its usual ring).
+        `print`, `absolute`, `export`, `display_filter`, `insights` for the engine to write as
+        it goes; `seed` fixes the flows' uids (None: the engine draws one).
         """
         engine = load()
         try:  # everything that can be said before anything opens
@@ -85,6 +86,7 @@ class LiveSource(EngineSource):
             "duration": duration,
             "max_flows": max_flows,
             "frames_per_flow": FRAMES_PER_FLOW,
+            "seed": seed,
             **(outputs or {}),
         }
         self.bpf = bpf or ""

@@ -30,6 +30,7 @@ fn main() {
         filter: Filter::compile("").expect("the empty filter compiles"),
         speed: None,
         insights: false,
+        uid_seed: 0,
     };
     let started = Instant::now();
     let mut reader = CaptureReader::open(&path).expect("a readable capture");

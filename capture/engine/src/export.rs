@@ -16,7 +16,7 @@ pub use self::writer::{Format, RecordWriter};
 
 /// The record's field names in `Flow.record()`'s order: the CSV header.
 #[rustfmt::skip]
-pub const FIELDS: [&str; 46] = [
+pub const FIELDS: [&str; 47] = [
     "ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p", "duration", "orig_pkts", "resp_pkts",
     "orig_bytes", "resp_bytes", "orig_ip_bytes", "resp_ip_bytes", "conn_state", "history",
     "state_orig", "state_resp", "flags_orig", "flags_resp", "payload_orig", "payload_resp",
@@ -24,6 +24,7 @@ pub const FIELDS: [&str; 46] = [
     "timestamps", "irtt", "rtt_syn_synack", "rtt_synack_ack", "syn_retries", "syn_retry_gaps",
     "retrans_orig", "retrans_resp", "zero_window", "closed_by", "close_kind", "illegal_flags",
     "direction_inferred", "vlan", "pid_orig", "pid_resp", "proc_orig", "proc_resp",
+    "continues_uid",
 ];
 
 /// Segments per flag of one side: syn = SYN without ACK, synack = SYN+ACK, others = that flag.
@@ -110,6 +111,9 @@ pub struct FlowRecord {
     pub pid_resp: Option<u32>,
     pub proc_orig: Option<String>,
     pub proc_resp: Option<String>,
+    /// The uid of the earlier record of the same connection, which the tracker let go
+    /// (evicted at `--max-flows`, or released once closed) before this flow's first segment.
+    pub continues_uid: Option<String>,
 }
 
 #[cfg(test)]

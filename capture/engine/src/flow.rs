@@ -13,7 +13,7 @@ pub mod analysis;
 mod record;
 mod side;
 
-pub use record::uid;
+pub use record::{random_seed, uid};
 pub use side::{sender_is_low, FlowKey, Side, SideRare};
 
 /// The process owning one end of a flow: (pid, process name).
@@ -89,6 +89,11 @@ pub struct Flow {
     pub superseded: bool,
     /// (pid, process name) owning each end, orig then resp; set by the caller (live mode).
     pub procs: Option<Box<[Option<Owner>; 2]>>,
+    /// The seed of its uid: its tracker's (`TrackerConfig::uid_seed`).
+    pub uid_seed: u64,
+    /// The id of the flow this one continues: the same connection's flow that the tracker let
+    /// go (evicted at its cap, or released once closed) before this flow's first segment came.
+    pub continues: Option<std::num::NonZeroU64>,
 }
 
 impl Flow {
@@ -135,6 +140,8 @@ impl Flow {
             steady: false,
             superseded: false,
             procs: None,
+            uid_seed: 0,
+            continues: None,
         }
     }
 
@@ -175,9 +182,14 @@ impl Flow {
         &self.moves
     }
 
-    /// Zeek-style connection uid, deterministic from the flow id.
+    /// Zeek-style connection uid, from the flow id and its tracker's seed.
     pub fn uid(&self) -> String {
-        uid(self.id)
+        uid(self.uid_seed, self.id)
+    }
+
+    /// The uid of the flow this one continues (see `continues`), if any.
+    pub fn continues_uid(&self) -> Option<String> {
+        self.continues.map(|id| uid(self.uid_seed, id.get()))
     }
 
     pub fn state_orig(&self) -> TcpState {

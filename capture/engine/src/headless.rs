@@ -47,6 +47,8 @@ pub struct HeadlessConfig {
     pub speed: Option<f64>,
     /// `--insights`: every flow is kept to the end (and one frame of each), for the findings.
     pub insights: bool,
+    /// The seed of the flows' uids (`TrackerConfig::uid_seed`).
+    pub uid_seed: u64,
 }
 
 /// The counters of a finished run (the totals line).
@@ -195,10 +197,8 @@ fn run_with(
                 let id = tracker.ingest(seg.clone(), rec.data);
                 if let Some(flow) = tracker.flow(id).filter(|f| cfg.filter.matches(f)) {
                     let from_orig = (src, sport) == flow.orig_end();
-                    let moves = flow.transitions();
-                    let recent = &moves[moves.len().saturating_sub(4)..];
                     line.clear();
-                    printer.line(&mut line, &seg, id, from_orig, recent);
+                    printer.line(&mut line, &seg, flow, from_orig);
                     lines.write_all(&line)?;
                 }
             }
@@ -277,6 +277,7 @@ fn run_threaded<'scope, 'env>(
 fn tracker_config(cfg: &HeadlessConfig) -> TrackerConfig {
     TrackerConfig {
         verify_checksums: cfg.verify_checksums,
+        uid_seed: cfg.uid_seed,
         ..TrackerConfig::headless(cfg.max_flows, cfg.export.is_some(), cfg.insights)
     }
 }

@@ -1,26 +1,25 @@
 //! The tcpdump-like line per segment (Python: `capture.printer.SegmentPrinter`).
 //!
 //! The format follows `tcpdump -n`: time, `IP`/`IP6`, `src.port > dst.port`, `Flags [..]`, seq,
-//! ack, win, urg, options, length. Sequence numbers are relative to each direction's first
-//! sequence number (its ISN when the SYN was seen), as tcpdump and Wireshark show them;
-//! `absolute` is `-S`. The line ends with the flow's id and any state the segment moved an
-//! endpoint to.
+//! ack, win, urg, options, length. Sequence numbers are relative to each direction's base as
+//! the tracker keeps it (`Side::rel_base`, which the flow screen's ladder reads too): its ISN
+//! when its SYN was seen, as tcpdump and Wireshark count; for a flow seen mid-stream, tcpdump's
+//! base (the peer's first ack - 1, else the direction's first sequence number). A SYN's line
+//! shows both numbers absolute, as tcpdump prints it (the ISN it chooses, and ISN + 1 on a
+//! SYN/ACK); every other line shows both relative (tcpdump prints the first line of a flow
+//! seen mid-stream, and segments without ACK, absolute). `absolute` is `-S`. The line ends with
+//! the flow's id and any state the segment moved an endpoint to.
 
 mod clock;
 pub(crate) mod text;
 
+use crate::flow::Flow;
 use crate::segment::{parse_options, Segment, ACK, FIN, RST, SYN, URG};
 use crate::tcpstate::{Side, Transition};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write as _;
 
 pub use self::clock::Clock;
 use self::text::{push_dec, write_addr, write_flags};
-
-/// Per-direction sequence bases remembered at most (then forgotten, as the tracker evicts
-/// flows).
-pub const MAX_BASES: usize = 1_000_000;
 
 /// Transitions of the flow looked at: a segment moves at most both endpoints (and a port-reuse
 /// restart), so the last few suffice.
@@ -33,36 +32,10 @@ enum Seq {
     Range(u32, u32),
 }
 
-/// Formats segments; remembers each flow direction's first sequence number.
+/// Formats segments.
 pub struct Printer {
     absolute: bool,
     clock: Clock,
-    bases: HashMap<(u64, bool), u32, BuildHasherDefault<IdHasher>>,
-}
-
-/// A multiplicative hash for (flow id, direction) keys: flow ids are the tracker's counters, not
-/// chosen by a sender, so SipHash's flooding defence buys nothing here.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(u64::from(n));
-    }
 }
 
 impl Printer {
@@ -72,21 +45,12 @@ impl Printer {
         Printer {
             absolute,
             clock: Clock::new(utc),
-            bases: HashMap::default(),
         }
     }
 
-    /// Appends the line for `seg` (and its `\n`) to `out`. `seg` has just been given to flow
-    /// `flow_id`, sent by its originator if `from_orig`; `moves` are the flow's last
-    /// transitions (the printer shows those this segment made).
-    pub fn line(
-        &mut self,
-        out: &mut Vec<u8>,
-        seg: &Segment,
-        flow_id: u64,
-        from_orig: bool,
-        moves: &[Transition],
-    ) {
+    /// Appends the line for `seg` (and its `\n`) to `out`. `seg` has just been given to
+    /// `flow`, sent by its originator if `from_orig`; the line shows the transitions it made.
+    pub fn line(&mut self, out: &mut Vec<u8>, seg: &Segment, flow: &Flow, from_orig: bool) {
         self.clock.write_time(seg.ts, out);
         out.extend_from_slice(if seg.ip_version == 4 {
             b" IP "
@@ -103,7 +67,7 @@ impl Printer {
         out.extend_from_slice(b": Flags [");
         write_flags(out, seg.flags);
         out.push(b']');
-        let (seq, ack) = self.seq_ack(seg, flow_id, from_orig);
+        let (seq, ack) = self.seq_ack(seg, flow, from_orig);
         if let Seq::One(seq) | Seq::Range(seq, _) = seq {
             out.extend_from_slice(b", seq ");
             push_dec(out, seq.into());
@@ -132,34 +96,24 @@ impl Printer {
         }
         out.extend_from_slice(b", length ");
         push_dec(out, seg.payload_len.into());
-        write_tail(out, seg, flow_id, moves);
+        write_tail(out, seg, flow.id, flow.transitions());
         out.push(b'\n');
     }
 
     /// Sequence and ack as tcpdump prints them (`None` when tcpdump leaves the ack out).
-    fn seq_ack(&mut self, seg: &Segment, flow_id: u64, from_orig: bool) -> (Seq, Option<u32>) {
-        let syn = seg.flags & SYN != 0;
-        let key = (flow_id, from_orig);
-        let base = match self.bases.get(&key) {
-            Some(&base) if !syn => base,
-            _ => {
-                if self.bases.len() >= MAX_BASES {
-                    self.bases.clear();
-                }
-                self.bases.insert(key, seg.seq);
-                seg.seq
-            }
-        };
-        let other = self.bases.get(&(flow_id, !from_orig)).copied();
-        let ack = (seg.flags & ACK != 0).then(|| match other {
-            Some(other) if !(self.absolute || syn) => seg.ack.wrapping_sub(other),
-            _ => seg.ack,
-        });
-        let seq = if self.absolute || syn {
-            seg.seq
+    fn seq_ack(&self, seg: &Segment, flow: &Flow, from_orig: bool) -> (Seq, Option<u32>) {
+        let (mine, theirs) = if from_orig {
+            (&flow.orig, &flow.resp)
         } else {
-            seg.seq.wrapping_sub(base)
+            (&flow.resp, &flow.orig)
         };
+        let relative = !self.absolute && seg.flags & SYN == 0;
+        let from = |base: Option<u32>, n: u32| match base.filter(|_| relative) {
+            Some(base) => n.wrapping_sub(base),
+            None => n,
+        };
+        let ack = (seg.flags & ACK != 0).then(|| from(theirs.rel_base(), seg.ack));
+        let seq = from(mine.rel_base(), seg.seq);
         let seq = if seg.payload_len != 0 {
             Seq::Range(seq, seq.wrapping_add(seg.payload_len))
         } else if seg.flags & (SYN | FIN | RST) != 0 {

@@ -196,9 +196,7 @@ fn print_line(out: &mut Outputs, flow: &Flow, seg: &Segment) {
         return;
     }
     let from_orig = (seg.src, seg.sport) == flow.orig_end();
-    let moves = flow.transitions();
-    let recent = &moves[moves.len().saturating_sub(4)..];
-    printer.line(&mut out.lines, seg, flow.id, from_orig, recent);
+    printer.line(&mut out.lines, seg, flow, from_orig);
 }
 
 /// A capture, opened and then running (see the module docs).

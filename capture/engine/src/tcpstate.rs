@@ -98,6 +98,8 @@ pub struct Endpoint {
     pub got_fin: bool,
     /// It sent a SYN without ACK (an active open).
     pub active: bool,
+    /// In SYN_SENT, a SYN/ACK acknowledging its SYN went its way; it has not answered yet.
+    pub synack_pending: bool,
 }
 
 impl Endpoint {
@@ -111,6 +113,7 @@ impl Endpoint {
             fin_acked: false,
             got_fin: false,
             active: false,
+            synack_pending: false,
         }
     }
 }
@@ -258,6 +261,18 @@ fn receiver_acked(rcv: &mut Endpoint, seg: &Segment, out: &mut Vec<Transition>) 
             .isn
             .is_none_or(|isn| seq_ge(seg.ack, isn.wrapping_add(1)))
         {
+            if state == TcpState::SynSent {
+                // RFC 9293 §3.10.7.3: in SYN-SENT an acceptable SYN/ACK moves the endpoint to
+                // ESTABLISHED, and it "forms an ACK segment and sends it". An observer sees the
+                // SYN/ACK pass, not arrive: it may be lost, or meet a scanner that never
+                // answers (the responder then retries its SYN/ACK, which is the proof that no
+                // ACK came). Only the endpoint's own ACK (or a SYN/ACK of its own, in a
+                // simultaneous open) shows that it took the SYN/ACK in, as only its ACK of a
+                // FIN shows it took that FIN in (`sender_received`). Until then it stays
+                // SYN_SENT; the sender's rules in `advance_into` and `on_syn` move it.
+                rcv.synack_pending = true;
+                return;
+            }
             move_to(rcv, TcpState::Established, seg, out);
         }
         return;
@@ -282,6 +297,11 @@ fn on_syn(snd: &mut Endpoint, seg: &Segment, out: &mut Vec<Transition>) {
     if seg.flags & ACK != 0 {
         if snd.state == TcpState::Unknown {
             snd.state = TcpState::Listen; // it answered a SYN, so it was listening
+        }
+        if snd.state == TcpState::SynSent && snd.synack_pending {
+            // A simultaneous open: its SYN/ACK acknowledges the peer's SYN/ACK, taken in.
+            move_to(snd, TcpState::Established, seg, out);
+            return;
         }
         if matches!(snd.state, TcpState::Listen | TcpState::SynSent) {
             move_to(snd, TcpState::SynReceived, seg, out);

@@ -12,6 +12,7 @@
 //! with `linger`, once closed and quiet; either way they are queued for `take_gone`.
 
 mod books;
+mod departed;
 mod embryo;
 mod eviction;
 mod rings;
@@ -64,6 +65,9 @@ pub struct TrackerConfig {
     pub embryos: bool,
     /// Zeek's checksum checks (Zeek without `-C`).
     pub verify_checksums: bool,
+    /// The seed of the flows' uids (`flow::uid`): a run's own (`flow::random_seed`) unless the
+    /// user fixed one (`--seed`).
+    pub uid_seed: u64,
 }
 
 impl Default for TrackerConfig {
@@ -76,6 +80,7 @@ impl Default for TrackerConfig {
             linger: None,
             embryos: false,
             verify_checksums: false,
+            uid_seed: 0,
         }
     }
 }
@@ -172,7 +177,7 @@ impl FlowTracker {
             flows: HashMap::new(),
             by_key: HashMap::new(),
             embryos: cfg.embryos.then(Embryos::default),
-            books: Books::new(rings, cfg.linger, cfg.verify_checksums),
+            books: Books::new(rings, cfg.linger, cfg.verify_checksums, cfg.uid_seed),
             next_id: 1,
             evicted: 0,
             released: 0,
@@ -240,7 +245,8 @@ impl FlowTracker {
         if self.embryos.is_some() && seg.flags & (SYN | ACK | FIN | RST) == SYN {
             let key = key_of(&seg);
             let known = self.embryos.as_ref().is_some_and(|e| e.contains(&key));
-            if !known && !self.by_key.contains_key(&key) {
+            // A flow that comes back after it left is made whole at once, to be linked to it.
+            if !known && !self.by_key.contains_key(&key) && !self.books.departed.knows(&key) {
                 self.make_room(seg.ts);
                 let id = self.take_id();
                 if let Some(embryos) = &mut self.embryos {
@@ -340,7 +346,11 @@ impl FlowTracker {
             fid = self.take_id();
         }
         let orig = self.sender_is_orig(seg);
-        let flow = Flow::new(fid, key.clone(), seg, orig, self.books.verify_checksums);
+        let mut flow = Flow::new(fid, key.clone(), seg, orig, self.books.verify_checksums);
+        flow.uid_seed = self.books.uid_seed;
+        if !self.by_key.contains_key(&key) {
+            flow.continues = self.books.departed.continued(&key, seg, low);
+        }
         let last_ts = flow.last_ts;
         self.flows.insert(fid, Box::new(flow));
         self.by_key.insert(key, fid);

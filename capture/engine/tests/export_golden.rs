@@ -125,6 +125,9 @@ fn record(m: &Map<String, Value>) -> FlowRecord {
         pid_resp: opt(&m["pid_resp"], |v| small(v) as u32),
         proc_orig: opt(&m["proc_orig"], |v| v.as_str().expect("string").to_owned()),
         proc_resp: opt(&m["proc_resp"], |v| v.as_str().expect("string").to_owned()),
+        continues_uid: opt(&m["continues_uid"], |v| {
+            v.as_str().expect("string").to_owned()
+        }),
     }
 }
 
@@ -135,7 +138,7 @@ fn records(jsonl: &[u8]) -> Vec<FlowRecord> {
         .map(|line| {
             let v: Value = serde_json::from_slice(line).expect("a JSON line");
             let m = v.as_object().expect("an object");
-            assert_eq!(m.len(), 46, "fields");
+            assert_eq!(m.len(), 47, "fields");
             record(m)
         })
         .collect()

@@ -176,5 +176,6 @@ pub fn encode_csv(rec: &FlowRecord, out: &mut Vec<u8>, cell: &mut Vec<u8>, json:
     c.num(rec.pid_resp);
     c.text(rec.proc_orig.as_deref());
     c.text(rec.proc_resp.as_deref());
+    c.text(rec.continues_uid.as_deref());
     c.line.end();
 }

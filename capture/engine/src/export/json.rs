@@ -166,5 +166,6 @@ pub fn encode_json(rec: &FlowRecord, out: &mut Vec<u8>) {
     o.opt_num("pid_resp", rec.pid_resp);
     o.text("proc_orig", rec.proc_orig.as_deref());
     o.text("proc_resp", rec.proc_resp.as_deref());
+    o.text("continues_uid", rec.continues_uid.as_deref());
     out.push(b'}');
 }

@@ -8,7 +8,8 @@ fn flags(syn: u64, ack: u64) -> FlagCounts {
     }
 }
 
-/// The record behind `odd_record.jsonl`/`.csv` (written by Python's writers, twice each).
+/// The record behind `odd_record.jsonl`/`.csv` (written by Python's writers, twice each; the
+/// `continues_uid` column, which came after them, added by hand).
 fn odd_record() -> FlowRecord {
     FlowRecord {
         ts: 1e-05,
@@ -43,6 +44,7 @@ fn odd_record() -> FlowRecord {
         pid_orig: Some(u32::MAX),
         proc_orig: Some("a\"b\\c\n\r\t\u{1}\u{7f}\u{9f}\u{e9}\u{202e}\u{1F600} ,x".into()),
         proc_resp: Some("@cmd".into()),
+        continues_uid: Some("CFPnExO2gvHCzSm7V2".into()),
         ..FlowRecord::default()
     }
 }

@@ -21,6 +21,7 @@ impl Flow {
         FlowRecord {
             ts: self.first_ts,
             uid: self.uid(),
+            continues_uid: self.continues_uid(),
             orig_h: addr_text(&orig_h),
             orig_p,
             resp_h: addr_text(&resp_h),
@@ -69,10 +70,15 @@ impl Flow {
     }
 }
 
-/// Zeek-style uid: "C" and 17 base62 characters of blake2b-104 over the id (Python: `_uid`).
-pub fn uid(fid: u64) -> String {
+/// Zeek-style uid: "C" and 17 base62 characters of blake2b-104 over the run's `seed` (its
+/// big-endian bytes without leading zeros: none for 0) and then the flow id's 8 bytes. Ids are
+/// unique within a run, so uids are; seeds differ between runs unless `--seed` fixes one, so
+/// uids do too (as Zeek's). Seed 0 hashes the id alone: the uids tcpwatch made before seeds.
+pub fn uid(seed: u64, fid: u64) -> String {
     let mut digest = [0u8; 13];
     let mut hasher = Blake2bVar::new(13).expect("13 is a valid blake2b digest size");
+    let seed_bytes = seed.to_be_bytes();
+    hasher.update(&seed_bytes[(seed.leading_zeros() / 8) as usize..]);
     hasher.update(&fid.to_be_bytes());
     hasher
         .finalize_variable(&mut digest)
@@ -89,6 +95,13 @@ pub fn uid(fid: u64) -> String {
     }
     out.push(B62[(n % 62) as usize] as char);
     out
+}
+
+/// A seed from the operating system's randomness (std's `RandomState` keys come from it), for
+/// a run that was given none.
+pub fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(0x7463_7077_6174_6368u64)
 }
 
 /// An address's text (as `Addr`'s Display writes it) without the formatting machinery: two of

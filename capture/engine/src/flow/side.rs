@@ -84,6 +84,9 @@ pub struct Side {
     pub cwr: u64,
     /// Wireshark's base sequence number (ISN, or first seq - 1, or peer's first ack - 1).
     pub base: Option<u32>,
+    /// `base` came from its own first segment, not a SYN (Wireshark's first seq - 1): see
+    /// `rel_base`.
+    pub base_from_seq: bool,
     /// Highest sequence number sent + 1 (the end of the sequence space seen).
     pub hi: Option<u32>,
     pub retrans: u64,
@@ -133,6 +136,7 @@ impl Side {
             ece: 0,
             cwr: 0,
             base: None,
+            base_from_seq: false,
             hi: None,
             retrans: 0,
             zero_window: 0,
@@ -173,6 +177,25 @@ impl Side {
     /// Its segments with analysis mark `bit` (an `analysis::KINDS` bit).
     pub fn marked(&self, bit: u16) -> u32 {
         super::analysis::count_of(self.marks.as_deref(), bit)
+    }
+
+    /// Where its relative sequence numbers count from, as tcpdump counts them: its ISN when its
+    /// SYN was seen; else the peer's first acknowledgement - 1 when the peer's ACK came first
+    /// (so the first byte it sends after the peer's view of it is 1); else its own first
+    /// sequence number (that segment is 0). Wireshark differs in the last case only (it counts
+    /// from the first sequence number - 1, `base`). A SYN seen after other segments (an RST
+    /// injected before the SYN/ACK) still makes its ISN the base, as tcpdump re-bases on a SYN.
+    /// `--print` and the flow screen's ladder both count from this base, in both directions.
+    pub fn rel_base(&self) -> Option<u32> {
+        if let Some(isn) = self.ep.isn {
+            return Some(isn);
+        }
+        let base = self.base?;
+        Some(if self.base_from_seq {
+            base.wrapping_add(1)
+        } else {
+            base
+        })
     }
 
     /// Its RFC 9293 state.

@@ -61,6 +61,7 @@ fn config(export: Option<Format>, print: bool) -> HeadlessConfig {
         filter: Filter::compile("").expect("the empty filter"),
         speed: None,
         insights: false,
+        uid_seed: 0,
     }
 }
 

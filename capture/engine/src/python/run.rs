@@ -13,6 +13,7 @@ use super::tracker::PyTracker;
 use super::{os_error, stop_check, CaptureError};
 use crate::export::Format;
 use crate::filter::Filter;
+use crate::flow::random_seed;
 use crate::headless::{self, HeadlessConfig};
 use crate::reader::CaptureReader;
 
@@ -38,10 +39,12 @@ impl Write for Shared {
 /// then; a true answer ends the read early (what was tracked is still exported). Returns the
 /// totals as a dict: frames, tcp, malformed (reason -> count), flows, evicted, records, error,
 /// stopped, and with `insights` the finished `Tracker` (every flow kept, one frame each).
-/// `speed` replays the capture at its recorded pace times `speed`.
+/// `speed` replays the capture at its recorded pace times `speed`. `seed` fixes the uids (by
+/// default each run has its own, from the OS's randomness).
 #[pyfunction]
 #[pyo3(signature = (path, *, print=false, absolute=false, utc=false, export=None, output=None,
-    max_flows=250_000, verify_checksums=false, filter="", speed=None, insights=false, stop=None))]
+    max_flows=250_000, verify_checksums=false, filter="", speed=None, insights=false, stop=None,
+    seed=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_file<'py>(
     py: Python<'py>,
@@ -57,6 +60,7 @@ pub fn run_file<'py>(
     speed: Option<f64>,
     insights: bool,
     stop: Option<Py<PyAny>>,
+    seed: Option<u64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let filter = Filter::compile(filter).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let export = match export {
@@ -75,6 +79,7 @@ pub fn run_file<'py>(
         filter,
         speed: speed.filter(|s| *s > 0.0),
         insights,
+        uid_seed: seed.unwrap_or_else(random_seed),
     };
     let output = output.map(str::to_owned);
     let path = path.to_owned();

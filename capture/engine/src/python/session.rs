@@ -11,6 +11,7 @@ use super::views::PyFlow;
 use super::{os_error, view_config, CaptureError};
 use crate::export::{Format, RecordWriter};
 use crate::filter::Filter;
+use crate::flow::random_seed;
 use crate::live::{LiveCapture, LiveConfig};
 use crate::print::Printer;
 use crate::segment::Addr;
@@ -32,7 +33,8 @@ impl PySession {
     /// cannot be read.
     #[new]
     #[pyo3(signature = (path, *, name=None, speed=None, max_flows=100_000, frames_per_flow=64,
-        frame_budget=250_000, frame_bytes=256 << 20, linger=None, verify_checksums=false))]
+        frame_budget=250_000, frame_bytes=256 << 20, linger=None, verify_checksums=false,
+        seed=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -45,19 +47,17 @@ impl PySession {
         frame_bytes: usize,
         linger: Option<f64>,
         verify_checksums: bool,
+        seed: Option<u64>,
     ) -> PyResult<PySession> {
         if speed.is_some_and(|s| s <= 0.0 || s.is_nan()) {
             return Err(PyValueError::new_err("the replay speed must be positive"));
         }
         let spec = SourceSpec::File { path, name, speed };
         let budgets = (frame_budget, frame_bytes);
-        let cfg = view_config(
-            max_flows,
-            frames_per_flow,
-            budgets,
-            linger,
-            verify_checksums,
-        );
+        let cfg = TrackerConfig {
+            uid_seed: seed.unwrap_or_else(random_seed),
+            ..view_config(max_flows, frames_per_flow, budgets, linger, verify_checksums)
+        };
         // Opening standard input may wait for a writer: without the GIL.
         let session = py
             .allow_threads(|| Session::start(spec, cfg))
@@ -76,7 +76,7 @@ impl PySession {
     #[pyo3(signature = (iface="", *, filter=None, buffer_kib=32768, write_path=None,
         count=None, duration=None, max_flows=100_000, frames_per_flow=64,
         frame_budget=250_000, frame_bytes=256 << 20, linger=None, print=false, absolute=false,
-        export=None, display_filter="", insights=false))]
+        export=None, display_filter="", insights=false, seed=None))]
     #[allow(clippy::too_many_arguments)]
     fn live(
         py: Python<'_>,
@@ -96,6 +96,7 @@ impl PySession {
         export: Option<&str>,
         display_filter: &str,
         insights: bool,
+        seed: Option<u64>,
     ) -> PyResult<PySession> {
         let selects =
             Filter::compile(display_filter).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -112,16 +113,21 @@ impl PySession {
         live.count = count;
         live.duration = duration;
         let headless = print || format.is_some() || insights;
+        let seed = seed.unwrap_or_else(random_seed);
         let cfg = if headless {
             TrackerConfig {
                 // Flows stay to the end, where their processes are named (`annotate_all`): a
                 // closed flow written after `linger` would be written without its owners.
                 linger: None,
+                uid_seed: seed,
                 ..TrackerConfig::headless(max_flows, format.is_some(), insights)
             }
         } else {
             let budgets = (frame_budget, frame_bytes);
-            view_config(max_flows, frames_per_flow, budgets, linger, false)
+            TrackerConfig {
+                uid_seed: seed,
+                ..view_config(max_flows, frames_per_flow, budgets, linger, false)
+            }
         };
         let session = py
             .allow_threads(|| Session::open(SourceSpec::Live(live), cfg))

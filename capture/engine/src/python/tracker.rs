@@ -12,6 +12,7 @@ use pyo3::types::PyDict;
 use super::views::PyFlow;
 use super::{stop_check, view_config, CaptureError};
 use crate::decode::Decoder;
+use crate::flow::random_seed;
 use crate::reader::CaptureReader;
 use crate::tracker::{FlowTracker, TrackerConfig};
 
@@ -53,7 +54,7 @@ impl PyTracker {
 impl PyTracker {
     #[new]
     #[pyo3(signature = (*, max_flows=100_000, frames_per_flow=64, frame_budget=250_000,
-        frame_bytes=256 << 20, linger=None, embryos=false, verify_checksums=false))]
+        frame_bytes=256 << 20, linger=None, embryos=false, verify_checksums=false, seed=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         max_flows: usize,
@@ -63,6 +64,7 @@ impl PyTracker {
         linger: Option<f64>,
         embryos: bool,
         verify_checksums: bool,
+        seed: Option<u64>,
     ) -> PyResult<PyTracker> {
         let budgets = (frame_budget, frame_bytes);
         let config = view_config(
@@ -72,8 +74,13 @@ impl PyTracker {
             linger,
             verify_checksums,
         );
-        let tracker = FlowTracker::new(TrackerConfig { embryos, ..config })
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let uid_seed = seed.unwrap_or_else(random_seed);
+        let tracker = FlowTracker::new(TrackerConfig {
+            embryos,
+            uid_seed,
+            ..config
+        })
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(PyTracker {
             inner: Mutex::new(Inner {
                 tracker,

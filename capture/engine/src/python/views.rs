@@ -299,6 +299,10 @@ impl PySide {
         self.side.base.map_or(-1, i64::from)
     }
     #[getter]
+    fn rel_base(&self) -> Option<u32> {
+        self.side.rel_base()
+    }
+    #[getter]
     fn hi(&self) -> i64 {
         self.side.hi.map_or(-1, i64::from)
     }
@@ -675,5 +679,6 @@ pub fn record_dict<'py>(py: Python<'py>, r: &FlowRecord) -> PyResult<Bound<'py, 
     d.set_item("pid_resp", r.pid_resp)?;
     d.set_item("proc_orig", r.proc_orig.as_deref())?;
     d.set_item("proc_resp", r.proc_resp.as_deref())?;
+    d.set_item("continues_uid", r.continues_uid.as_deref())?;
     Ok(d)
 }

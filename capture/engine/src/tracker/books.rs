@@ -5,6 +5,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
+use super::departed::Departed;
 use super::eviction::EvictionOrder;
 use super::rings::FrameRings;
 use super::updates::{
@@ -33,12 +34,21 @@ pub(crate) struct Books {
     pub changed_from: u64,
     /// Flows evicted or released, in the order they left.
     pub gone: Vec<Flow>,
+    /// The keys of the flows that left, for a while (see `departed`).
+    pub departed: Departed,
+    /// The seed of every flow's uid (`TrackerConfig::uid_seed`).
+    pub uid_seed: u64,
     /// Scratch for one segment's transitions.
     moves: Vec<Transition>,
 }
 
 impl Books {
-    pub fn new(rings: FrameRings, linger: Option<f64>, verify_checksums: bool) -> Books {
+    pub fn new(
+        rings: FrameRings,
+        linger: Option<f64>,
+        verify_checksums: bool,
+        uid_seed: u64,
+    ) -> Books {
         Books {
             rings,
             linger,
@@ -48,6 +58,8 @@ impl Books {
             changed: None,
             changed_from: 0,
             gone: Vec::new(),
+            departed: Departed::default(),
+            uid_seed,
             moves: Vec::new(),
         }
     }
@@ -62,6 +74,7 @@ impl Books {
     /// A flow leaves the tracker (evicted or released): note it, hand it over.
     pub fn hand_over(&mut self, flow: Flow) {
         self.touch(flow.id);
+        self.departed.remember(&flow);
         self.gone.push(flow);
     }
 
@@ -138,6 +151,7 @@ impl Books {
             } else {
                 seg.seq.wrapping_sub(1)
             });
+            snd.base_from_seq = flags & SYN == 0;
         }
         if flags & ACK != 0 {
             if rcv.base.is_none() {

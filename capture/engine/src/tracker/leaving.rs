@@ -280,6 +280,7 @@ fn grow(books: &mut Books, embryo: &Embryo) -> Flow {
     let seg = embryo.segment();
     let key = FlowKey::of(&seg, sender_is_low(&seg));
     let mut flow = Flow::new(embryo.id(), key, &seg, true, books.verify_checksums);
+    flow.uid_seed = books.uid_seed;
     books.account(&mut flow, &seg, true, &[]);
     flow
 }

@@ -1,7 +1,7 @@
 //! FlowTracker's bounds and outputs on hand-built segments: eviction, kept frames, changed ids,
 //! linger, and a property test over any segment sequence (Python: tests/test_flows.py).
 
-use super::segmaker::Conv;
+use super::segmaker::{Conv, Send};
 use super::tests_flows::{at, feed, handshake, last, tracker, with};
 use super::*;
 
@@ -341,6 +341,7 @@ fn record_has_every_field_and_is_json() {
         "pid_resp",
         "proc_orig",
         "proc_resp",
+        "continues_uid",
     ];
     let mut c = Conv::default();
     let mut t = tracker();
@@ -368,4 +369,72 @@ fn record_has_every_field_and_is_json() {
     let mut other = tracker();
     let id = other.ingest(Conv::default().c("S", 0), &[]);
     assert_eq!(other.flow(id).map(Flow::uid).as_deref(), Some(uid));
+}
+
+#[test]
+fn a_flow_that_comes_back_after_eviction_continues_its_record() {
+    // GIVEN a probe answered by a SYN/ACK, evicted at the cap by newer probes
+    let mut t = with(TrackerConfig {
+        max_flows: 2,
+        embryos: true,
+        frames_per_flow: 0,
+        ..TrackerConfig::default()
+    });
+    let mut probe = Conv::new(("10.0.0.9", 5555), ("10.0.0.2", 22))
+        .isns(7000, 9000)
+        .t0(1.0);
+    t.ingest(probe.c("S", 0), &[]);
+    let first = t.ingest(probe.s("S.", 0), &[]);
+    for port in [81, 82, 83] {
+        let mut newer = Conv::new(("10.0.0.9", 5555), ("10.0.0.2", port)).t0(2.0);
+        t.add(newer.c("S", 0), &[]);
+    }
+    let gone: Vec<u64> = t.take_gone().iter().map(|f| f.id).collect();
+    assert!(gone.contains(&first), "{gone:?}");
+    // WHEN its SYN/ACK is retried, and its SYN sent again (same ISN)
+    let retry = t.ingest(
+        probe.send(
+            false,
+            "S.",
+            0,
+            Send {
+                seq: Some(9000),
+                ..at(9.0)
+            },
+        ),
+        &[],
+    );
+    // THEN the new flow is linked to the evicted one
+    let flow = t.flow(retry).expect("tracked");
+    assert_ne!(retry, first);
+    assert_eq!(flow.continues.map(|id| id.get()), Some(first));
+    assert_eq!(
+        flow.record().continues_uid,
+        Some(crate::flow::uid(0, first))
+    );
+    // ... and a SYN with a new ISN on the same ports after that flow left too is a new
+    // connection (port reuse), as is any flow whose 4-tuple was never let go.
+    let mut other = Conv::new(("10.0.0.9", 5555), ("10.0.0.2", 83))
+        .isns(1, 2)
+        .t0(10.0);
+    let id = t.ingest(other.c("S.", 0), &[]);
+    assert!(t.flow(id).is_some_and(|f| f.continues.is_none()));
+    for port in [84, 85, 86] {
+        let mut newer = Conv::new(("10.0.0.9", 5555), ("10.0.0.2", port)).t0(30.0);
+        t.add(newer.c("S", 0), &[]);
+    }
+    assert!(t.take_gone().iter().any(|f| f.id == retry));
+    let again = t.ingest(
+        probe.send(
+            true,
+            "S",
+            0,
+            Send {
+                seq: Some(12345),
+                ..at(20.0)
+            },
+        ),
+        &[],
+    );
+    assert!(t.flow(again).is_some_and(|f| f.continues.is_none()));
 }

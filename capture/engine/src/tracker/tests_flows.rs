@@ -89,15 +89,45 @@ fn handshake_record() {
 
 #[test]
 fn uid_is_zeek_style_and_follows_the_id() {
-    // Python: _uid(1) and _uid(2).
-    assert_eq!(crate::flow::uid(1), "CFPnExO2gvHCzSm7V2");
-    let u = crate::flow::uid(2);
+    // Python: _uid(1) and _uid(2); seed 0 hashes the id alone, as tcpwatch did before seeds.
+    assert_eq!(crate::flow::uid(0, 1), "CFPnExO2gvHCzSm7V2");
+    let u = crate::flow::uid(0, 2);
     assert!(
         u.len() == 18 && u.starts_with('C') && u[1..].chars().all(|c| c.is_ascii_alphanumeric())
     );
     let mut t = tracker();
     let id = t.ingest(Conv::default().c("S", 0), &[]);
-    assert_eq!(t.flow(id).map(Flow::uid), Some(crate::flow::uid(1)));
+    assert_eq!(t.flow(id).map(Flow::uid), Some(crate::flow::uid(0, 1)));
+}
+
+#[test]
+fn uids_follow_the_seed() {
+    let zeek_style = |u: &str| {
+        u.len() == 18 && u.starts_with('C') && u[1..].chars().all(|c| c.is_ascii_alphanumeric())
+    };
+    let seeded = |seed: u64| {
+        let mut t = FlowTracker::new(TrackerConfig {
+            uid_seed: seed,
+            ..TrackerConfig::default()
+        })
+        .expect("a tracker");
+        let id = t.ingest(Conv::default().c("S", 0), &[]);
+        t.flow(id).map(Flow::uid).expect("a flow")
+    };
+    // The same seed gives the same uids; another seed (a byte more, or the same bytes shifted)
+    // others; a run's own seed, drawn from the OS, others again.
+    assert_eq!(seeded(7), seeded(7));
+    let uids: std::collections::HashSet<String> = [0, 1, 7, 256, 1 << 63, u64::MAX]
+        .into_iter()
+        .map(seeded)
+        .chain([
+            seeded(crate::flow::random_seed()),
+            seeded(crate::flow::random_seed()),
+        ])
+        .collect();
+    assert_eq!(uids.len(), 8);
+    assert!(uids.iter().all(|u| zeek_style(u)));
+    assert_ne!(crate::flow::random_seed(), crate::flow::random_seed());
 }
 
 #[test]

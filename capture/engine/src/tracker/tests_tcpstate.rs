@@ -22,10 +22,12 @@ fn handshake() -> Vec<Step> {
     vec![st(true, "S"), st(false, "S."), st(true, ".")]
 }
 
+/// The originator is ESTABLISHED at its ACK, not at the SYN/ACK: only the ACK shows that the
+/// SYN/ACK reached it (see `receiver_acked`).
 const HANDSHAKE_MOVES: [&str; 4] = [
     "1 orig CLOSED>SYN_SENT",
     "2 resp LISTEN>SYN_RECEIVED",
-    "2 orig SYN_SENT>ESTABLISHED",
+    "3 orig SYN_SENT>ESTABLISHED",
     "3 resp SYN_RECEIVED>ESTABLISHED",
 ];
 
@@ -95,7 +97,7 @@ fn opens_and_refusals() {
             "1 orig CLOSED>SYN_SENT",
             "2 resp CLOSED>SYN_SENT",
             "3 orig SYN_SENT>SYN_RECEIVED",
-            "3 resp SYN_SENT>ESTABLISHED",
+            "4 resp SYN_SENT>ESTABLISHED",
             "4 orig SYN_RECEIVED>ESTABLISHED",
         ]),
         ("ESTABLISHED", "ESTABLISHED"),
@@ -127,8 +129,7 @@ fn opens_and_refusals() {
         strs(&[
             "1 orig CLOSED>SYN_SENT",
             "2 resp LISTEN>SYN_RECEIVED",
-            "2 orig SYN_SENT>ESTABLISHED",
-            "3 orig ESTABLISHED>CLOSED",
+            "3 orig SYN_SENT>CLOSED",
             "3 resp SYN_RECEIVED>LISTEN",
             "4 resp LISTEN>SYN_SENT",
         ]),
@@ -146,8 +147,7 @@ fn opens_and_refusals() {
             "1 orig CLOSED>SYN_SENT",
             "2 resp CLOSED>SYN_SENT",
             "3 orig SYN_SENT>SYN_RECEIVED",
-            "3 resp SYN_SENT>ESTABLISHED",
-            "4 resp ESTABLISHED>CLOSED",
+            "4 resp SYN_SENT>CLOSED",
             "4 orig SYN_RECEIVED>CLOSED",
         ]),
         ("CLOSED", "CLOSED"),
@@ -158,10 +158,35 @@ fn opens_and_refusals() {
         strs(&[
             "1 orig CLOSED>SYN_SENT",
             "2 resp LISTEN>SYN_RECEIVED",
-            "2 orig SYN_SENT>ESTABLISHED",
             "3 resp SYN_RECEIVED>FIN_WAIT_1",
         ]),
-        ("ESTABLISHED", "FIN_WAIT_1"),
+        ("SYN_SENT", "FIN_WAIT_1"),
+    );
+    check(
+        "a SYN/ACK never acknowledged (a SYN scan's probe): the originator stays SYN_SENT",
+        vec![
+            st(true, "S"),
+            st(false, "S."),
+            stk(false, "S.", Some(5000), None),
+            stk(false, "S.", Some(5000), None),
+        ],
+        strs(&["1 orig CLOSED>SYN_SENT", "2 resp LISTEN>SYN_RECEIVED"]),
+        ("SYN_SENT", "SYN_RECEIVED"),
+    );
+    check(
+        "data with its ACK completes the originator's side too",
+        vec![
+            st(true, "S"),
+            st(false, "S."),
+            (true, "P.", 10, Send::default()),
+        ],
+        strs(&[
+            "1 orig CLOSED>SYN_SENT",
+            "2 resp LISTEN>SYN_RECEIVED",
+            "3 orig SYN_SENT>ESTABLISHED",
+            "3 resp SYN_RECEIVED>ESTABLISHED",
+        ]),
+        ("ESTABLISHED", "ESTABLISHED"),
     );
     check(
         "mid-stream",
