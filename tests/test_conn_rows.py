@@ -33,8 +33,11 @@ def test_rate_columns_leave_small_terminals_as_they_were() -> None:
     file_120 = [c.key for c in fit_columns(120, rates=False)]
     assert file_120 == [*before, "history", "pkts", "bytes", "rtt"]
     assert "avg" not in [c.key for c in fit_columns(120)]
-    assert [c.key for c in fit_columns(160, rates=False)][-1] == "avg"
-    assert [c.key for c in fit_columns(160)][-2:] == ["rate", "avg"]
+    assert [c.key for c in fit_columns(160, procs=False, rates=False)][-1] == "avg"
+    assert [c.key for c in fit_columns(160, procs=False)][-2:] == ["rate", "avg"]
+    # Live with owning processes known, the process comes before the average.
+    assert [c.key for c in fit_columns(160)][-2:] == ["rate", "proc"]
+    assert [c.key for c in fit_columns(200)][-3:] == ["rate", "avg", "proc"]
 
 
 def test_average_rate_is_bytes_over_the_flows_duration() -> None:

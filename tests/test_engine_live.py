@@ -44,7 +44,10 @@ def test_a_loopback_connection_is_tracked_as_it_happens(host: str, tmp_path: Pat
     kinds = [e[2] for e in events]
     assert kinds.count("handshake") == 1 and kinds.count("fin") == 2
     (flow,) = session.flows()
-    assert flow.resp_port == port and flow.conn_state == "SF" and flow.history == "ShADadFf"
+    assert flow.resp_port == port and flow.conn_state == "SF"
+    # The server's first segment after the request is its ACK or, when the echo is quick
+    # enough to carry the ACK, its data: Zeek's history says which came first.
+    assert flow.history in ("ShADadFf", "ShADdaFf")
     assert flow.orig.payload == flow.resp.payload == 500
     assert flow.state_orig == "TIME_WAIT" and flow.state_resp == "CLOSED"
     assert session.counters()["frames"] == flow.orig.pkts + flow.resp.pkts

@@ -161,7 +161,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("idle", "idle", 6, 6, lambda f, now: human_secs(now - f.last_ts), "right"),
     Column("rate", "rate", 7, 2, _current_rate, "right"),
     Column("avg", "avg", 7, 6, lambda f, now: byte_rate(average_rate(f)), "right"),
-    Column("proc", "process", 14, 8, _proc),
+    Column("proc", "process", 14, 5, _proc),  # live, whose process it is matters more than idle
 )
 """Every column in display order; `fit_columns` picks those that fit the width."""
 FILE_AVG_PRIORITY = 5
