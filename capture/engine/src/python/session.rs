@@ -56,7 +56,13 @@ impl PySession {
         let budgets = (frame_budget, frame_bytes);
         let cfg = TrackerConfig {
             uid_seed: seed.unwrap_or_else(random_seed),
-            ..view_config(max_flows, frames_per_flow, budgets, linger, verify_checksums)
+            ..view_config(
+                max_flows,
+                frames_per_flow,
+                budgets,
+                linger,
+                verify_checksums,
+            )
         };
         // Opening standard input may wait for a writer: without the GIL.
         let session = py
