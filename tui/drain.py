@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-CHANGED_PER_STEP = 2000
+CHANGED_PER_STEP = 1000
 """Changed flows a step takes in at most. Each costs a snapshot and a model update (~10 us at
 100,000 flows): a busy capture changes tens of thousands a tick, which taken at once would
 freeze the view for a second. The engine keeps the rest noted and hands them over in turn at
