@@ -293,7 +293,7 @@ def test_the_tui_drain_names_processes_and_listeners() -> None:
     with echo_server("127.0.0.1") as port:
         src = LiveSource("lo", f"port {port}", drop_privileges=False)
         tracker = src
-        drain = Drain(src, tracker, live=True)
+        drain = Drain(src, live=True)
         src.start()
         try:
             assert src.procs is not None and src.procs.wait_ready(5)

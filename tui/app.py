@@ -96,7 +96,7 @@ class TcpwatchApp(App[None]):
         self.source = source
         self.tracker = tracker
         self.replay = replay
-        self.drain = Drain(source, tracker, live=_is_live(source))
+        self.drain = Drain(source, live=_is_live(source))
         self.main = MainScreen(
             tracker.flows,
             linger=linger,

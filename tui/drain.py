@@ -40,11 +40,10 @@ class Drained:
 
 
 class Drain:
-    """Pulls segments from a `Source` into a `FlowTracker` and keeps the capture clock."""
+    """Takes in what the engine behind a source tracked, and keeps the capture clock."""
 
-    def __init__(self, source: Any, tracker: Any, *, live: bool = False) -> None:
+    def __init__(self, source: Any, *, live: bool = False) -> None:
         self.source = source
-        self.tracker = tracker
         self.live = live
         self.capture_ts = 0.0
         self.segments = 0
@@ -87,7 +86,7 @@ class Drain:
     @property
     def backlog(self) -> int:
         """Changed flows the engine holds for the next steps."""
-        return int(getattr(self.source, "backlog", 0))
+        return int(self.source.backlog)
 
     def packets_per_second(self) -> int:
         """Segments in the last complete second of the view's clock."""

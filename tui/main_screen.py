@@ -91,7 +91,7 @@ class MainScreen(Screen[None]):
 
     def apply(self, drained: Drained, now: float, status: Status) -> None:
         """Fold one tick into the view (called by the App inside `batch_update`)."""
-        self.rates.absorb(drained.flag_entries, self._matches(drained.gone), drained.flag_totals)
+        self.rates.absorb(drained.flag_entries, drained.flag_totals, self._matches(drained.gone))
         if self.paused:
             self._pending |= drained.changed
         else:
@@ -121,7 +121,7 @@ class MainScreen(Screen[None]):
     def absorb(self, drained: Drained, now: float) -> None:
         """Fold segments drained between ticks into the model only (see `TcpwatchApp.sip`):
         the rows' order and the cursor follow, but nothing is repainted until the next tick."""
-        self.rates.absorb(drained.flag_entries, self._matches(drained.gone), drained.flag_totals)
+        self.rates.absorb(drained.flag_entries, drained.flag_totals, self._matches(drained.gone))
         if self.paused:
             self._pending |= drained.changed
         elif drained.changed:

@@ -74,23 +74,18 @@ class FlagRates:
         self._newest = 0
 
     def absorb(
-        self,
-        entries: list[Entry],
-        matches: Matches = None,
-        totals: list[tuple[int, int]] | None = None,
+        self, entries: list[Entry], totals: list[tuple[int, int]], matches: Matches = None
     ) -> None:
         """Add a tick's counts, those of the flows `matches` selects (see `Entry`); `totals`:
         the entries summed over every flow (the engine's), counted instead of the entries when
         every flow is selected."""
         if not entries:
             return
-        newest = (
-            max(map(itemgetter(0), totals)) if totals else max(map(itemgetter(1), entries))
-        ) >> 9
+        newest = max(map(itemgetter(0), totals)) >> 9
         self._newest = max(self._newest, newest)
         self._kept.append((newest, entries))
         self._kept_n += len(entries)
-        if matches is None and totals is not None:
+        if matches is None:
             for packed, n in sorted(totals):
                 self._add(packed, n)
         else:

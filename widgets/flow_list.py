@@ -170,33 +170,6 @@ COLUMN_SORTS = {
 """Which sort a click on each column header selects: the column's own values."""
 
 
-def flag_counts(flow: Flow) -> tuple[int, ...]:
-    """A flow's segments per flag (both directions, `FLAG_KEYS` order) then its illegal count."""
-    counts = getattr(flow, "flag_counts", None)
-    if counts is not None:  # the engine's snapshot sums them in one call
-        return tuple(counts)
-    o, r = flow.orig, flow.resp
-    # The tracker keeps `illegal` (kind -> count); its export record calls it `illegal_flags`.
-    illegal = getattr(flow, "illegal", None)
-    n_illegal = sum(illegal.values()) if isinstance(illegal, dict) else int(illegal or 0)
-    try:  # the tracker's per-side counters, read directly: this runs per changed flow per tick
-        return (
-            o.syn + r.syn,
-            o.synack + r.synack,
-            o.pkts - o.noack + r.pkts - r.noack,
-            o.psh + r.psh,
-            o.fin + r.fin,
-            o.rst + r.rst,
-            o.urg + r.urg,
-            o.ece + r.ece,
-            o.cwr + r.cwr,
-            n_illegal,
-        )
-    except AttributeError:  # only the documented `flags` counts: slower, same answer
-        fo, fr = o.flags, r.flags
-        return (*(fo.get(k, 0) + fr.get(k, 0) for k in FLAG_KEYS), n_illegal)
-
-
 class FlowList:
     """Sorted, filtered ids of the flows on screen, updated incrementally."""
 
@@ -362,7 +335,7 @@ class FlowList:
                     gone.add(fid)
                 continue
             self._match(fid, cat)
-            contrib = flag_counts(flow)
+            contrib = flow.flag_counts  # per flag, both sides, then illegal (the engine's)
             prev = contribs.get(fid)
             if prev is not None:
                 minus.append(prev)

@@ -216,10 +216,11 @@ impl PySession {
                 let lines = std::mem::take(&mut o.lines);
                 (lines, o.take_records())
             });
-            let changed = match (ui, max_changed) {
-                (false, _) => Vec::new(),
-                (true, None) => st.tracker.take_changed(),
-                (true, Some(limit)) => st.tracker.take_changed_upto(limit, &first),
+            let changed = if ui {
+                let limit = max_changed.unwrap_or(usize::MAX);
+                st.tracker.take_changed_upto(limit, &first)
+            } else {
+                Vec::new()
             };
             let flows = changed
                 .iter()

@@ -518,7 +518,7 @@ impl PyFlow {
     /// call where the view reads a changed flow's counts, instead of eighteen.
     #[getter]
     fn flag_counts(&self) -> (u64, u64, u64, u64, u64, u64, u64, u64, u64, u64) {
-        let (o, r) = (&self.flow.orig, &self.flow.resp);
+        let (o, r) = (self.flow.orig.flags(), self.flow.resp.flags());
         let illegal = self
             .flow
             .illegal
@@ -527,7 +527,7 @@ impl PyFlow {
         (
             o.syn + r.syn,
             o.synack + r.synack,
-            o.pkts - o.noack + r.pkts - r.noack,
+            o.ack + r.ack,
             o.psh + r.psh,
             o.fin + r.fin,
             o.rst + r.rst,

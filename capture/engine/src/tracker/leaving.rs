@@ -108,12 +108,7 @@ impl FlowTracker {
     /// Ids of the flows changed (or gone) since the last call, ascending; the first call: all
     /// tracked flows (embryos aside).
     pub fn take_changed(&mut self) -> Vec<u64> {
-        let mut out: Vec<u64> = match self.books.changed.replace(Default::default()) {
-            None => self.flows.keys().copied().collect(),
-            Some(set) => set.into_iter().collect(),
-        };
-        out.sort_unstable();
-        out
+        self.take_changed_upto(usize::MAX, &[])
     }
 
     /// At most `limit` ids of the flows changed since they were last taken, ascending: those
@@ -131,7 +126,7 @@ impl FlowTracker {
             return Vec::new();
         };
         if changed.len() <= limit {
-            let mut out: Vec<u64> = changed.drain().collect();
+            let mut out: Vec<u64> = std::mem::take(changed).into_iter().collect();
             out.sort_unstable();
             return out;
         }
