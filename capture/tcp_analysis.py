@@ -18,45 +18,67 @@ KINDS: tuple[tuple[int, str], ...] = tuple(_engine.analysis_kinds())
 """(bit, Wireshark field name), in the order the ladder shows them."""
 BIT: dict[str, int] = {name: bit for bit, name in KINDS}
 
-_TAGS = {
-    "retransmission": "Retransmission",
-    "fast_retransmission": "Fast Retransmission",
-    "spurious_retransmission": "Spurious Retransmission",
-    "out_of_order": "Out-Of-Order",
-    "lost_segment": "Previous segment not captured",
-    "ack_lost_segment": "ACKed unseen segment",
-    "duplicate_ack": "Dup ACK",
-    "keep_alive": "Keep-Alive",
-    "keep_alive_ack": "Keep-Alive ACK",
-    "zero_window": "ZeroWindow",
-    "zero_window_probe": "ZeroWindowProbe",
-    "zero_window_probe_ack": "ZeroWindowProbeAck",
-    "window_update": "Window Update",
+TEXT: dict[str, tuple[str, str, str]] = {
+    "duplicate_ack": ("Dup ACK", "dup ACK", "duplicate ACK"),
+    "fast_retransmission": (
+        "Fast Retransmission",
+        "fast retrans",
+        "a (suspected) fast retransmission: it resends what the peer's duplicate ACKs asked "
+        "for, within 20 ms of the last",
+    ),
+    "spurious_retransmission": (
+        "Spurious Retransmission",
+        "spurious retrans",
+        "a (suspected) spurious retransmission: the peer had already acknowledged this data",
+    ),
+    "retransmission": (
+        "Retransmission",
+        "retrans",
+        "a (suspected) retransmission: it starts below what its sender already sent",
+    ),
+    "out_of_order": (
+        "Out-Of-Order",
+        "out-of-order",
+        "a (suspected) out-of-order segment: below the highest sequence number, soon (within "
+        "the iRTT) after it",
+    ),
+    "lost_segment": (
+        "Previous segment not captured",
+        "not captured",
+        "previous segment(s) not captured: it starts beyond the next sequence number",
+    ),
+    "ack_lost_segment": (
+        "ACKed unseen segment",
+        "ACKed unseen",
+        "ACKed a segment that wasn't captured (common at capture start)",
+    ),
+    "keep_alive": (
+        "Keep-Alive",
+        "keep-alive",
+        "TCP keep-alive: 0 or 1 byte one below the next sequence number",
+    ),
+    "keep_alive_ack": ("Keep-Alive ACK", "keep-alive ACK", "ACK to a TCP keep-alive segment"),
+    "zero_window_probe": (
+        "ZeroWindowProbe",
+        "ZW probe",
+        "zero-window probe: one byte sent into the peer's zero window",
+    ),
+    "zero_window_probe_ack": (
+        "ZeroWindowProbeAck",
+        "ZW probe ACK",
+        "ACK to a zero-window probe, the window still zero",
+    ),
+    "zero_window": (
+        "ZeroWindow",
+        "zero window",
+        "zero window: the receiver has no room (its buffer is full)",
+    ),
+    "window_update": ("Window Update", "window update", "window update: only the window changed"),
 }
-_NOTES = {
-    "retransmission": "a (suspected) retransmission: it starts below what its sender already sent",
-    "fast_retransmission": "a (suspected) fast retransmission: it resends what the peer's "
-    "duplicate ACKs asked for, within 20 ms of the last",
-    "spurious_retransmission": "a (suspected) spurious retransmission: the peer had already "
-    "acknowledged this data",
-    "out_of_order": "a (suspected) out-of-order segment: below the highest sequence number, "
-    "soon (within the iRTT) after it",
-    "lost_segment": "previous segment(s) not captured: it starts beyond the next sequence number",
-    "ack_lost_segment": "ACKed a segment that wasn't captured (common at capture start)",
-    "duplicate_ack": "duplicate ACK",
-    "keep_alive": "TCP keep-alive: 0 or 1 byte one below the next sequence number",
-    "keep_alive_ack": "ACK to a TCP keep-alive segment",
-    "zero_window": "zero window: the receiver has no room (its buffer is full)",
-    "zero_window_probe": "zero-window probe: one byte sent into the peer's zero window",
-    "zero_window_probe_ack": "ACK to a zero-window probe, the window still zero",
-    "window_update": "window update: only the window changed",
-}
-ORDER = (
-    "duplicate_ack", "fast_retransmission", "spurious_retransmission", "retransmission",
-    "out_of_order", "lost_segment", "ack_lost_segment", "keep_alive", "keep_alive_ack",
-    "zero_window_probe", "zero_window_probe_ack", "zero_window", "window_update",
-)  # fmt: skip
-"""Most telling first: the order of tags on a ladder line and of the inspector's notes."""
+"""Kind → (the ladder's tag, Wireshark's Info column word; the summary's short name; the
+inspector's sentence, Wireshark's expert note), most telling first: the order of tags on a
+ladder line, of the inspector's notes and of the summary's counts."""
+ORDER = tuple(TEXT)
 
 
 def names(seg: Any) -> list[str]:
@@ -73,14 +95,14 @@ def tags(seg: Any) -> list[str]:
 def _tag(seg: Any, name: str) -> str:
     if name == "duplicate_ack":
         return f"[Dup ACK #{seg.dup_ack}]"
-    return f"[{_TAGS[name]}]"
+    return f"[{TEXT[name][0]}]"
 
 
 def notes(seg: Any) -> list[tuple[str, str]]:
     """(tag, sentence) for each kind: what the inspector says about the segment."""
     out = []
     for name in names(seg):
-        text = _NOTES[name]
+        text = TEXT[name][2]
         if name == "duplicate_ack":
             text += f" #{seg.dup_ack}: the same ACK, window and sequence as frame {seg.dup_ack_of}"
         out.append((_tag(seg, name), text))
@@ -89,22 +111,5 @@ def notes(seg: Any) -> list[tuple[str, str]]:
 
 def count_line(counts: dict[str, int]) -> str:
     """A flow's (or side's) non-zero counts, most telling first: `dup ACK 3, fast retrans 1`."""
-    shown = [f"{_SHORT[name]} {counts[name]}" for name in ORDER if counts.get(name)]
+    shown = [f"{TEXT[name][1]} {counts[name]}" for name in ORDER if counts.get(name)]
     return ", ".join(shown) or "none"
-
-
-_SHORT = {
-    "retransmission": "retrans",
-    "fast_retransmission": "fast retrans",
-    "spurious_retransmission": "spurious retrans",
-    "out_of_order": "out-of-order",
-    "lost_segment": "not captured",
-    "ack_lost_segment": "ACKed unseen",
-    "duplicate_ack": "dup ACK",
-    "keep_alive": "keep-alive",
-    "keep_alive_ack": "keep-alive ACK",
-    "zero_window": "zero window",
-    "zero_window_probe": "ZW probe",
-    "zero_window_probe_ack": "ZW probe ACK",
-    "window_update": "window update",
-}
