@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shlex
 import sys
 from collections.abc import Sequence
@@ -269,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     check_arguments(parser, args)
     if args.seed is None:  # one seed for the run: every engine object of it makes the same uids
-        args.seed = secrets.randbits(64)
+        args.seed = int.from_bytes(os.urandom(8))  # (`secrets` costs a headless run 5 ms)
     from capture.filterexpr import FilterError, compile_filter
     from capture.native import EngineUnavailable
 
@@ -282,13 +281,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EngineUnavailable as exc:
         say(str(exc))
         return 1
-    from capture.insights import thresholds_from
+    args.thresholds = None  # the defaults; `capture.insights` is imported only when needed
+    if args.insight_threshold:
+        from capture.insights import thresholds_from
 
-    try:
-        args.thresholds = thresholds_from(args.insight_threshold)
-    except ValueError as exc:
-        say(str(exc))
-        return EXIT_USAGE
+        try:
+            args.thresholds = thresholds_from(args.insight_threshold)
+        except ValueError as exc:
+            say(str(exc))
+            return EXIT_USAGE
     if args.list_interfaces:
         from capture.native import load
 

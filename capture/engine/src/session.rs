@@ -11,7 +11,7 @@ pub mod handoff;
 mod live;
 mod source;
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -44,6 +44,8 @@ pub struct State {
     /// Segments since the UI last asked, per (flow id, `second * 512 + flag bits`): the UI
     /// counts those of the flows it shows.
     pub flag_counts: HashMap<(u64, i64), u64>,
+    /// The second `trim_seconds` last trimmed at: it trims again only when a new one begins.
+    trimmed_at: i64,
     pub events: EventQueue,
     /// Flows that left the tracker since the UI last asked, for it to keep showing (exported
     /// live, dimmed in the table).
@@ -182,6 +184,10 @@ impl State {
     /// stopped asking does not make them grow without bound).
     fn trim_seconds(&mut self) {
         let newest = self.capture_ts.floor() as i64;
+        if newest == self.trimmed_at {
+            return; // nothing has become older than the window since
+        }
+        self.trimmed_at = newest;
         let oldest = (newest - SECONDS_KEPT as i64) * 512;
         self.flag_counts.retain(|(_, key), _| *key >= oldest);
     }
@@ -229,6 +235,7 @@ impl Session {
             segments: 0,
             capture_ts: 0.0,
             flag_counts: HashMap::new(),
+            trimmed_at: i64::MIN,
             events: EventQueue::default(),
             gone: Vec::new(),
             finished: false,

@@ -263,8 +263,8 @@ impl PySession {
             .collect();
         // Summed here for the view: per second (the packet rate) and per (second, flags) (the
         // flag bar without a filter), so Python needs no loop over the per-flow counts.
-        let mut per_second: std::collections::HashMap<i64, u64> = Default::default();
-        let mut totals: std::collections::HashMap<i64, u64> = Default::default();
+        let mut per_second: hashbrown::HashMap<i64, u64> = Default::default();
+        let mut totals: hashbrown::HashMap<i64, u64> = Default::default();
         for &(_, key, n) in &flags {
             *per_second.entry(key.div_euclid(512)).or_default() += n;
             *totals.entry(key).or_default() += n;
@@ -374,7 +374,7 @@ struct Polled {
     flows: Vec<Option<crate::flow::Flow>>,
     changed_left: usize,
     gone: Vec<crate::flow::Flow>,
-    flags: std::collections::HashMap<(u64, i64), u64>,
+    flags: hashbrown::HashMap<(u64, i64), u64>,
     events: Vec<Event>,
     events_dropped: u64,
     segments: u64,

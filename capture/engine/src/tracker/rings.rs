@@ -65,6 +65,10 @@ impl FrameRings {
     }
 
     /// Empty the rings of the idlest flows until both budgets are down to three quarters.
+    ///
+    /// With many flows this runs often (every quarter budget of new frames), so the idlest
+    /// are picked out by a selection of about as many rings as the budgets need on average,
+    /// sorted alone; the rest are sorted only in the rare case that was not enough.
     pub fn trim(&mut self, flows: &mut Flows) {
         let (goal, goal_bytes) = (self.budget * 3 / 4, self.max_bytes * 3 / 4);
         // Python's dict order is id order here (a tracker keeping frames grows no embryos),
@@ -74,10 +78,39 @@ impl FrameRings {
             .filter(|f| has_ring(f))
             .map(|f| (f.last_ts + 0.0, f.id)) // -0.0 == 0.0 to Python
             .collect();
-        with_rings.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        for (_, id) in with_rings {
+        let order = |a: &(f64, u64), b: &(f64, u64)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        let rings = with_rings.len().max(1);
+        let share = |over: usize, total: usize| over.saturating_mul(rings).div_ceil(total.max(1));
+        let guess = share(self.kept.saturating_sub(goal), self.kept).max(share(
+            self.kept_bytes.saturating_sub(goal_bytes),
+            self.kept_bytes,
+        ));
+        let first = (guess + guess / 4 + 16).min(with_rings.len());
+        if first < with_rings.len() {
+            with_rings.select_nth_unstable_by(first, order);
+        }
+        with_rings[..first].sort_unstable_by(order);
+        let mut done = self.empty_rings(flows, &with_rings[..first], goal, goal_bytes);
+        if !done {
+            let rest = &mut with_rings[first..];
+            rest.sort_unstable_by(order);
+            done = self.empty_rings(flows, rest, goal, goal_bytes);
+        }
+        debug_assert!(done || with_rings.is_empty() || self.kept == 0);
+    }
+
+    /// Empty the rings of `ids` in turn until both budgets are down to the goals; true when
+    /// they are.
+    fn empty_rings(
+        &mut self,
+        flows: &mut Flows,
+        ids: &[(f64, u64)],
+        goal: usize,
+        goal_bytes: usize,
+    ) -> bool {
+        for &(_, id) in ids {
             if self.kept <= goal && self.kept_bytes <= goal_bytes {
-                break;
+                return true;
             }
             let ring = flows
                 .get_mut(&id)
@@ -87,6 +120,7 @@ impl FrameRings {
                 self.drop_ring(&ring);
             }
         }
+        self.kept <= goal && self.kept_bytes <= goal_bytes
     }
 }
 

@@ -89,6 +89,85 @@ fn frame_budget_empties_the_idlest_rings() {
     assert_eq!(t.flow(1).map(|f| f.frames().len()), Some(1));
 }
 
+/// With many flows the idlest rings are picked out by a selection, not a sort of every ring
+/// (`FrameRings::trim`): whatever the mix of ring lengths and byte sizes, after each segment
+/// every flow that lost its ring was idler (last seen, then id) than every flow that has one.
+#[test]
+fn trimmed_rings_are_always_the_idlest_among_many() {
+    let mut t = with(TrackerConfig {
+        frames_per_flow: 4,
+        frame_budget: 300,
+        frame_bytes: 40_000,
+        ..TrackerConfig::default()
+    });
+    let mut convs: Vec<Conv> = (0..500u16)
+        .map(|i| Conv::new(("10.2.0.1", 1000 + i), ("10.0.0.2", 80)))
+        .collect();
+    let mut seen: HashMap<u64, u32> = HashMap::new(); // segments per flow id
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut trims = 0;
+    for step in 0..4000u32 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        // a few busy flows and many quiet ones, frames of 60 to 1,500 bytes
+        let pick = (state % 500) as usize;
+        let i = if state.is_multiple_of(3) { pick % 20 } else { pick };
+        let ts = 1000.0 + f64::from(step) * 0.01;
+        let seg = convs[i].send(
+            true,
+            "P.",
+            10,
+            Send {
+                at: Some(ts),
+                ..Send::default()
+            },
+        );
+        let before = t.kept();
+        let id = t.ingest(seg, &vec![0u8; 60 + (state >> 20) as usize % 1440]);
+        *seen.entry(id).or_default() += 1;
+        trims += usize::from(t.kept() < before);
+        assert!(t.kept() <= 300 && t.kept_bytes() <= 40_000);
+        if t.kept() >= before {
+            continue;
+        }
+        let (mut newest_without, mut idlest_with) = ((f64::MIN, 0), (f64::MAX, u64::MAX));
+        t.for_each_flow(|f| {
+            let has = f
+                .kept
+                .as_ref()
+                .and_then(|k| k.ring.as_ref())
+                .is_some_and(|r| !r.is_empty());
+            let at = (f.last_ts, f.id);
+            // a flow's first segment is kept apart (it moved the endpoints): no ring yet
+            if has
+                && at
+                    .0
+                    .total_cmp(&idlest_with.0)
+                    .then(at.1.cmp(&idlest_with.1))
+                    .is_lt()
+            {
+                idlest_with = at;
+            } else if !has
+                && seen.get(&f.id).is_some_and(|&n| n > 1)
+                && at
+                    .0
+                    .total_cmp(&newest_without.0)
+                    .then(at.1.cmp(&newest_without.1))
+                    .is_gt()
+            {
+                newest_without = at;
+            }
+        });
+        assert!(
+            newest_without.0 < idlest_with.0
+                || (newest_without.0 == idlest_with.0 && newest_without.1 < idlest_with.1),
+            "step {step}: a ring of {newest_without:?} was emptied before one of {idlest_with:?}"
+        );
+    }
+    assert!(trims > 20, "the budgets were reached {trims} times");
+}
+
 #[test]
 fn take_changed() {
     let mut t = tracker();
