@@ -31,11 +31,11 @@ class EngineStep:
     """What one step brought in (the shape of `tui.drain.Drained`)."""
 
     changed: set[int] = field(default_factory=set)
-    flag_entries: list[tuple[int, int, int]] = field(default_factory=list)
-    """Segments of every flow as the engine counted them: `(flow id, second * 512 + flag
-    bits, segments)` (the view keeps those of the flows its filter selects)."""
     flag_totals: list[tuple[int, int]] = field(default_factory=list)
-    """The same summed over the flows: `(second * 512 + flag bits, segments)`."""
+    """Segments of every flow since the last step, per `(second * 512 + flag bits, segments)`
+    in time order (the engine keeps the per-flow counts)."""
+    flag_matched: list[tuple[int, int]] | None = None
+    """The same for the flows the step's `matching` filter selects (None without one)."""
     per_second: Counter[int] = field(default_factory=Counter)
     """Segments of every flow per second of capture time."""
     segments: int = 0
@@ -159,15 +159,27 @@ class EngineSource:
     def finish(self) -> None:
         """Nothing to do: the engine finishes its tracker when the capture ends."""
 
+    def flag_minute(self, matching: Any = None) -> list[tuple[int, int]]:
+        """The segments of the last minute's steps of the flows `matching` (a compiled filter;
+        None: every flow) selects as they are now, per `(second * 512 + flag bits, segments)`:
+        what a new filter recounts."""
+        if matching is None:
+            matching = load().Filter("")
+        return list(self.session.flag_minute(matching))
+
     # -- one step -----------------------------------------------------------------------------
 
-    def step(self, max_changed: int | None = None, first: Sequence[int] = ()) -> EngineStep:
+    def step(
+        self, max_changed: int | None = None, first: Sequence[int] = (), matching: Any = None
+    ) -> EngineStep:
         """Take in what the engine tracked since the last step: at most `max_changed` changed
         flows (all when None), those of `first` that changed among them (see the engine's
-        `Session.poll`); `backlog` then says how many more changed flows wait."""
+        `Session.poll`); `backlog` then says how many more changed flows wait. `matching`: a
+        compiled filter (`capture.filterexpr.compile_filter`) whose flows' flag counts the
+        step sums apart."""
         if self.clock is not None:
             self.session.set_clock(self.clock())
-        polled = self.polled = self.session.poll(max_changed, list(first))
+        polled = self.polled = self.session.poll(max_changed, list(first), matching)
         self.backlog = polled["changed_left"]
         out = EngineStep(
             segments=polled["segments"] - self.segments,
@@ -188,8 +200,8 @@ class EngineSource:
                 flows[fid] = snapshot
             out.changed.add(fid)
         out.gone = {flow.id: flow for flow in polled["gone"]}
-        out.flag_entries = polled["flag_counts"]
         out.flag_totals = polled["flag_totals"]
+        out.flag_matched = polled["flag_matched"]
         out.per_second.update(dict(polled["per_second"]))
         if polled["error"]:
             self.error = polled["error"]

@@ -67,7 +67,7 @@ def compile_filter(text: str) -> Predicate:
         raise FilterError(str(msg), int(pos)) from None
     if compiled.empty:
         return _always
-    return compiled.matches  # type: ignore[no-any-return]
+    return compiled  # type: ignore[no-any-return]  # callable; the engine's polls take it whole
 
 
 def keywords() -> list[str]:

@@ -301,10 +301,16 @@ async def test_flag_breakdown_counts_what_is_shown() -> None:
         breakdown = app.main.breakdown
         assert breakdown.totals[:9] == flag_totals_from_segments(NMAP)
         assert "SYN 17" in breakdown.render().plain
+        segments = list(read_segments(NMAP))
+        assert sum(app.main.rates.spark(app.now())) == len(segments)
         await pilot.press("slash", *"port 443", "enter")
         await wait_until(
             pilot, lambda: breakdown.totals[:9] == flag_totals_from_segments(NMAP, 443)
         )
+        # the rates and the sparkline are recounted for the flows the filter selects
+        on_443 = [s for s in segments if 443 in (s.sport, s.dport)]
+        assert 0 < len(on_443) < len(segments)
+        assert sum(app.main.rates.spark(app.now())) == len(on_443)
 
 
 async def test_finished_flow_lingers_faded_then_leaves_as_replay_time_passes() -> None:

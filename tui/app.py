@@ -163,7 +163,7 @@ class TcpwatchApp(App[None]):
             return
         if not self.main.is_mounted:
             return
-        drained = self.drain.step(self.main.table.visible_ids())
+        drained = self.drain.step(self.main.table.visible_ids(), self.main.model.predicate)
         self.main.note_bytes(drained, self.now())
         self.events.take(drained)
         self._report_error()
@@ -179,7 +179,7 @@ class TcpwatchApp(App[None]):
         done = self.drain.finished and not self.drain.backlog
         if self.quit_requested or not self.main.is_mounted or done:
             return
-        drained = self.drain.step(self.main.table.visible_ids())
+        drained = self.drain.step(self.main.table.visible_ids(), self.main.model.predicate)
         self.main.note_bytes(drained, self.now())
         self.events.take(drained)
         if isinstance(self.screen, EventsScreen):

@@ -25,10 +25,12 @@ class Drained:
     """What one tick brought in."""
 
     changed: set[int] = field(default_factory=set)
-    flag_entries: list[tuple[int, int, int]] = field(default_factory=list)
-    """Segments per `(flow id, second * 512 + flag bits, count)` (see `FlagRates.absorb`)."""
     flag_totals: list[tuple[int, int]] = field(default_factory=list)
-    """The same summed over the flows: `(second * 512 + flag bits, count)`."""
+    """Segments of every flow per `(second * 512 + flag bits, count)` (see `FlagRates`)."""
+    flag_matched: list[tuple[int, int]] | None = None
+    """The same for the flows `counted_for` selects (None without a filter)."""
+    counted_for: Any = None
+    """The filter the step counted `flag_matched` for (the view's, when the step began)."""
     segments: int = 0
     finished_now: bool = False
     events: list[tuple[float, int, str, Any]] = field(default_factory=list)
@@ -62,10 +64,11 @@ class Drain:
                 return max(self.capture_ts, at)
         return self.capture_ts
 
-    def step(self, first: Sequence[int] = ()) -> Drained:
+    def step(self, first: Sequence[int] = (), matching: Any = None) -> Drained:
         """Take in what the engine did since the last step: at most `CHANGED_PER_STEP` changed
-        flows, those of `first` (the rows on screen) that changed among them."""
-        got = self.source.step(CHANGED_PER_STEP, first)
+        flows, those of `first` (the rows on screen) that changed among them; the flag counts
+        of the flows `matching` (the view's compiled filter) selects apart."""
+        got = self.source.step(CHANGED_PER_STEP, first, matching)
         self.segments += got.segments
         self.per_second.update(got.per_second)
         self.capture_ts = max(self.capture_ts, self.source.capture_ts)
@@ -74,14 +77,19 @@ class Drain:
         self._trim()
         return Drained(
             changed=got.changed,
-            flag_entries=got.flag_entries,
             flag_totals=got.flag_totals,
+            flag_matched=got.flag_matched,
+            counted_for=matching,
             segments=got.segments,
             finished_now=got.finished_now,
             events=got.events,
             gone=got.gone,
             events_dropped=got.events_dropped,
         )
+
+    def flag_minute(self, matching: Any = None) -> list[tuple[int, int]]:
+        """The last minute's flag counts of the flows `matching` selects (a new filter)."""
+        return list(self.source.flag_minute(matching))
 
     @property
     def backlog(self) -> int:

@@ -6,7 +6,6 @@ one incremental model update and one repaint of the widgets that changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -91,7 +90,7 @@ class MainScreen(Screen[None]):
 
     def apply(self, drained: Drained, now: float, status: Status) -> None:
         """Fold one tick into the view (called by the App inside `batch_update`)."""
-        self.rates.absorb(drained.flag_entries, drained.flag_totals, self._matches(drained.gone))
+        self.rates.absorb(self._flag_counts(drained))
         if self.paused:
             self._pending |= drained.changed
         else:
@@ -121,7 +120,7 @@ class MainScreen(Screen[None]):
     def absorb(self, drained: Drained, now: float) -> None:
         """Fold segments drained between ticks into the model only (see `TcpwatchApp.sip`):
         the rows' order and the cursor follow, but nothing is repainted until the next tick."""
-        self.rates.absorb(drained.flag_entries, drained.flag_totals, self._matches(drained.gone))
+        self.rates.absorb(self._flag_counts(drained))
         if self.paused:
             self._pending |= drained.changed
         elif drained.changed:
@@ -183,22 +182,15 @@ class MainScreen(Screen[None]):
         finished = sum(self.model.category_counts.get(c, 0) for c in FINISHED)
         return self.model.matching - finished
 
-    def _matches(self, gone: dict[int, Any]) -> Callable[[int], bool] | None:
-        """Whether the filter selects a flow, by id (flows that just left the tracker are
-        judged on their last snapshot); None while no filter is in force."""
+    def _flag_counts(self, drained: Drained) -> list[tuple[int, int]]:
+        """The drained flag counts of the flows the filter selects: none when the filter
+        changed since the drain counted them (the new filter's recount already holds them)."""
         pred = self.model.predicate
         if pred is None:
-            return None
-        flows, verdicts = self.flows, {}
-
-        def matches(fid: int) -> bool:
-            ok = verdicts.get(fid)
-            if ok is None:
-                flow = flows.get(fid) or gone.get(fid)
-                ok = verdicts[fid] = flow is not None and bool(pred(flow))
-            return ok
-
-        return matches
+            return drained.flag_totals if drained.counted_for is None else []
+        if drained.counted_for is not pred:
+            return []
+        return drained.flag_matched or []
 
     # -- filter ------------------------------------------------------------------------------
 
@@ -225,7 +217,7 @@ class MainScreen(Screen[None]):
         self.display_filter = expression
         self.model.predicate = predicate if expression else None
         self.model.rebuild(self.flows, self.tcp_app.now())
-        self.rates.recount(None if self.model.predicate is None else self.model.matches)
+        self.rates.recount(self.tcp_app.drain.flag_minute(self.model.predicate))
         if self.model.rates is not None:
             self.model.rates.forget_totals()
         bar.remember(expression)

@@ -1,17 +1,15 @@
 """Flag breakdown: segments per TCP flag of the flows the filter selects, rates, a sparkline.
 
 `FlagRates` is the plain-data side: per-second buckets (capture time) of flag bytes, fed once per
-tick with what the engine counted per flow, so rates and the sparkline are as deterministic as
-the capture. It keeps the last minute's per-flow counts, so that a new filter recounts the
-minute for the flows it selects. `FlagBreakdown` paints totals from `FlowList.flag_totals` (the
-flows the filter selects) plus those rates.
+tick with what the engine counted for the flows the filter selects, so rates and the sparkline
+are as deterministic as the capture. The engine keeps the last minute's per-flow counts, so that
+a new filter recounts the minute for the flows it selects. `FlagBreakdown` paints totals from
+`FlowList.flag_totals` (the flows the filter selects) plus those rates.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from collections.abc import Callable
-from operator import itemgetter
+from collections import deque
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -33,13 +31,9 @@ LABELS: dict[str, str] = {
 }
 
 SPARK_SECONDS = 60
-KEPT_ENTRIES = 400_000
-"""Per-flow counts `(flow, second, flags)` kept for recounting at most (~30 MB): past it, the
-oldest seconds are recounted as empty after a filter change."""
-Entry = tuple[int, int, int]
-"""`(flow id, second * 512 + flag bits, segments)`, as the engine's poll gives them."""
-Matches = Callable[[int], bool] | None
-"""Whether a flow id is selected by the filter (None: every flow)."""
+Counts = list[tuple[int, int]]
+"""Segments per `(second * 512 + flag bits, segments)`, in time order, as the engine sums them
+(a second is then never counted after a newer one has pushed it out of the minute)."""
 WIDE = 110
 """Cells from which each flag's rate shows beside its count."""
 _BARS = " ▁▂▃▄▅▆▇█"
@@ -62,59 +56,22 @@ def flag_hits(flags: int) -> tuple[int, ...]:
 
 class FlagRates:
     """Per-second segment and flag counts over the last minute of capture time, of the flows
-    a filter selects."""
+    a filter selects (the engine sums them: `Counts`)."""
 
     def __init__(self) -> None:
         self._seconds: deque[tuple[int, list[int]]] = deque()
         self._hits: dict[int, tuple[int, ...]] = {}
-        self._kept: deque[tuple[int, list[Entry]]] = deque()
-        """(newest second, the entries of one tick) of the last minute, for `recount`: the
-        poll's own lists, kept whole (nothing is done per entry to keep them)."""
-        self._kept_n = 0
-        self._newest = 0
 
-    def absorb(
-        self, entries: list[Entry], totals: list[tuple[int, int]], matches: Matches = None
-    ) -> None:
-        """Add a tick's counts, those of the flows `matches` selects (see `Entry`); `totals`:
-        the entries summed over every flow (the engine's), counted instead of the entries when
-        every flow is selected."""
-        if not entries:
-            return
-        newest = max(map(itemgetter(0), totals)) >> 9
-        self._newest = max(self._newest, newest)
-        self._kept.append((newest, entries))
-        self._kept_n += len(entries)
-        if matches is None:
-            for packed, n in sorted(totals):
-                self._add(packed, n)
-        else:
-            self._count(entries, matches)
-        self._trim()
-
-    def recount(self, matches: Matches) -> None:
-        """Count the kept minute again for the flows `matches` selects (a new filter)."""
-        self._seconds.clear()
-        self._count([e for _, entries in self._kept for e in entries], matches)
-
-    def _count(self, entries: list[Entry], matches: Matches) -> None:
-        counted: Counter[int] = Counter()
-        if matches is None:
-            for _fid, packed, n in entries:
-                counted[packed] += n
-        else:
-            for fid, packed, n in entries:
-                if matches(fid):
-                    counted[packed] += n
-        # In time order (the engine's counts come unordered): a second is then never counted
-        # after a newer one has pushed it out of the minute.
-        for packed, n in sorted(counted.items()):
+    def absorb(self, counts: Counts) -> None:
+        """Add a tick's counts."""
+        for packed, n in counts:
             self._add(packed, n)
 
-    def _trim(self) -> None:
-        kept, newest = self._kept, self._newest
-        while kept and (kept[0][0] <= newest - SPARK_SECONDS or self._kept_n > KEPT_ENTRIES):
-            self._kept_n -= len(kept.popleft()[1])
+    def recount(self, counts: Counts) -> None:
+        """Start again from `counts` (the engine's recount of the last minute for a new
+        filter)."""
+        self._seconds.clear()
+        self.absorb(counts)
 
     def _add(self, packed: int, n: int) -> None:
         second, flags = divmod(packed, 512)

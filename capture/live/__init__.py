@@ -164,11 +164,13 @@ class LiveSource(EngineSource):
         stats.queue_drops = int(self.polled.get("queue_drops", 0))
         return stats
 
-    def step(self, max_changed: int | None = None, first: Sequence[int] = ()) -> Any:
+    def step(
+        self, max_changed: int | None = None, first: Sequence[int] = (), matching: Any = None
+    ) -> Any:
         """`EngineSource.step`, then our listeners and the owners of the flows that changed."""
         if self.session is None:  # not started yet
             return EngineStep()
-        out = super().step(max_changed, first)
+        out = super().step(max_changed, first, matching)
         if self.procs is not None:
             self.session.set_listen_ports(list(self.procs.listen_keys()))
             for fid in out.changed:

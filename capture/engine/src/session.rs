@@ -7,6 +7,7 @@
 //! replay sleeps, so a slow source shows up at once.
 
 pub mod events;
+pub mod flagminute;
 pub mod handoff;
 mod live;
 mod source;

@@ -13,6 +13,13 @@ pub struct PyFilter {
     filter: Filter,
 }
 
+impl PyFilter {
+    /// The compiled filter.
+    pub(super) fn filter(&self) -> &Filter {
+        &self.filter
+    }
+}
+
 #[pymethods]
 impl PyFilter {
     #[new]

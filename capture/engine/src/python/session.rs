@@ -1,12 +1,16 @@
 //! `capture._engine.Session`: a capture read on an engine thread into flows the engine owns.
 //!
 //! The UI polls it once per tick for what changed (flow ids, flows that left, per-second flag
-//! counts, events) and asks for one flow's snapshot when it shows it.
+//! counts, events) and asks for one flow's snapshot when it shows it. The per-flow flag counts
+//! stay here (`FlagMinute`): a poll sums those of the flows the view's filter selects.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
+use std::sync::{Mutex, PoisonError};
+
+use super::filter::PyFilter;
 use super::views::PyFlow;
 use super::{os_error, view_config, CaptureError};
 use crate::export::{Format, RecordWriter};
@@ -16,6 +20,7 @@ use crate::live::{LiveCapture, LiveConfig};
 use crate::print::Printer;
 use crate::segment::Addr;
 use crate::session::events::{Event, EventKind};
+use crate::session::flagminute::{self, Entry, FlagMinute};
 use crate::session::{Outputs, Session, SourceSpec};
 use crate::tcpstate::Side;
 use crate::tracker::TrackerConfig;
@@ -24,6 +29,17 @@ use crate::tracker::TrackerConfig;
 #[pyclass(module = "capture._engine", name = "Session")]
 pub struct PySession {
     session: Session,
+    /// The last minute of the polls' per-flow flag counts, for a new filter to recount.
+    minute: Mutex<FlagMinute>,
+}
+
+impl PySession {
+    fn wrap(session: Session) -> PySession {
+        PySession {
+            session,
+            minute: Mutex::default(),
+        }
+    }
 }
 
 #[pymethods]
@@ -68,7 +84,7 @@ impl PySession {
         let session = py
             .allow_threads(|| Session::start(spec, cfg))
             .map_err(CaptureError::new_err)?;
-        Ok(PySession { session })
+        Ok(PySession::wrap(session))
     }
 
     /// Open a live capture (`iface` "" = the default interface; `filter` ANDed with the
@@ -148,7 +164,7 @@ impl PySession {
                 lines: Vec::new(),
             });
         }
-        Ok(PySession { session })
+        Ok(PySession::wrap(session))
     }
 
     /// The records of every flow still tracked, for the end of a headless run (after the
@@ -189,22 +205,23 @@ impl PySession {
     }
 
     /// What changed since the last poll: `changed` (flow ids, sorted) with `flows` (their
-    /// snapshots, None for a flow no longer tracked), `gone` (flows that left,
-    /// as snapshots), `flag_counts` (tuples `(flow_id, second * 512 + flag bits, segments)`) and their sums
-    /// `flag_totals` (`(second * 512 + flag bits, segments)`) and `per_second` (`(second,
-    /// segments)`), `events` (tuples
-    /// `(ts, flow_id, kind, detail)`), and the running totals `segments`, `capture_ts`,
-    /// `finished`, `error`, `events_dropped`.
+    /// snapshots, None for a flow no longer tracked), `gone` (flows that left, as snapshots),
+    /// the segments counted since, per (second * 512 + flag bits): `flag_totals` over every
+    /// flow and `flag_matched` over the flows `matching` (a `Filter`) selects (None without
+    /// one), both as `(key, segments)` in time order, and `per_second` (`(second, segments)`),
+    /// `events` (tuples `(ts, flow_id, kind, detail)`), and the running totals `segments`,
+    /// `capture_ts`, `finished`, `error`, `events_dropped`.
     ///
     /// `max_changed` bounds the flows taken (the ids in `first` that changed come first, then
     /// the others in turn; see `FlowTracker::take_changed_upto`); `changed_left` says how many
     /// more wait for the next polls.
-    #[pyo3(signature = (max_changed=None, first=Vec::new()))]
+    #[pyo3(signature = (max_changed=None, first=Vec::new(), matching=None))]
     fn poll<'py>(
         &self,
         py: Python<'py>,
         max_changed: Option<usize>,
         first: Vec<u64>,
+        matching: Option<PyRef<'_, PyFilter>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         // Everything is taken out under the lock, and made into Python objects after it: the
         // sniffer thread waits for the lock no longer than a few moves take.
@@ -226,12 +243,19 @@ impl PySession {
                 .iter()
                 .map(|&id| st.tracker.flow(id).cloned())
                 .collect();
+            let gone = std::mem::take(&mut st.gone);
+            let flags: Vec<Entry> = std::mem::take(&mut st.flag_counts).into_iter().collect();
+            let selected = matching.as_ref().map(|filter| {
+                let ids = flags.iter().map(|((id, _), _)| *id);
+                selection(&st.tracker, &gone, filter.filter(), ids)
+            });
             Polled {
                 changed,
                 flows,
                 changed_left: st.tracker.changed_left(),
-                gone: std::mem::take(&mut st.gone),
-                flags: std::mem::take(&mut st.flag_counts),
+                gone,
+                flags,
+                selected,
                 events: st.events.take(),
                 events_dropped: st.events.dropped,
                 segments: st.segments,
@@ -256,22 +280,26 @@ impl PySession {
         out.set_item("changed_left", taken.changed_left)?;
         let gone: Vec<PyFlow> = taken.gone.into_iter().map(PyFlow::new).collect();
         out.set_item("gone", gone)?;
-        let flags: Vec<(u64, i64, u64)> = taken
-            .flags
-            .into_iter()
-            .map(|((id, key), n)| (id, key, n))
-            .collect();
-        // Summed here for the view: per second (the packet rate) and per (second, flags) (the
-        // flag bar without a filter), so Python needs no loop over the per-flow counts.
-        let mut per_second: hashbrown::HashMap<i64, u64> = Default::default();
-        let mut totals: hashbrown::HashMap<i64, u64> = Default::default();
-        for &(_, key, n) in &flags {
-            *per_second.entry(key.div_euclid(512)).or_default() += n;
-            *totals.entry(key).or_default() += n;
+        // Summed here for the view: per second (the packet rate), per (second, flags) over
+        // every flow (the flag bar without a filter) and over the flows the filter selects.
+        let totals = flagminute::sum(taken.flags.iter(), |_| true);
+        let matched = taken
+            .selected
+            .map(|selected| flagminute::sum(taken.flags.iter(), |id| selected.contains(&id)));
+        let mut per_second: Vec<(i64, u64)> = Vec::new();
+        for &(key, n) in &totals {
+            match per_second.last_mut() {
+                Some((second, sum)) if *second == key.div_euclid(512) => *sum += n,
+                _ => per_second.push((key.div_euclid(512), n)),
+            }
         }
-        out.set_item("per_second", per_second.into_iter().collect::<Vec<_>>())?;
-        out.set_item("flag_totals", totals.into_iter().collect::<Vec<_>>())?;
-        out.set_item("flag_counts", flags)?;
+        out.set_item("per_second", per_second)?;
+        out.set_item("flag_totals", totals)?;
+        out.set_item("flag_matched", matched)?;
+        self.minute
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(taken.flags);
         let events = taken
             .events
             .iter()
@@ -293,6 +321,18 @@ impl PySession {
         out.set_item("finished", taken.finished)?;
         out.set_item("error", taken.error)?;
         Ok(out)
+    }
+
+    /// The last minute's segments of the flows `matching` selects (judged as they are now),
+    /// per (second * 512 + flag bits): `(key, segments)` in time order, for a new filter.
+    fn flag_minute(&self, py: Python<'_>, matching: PyRef<'_, PyFilter>) -> Vec<(i64, u64)> {
+        let filter = matching.filter();
+        py.allow_threads(|| {
+            let minute = self.minute.lock().unwrap_or_else(PoisonError::into_inner);
+            let ids = minute.flows();
+            let selected = selection(&self.session.lock().tracker, &[], filter, ids.into_iter());
+            minute.count(&selected)
+        })
     }
 
     /// Pace a replay by the caller's clock from now on: `seconds` since the replay began.
@@ -374,7 +414,9 @@ struct Polled {
     flows: Vec<Option<crate::flow::Flow>>,
     changed_left: usize,
     gone: Vec<crate::flow::Flow>,
-    flags: hashbrown::HashMap<(u64, i64), u64>,
+    flags: Vec<Entry>,
+    /// The flows the poll's filter selects among those counted (with a filter).
+    selected: Option<hashbrown::HashSet<u64>>,
     events: Vec<Event>,
     events_dropped: u64,
     segments: u64,
@@ -386,6 +428,30 @@ struct Polled {
     outputs: Option<(Vec<u8>, std::io::Result<Vec<u8>>)>,
     finished: bool,
     error: Option<String>,
+}
+
+/// The flows among `ids` that `filter` selects: tracked ones as they are now, those that just
+/// left (`gone`) as they left.
+fn selection(
+    tracker: &crate::tracker::FlowTracker,
+    gone: &[crate::flow::Flow],
+    filter: &Filter,
+    ids: impl Iterator<Item = u64>,
+) -> hashbrown::HashSet<u64> {
+    let gone: hashbrown::HashMap<u64, &crate::flow::Flow> =
+        gone.iter().map(|f| (f.id, f)).collect();
+    let mut verdicts: hashbrown::HashMap<u64, bool> = hashbrown::HashMap::new();
+    for id in ids {
+        verdicts.entry(id).or_insert_with(|| {
+            let flow = tracker.flow(id).or_else(|| gone.get(&id).copied());
+            flow.is_some_and(|f| filter.matches(f))
+        });
+    }
+    verdicts
+        .into_iter()
+        .filter(|(_, yes)| *yes)
+        .map(|(id, _)| id)
+        .collect()
 }
 
 /// `-D`: one line per network interface (index, name, state, addresses), then `any`.

@@ -112,7 +112,11 @@ fn trimmed_rings_are_always_the_idlest_among_many() {
         state ^= state << 17;
         // a few busy flows and many quiet ones, frames of 60 to 1,500 bytes
         let pick = (state % 500) as usize;
-        let i = if state.is_multiple_of(3) { pick % 20 } else { pick };
+        let i = if state.is_multiple_of(3) {
+            pick % 20
+        } else {
+            pick
+        };
         let ts = 1000.0 + f64::from(step) * 0.01;
         let seg = convs[i].send(
             true,
