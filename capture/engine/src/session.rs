@@ -181,6 +181,12 @@ impl State {
         }
     }
 
+    /// Take the frames the tracker let go of (rings emptied to stay within the budgets), for
+    /// the caller to free once it has let go of the lock: tens of thousands at a time.
+    fn emptied(&mut self) -> Vec<std::collections::VecDeque<Arc<crate::tracker::KeptFrame>>> {
+        self.tracker.take_emptied()
+    }
+
     /// Forget per-second counts older than `SECONDS_KEPT` before the latest second (a UI that
     /// stopped asking does not make them grow without bound).
     fn trim_seconds(&mut self) {
@@ -229,7 +235,10 @@ impl Session {
     /// Open the source (errors: one line) without reading it yet: a live capture's handle is
     /// opened here, the one step that needs privilege, so the caller may drop it before `run`.
     pub fn open(spec: SourceSpec, cfg: TrackerConfig) -> Result<Session, String> {
-        let tracker = FlowTracker::new(cfg.clone()).map_err(|e: ConfigError| e.to_string())?;
+        let mut tracker = FlowTracker::new(cfg.clone()).map_err(|e: ConfigError| e.to_string())?;
+        // The frames of emptied rings are freed by the source thread after it lets go of the
+        // lock (`State::emptied`), not while the UI waits for it.
+        tracker.defer_frees();
         let state = Arc::new(Mutex::new(State {
             tracker,
             decoder: Decoder::new(cfg.verify_checksums),

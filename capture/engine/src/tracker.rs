@@ -192,6 +192,17 @@ impl FlowTracker {
     }
 
     /// Segments held in the flows' rings now (not counting handshake and teardown).
+    /// Keep the frames of the rings emptied to stay within the budgets for `take_emptied`,
+    /// rather than free them at once (see `rings`).
+    pub fn defer_frees(&mut self) {
+        self.books.rings.defer_frees();
+    }
+
+    /// The rings emptied since the last call, for the caller to free (with `defer_frees`).
+    pub fn take_emptied(&mut self) -> Vec<std::collections::VecDeque<std::sync::Arc<KeptFrame>>> {
+        self.books.rings.take_emptied()
+    }
+
     pub fn kept(&self) -> usize {
         self.books.rings.kept
     }

@@ -110,7 +110,9 @@ fn hand_over(
         }
         publish_counters(&mut st.decoder, decoder);
         st.trim_seconds();
+        let emptied = st.emptied();
         drop(st);
+        drop(emptied); // freed without the lock
         if pending.peek().is_none() {
             break;
         }

@@ -57,6 +57,9 @@ impl Batch {
         self.frames.clear();
         publish_counters(&mut st.decoder, decoder);
         st.trim_seconds();
+        let emptied = st.emptied();
+        drop(st);
+        drop(emptied); // freed without the lock
     }
 }
 

@@ -265,7 +265,7 @@ fn forget(
     }
     // The ring stops counting but stays with the flow: whoever takes it may read its frames.
     if let Some(ring) = flow.kept.as_ref().and_then(|k| k.ring.as_ref()) {
-        books.rings.drop_ring(ring);
+        books.rings.drop_ring(id, ring);
     }
     Some(*flow)
 }

@@ -5,8 +5,16 @@
 //! kept apart, in `Kept::special`, and never dropped here). All the rings together stay within a
 //! budget of segments and one of frame bytes: past either, the rings of the flows idle longest
 //! are emptied first, down to three quarters of the budgets.
+//!
+//! With 100,000 flows in view that happens every few hundred milliseconds under load, inside
+//! the session's lock: the flows holding a ring are therefore also listed apart (`holders`,
+//! with when each was last seen) so that a trim reads one table instead of every flow, and the
+//! frames of the emptied rings can be handed to the caller to free after it lets go of the lock
+//! (`defer_frees`).
 
 use std::collections::VecDeque;
+
+use hashbrown::HashMap;
 
 use super::Flows;
 use std::sync::Arc;
@@ -24,6 +32,11 @@ pub struct FrameRings {
     pub kept: usize,
     /// Bytes of their frames.
     pub kept_bytes: usize,
+    /// The flows whose ring holds frames, by id, with when each was last seen (its `last_ts`
+    /// when its latest frame was kept).
+    holders: HashMap<u64, f64>,
+    /// Rings emptied by `trim`, for the caller to free (when asked: `defer_frees`).
+    emptied: Option<Vec<VecDeque<Arc<KeptFrame>>>>,
 }
 
 impl FrameRings {
@@ -34,7 +47,23 @@ impl FrameRings {
             max_bytes: max_bytes.max(1),
             kept: 0,
             kept_bytes: 0,
+            holders: HashMap::new(),
+            emptied: None,
         }
+    }
+
+    /// From now on keep the rings `trim` empties for `take_emptied`, instead of freeing them
+    /// at once (a session frees them after letting go of its lock).
+    pub fn defer_frees(&mut self) {
+        self.emptied.get_or_insert_with(Vec::new);
+    }
+
+    /// The rings emptied since the last call (none unless `defer_frees`).
+    pub fn take_emptied(&mut self) -> Vec<VecDeque<Arc<KeptFrame>>> {
+        self.emptied
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Put `frame` in `flow`'s ring (its oldest falls out of a full ring). True when a budget
@@ -55,13 +84,15 @@ impl FrameRings {
         }
         self.kept_bytes += frame.frame.len();
         ring.push_back(frame);
+        self.holders.insert(flow.id, flow.last_ts);
         self.kept > self.budget || self.kept_bytes > self.max_bytes
     }
 
-    /// Stop counting a ring that is let go (its flow left, or it was emptied).
-    pub fn drop_ring(&mut self, ring: &VecDeque<Arc<KeptFrame>>) {
+    /// Stop counting the ring of flow `id`, which is let go (the flow left, or it was emptied).
+    pub fn drop_ring(&mut self, id: u64, ring: &VecDeque<Arc<KeptFrame>>) {
         self.kept -= ring.len();
         self.kept_bytes -= ring.iter().map(|k| k.frame.len()).sum::<usize>();
+        self.holders.remove(&id);
     }
 
     /// Empty the rings of the idlest flows until both budgets are down to three quarters.
@@ -73,11 +104,16 @@ impl FrameRings {
         let (goal, goal_bytes) = (self.budget * 3 / 4, self.max_bytes * 3 / 4);
         // Python's dict order is id order here (a tracker keeping frames grows no embryos),
         // and its sort is stable: ties in last seen go by id.
-        let mut with_rings: Vec<(f64, u64)> = flows
-            .values()
-            .filter(|f| has_ring(f))
-            .map(|f| (f.last_ts + 0.0, f.id)) // -0.0 == 0.0 to Python
+        let mut with_rings: Vec<(f64, u64)> = self
+            .holders
+            .iter()
+            .map(|(&id, &last_ts)| (last_ts + 0.0, id)) // -0.0 == 0.0 to Python
             .collect();
+        debug_assert!(with_rings
+            .iter()
+            .all(|&(ts, id)| flows
+                .get(&id)
+                .is_some_and(|f| has_ring(f) && f.last_ts + 0.0 == ts)));
         let order = |a: &(f64, u64), b: &(f64, u64)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
         let rings = with_rings.len().max(1);
         let share = |over: usize, total: usize| over.saturating_mul(rings).div_ceil(total.max(1));
@@ -117,7 +153,10 @@ impl FrameRings {
                 .and_then(|f| f.kept.as_mut())
                 .and_then(|k| k.ring.take());
             if let Some(ring) = ring {
-                self.drop_ring(&ring);
+                self.drop_ring(id, &ring);
+                if let Some(emptied) = self.emptied.as_mut() {
+                    emptied.push(ring);
+                }
             }
         }
         self.kept <= goal && self.kept_bytes <= goal_bytes
