@@ -22,6 +22,14 @@ use std::sync::Arc;
 use crate::flow::Flow;
 use crate::tracker::KeptFrame;
 
+/// A flow holding a ring: when it was last seen (its `last_ts` when its latest frame was
+/// kept) and the bytes of its ring's frames (so that letting a ring go reads none of them).
+#[derive(Clone, Copy, Debug)]
+struct Holder {
+    last_ts: f64,
+    bytes: usize,
+}
+
 /// Keeps segments in flows' rings and counts them (`kept`, `kept_bytes`).
 #[derive(Clone, Debug)]
 pub struct FrameRings {
@@ -32,9 +40,8 @@ pub struct FrameRings {
     pub kept: usize,
     /// Bytes of their frames.
     pub kept_bytes: usize,
-    /// The flows whose ring holds frames, by id, with when each was last seen (its `last_ts`
-    /// when its latest frame was kept).
-    holders: HashMap<u64, f64>,
+    /// The flows whose ring holds frames, by id (see `Holder`).
+    holders: HashMap<u64, Holder>,
     /// Rings emptied by `trim`, for the caller to free (when asked: `defer_frees`).
     emptied: Option<Vec<VecDeque<Arc<KeptFrame>>>>,
 }
@@ -77,22 +84,33 @@ impl FrameRings {
         let ring = kept
             .ring
             .get_or_insert_with(|| VecDeque::with_capacity(size.min(8)));
+        let holder = self.holders.entry(flow.id).or_insert(Holder {
+            last_ts: flow.last_ts,
+            bytes: 0,
+        });
         if ring.len() < size {
             self.kept += 1;
         } else if let Some(old) = ring.pop_front() {
             self.kept_bytes -= old.frame.len();
+            holder.bytes -= old.frame.len();
         }
         self.kept_bytes += frame.frame.len();
+        holder.bytes += frame.frame.len();
+        holder.last_ts = flow.last_ts;
         ring.push_back(frame);
-        self.holders.insert(flow.id, flow.last_ts);
         self.kept > self.budget || self.kept_bytes > self.max_bytes
     }
 
     /// Stop counting the ring of flow `id`, which is let go (the flow left, or it was emptied).
     pub fn drop_ring(&mut self, id: u64, ring: &VecDeque<Arc<KeptFrame>>) {
         self.kept -= ring.len();
-        self.kept_bytes -= ring.iter().map(|k| k.frame.len()).sum::<usize>();
-        self.holders.remove(&id);
+        if let Some(holder) = self.holders.remove(&id) {
+            debug_assert_eq!(
+                holder.bytes,
+                ring.iter().map(|k| k.frame.len()).sum::<usize>()
+            );
+            self.kept_bytes -= holder.bytes;
+        }
     }
 
     /// Empty the rings of the idlest flows until both budgets are down to three quarters.
@@ -107,7 +125,7 @@ impl FrameRings {
         let mut with_rings: Vec<(f64, u64)> = self
             .holders
             .iter()
-            .map(|(&id, &last_ts)| (last_ts + 0.0, id)) // -0.0 == 0.0 to Python
+            .map(|(&id, holder)| (holder.last_ts + 0.0, id)) // -0.0 == 0.0 to Python
             .collect();
         debug_assert!(with_rings
             .iter()
