@@ -57,9 +57,9 @@ pub struct State {
     pub error: Option<String>,
     /// A replay's clock: (first capture time, when it was played, speed).
     pub pace: Option<(f64, std::time::Instant, f64)>,
-    /// A replay paced by the caller's clock instead of the wall clock: seconds since the
-    /// replay began, as the caller last set them (`Session::set_clock`); None: the wall clock.
-    pub manual_clock: Option<f64>,
+    /// A replay paced by the caller's clock instead of the wall clock (`Session::set_clock`);
+    /// shared with the source thread, which reads it at every record without the lock.
+    pub manual_clock: Arc<ManualClock>,
     /// Live: what the capture lost, read at each poll.
     pub loss: Option<Loss>,
     /// Live: the link type of the captured frames, the interface and the kernel filter.
@@ -94,6 +94,34 @@ impl Outputs {
     }
 }
 
+/// The caller's replay clock: seconds since the replay began, as last set; unset: the wall
+/// clock paces the replay.
+#[derive(Debug)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    /// The bits of no clock set (a NaN no caller can set: `set` takes seconds).
+    const UNSET: u64 = u64::MAX;
+
+    pub fn set(&self, seconds: f64) {
+        self.0.store(seconds.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Seconds since the replay began (at `started` by the wall clock): the caller's, if set.
+    pub fn elapsed(&self, started: std::time::Instant) -> f64 {
+        match self.0.load(Ordering::Relaxed) {
+            Self::UNSET => started.elapsed().as_secs_f64(),
+            bits => f64::from_bits(bits),
+        }
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> ManualClock {
+        ManualClock(AtomicU64::new(Self::UNSET))
+    }
+}
+
 /// Where a live capture counts the frames it lost.
 pub struct Loss {
     /// The capture's counters: frames the kernel dropped (ring full) as of its last reading.
@@ -120,10 +148,7 @@ impl State {
     /// Seconds of replay elapsed (the caller's clock, or the wall clock since the first record).
     fn replay_elapsed(&self) -> Option<f64> {
         let (_, started, _) = self.pace?;
-        Some(
-            self.manual_clock
-                .unwrap_or_else(|| started.elapsed().as_secs_f64()),
-        )
+        Some(self.manual_clock.elapsed(started))
     }
 
     /// The capture time a replay has reached (it runs on between records); None otherwise.
@@ -251,7 +276,7 @@ impl Session {
             finished: false,
             error: None,
             pace: None,
-            manual_clock: None,
+            manual_clock: Arc::default(),
             loss: None,
             live: None,
             ui: true,
@@ -327,7 +352,7 @@ impl Session {
     /// Pace a replay by the caller's clock from now on: `seconds` since the replay began (a
     /// test's clock; the wall clock otherwise).
     pub fn set_clock(&self, seconds: f64) {
-        self.lock().manual_clock = Some(seconds);
+        self.lock().manual_clock.set(seconds);
     }
 
     /// The shared state, locked (a source thread that panicked leaves it usable).

@@ -145,12 +145,6 @@ pub(super) fn publish_counters(shown: &mut Decoder, source: &Decoder) {
     }
 }
 
-/// Seconds a replay has been playing, by the clock that paces it.
-fn elapsed(state: &Mutex<State>) -> f64 {
-    let st = state.lock().unwrap_or_else(PoisonError::into_inner);
-    st.replay_elapsed().unwrap_or(0.0)
-}
-
 /// Read to the end (or until `stop`); returns the reader's error.
 fn read(
     mut reader: CaptureReader,
@@ -161,7 +155,9 @@ fn read(
 ) -> Option<String> {
     let mut batch = Batch::default();
     let mut frame_no = 0u64;
-    let mut pace: Option<f64> = None;
+    // (first capture time, when it was played, the clock): read at every record, without the
+    // lock the UI takes to poll.
+    let mut pace: Option<(f64, Instant, Arc<super::ManualClock>)> = None;
     loop {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -175,16 +171,18 @@ fn read(
         };
         frame_no += 1;
         if let Some(speed) = speed {
-            let first = *pace.get_or_insert_with(|| {
+            let (first, started, clock) = pace.get_or_insert_with(|| {
                 let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
-                st.pace = Some((rec.ts, Instant::now(), speed));
-                rec.ts
+                let started = Instant::now();
+                st.pace = Some((rec.ts, started, speed));
+                (rec.ts, started, Arc::clone(&st.manual_clock))
             });
-            let due = ((rec.ts - first) / speed).max(0.0);
-            if elapsed(state) < due {
+            let (started, clock) = (*started, &**clock);
+            let due = ((rec.ts - *first) / speed).max(0.0);
+            if clock.elapsed(started) < due {
                 batch.hand_over(state, decoder);
                 while !stop.load(Ordering::Relaxed) {
-                    let left = due - elapsed(state);
+                    let left = due - clock.elapsed(started);
                     if left <= 0.0 {
                         break;
                     }
