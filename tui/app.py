@@ -40,6 +40,12 @@ FREEZE_FLOWS = 20_000
 """From this many tracked flows, survivors are frozen every FREEZE_TICKS ticks (see below)."""
 
 
+def _preload_flow_screen() -> None:
+    """Import the flow screen once the table has been painted: its imports (the dissector,
+    the ladder, process lookups) take ~50 ms, which the first `enter` would otherwise wait."""
+    import tui.flow_screen  # noqa: F401, PLC0415
+
+
 def freeze_survivors() -> None:
     """Collect the young generations, then move every survivor out of the collector's reach.
 
@@ -139,6 +145,7 @@ class TcpwatchApp(App[None]):
         self.source.start()
         self.set_interval(TICK, self.tick)
         self.set_interval(SIP_EVERY, self.sip)
+        self.call_after_refresh(_preload_flow_screen)
 
     def on_unmount(self) -> None:
         self.source.stop()
