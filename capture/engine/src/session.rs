@@ -42,9 +42,8 @@ pub struct State {
     pub segments: u64,
     /// The latest capture time seen.
     pub capture_ts: f64,
-    /// Segments since the UI last asked, per (flow id, `second * 512 + flag bits`): the UI
-    /// counts those of the flows it shows.
-    pub flag_counts: HashMap<(u64, i64), u64>,
+    /// Segments since the UI last asked, per flow and second (see `FlagCounts`).
+    pub flag_counts: FlagCounts,
     /// The second `trim_seconds` last trimmed at: it trims again only when a new one begins.
     trimmed_at: i64,
     pub events: EventQueue,
@@ -164,19 +163,20 @@ impl State {
         let (ts, flags) = (seg.ts, seg.flags);
         let printing = self.outputs.as_ref().is_some_and(|o| o.printer.is_some());
         if self.ui || printing {
-            let copy = seg.clone();
+            let brief = events::Brief::of(&seg);
+            let copy = printing.then(|| seg.clone());
             let id = self.tracker.ingest(seg, frame);
             if let Some(flow) = self.tracker.flow(id) {
                 if self.ui {
-                    events::notice(flow, &copy, &mut self.events);
+                    events::notice(flow, &brief, &mut self.events);
                 }
-                if let Some(out) = self.outputs.as_deref_mut() {
-                    print_line(out, flow, &copy);
+                if let (Some(out), Some(copy)) = (self.outputs.as_deref_mut(), &copy) {
+                    print_line(out, flow, copy);
                 }
             }
             if self.ui {
                 let key = ts.floor() as i64 * 512 + i64::from(flags & 0x1ff);
-                *self.flag_counts.entry((id, key)).or_default() += 1;
+                self.flag_counts.note(id, key);
             }
         } else {
             // Nothing reads the flow back: SYN-only flows may stay packed, as a file's do.
@@ -221,7 +221,49 @@ impl State {
         }
         self.trimmed_at = newest;
         let oldest = (newest - SECONDS_KEPT as i64) * 512;
-        self.flag_counts.retain(|(_, key), _| *key >= oldest);
+        self.flag_counts.forget_before(oldest);
+    }
+}
+
+/// Segments noted in a `FlagCounts` tally before they are summed (16 MiB): a UI that stops
+/// polling does not make the tally grow by a record a segment.
+const TALLY_SUMMED_AT: usize = 1 << 20;
+
+/// Segments per (flow id, `second * 512 + flag bits`), for the UI to count those of the flows
+/// it shows. The source thread only notes each segment in a tally (a push, where a map costs a
+/// hash lookup a segment); the poll takes the whole (under the lock, a move) and sums it after
+/// letting go (`into_entries`).
+#[derive(Debug, Default)]
+pub struct FlagCounts {
+    summed: HashMap<(u64, i64), u64>,
+    tally: Vec<(u64, i64)>,
+}
+
+impl FlagCounts {
+    /// One segment of flow `id` at `key` (`second * 512 + flag bits`).
+    pub fn note(&mut self, id: u64, key: i64) {
+        self.tally.push((id, key));
+        if self.tally.len() >= TALLY_SUMMED_AT {
+            self.sum();
+        }
+    }
+
+    fn sum(&mut self) {
+        for key in self.tally.drain(..) {
+            *self.summed.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Forget the counts of the seconds before `oldest` (a key, `second * 512`).
+    pub fn forget_before(&mut self, oldest: i64) {
+        self.summed.retain(|(_, key), _| *key >= oldest);
+        self.tally.retain(|(_, key)| *key >= oldest);
+    }
+
+    /// The counts: `((flow id, key), segments)`, in no particular order.
+    pub fn into_entries(mut self) -> Vec<flagminute::Entry> {
+        self.sum();
+        self.summed.into_iter().collect()
     }
 }
 
@@ -269,7 +311,7 @@ impl Session {
             decoder: Decoder::new(cfg.verify_checksums),
             segments: 0,
             capture_ts: 0.0,
-            flag_counts: HashMap::new(),
+            flag_counts: FlagCounts::default(),
             trimmed_at: i64::MIN,
             events: EventQueue::default(),
             gone: Vec::new(),
@@ -398,5 +440,39 @@ pub fn open_reader(path: &str, name: Option<&str>) -> Result<CaptureReader, Stri
             let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
             CaptureReader::from_stream(Box::new(file), name).map_err(|e| e.0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_counts_sum_the_noted_segments_per_flow_and_key() {
+        let mut counts = FlagCounts::default();
+        for (id, key) in [
+            (1, 512 * 10 + 2),
+            (2, 512 * 10 + 2),
+            (1, 512 * 10 + 2),
+            (1, 512 * 11),
+        ] {
+            counts.note(id, key);
+        }
+        counts.forget_before(512 * 11);
+        counts.note(2, 512 * 12 + 0x10);
+        let mut entries = counts.into_entries();
+        entries.sort_unstable();
+        assert_eq!(entries, vec![((1, 512 * 11), 1), ((2, 512 * 12 + 0x10), 1)]);
+    }
+
+    #[test]
+    fn a_long_tally_is_summed_as_it_goes() {
+        let mut counts = FlagCounts::default();
+        for i in 0..TALLY_SUMMED_AT as u64 + 10 {
+            counts.note(i % 3, 512);
+        }
+        assert!(counts.tally.len() < 100, "{}", counts.tally.len());
+        let total: u64 = counts.into_entries().iter().map(|(_, n)| n).sum();
+        assert_eq!(total, TALLY_SUMMED_AT as u64 + 10);
     }
 }

@@ -244,18 +244,13 @@ impl PySession {
                 .map(|&id| st.tracker.flow(id).cloned())
                 .collect();
             let gone = std::mem::take(&mut st.gone);
-            let flags: Vec<Entry> = std::mem::take(&mut st.flag_counts).into_iter().collect();
-            let selected = matching.as_ref().map(|filter| {
-                let ids = flags.iter().map(|((id, _), _)| *id);
-                selection(&st.tracker, &gone, filter.filter(), ids)
-            });
+            let flags = std::mem::take(&mut st.flag_counts);
             Polled {
                 changed,
                 flows,
                 changed_left: st.tracker.changed_left(),
                 gone,
                 flags,
-                selected,
                 events: st.events.take(),
                 events_dropped: st.events.dropped,
                 segments: st.segments,
@@ -269,6 +264,15 @@ impl PySession {
                 error: st.error.clone(),
             }
         };
+        // The segments' flag counts, summed per flow and second outside the lock; the flows
+        // the filter selects among them judged under it again (the tracker's flows as they are
+        // now, those that left as they left).
+        let flags: Vec<Entry> = taken.flags.into_entries();
+        let selected = matching.as_ref().map(|filter| {
+            let ids = flags.iter().map(|((id, _), _)| *id);
+            let st = self.session.lock();
+            selection(&st.tracker, &taken.gone, filter.filter(), ids)
+        });
         let out = PyDict::new(py);
         out.set_item("changed", taken.changed)?;
         let flows: Vec<Option<PyFlow>> = taken
@@ -282,10 +286,9 @@ impl PySession {
         out.set_item("gone", gone)?;
         // Summed here for the view: per second (the packet rate), per (second, flags) over
         // every flow (the flag bar without a filter) and over the flows the filter selects.
-        let totals = flagminute::sum(taken.flags.iter(), |_| true);
-        let matched = taken
-            .selected
-            .map(|selected| flagminute::sum(taken.flags.iter(), |id| selected.contains(&id)));
+        let totals = flagminute::sum(flags.iter(), |_| true);
+        let matched =
+            selected.map(|selected| flagminute::sum(flags.iter(), |id| selected.contains(&id)));
         let mut per_second: Vec<(i64, u64)> = Vec::new();
         for &(key, n) in &totals {
             match per_second.last_mut() {
@@ -299,7 +302,7 @@ impl PySession {
         self.minute
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .add(taken.flags);
+            .add(flags);
         let events = taken
             .events
             .iter()
@@ -414,9 +417,8 @@ struct Polled {
     flows: Vec<Option<crate::flow::Flow>>,
     changed_left: usize,
     gone: Vec<crate::flow::Flow>,
-    flags: Vec<Entry>,
-    /// The flows the poll's filter selects among those counted (with a filter).
-    selected: Option<hashbrown::HashSet<u64>>,
+    /// The segments' flag counts since the last poll.
+    flags: crate::session::FlagCounts,
     events: Vec<Event>,
     events_dropped: u64,
     segments: u64,
