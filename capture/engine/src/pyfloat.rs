@@ -9,8 +9,47 @@ pub fn round(x: f64, ndigits: usize) -> f64 {
     if !x.is_finite() {
         return x;
     }
+    round_scaled(x, ndigits).unwrap_or_else(|| round_by_text(x, ndigits))
+}
+
+/// `round` through the decimal text: exact for every value, but formatting and parsing cost
+/// about a microsecond (four of these per exported record).
+fn round_by_text(x: f64, ndigits: usize) -> f64 {
     format!("{x:.ndigits$}").parse().unwrap_or(x)
 }
+
+/// Powers of ten that are exact doubles, as far as `round_scaled` uses them.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// `round` in floating point, when that is provably exact; None when the text must decide.
+///
+/// y = x * 10**n carries one rounding error, at most half a unit in its last place (less than
+/// |y| * 2**-52). Unless y lies within that much of a half-integer, the exact x * 10**n rounds
+/// to the same integer k as y does (so no tie arises, and round-half-even plays no part). k
+/// (below 2**52) and 10**n are exact doubles, so k / 10**n is correctly rounded: the double
+/// nearest to the decimal k * 10**-n, which is what CPython's round returns (it parses the
+/// correctly rounded decimal digits back). The sign is x's, as CPython keeps it for a zero.
+fn round_scaled(x: f64, ndigits: usize) -> Option<f64> {
+    let scale = *POW10.get(ndigits)?;
+    let y = (x * scale).abs(); // x is finite: y is no NaN
+    if y >= TWO_52 {
+        return None;
+    }
+    let floor = y.floor();
+    let frac = y - floor; // exact: y and its floor share an exponent range
+    if (frac - 0.5).abs() <= y * EPSILON_2 {
+        return None;
+    }
+    let k = if frac > 0.5 { floor + 1.0 } else { floor };
+    Some((k / scale).copysign(x))
+}
+
+/// 2**52: from here on every double is an integer.
+const TWO_52: f64 = 4_503_599_627_370_496.0;
+/// A bound of y's rounding error relative to y, with room to spare (2**-50).
+const EPSILON_2: f64 = 4.0 * f64::EPSILON;
 
 /// Python's `repr(float)`: the shortest digits that read back as `x` (`1.5`, `5.0`, `1e-05`,
 /// `1.5e+16`, `inf`, `nan`).
@@ -32,6 +71,55 @@ pub fn repr_into(x: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
         return;
     }
+    if let Some(nanos) = whole_nanos(x) {
+        if x.is_sign_negative() {
+            out.push(b'-');
+        }
+        let mut digits = [0u8; 20];
+        let len = dec_digits(nanos, &mut digits);
+        let decpt = len as i32 - 9;
+        let kept = digits[..len]
+            .iter()
+            .rposition(|&d| d != b'0')
+            .map_or(1, |i| i + 1);
+        layout(&digits[..kept], decpt, out);
+        return;
+    }
+    repr_by_fmt(x, out);
+}
+
+/// k when |x| is the double nearest to k * 10**-9 for a whole 0 < k < 10**15: `round(x, 9)`
+/// gives those (durations, round-trip times).
+///
+/// Their repr is then k's digits: two decimals of at most 15 significant digits never read back
+/// as the same double (DBL_DIG is 15), so the shortest text that reads back as x, CPython's repr,
+/// is the one of k * 10**-9 without its trailing zeros; no shorter one and no tie exists.
+fn whole_nanos(x: f64) -> Option<u64> {
+    let k = (x.abs() * 1e9).round();
+    // k and 1e9 are exact doubles, so the division is correctly rounded, as parsing is.
+    let exact = (1.0..1e15).contains(&k) && k / 1e9 == x.abs();
+    exact.then_some(k as u64)
+}
+
+/// n's decimal digits at the start of `buf`; their count.
+fn dec_digits(mut n: u64, buf: &mut [u8; 20]) -> usize {
+    let mut tmp = [0u8; 20];
+    let mut at = tmp.len();
+    loop {
+        at -= 1;
+        tmp[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = tmp.len() - at;
+    buf[..len].copy_from_slice(&tmp[at..]);
+    len
+}
+
+/// `repr_into` of a finite x through Rust's shortest formatting (any finite x).
+fn repr_by_fmt(x: f64, out: &mut Vec<u8>) {
     // Rust's `{:e}` gives the shortest round-trip digits closest to x, as CPython's dtoa mode 0
     // does; they differ only on an exact tie (`half_even`) and in the layout.
     let mut sci = [0u8; 40];
