@@ -248,10 +248,11 @@ fn run_threaded<'scope, 'env>(
             }
             Decoded::Check(_) => continue,
         };
-        for seg in batch.drain(..) {
-            tracker.add(seg, &[]);
+        for seg in &batch {
+            tracker.add_ref(seg, &[]);
             out.gone_from(&mut tracker, &cfg.filter)?;
         }
+        batch.clear();
         // The decoder gone (at the end) needs no more batches.
         let _ = segments.emptied.send(batch);
     }

@@ -242,32 +242,43 @@ impl FlowTracker {
     /// `ingest` for a caller that does not need the flow back (a headless run). With embryos,
     /// a flow's first segment that is a plain SYN is kept packed until a second one comes.
     pub fn add(&mut self, seg: Segment, frame: &[u8]) {
+        self.add_ref(&seg, frame);
+    }
+
+    /// `add` of a segment the caller keeps: a batch of them is read in place, not each moved
+    /// out of it (a `Segment` is big enough for a move to be a memcpy call).
+    pub fn add_ref(&mut self, seg: &Segment, frame: &[u8]) {
         if self.embryos.is_some() && seg.flags & (SYN | ACK | FIN | RST) == SYN {
-            let key = key_of(&seg);
+            let key = key_of(seg);
             let known = self.embryos.as_ref().is_some_and(|e| e.contains(&key));
             // A flow that comes back after it left is made whole at once, to be linked to it.
             if !known && !self.by_key.contains_key(&key) && !self.books.departed.knows(&key) {
                 self.make_room(seg.ts);
                 let id = self.take_id();
                 if let Some(embryos) = &mut self.embryos {
-                    embryos.insert(Embryo::pack(id, &seg));
+                    embryos.insert(Embryo::pack(id, seg));
                 }
                 return;
             }
         }
-        self.ingest(seg, frame);
+        self.ingest_ref(seg, frame);
     }
 
     /// Account for one segment; return the id of the flow it belongs to. `frame` is copied
     /// only when the tracker keeps frames.
     pub fn ingest(&mut self, seg: Segment, frame: &[u8]) -> u64 {
-        let low = sender_is_low(&seg);
-        let key = FlowKey::of(&seg, low);
+        self.ingest_ref(&seg, frame)
+    }
+
+    /// `ingest` of a segment the caller keeps.
+    pub fn ingest_ref(&mut self, seg: &Segment, frame: &[u8]) -> u64 {
+        let low = sender_is_low(seg);
+        let key = FlowKey::of(seg, low);
         let found = self.by_key.get(&key).copied();
         let flags = seg.flags;
         if let (Some(id), ACK) = (found, flags & (SYN | FIN | RST | ACK)) {
             if let Some(flow) = self.flows.get_mut(&id).filter(|f| f.steady) {
-                let over = steady(flow, low, &seg, frame, &mut self.books);
+                let over = steady(flow, low, seg, frame, &mut self.books);
                 if over {
                     self.books.rings.trim(&mut self.flows);
                 }
@@ -280,7 +291,7 @@ impl FlowTracker {
     /// `ingest` for a new flow, a SYN, FIN or RST, or an unsettled flow.
     fn ingest_slow(
         &mut self,
-        seg: Segment,
+        seg: &Segment,
         frame: &[u8],
         found: Option<u64>,
         low: bool,
@@ -300,7 +311,7 @@ impl FlowTracker {
         }
         let (fid, is_orig) = match id.and_then(|i| self.flows.get_mut(&i)) {
             None => {
-                let fid = self.new_flow(&seg, low, 0);
+                let fid = self.new_flow(seg, low, 0);
                 (
                     fid,
                     self.flows.get(&fid).is_some_and(|f| flow_is_orig(f, low)),
@@ -318,13 +329,13 @@ impl FlowTracker {
                     if !closed {
                         self.books.watch_close(last_ts, old);
                     }
-                    (self.new_flow(&seg, low, 0), true)
+                    (self.new_flow(seg, low, 0), true)
                 } else {
                     (flow.id, is_orig)
                 }
             }
         };
-        self.account(fid, &seg, is_orig, frame);
+        self.account(fid, seg, is_orig, frame);
         fid
     }
 
