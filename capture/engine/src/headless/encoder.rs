@@ -4,10 +4,10 @@
 //! so the bytes written are exactly those of encoding in line.
 
 use std::io::{self, Write};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::{Scope, ScopedJoinHandle};
 
-use crate::export::{Format, RecordWriter};
+use crate::export::{Format, RecordWriter, BATCH_BYTES};
 use crate::filter::Filter;
 use crate::flow::Flow;
 use crate::tracker::FlowTracker;
@@ -25,23 +25,6 @@ pub(super) struct Encoder<'scope> {
     worker: Option<ScopedJoinHandle<'scope, io::Result<u64>>>,
 }
 
-/// The encoder thread's output: each piece its `RecordWriter` writes, sent back.
-struct Back(Sender<Vec<u8>>);
-
-impl Write for Back {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // The caller gone means it failed: its error is the one reported, not this one.
-        self.0
-            .send(buf.to_vec())
-            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 impl<'scope> Encoder<'scope> {
     /// An encoder thread in `scope` writing `format`, the flows `filter` selects.
     pub(super) fn start<'env>(
@@ -54,13 +37,21 @@ impl<'scope> Encoder<'scope> {
         // could leave each thread waiting on the other.
         let (outbox, bytes) = mpsc::channel();
         let worker = scope.spawn(move || {
-            let mut writer = RecordWriter::new(format, Back(outbox));
+            // The writer only encodes: its bytes are handed back whole, not copied into it.
+            let mut writer = RecordWriter::new(format, io::sink());
+            // The caller gone means it failed: its error is the one reported, not this one.
+            let gone = |_| io::Error::from(io::ErrorKind::BrokenPipe);
             for batch in inbox {
                 for flow in batch.iter().filter(|f| filter.matches(f)) {
-                    writer.write(&flow.record())?;
+                    writer.encode(&flow.record());
+                    if writer.encoded_len() >= BATCH_BYTES {
+                        outbox.send(writer.take_encoded()).map_err(gone)?;
+                    }
                 }
             }
-            writer.flush()?;
+            if writer.encoded_len() > 0 {
+                outbox.send(writer.take_encoded()).map_err(gone)?;
+            }
             Ok(writer.count())
         });
         Encoder {
