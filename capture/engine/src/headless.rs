@@ -250,9 +250,11 @@ fn run_threaded<'scope, 'env>(
         };
         for seg in &batch {
             tracker.add_ref(seg, &[]);
-            out.gone_from(&mut tracker, &cfg.filter)?;
         }
         batch.clear();
+        // The flows that left during the batch, in the order they left: the same records in
+        // the same order as taking them after each segment, for one look per batch.
+        out.gone_from(&mut tracker, &cfg.filter)?;
         // The decoder gone (at the end) needs no more batches.
         let _ = segments.emptied.send(batch);
     }
