@@ -120,7 +120,7 @@ impl Exporter<'_, '_> {
         match self {
             Exporter::Off => Ok(()),
             Exporter::Inline(writer) => export(writer, filter, flows.iter()),
-            Exporter::Threaded(encoder, out) => encoder.add(flows, *out),
+            Exporter::Threaded(encoder, out) => encoder.add(flows.into_iter().map(Box::new), *out),
         }
     }
 
@@ -265,7 +265,7 @@ fn run_threaded<'scope, 'env>(
     totals.stopped = stopped_at.is_some();
     let counts = stopped_at.unwrap_or(at_end);
     tracker.finish();
-    out.gone(&cfg.filter, tracker.take_gone())?;
+    out.gone_from(&mut tracker, &cfg.filter)?;
     totals.records = out.rest(&mut tracker, &cfg.filter)?;
     totals.frames = counts.frames;
     totals.tcp = counts.tcp;

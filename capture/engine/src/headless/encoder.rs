@@ -17,10 +17,12 @@ const BATCH: usize = 256;
 /// Batches on their way to the encoder at most (then the tracker waits for it).
 const QUEUED: usize = 8;
 
-/// The caller's end: flows go in, encoded bytes come back to be written.
+/// The caller's end: flows go in, encoded bytes come back to be written. The flows stay in
+/// the boxes the tracker held them in: each is about a kilobyte.
+#[allow(clippy::vec_box, reason = "a Flow is about a kilobyte: moved once, as a pointer")]
 pub(super) struct Encoder<'scope> {
-    pending: Vec<Flow>,
-    flows: Option<SyncSender<Vec<Flow>>>,
+    pending: Vec<Box<Flow>>,
+    flows: Option<SyncSender<Vec<Box<Flow>>>>,
     bytes: Receiver<Vec<u8>>,
     worker: Option<ScopedJoinHandle<'scope, io::Result<u64>>>,
 }
@@ -32,7 +34,7 @@ impl<'scope> Encoder<'scope> {
         format: Format,
         filter: &'env Filter,
     ) -> Encoder<'scope> {
-        let (flows, inbox) = mpsc::sync_channel::<Vec<Flow>>(QUEUED);
+        let (flows, inbox) = mpsc::sync_channel::<Vec<Box<Flow>>>(QUEUED);
         // Unbounded: the caller takes the bytes only between its batches, so a bound here
         // could leave each thread waiting on the other.
         let (outbox, bytes) = mpsc::channel();
@@ -65,7 +67,7 @@ impl<'scope> Encoder<'scope> {
     /// Queue the flows that left; what the encoder has done so far is written to `out`.
     pub(super) fn add(
         &mut self,
-        gone: impl IntoIterator<Item = Flow>,
+        gone: impl IntoIterator<Item = Box<Flow>>,
         out: &mut dyn Write,
     ) -> io::Result<()> {
         self.pending.extend(gone);

@@ -33,7 +33,9 @@ pub(crate) struct Books {
     /// Where the next bounded take of changed ids starts (`take_changed_upto`).
     pub changed_from: u64,
     /// Flows evicted or released, in the order they left.
-    pub gone: Vec<Flow>,
+    /// Boxed as they were tracked: a flow is moved out whole no more (it is about a kilobyte).
+    #[allow(clippy::vec_box, reason = "a Flow is about a kilobyte: moved once, as a pointer")]
+    pub gone: Vec<Box<Flow>>,
     /// The keys of the flows that left, for a while (see `departed`).
     pub departed: Departed,
     /// The seed of every flow's uid (`TrackerConfig::uid_seed`).
@@ -72,7 +74,7 @@ impl Books {
     }
 
     /// A flow leaves the tracker (evicted or released): note it, hand it over.
-    pub fn hand_over(&mut self, flow: Flow) {
+    pub fn hand_over(&mut self, flow: Box<Flow>) {
         self.touch(flow.id);
         self.departed.remember(&flow);
         self.gone.push(flow);
