@@ -15,6 +15,7 @@ mod books;
 mod departed;
 mod embryo;
 mod eviction;
+mod lookup;
 mod rings;
 #[cfg(test)]
 pub(crate) mod segmaker;
@@ -39,6 +40,7 @@ use books::Books;
 pub use books::KEEP_SPECIAL;
 use embryo::{key_of, Embryo, Embryos};
 use eviction::Entry;
+use lookup::KeyView;
 use rings::FrameRings;
 use updates::count_plain;
 pub use updates::KEEP_TIMES;
@@ -273,8 +275,7 @@ impl FlowTracker {
     /// `ingest` of a segment the caller keeps.
     pub fn ingest_ref(&mut self, seg: &Segment, frame: &[u8]) -> u64 {
         let low = sender_is_low(seg);
-        let key = FlowKey::of(seg, low);
-        let found = self.by_key.get(&key).copied();
+        let found = self.by_key.get(&KeyView::of(seg, low)).copied();
         let flags = seg.flags;
         if let (Some(id), ACK) = (found, flags & (SYN | FIN | RST | ACK)) {
             if let Some(flow) = self.flows.get_mut(&id).filter(|f| f.steady) {
@@ -285,7 +286,7 @@ impl FlowTracker {
                 return id;
             }
         }
-        self.ingest_slow(seg, frame, found, low, key)
+        self.ingest_slow(seg, frame, found, low, FlowKey::of(seg, low))
     }
 
     /// `ingest` for a new flow, a SYN, FIN or RST, or an unsettled flow.
