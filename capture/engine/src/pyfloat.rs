@@ -71,13 +71,13 @@ pub fn repr_into(x: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
         return;
     }
-    if let Some(nanos) = whole_nanos(x) {
+    if let Some((k, places)) = on_decimal_grid(x) {
         if x.is_sign_negative() {
             out.push(b'-');
         }
         let mut digits = [0u8; 20];
-        let len = dec_digits(nanos, &mut digits);
-        let decpt = len as i32 - 9;
+        let len = dec_digits(k, &mut digits);
+        let decpt = len as i32 - places;
         let kept = digits[..len]
             .iter()
             .rposition(|&d| d != b'0')
@@ -88,17 +88,36 @@ pub fn repr_into(x: f64, out: &mut Vec<u8>) {
     repr_by_fmt(x, out);
 }
 
-/// k when |x| is the double nearest to k * 10**-9 for a whole 0 < k < 10**15: `round(x, 9)`
-/// gives those (durations, round-trip times).
+/// The grids of decimals `on_decimal_grid` tries: (places, the bound below which doubles lie
+/// closer together than the grid's step 10**-places). Nanoseconds are what `round(x, 9)` gives
+/// (durations, round-trip times); microseconds, what most captures' timestamps are.
+const GRIDS: [(i32, f64, f64); 2] = [
+    // 10**-9 > 2**-30, the spacing of doubles below 2**23.
+    (9, 1e9, 8_388_608.0),
+    // 10**-6 > 2**-20, the spacing of doubles below 2**33.
+    (6, 1e6, 8_589_934_592.0),
+];
+
+/// (k, places) when |x| is the double nearest to k * 10**-places for a whole k > 0, where
+/// doubles lie closer together than the grid (see `GRIDS`).
 ///
-/// Their repr is then k's digits: two decimals of at most 15 significant digits never read back
-/// as the same double (DBL_DIG is 15), so the shortest text that reads back as x, CPython's repr,
-/// is the one of k * 10**-9 without its trailing zeros; no shorter one and no tie exists.
-fn whole_nanos(x: f64) -> Option<u64> {
-    let k = (x.abs() * 1e9).round();
-    // k and 1e9 are exact doubles, so the division is correctly rounded, as parsing is.
-    let exact = (1.0..1e15).contains(&k) && k / 1e9 == x.abs();
-    exact.then_some(k as u64)
+/// Then x's repr is k's digits without their trailing zeros. The doubles around x being closer
+/// together than 10**-places, the decimals that read back as x (an interval no wider than that
+/// spacing) hold only one multiple of 10**-places: k's. Every decimal of as many significant
+/// digits as k or fewer, in x's decade, is such a multiple; so the shortest text that reads back
+/// as x, which CPython's repr writes, is k's, without a tie. (k < 2**53, so k and 10**places
+/// are exact doubles, and their quotient is correctly rounded, as parsing is.)
+fn on_decimal_grid(x: f64) -> Option<(u64, i32)> {
+    let ax = x.abs();
+    for (places, scale, below) in GRIDS {
+        if ax < below {
+            let k = (ax * scale).round();
+            if k >= 1.0 && k / scale == ax {
+                return Some((k as u64, places));
+            }
+        }
+    }
+    None
 }
 
 /// n's decimal digits at the start of `buf`; their count.

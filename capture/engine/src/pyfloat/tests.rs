@@ -143,3 +143,22 @@ proptest::proptest! {
         proptest::prop_assert_eq!(repr(-x), repr_slow(-x));
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(50_000))]
+
+    /// Capture timestamps (seconds and microseconds as the readers add them, or exact), every
+    /// whole number of microseconds below the grid's bound, and their neighbours.
+    #[test]
+    fn repr_fast_is_exact_on_timestamps(
+        sec in 0u64..8_589_934_592,
+        usec in 0u64..1_000_000,
+        k in 1u64..8_589_934_592_000_000,
+    ) {
+        let ts = sec as f64 + usec as f64 * 1e-6;
+        let exact = k as f64 / 1e6;
+        for x in [ts, exact, f64::from_bits(exact.to_bits() + 1), f64::from_bits(ts.to_bits() - 1)] {
+            proptest::prop_assert_eq!(repr(x), repr_slow(x));
+        }
+    }
+}
