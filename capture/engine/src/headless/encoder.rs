@@ -19,7 +19,10 @@ const QUEUED: usize = 8;
 
 /// The caller's end: flows go in, encoded bytes come back to be written. The flows stay in
 /// the boxes the tracker held them in: each is about a kilobyte.
-#[allow(clippy::vec_box, reason = "a Flow is about a kilobyte: moved once, as a pointer")]
+#[allow(
+    clippy::vec_box,
+    reason = "a Flow is about a kilobyte: moved once, as a pointer"
+)]
 pub(super) struct Encoder<'scope> {
     pending: Vec<Box<Flow>>,
     flows: Option<SyncSender<Vec<Box<Flow>>>>,
