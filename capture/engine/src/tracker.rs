@@ -29,6 +29,7 @@ mod tests_embryos;
 mod tests_flows;
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use hashbrown::HashMap;
 
@@ -135,7 +136,36 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The tracked flows by id, boxed: a table of pointers wastes less in its spare room.
-pub(crate) type Flows = HashMap<u64, Box<Flow>>;
+pub(crate) type Flows = HashMap<u64, Box<Flow>, BuildHasherDefault<IdHasher>>;
+
+/// The hash of a flow id: the id times 2**64 / the golden ratio (Fibonacci hashing), one
+/// multiplication on every segment's path instead of a keyed hash. The tracker numbers its
+/// flows itself, 1, 2, 3 ..., so nothing from the wire can crowd them into a few buckets; and
+/// the product spreads consecutive ids over both ends of the hash, which the table reads (the
+/// low bits pick the bucket, the top ones tag it).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn write_u64(&mut self, id: u64) {
+        self.0 = (self.0 ^ id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    /// Only ids are hashed here; any other bytes are folded in eight at a time all the same.
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// A segment kept for the views, with its frame as captured.
 #[derive(Clone, Debug, PartialEq)]
@@ -176,7 +206,7 @@ impl FlowTracker {
         Ok(FlowTracker {
             max_flows: cfg.max_flows.max(1),
             frames_per_flow: cfg.frames_per_flow,
-            flows: HashMap::new(),
+            flows: Flows::default(),
             by_key: HashMap::new(),
             embryos: cfg.embryos.then(Embryos::default),
             books: Books::new(rings, cfg.linger, cfg.verify_checksums, cfg.uid_seed),
