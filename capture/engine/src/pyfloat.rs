@@ -285,7 +285,14 @@ fn layout(digits: &[u8], decpt: i32, out: &mut Vec<u8>) {
         let e = decpt - 1;
         out.push(b'e');
         out.push(if e < 0 { b'-' } else { b'+' });
-        let _ = write!(out, "{:02}", e.unsigned_abs());
+        // At least two digits ("1e-05"), three past 99 (|e| <= 324), without the formatter:
+        // the round-trip times of a LAN are written this way.
+        let e = e.unsigned_abs();
+        if e >= 100 {
+            out.push(b'0' + (e / 100) as u8);
+        }
+        out.push(b'0' + (e / 10 % 10) as u8);
+        out.push(b'0' + (e % 10) as u8);
     } else if decpt <= 0 {
         out.extend_from_slice(b"0.");
         out.extend(std::iter::repeat_n(b'0', (-decpt) as usize));
