@@ -1,8 +1,9 @@
 //! A whole capture through the headless path, timed: `cargo run --release --example
-//! headless_run -- FILE [jsonl|csv|print]` (output discarded). For profiling the engine
-//! without the Python around it.
+//! headless_run -- FILE [jsonl|csv|print] [RECORDS]` (output discarded, or the records written
+//! to the file RECORDS, to compare). For profiling the engine without the Python around it.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Write};
 use std::time::Instant;
 
 use _engine::export::Format;
@@ -40,7 +41,13 @@ fn main() {
     };
     let started = Instant::now();
     let mut reader = CaptureReader::open(&path).expect("a readable capture");
-    let (mut lines, mut records) = (io::sink(), io::sink());
+    let mut records: Box<dyn Write> = match args.next() {
+        Some(out) => Box::new(io::BufWriter::new(
+            File::create(out).expect("a writable records file"),
+        )),
+        None => Box::new(io::sink()),
+    };
+    let mut lines = io::sink();
     let (totals, _) = run(&mut reader, &cfg, &mut lines, &mut records, &mut || false)
         .expect("the sink takes everything");
     let secs = started.elapsed().as_secs_f64();

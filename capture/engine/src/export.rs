@@ -12,7 +12,7 @@ mod writer;
 pub use self::csv::{encode_csv, encode_csv_header, CsvLine};
 pub use self::json::{encode_json, json_f64};
 pub use self::text::{csv_cell, escape_untrusted, json_str};
-pub use self::writer::{Format, RecordWriter};
+pub use self::writer::{Format, RecordWriter, BATCH_BYTES};
 
 /// The record's field names in `Flow.record()`'s order: the CSV header.
 #[rustfmt::skip]

@@ -120,7 +120,7 @@ impl Exporter<'_, '_> {
         match self {
             Exporter::Off => Ok(()),
             Exporter::Inline(writer) => export(writer, filter, flows.iter()),
-            Exporter::Threaded(encoder, out) => encoder.add(flows, *out),
+            Exporter::Threaded(encoder, out) => encoder.add(flows.into_iter().map(Box::new), *out),
         }
     }
 
@@ -248,10 +248,13 @@ fn run_threaded<'scope, 'env>(
             }
             Decoded::Check(_) => continue,
         };
-        for seg in batch.drain(..) {
-            tracker.add(seg, &[]);
-            out.gone_from(&mut tracker, &cfg.filter)?;
+        for seg in &batch {
+            tracker.add_ref(seg, &[]);
         }
+        batch.clear();
+        // The flows that left during the batch, in the order they left: the same records in
+        // the same order as taking them after each segment, for one look per batch.
+        out.gone_from(&mut tracker, &cfg.filter)?;
         // The decoder gone (at the end) needs no more batches.
         let _ = segments.emptied.send(batch);
     }
@@ -262,7 +265,7 @@ fn run_threaded<'scope, 'env>(
     totals.stopped = stopped_at.is_some();
     let counts = stopped_at.unwrap_or(at_end);
     tracker.finish();
-    out.gone(&cfg.filter, tracker.take_gone())?;
+    out.gone_from(&mut tracker, &cfg.filter)?;
     totals.records = out.rest(&mut tracker, &cfg.filter)?;
     totals.frames = counts.frames;
     totals.tcp = counts.tcp;

@@ -9,8 +9,47 @@ pub fn round(x: f64, ndigits: usize) -> f64 {
     if !x.is_finite() {
         return x;
     }
+    round_scaled(x, ndigits).unwrap_or_else(|| round_by_text(x, ndigits))
+}
+
+/// `round` through the decimal text: exact for every value, but formatting and parsing cost
+/// about a microsecond (four of these per exported record).
+fn round_by_text(x: f64, ndigits: usize) -> f64 {
     format!("{x:.ndigits$}").parse().unwrap_or(x)
 }
+
+/// Powers of ten that are exact doubles, as far as `round_scaled` uses them.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// `round` in floating point, when that is provably exact; None when the text must decide.
+///
+/// y = x * 10**n carries one rounding error, at most half a unit in its last place (less than
+/// |y| * 2**-52). Unless y lies within that much of a half-integer, the exact x * 10**n rounds
+/// to the same integer k as y does (so no tie arises, and round-half-even plays no part). k
+/// (below 2**52) and 10**n are exact doubles, so k / 10**n is correctly rounded: the double
+/// nearest to the decimal k * 10**-n, which is what CPython's round returns (it parses the
+/// correctly rounded decimal digits back). The sign is x's, as CPython keeps it for a zero.
+fn round_scaled(x: f64, ndigits: usize) -> Option<f64> {
+    let scale = *POW10.get(ndigits)?;
+    let y = (x * scale).abs(); // x is finite: y is no NaN
+    if y >= TWO_52 {
+        return None;
+    }
+    let floor = y.floor();
+    let frac = y - floor; // exact: y and its floor share an exponent range
+    if (frac - 0.5).abs() <= y * EPSILON_2 {
+        return None;
+    }
+    let k = if frac > 0.5 { floor + 1.0 } else { floor };
+    Some((k / scale).copysign(x))
+}
+
+/// 2**52: from here on every double is an integer.
+const TWO_52: f64 = 4_503_599_627_370_496.0;
+/// A bound of y's rounding error relative to y, with room to spare (2**-50).
+const EPSILON_2: f64 = 4.0 * f64::EPSILON;
 
 /// Python's `repr(float)`: the shortest digits that read back as `x` (`1.5`, `5.0`, `1e-05`,
 /// `1.5e+16`, `inf`, `nan`).
@@ -32,6 +71,74 @@ pub fn repr_into(x: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
         return;
     }
+    if let Some((k, places)) = on_decimal_grid(x) {
+        if x.is_sign_negative() {
+            out.push(b'-');
+        }
+        let mut digits = [0u8; 20];
+        let len = dec_digits(k, &mut digits);
+        let decpt = len as i32 - places;
+        let kept = digits[..len]
+            .iter()
+            .rposition(|&d| d != b'0')
+            .map_or(1, |i| i + 1);
+        layout(&digits[..kept], decpt, out);
+        return;
+    }
+    repr_by_fmt(x, out);
+}
+
+/// The grids of decimals `on_decimal_grid` tries: (places, the bound below which doubles lie
+/// closer together than the grid's step 10**-places). Nanoseconds are what `round(x, 9)` gives
+/// (durations, round-trip times); microseconds, what most captures' timestamps are.
+const GRIDS: [(i32, f64, f64); 2] = [
+    // 10**-9 > 2**-30, the spacing of doubles below 2**23.
+    (9, 1e9, 8_388_608.0),
+    // 10**-6 > 2**-20, the spacing of doubles below 2**33.
+    (6, 1e6, 8_589_934_592.0),
+];
+
+/// (k, places) when |x| is the double nearest to k * 10**-places for a whole k > 0, where
+/// doubles lie closer together than the grid (see `GRIDS`).
+///
+/// Then x's repr is k's digits without their trailing zeros. The doubles around x being closer
+/// together than 10**-places, the decimals that read back as x (an interval no wider than that
+/// spacing) hold only one multiple of 10**-places: k's. Every decimal of as many significant
+/// digits as k or fewer, in x's decade, is such a multiple; so the shortest text that reads back
+/// as x, which CPython's repr writes, is k's, without a tie. (k < 2**53, so k and 10**places
+/// are exact doubles, and their quotient is correctly rounded, as parsing is.)
+fn on_decimal_grid(x: f64) -> Option<(u64, i32)> {
+    let ax = x.abs();
+    for (places, scale, below) in GRIDS {
+        if ax < below {
+            let k = (ax * scale).round();
+            if k >= 1.0 && k / scale == ax {
+                return Some((k as u64, places));
+            }
+        }
+    }
+    None
+}
+
+/// n's decimal digits at the start of `buf`; their count.
+fn dec_digits(mut n: u64, buf: &mut [u8; 20]) -> usize {
+    let mut tmp = [0u8; 20];
+    let mut at = tmp.len();
+    loop {
+        at -= 1;
+        tmp[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = tmp.len() - at;
+    buf[..len].copy_from_slice(&tmp[at..]);
+    len
+}
+
+/// `repr_into` of a finite x through Rust's shortest formatting (any finite x).
+fn repr_by_fmt(x: f64, out: &mut Vec<u8>) {
     // Rust's `{:e}` gives the shortest round-trip digits closest to x, as CPython's dtoa mode 0
     // does; they differ only on an exact tie (`half_even`) and in the layout.
     let mut sci = [0u8; 40];
@@ -178,7 +285,14 @@ fn layout(digits: &[u8], decpt: i32, out: &mut Vec<u8>) {
         let e = decpt - 1;
         out.push(b'e');
         out.push(if e < 0 { b'-' } else { b'+' });
-        let _ = write!(out, "{:02}", e.unsigned_abs());
+        // At least two digits ("1e-05"), three past 99 (|e| <= 324), without the formatter:
+        // the round-trip times of a LAN are written this way.
+        let e = e.unsigned_abs();
+        if e >= 100 {
+            out.push(b'0' + (e / 100) as u8);
+        }
+        out.push(b'0' + (e / 10 % 10) as u8);
+        out.push(b'0' + (e % 10) as u8);
     } else if decpt <= 0 {
         out.extend_from_slice(b"0.");
         out.extend(std::iter::repeat_n(b'0', (-decpt) as usize));

@@ -70,8 +70,9 @@ pub struct Transition {
 
 /// Transitions kept per flow; a normal connection makes about ten, an RST storm makes none.
 pub const MAX_TRANSITIONS: usize = 64;
-/// Transitions of an ordinary connection, handshake to teardown (the log's first room).
-const TYPICAL_MOVES: usize = 8;
+/// Transitions of an ordinary connection, handshake to teardown (the log's first room): about
+/// ten, so that most logs never grow.
+const TYPICAL_MOVES: usize = 12;
 pub const MASK: u32 = 0xFFFF_FFFF;
 pub const HALF: u32 = 0x8000_0000;
 

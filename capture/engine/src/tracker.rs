@@ -15,6 +15,7 @@ mod books;
 mod departed;
 mod embryo;
 mod eviction;
+mod lookup;
 mod rings;
 #[cfg(test)]
 pub(crate) mod segmaker;
@@ -28,6 +29,7 @@ mod tests_embryos;
 mod tests_flows;
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use hashbrown::HashMap;
 
@@ -39,6 +41,7 @@ use books::Books;
 pub use books::KEEP_SPECIAL;
 use embryo::{key_of, Embryo, Embryos};
 use eviction::Entry;
+use lookup::KeyView;
 use rings::FrameRings;
 use updates::count_plain;
 pub use updates::KEEP_TIMES;
@@ -133,7 +136,36 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The tracked flows by id, boxed: a table of pointers wastes less in its spare room.
-pub(crate) type Flows = HashMap<u64, Box<Flow>>;
+pub(crate) type Flows = HashMap<u64, Box<Flow>, BuildHasherDefault<IdHasher>>;
+
+/// The hash of a flow id: the id times 2**64 / the golden ratio (Fibonacci hashing), one
+/// multiplication on every segment's path instead of a keyed hash. The tracker numbers its
+/// flows itself, 1, 2, 3 ..., so nothing from the wire can crowd them into a few buckets; and
+/// the product spreads consecutive ids over both ends of the hash, which the table reads (the
+/// low bits pick the bucket, the top ones tag it).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn write_u64(&mut self, id: u64) {
+        self.0 = (self.0 ^ id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    /// Only ids are hashed here; any other bytes are folded in eight at a time all the same.
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// A segment kept for the views, with its frame as captured.
 #[derive(Clone, Debug, PartialEq)]
@@ -174,7 +206,7 @@ impl FlowTracker {
         Ok(FlowTracker {
             max_flows: cfg.max_flows.max(1),
             frames_per_flow: cfg.frames_per_flow,
-            flows: HashMap::new(),
+            flows: Flows::default(),
             by_key: HashMap::new(),
             embryos: cfg.embryos.then(Embryos::default),
             books: Books::new(rings, cfg.linger, cfg.verify_checksums, cfg.uid_seed),
@@ -253,45 +285,55 @@ impl FlowTracker {
     /// `ingest` for a caller that does not need the flow back (a headless run). With embryos,
     /// a flow's first segment that is a plain SYN is kept packed until a second one comes.
     pub fn add(&mut self, seg: Segment, frame: &[u8]) {
+        self.add_ref(&seg, frame);
+    }
+
+    /// `add` of a segment the caller keeps: a batch of them is read in place, not each moved
+    /// out of it (a `Segment` is big enough for a move to be a memcpy call).
+    pub fn add_ref(&mut self, seg: &Segment, frame: &[u8]) {
         if self.embryos.is_some() && seg.flags & (SYN | ACK | FIN | RST) == SYN {
-            let key = key_of(&seg);
+            let key = key_of(seg);
             let known = self.embryos.as_ref().is_some_and(|e| e.contains(&key));
             // A flow that comes back after it left is made whole at once, to be linked to it.
             if !known && !self.by_key.contains_key(&key) && !self.books.departed.knows(&key) {
                 self.make_room(seg.ts);
                 let id = self.take_id();
                 if let Some(embryos) = &mut self.embryos {
-                    embryos.insert(Embryo::pack(id, &seg));
+                    embryos.insert(Embryo::pack(id, seg));
                 }
                 return;
             }
         }
-        self.ingest(seg, frame);
+        self.ingest_ref(seg, frame);
     }
 
     /// Account for one segment; return the id of the flow it belongs to. `frame` is copied
     /// only when the tracker keeps frames.
     pub fn ingest(&mut self, seg: Segment, frame: &[u8]) -> u64 {
-        let low = sender_is_low(&seg);
-        let key = FlowKey::of(&seg, low);
-        let found = self.by_key.get(&key).copied();
+        self.ingest_ref(&seg, frame)
+    }
+
+    /// `ingest` of a segment the caller keeps.
+    pub fn ingest_ref(&mut self, seg: &Segment, frame: &[u8]) -> u64 {
+        let low = sender_is_low(seg);
+        let found = self.by_key.get(&KeyView::of(seg, low)).copied();
         let flags = seg.flags;
         if let (Some(id), ACK) = (found, flags & (SYN | FIN | RST | ACK)) {
             if let Some(flow) = self.flows.get_mut(&id).filter(|f| f.steady) {
-                let over = steady(flow, low, &seg, frame, &mut self.books);
+                let over = steady(flow, low, seg, frame, &mut self.books);
                 if over {
                     self.books.rings.trim(&mut self.flows);
                 }
                 return id;
             }
         }
-        self.ingest_slow(seg, frame, found, low, key)
+        self.ingest_slow(seg, frame, found, low, FlowKey::of(seg, low))
     }
 
     /// `ingest` for a new flow, a SYN, FIN or RST, or an unsettled flow.
     fn ingest_slow(
         &mut self,
-        seg: Segment,
+        seg: &Segment,
         frame: &[u8],
         found: Option<u64>,
         low: bool,
@@ -311,7 +353,7 @@ impl FlowTracker {
         }
         let (fid, is_orig) = match id.and_then(|i| self.flows.get_mut(&i)) {
             None => {
-                let fid = self.new_flow(&seg, low, 0);
+                let fid = self.new_flow(seg, low, 0);
                 (
                     fid,
                     self.flows.get(&fid).is_some_and(|f| flow_is_orig(f, low)),
@@ -329,13 +371,13 @@ impl FlowTracker {
                     if !closed {
                         self.books.watch_close(last_ts, old);
                     }
-                    (self.new_flow(&seg, low, 0), true)
+                    (self.new_flow(seg, low, 0), true)
                 } else {
                     (flow.id, is_orig)
                 }
             }
         };
-        self.account(fid, &seg, is_orig, frame);
+        self.account(fid, seg, is_orig, frame);
         fid
     }
 

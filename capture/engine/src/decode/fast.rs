@@ -82,11 +82,18 @@ fn ipv6(data: &[u8], off: usize) -> Option<IpHead> {
     })
 }
 
-/// The VLAN ids of the tags between the MAC addresses and the EtherType at `off - 2`.
+/// The VLAN ids of the tags between the MAC addresses and the EtherType at `off - 2`. The
+/// untagged frame's answer (nothing to allocate) is inlined; the tags are read apart.
+#[inline]
 fn vlan_ids(data: &[u8], off: usize) -> Box<[u16]> {
     if off == 14 {
         return Box::default();
     }
+    tag_ids(data, off)
+}
+
+#[inline(never)]
+fn tag_ids(data: &[u8], off: usize) -> Box<[u16]> {
     data.get(12..off - 2)
         .unwrap_or_default()
         .chunks_exact(4)

@@ -15,13 +15,54 @@ pub fn json_f64(x: f64, out: &mut Vec<u8>) {
     }
 }
 
-fn json_u64(n: u64, out: &mut Vec<u8>) {
-    crate::print::text::push_dec(out, n);
+/// `n` in decimal: two digits at a time from a table, most numbers of a record (counts,
+/// ports) being a few digits long.
+fn json_u64(mut n: u64, out: &mut Vec<u8>) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839404142434445464748495051525354555657585960616263\
+        646566676869707172737475767778798081828384858687888990919293949596979899";
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        buf[at] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&buf[at..]);
 }
 
 /// `Endpoint.flags` as a compact JSON object, keys in `Flow.record()`'s order.
 pub fn json_flags(f: &FlagCounts, out: &mut Vec<u8>) {
-    json_counts(&f.named(), out);
+    // The names are fixed and need no escape: each written with its punctuation at once.
+    const KEYS: [&[u8]; 9] = [
+        b"{\"syn\":",
+        b",\"synack\":",
+        b",\"fin\":",
+        b",\"rst\":",
+        b",\"psh\":",
+        b",\"urg\":",
+        b",\"ece\":",
+        b",\"cwr\":",
+        b",\"ack\":",
+    ];
+    for (key, (_, count)) in KEYS.iter().zip(f.named()) {
+        out.extend_from_slice(key);
+        json_u64(count, out);
+    }
+    out.push(b'}');
 }
 
 /// `{"name":count,...}` in the given order (`illegal_flags`, the flag counts).
@@ -62,110 +103,149 @@ pub fn json_ints(xs: &[u16], out: &mut Vec<u8>) {
     out.push(b']');
 }
 
-/// Writes an object's members, separated by `,` with no spaces.
+/// Writes an object's members, separated by `,` with no spaces. Each member's key comes with
+/// its punctuation as one constant (`,"name":`), which the compiler copies in place: a record
+/// has 47 of them.
 struct Obj<'a> {
     out: &'a mut Vec<u8>,
-    first: bool,
+}
+
+/// `,"name":` for a member after the first.
+macro_rules! key {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":").as_bytes()
+    };
 }
 
 impl Obj<'_> {
-    fn key(&mut self, name: &str) -> &mut Vec<u8> {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
-        // The names are the record's own field names: plain ASCII, nothing to escape.
-        self.out.push(b'"');
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(b"\":");
+    #[inline(always)]
+    fn key(&mut self, key: &[u8]) -> &mut Vec<u8> {
+        self.out.extend_from_slice(key);
         self.out
     }
 
-    fn num(&mut self, name: &str, n: u64) {
-        json_u64(n, self.key(name));
+    #[inline(always)]
+    fn num(&mut self, key: &[u8], n: u64) {
+        json_u64(n, self.key(key));
     }
 
-    fn float(&mut self, name: &str, x: Option<f64>) {
+    #[inline(always)]
+    fn float(&mut self, key: &[u8], x: Option<f64>) {
         match x {
-            Some(x) => json_f64(x, self.key(name)),
-            None => self.key(name).extend_from_slice(b"null"),
+            Some(x) => json_f64(x, self.key(key)),
+            None => self.key(key).extend_from_slice(b"null"),
         }
     }
 
-    fn text(&mut self, name: &str, s: Option<&str>) {
+    #[inline(always)]
+    fn text(&mut self, key: &[u8], s: Option<&str>) {
         match s {
-            Some(s) => json_str(s, self.key(name)),
-            None => self.key(name).extend_from_slice(b"null"),
+            Some(s) => json_str(s, self.key(key)),
+            None => self.key(key).extend_from_slice(b"null"),
         }
     }
 
-    fn opt_num<T: Into<u64>>(&mut self, name: &str, n: Option<T>) {
+    #[inline(always)]
+    fn opt_num<T: Into<u64>>(&mut self, key: &[u8], n: Option<T>) {
         match n {
-            Some(n) => json_u64(n.into(), self.key(name)),
-            None => self.key(name).extend_from_slice(b"null"),
+            Some(n) => json_u64(n.into(), self.key(key)),
+            None => self.key(key).extend_from_slice(b"null"),
         }
     }
 
-    fn boolean(&mut self, name: &str, b: Option<bool>) {
+    #[inline(always)]
+    fn boolean(&mut self, key: &[u8], b: Option<bool>) {
         let text: &[u8] = match b {
             Some(true) => b"true",
             Some(false) => b"false",
             None => b"null",
         };
-        self.key(name).extend_from_slice(text);
+        self.key(key).extend_from_slice(text);
     }
 }
 
+/// Room for a typical record (about a kilobyte) taken once, not grown piece by piece.
+const RECORD_ROOM: usize = 1536;
+
 /// Appends `rec` as one compact JSON object (no newline), byte for byte as Python writes it.
 pub fn encode_json(rec: &FlowRecord, out: &mut Vec<u8>) {
-    out.push(b'{');
-    let mut o = Obj { out, first: true };
-    o.float("ts", Some(rec.ts));
-    o.text("uid", Some(&rec.uid));
-    o.text("orig_h", Some(&rec.orig_h));
-    o.num("orig_p", rec.orig_p.into());
-    o.text("resp_h", Some(&rec.resp_h));
-    o.num("resp_p", rec.resp_p.into());
-    o.float("duration", Some(rec.duration));
-    o.num("orig_pkts", rec.orig_pkts);
-    o.num("resp_pkts", rec.resp_pkts);
-    o.num("orig_bytes", rec.orig_bytes);
-    o.num("resp_bytes", rec.resp_bytes);
-    o.num("orig_ip_bytes", rec.orig_ip_bytes);
-    o.num("resp_ip_bytes", rec.resp_ip_bytes);
-    o.text("conn_state", Some(rec.conn_state));
-    o.text("history", Some(&rec.history));
-    o.text("state_orig", Some(rec.state_orig));
-    o.text("state_resp", Some(rec.state_resp));
-    json_flags(&rec.flags_orig, o.key("flags_orig"));
-    json_flags(&rec.flags_resp, o.key("flags_resp"));
-    o.num("payload_orig", rec.payload_orig);
-    o.num("payload_resp", rec.payload_resp);
-    o.opt_num("isn_orig", rec.isn_orig);
-    o.opt_num("isn_resp", rec.isn_resp);
-    o.opt_num("mss_orig", rec.mss_orig);
-    o.opt_num("mss_resp", rec.mss_resp);
-    o.opt_num("wscale_orig", rec.wscale_orig);
-    o.opt_num("wscale_resp", rec.wscale_resp);
-    o.boolean("sack_perm", rec.sack_perm);
-    o.boolean("timestamps", rec.timestamps);
-    o.float("irtt", rec.irtt);
-    o.float("rtt_syn_synack", rec.rtt_syn_synack);
-    o.float("rtt_synack_ack", rec.rtt_synack_ack);
-    o.num("syn_retries", rec.syn_retries);
-    json_floats(&rec.syn_retry_gaps, o.key("syn_retry_gaps"));
-    o.num("retrans_orig", rec.retrans_orig);
-    o.num("retrans_resp", rec.retrans_resp);
-    o.num("zero_window", rec.zero_window);
-    o.text("closed_by", Some(rec.closed_by));
-    o.text("close_kind", Some(rec.close_kind));
-    json_counts(&rec.illegal_flags, o.key("illegal_flags"));
-    o.boolean("direction_inferred", Some(rec.direction_inferred));
-    json_ints(&rec.vlan, o.key("vlan"));
-    o.opt_num("pid_orig", rec.pid_orig);
-    o.opt_num("pid_resp", rec.pid_resp);
-    o.text("proc_orig", rec.proc_orig.as_deref());
-    o.text("proc_resp", rec.proc_resp.as_deref());
-    o.text("continues_uid", rec.continues_uid.as_deref());
+    out.reserve(RECORD_ROOM);
+    out.extend_from_slice(b"{\"ts\":");
+    json_f64(rec.ts, out);
+    let mut o = Obj { out };
+    o.text(key!("uid"), Some(&rec.uid));
+    o.text(key!("orig_h"), Some(&rec.orig_h));
+    o.num(key!("orig_p"), rec.orig_p.into());
+    o.text(key!("resp_h"), Some(&rec.resp_h));
+    o.num(key!("resp_p"), rec.resp_p.into());
+    o.float(key!("duration"), Some(rec.duration));
+    o.num(key!("orig_pkts"), rec.orig_pkts);
+    o.num(key!("resp_pkts"), rec.resp_pkts);
+    o.num(key!("orig_bytes"), rec.orig_bytes);
+    o.num(key!("resp_bytes"), rec.resp_bytes);
+    o.num(key!("orig_ip_bytes"), rec.orig_ip_bytes);
+    o.num(key!("resp_ip_bytes"), rec.resp_ip_bytes);
+    o.text(key!("conn_state"), Some(rec.conn_state));
+    o.text(key!("history"), Some(&rec.history));
+    o.text(key!("state_orig"), Some(rec.state_orig));
+    o.text(key!("state_resp"), Some(rec.state_resp));
+    json_flags(&rec.flags_orig, o.key(key!("flags_orig")));
+    json_flags(&rec.flags_resp, o.key(key!("flags_resp")));
+    o.num(key!("payload_orig"), rec.payload_orig);
+    o.num(key!("payload_resp"), rec.payload_resp);
+    o.opt_num(key!("isn_orig"), rec.isn_orig);
+    o.opt_num(key!("isn_resp"), rec.isn_resp);
+    o.opt_num(key!("mss_orig"), rec.mss_orig);
+    o.opt_num(key!("mss_resp"), rec.mss_resp);
+    o.opt_num(key!("wscale_orig"), rec.wscale_orig);
+    o.opt_num(key!("wscale_resp"), rec.wscale_resp);
+    o.boolean(key!("sack_perm"), rec.sack_perm);
+    o.boolean(key!("timestamps"), rec.timestamps);
+    o.float(key!("irtt"), rec.irtt);
+    o.float(key!("rtt_syn_synack"), rec.rtt_syn_synack);
+    o.float(key!("rtt_synack_ack"), rec.rtt_synack_ack);
+    o.num(key!("syn_retries"), rec.syn_retries);
+    json_floats(&rec.syn_retry_gaps, o.key(key!("syn_retry_gaps")));
+    o.num(key!("retrans_orig"), rec.retrans_orig);
+    o.num(key!("retrans_resp"), rec.retrans_resp);
+    o.num(key!("zero_window"), rec.zero_window);
+    o.text(key!("closed_by"), Some(rec.closed_by));
+    o.text(key!("close_kind"), Some(rec.close_kind));
+    json_counts(&rec.illegal_flags, o.key(key!("illegal_flags")));
+    o.boolean(key!("direction_inferred"), Some(rec.direction_inferred));
+    json_ints(&rec.vlan, o.key(key!("vlan")));
+    o.opt_num(key!("pid_orig"), rec.pid_orig);
+    o.opt_num(key!("pid_resp"), rec.pid_resp);
+    o.text(key!("proc_orig"), rec.proc_orig.as_deref());
+    o.text(key!("proc_resp"), rec.proc_resp.as_deref());
+    o.text(key!("continues_uid"), rec.continues_uid.as_deref());
     out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The digit pairs write every number as Rust's own formatting does.
+        #[test]
+        fn numbers_as_decimal(n in proptest::num::u64::ANY, small in 0u64..100_000) {
+            for n in [n, small, n >> 32] {
+                let mut out = Vec::new();
+                json_u64(n, &mut out);
+                proptest::prop_assert_eq!(out, n.to_string().into_bytes());
+            }
+        }
+
+        /// The fixed keys of the flag counts are `FlagCounts::named`'s names.
+        #[test]
+        fn flags_as_named(counts in proptest::array::uniform9(0u64..1_000_000)) {
+            let [syn, synack, fin, rst, psh, urg, ece, cwr, ack] = counts;
+            let f = FlagCounts { syn, synack, fin, rst, psh, urg, ece, cwr, ack };
+            let (mut fixed, mut named) = (Vec::new(), Vec::new());
+            json_flags(&f, &mut fixed);
+            json_counts(&f.named(), &mut named);
+            proptest::prop_assert_eq!(fixed, named);
+        }
+    }
 }

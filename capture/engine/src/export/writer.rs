@@ -7,7 +7,7 @@ use super::FlowRecord;
 use std::io::{self, Write};
 
 /// Bytes gathered before one write to the output.
-const BATCH_BYTES: usize = 64 * 1024;
+pub const BATCH_BYTES: usize = 64 * 1024;
 
 /// Which format a `RecordWriter` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +59,17 @@ impl<W: Write> RecordWriter<W> {
 
     /// Write one record (buffered).
     pub fn write(&mut self, rec: &FlowRecord) -> io::Result<()> {
+        self.encode(rec);
+        if self.buf.len() >= BATCH_BYTES {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Encode one record into the gathered bytes, and no more: `take_encoded` takes them out
+    /// (an encoder thread hands them on so instead of copying them into a writer).
+    pub fn encode(&mut self, rec: &FlowRecord) {
         match self.format {
             Format::Jsonl => {
                 encode_json(rec, &mut self.buf);
@@ -72,11 +83,16 @@ impl<W: Write> RecordWriter<W> {
             }
         }
         self.count += 1;
-        if self.buf.len() >= BATCH_BYTES {
-            self.out.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        Ok(())
+    }
+
+    /// Bytes encoded and not yet written or taken.
+    pub fn encoded_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The bytes encoded and not yet written, taken out; the writer gathers anew.
+    pub fn take_encoded(&mut self) -> Vec<u8> {
+        std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH_BYTES + 4096))
     }
 
     /// The output, once `flush` has pushed everything into it (a `Vec<u8>` to drain, say).

@@ -4,10 +4,10 @@
 //! so the bytes written are exactly those of encoding in line.
 
 use std::io::{self, Write};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::{Scope, ScopedJoinHandle};
 
-use crate::export::{Format, RecordWriter};
+use crate::export::{Format, RecordWriter, BATCH_BYTES};
 use crate::filter::Filter;
 use crate::flow::Flow;
 use crate::tracker::FlowTracker;
@@ -17,29 +17,17 @@ const BATCH: usize = 256;
 /// Batches on their way to the encoder at most (then the tracker waits for it).
 const QUEUED: usize = 8;
 
-/// The caller's end: flows go in, encoded bytes come back to be written.
+/// The caller's end: flows go in, encoded bytes come back to be written. The flows stay in
+/// the boxes the tracker held them in: each is about a kilobyte.
+#[allow(
+    clippy::vec_box,
+    reason = "a Flow is about a kilobyte: moved once, as a pointer"
+)]
 pub(super) struct Encoder<'scope> {
-    pending: Vec<Flow>,
-    flows: Option<SyncSender<Vec<Flow>>>,
+    pending: Vec<Box<Flow>>,
+    flows: Option<SyncSender<Vec<Box<Flow>>>>,
     bytes: Receiver<Vec<u8>>,
     worker: Option<ScopedJoinHandle<'scope, io::Result<u64>>>,
-}
-
-/// The encoder thread's output: each piece its `RecordWriter` writes, sent back.
-struct Back(Sender<Vec<u8>>);
-
-impl Write for Back {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // The caller gone means it failed: its error is the one reported, not this one.
-        self.0
-            .send(buf.to_vec())
-            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 impl<'scope> Encoder<'scope> {
@@ -49,18 +37,26 @@ impl<'scope> Encoder<'scope> {
         format: Format,
         filter: &'env Filter,
     ) -> Encoder<'scope> {
-        let (flows, inbox) = mpsc::sync_channel::<Vec<Flow>>(QUEUED);
+        let (flows, inbox) = mpsc::sync_channel::<Vec<Box<Flow>>>(QUEUED);
         // Unbounded: the caller takes the bytes only between its batches, so a bound here
         // could leave each thread waiting on the other.
         let (outbox, bytes) = mpsc::channel();
         let worker = scope.spawn(move || {
-            let mut writer = RecordWriter::new(format, Back(outbox));
+            // The writer only encodes: its bytes are handed back whole, not copied into it.
+            let mut writer = RecordWriter::new(format, io::sink());
+            // The caller gone means it failed: its error is the one reported, not this one.
+            let gone = |_| io::Error::from(io::ErrorKind::BrokenPipe);
             for batch in inbox {
                 for flow in batch.iter().filter(|f| filter.matches(f)) {
-                    writer.write(&flow.record())?;
+                    writer.encode(&flow.record());
+                    if writer.encoded_len() >= BATCH_BYTES {
+                        outbox.send(writer.take_encoded()).map_err(gone)?;
+                    }
                 }
             }
-            writer.flush()?;
+            if writer.encoded_len() > 0 {
+                outbox.send(writer.take_encoded()).map_err(gone)?;
+            }
             Ok(writer.count())
         });
         Encoder {
@@ -74,7 +70,7 @@ impl<'scope> Encoder<'scope> {
     /// Queue the flows that left; what the encoder has done so far is written to `out`.
     pub(super) fn add(
         &mut self,
-        gone: impl IntoIterator<Item = Flow>,
+        gone: impl IntoIterator<Item = Box<Flow>>,
         out: &mut dyn Write,
     ) -> io::Result<()> {
         self.pending.extend(gone);

@@ -21,7 +21,7 @@ impl FlowTracker {
     }
 
     /// Remove a flow that leaves the tracker (evicted or released).
-    fn forget(&mut self, id: u64) -> Option<Flow> {
+    fn forget(&mut self, id: u64) -> Option<Box<Flow>> {
         forget(&mut self.flows, &mut self.by_key, &mut self.books, id)
     }
 
@@ -55,7 +55,7 @@ impl FlowTracker {
                 None => {
                     let Some(embryo) = ahead.next() else { break };
                     taken += 1;
-                    grow(books, embryo)
+                    Box::new(grow(books, embryo))
                 }
             };
             self.evicted += 1;
@@ -92,11 +92,12 @@ impl FlowTracker {
 
     /// The flows that left (evicted or released) since the last call, in the order they left.
     pub fn take_gone(&mut self) -> Vec<Flow> {
-        std::mem::take(&mut self.books.gone)
+        self.books.gone.drain(..).map(|flow| *flow).collect()
     }
 
-    /// `take_gone`, appended to `into`: no new vector each time, and each flow moved once.
-    pub fn gone_into(&mut self, into: &mut Vec<Flow>) {
+    /// `take_gone`, appended to `into` as they are held, boxed: no new vector each time, and
+    /// no flow moved out of its box.
+    pub fn gone_into(&mut self, into: &mut Vec<Box<Flow>>) {
         into.append(&mut self.books.gone);
     }
 
@@ -195,7 +196,7 @@ impl FlowTracker {
 impl FlowTracker {
     /// `for_each_flow`, the flows taken out of the tracker: what an export at the end does
     /// when nothing needs the flows afterwards. The tracker is left without flows.
-    pub fn drain_flows(&mut self, mut f: impl FnMut(Flow)) {
+    pub fn drain_flows(&mut self, mut f: impl FnMut(Box<Flow>)) {
         let mut flows = std::mem::take(&mut self.flows);
         let ids = sorted_ids(&flows);
         self.by_key.clear();
@@ -203,10 +204,10 @@ impl FlowTracker {
         let grown = embryos.iter().flat_map(|e| e.iter());
         let books = &mut self.books;
         in_id_order(ids, grown, |next| match next {
-            Next::Embryo(embryo) => f(grow(books, embryo)),
+            Next::Embryo(embryo) => f(Box::new(grow(books, embryo))),
             Next::Tracked(id) => {
                 if let Some(flow) = flows.remove(&id) {
-                    f(*flow);
+                    f(flow);
                 }
             }
         });
@@ -258,7 +259,7 @@ fn forget(
     by_key: &mut HashMap<FlowKey, u64>,
     books: &mut Books,
     id: u64,
-) -> Option<Flow> {
+) -> Option<Box<Flow>> {
     let flow = flows.remove(&id)?;
     if by_key.get(&flow.key) == Some(&id) {
         by_key.remove(&flow.key);
@@ -267,7 +268,7 @@ fn forget(
     if let Some(ring) = flow.kept.as_ref().and_then(|k| k.ring.as_ref()) {
         books.rings.drop_ring(id, ring);
     }
-    Some(*flow)
+    Some(flow)
 }
 
 /// The `Flow` an embryo stands for, as `ingest` would have made it; not tracked.
