@@ -11,12 +11,6 @@ use _engine::filter::Filter;
 use _engine::headless::{run, HeadlessConfig};
 use _engine::reader::CaptureReader;
 
-/// The allocator the extension module uses (`python/mod.rs`), so the engine is timed as
-/// Python runs it (built with the feature, the library declares it).
-#[cfg(not(feature = "mimalloc"))]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args

@@ -17,14 +17,6 @@ mod session;
 mod tracker;
 mod views;
 
-/// The extension's allocator: mimalloc rather than the C library's. The tracker allocates and
-/// frees per flow and per kept frame, and frees on one thread what another allocated (batches,
-/// flows sent to the encoder, snapshots); measured on the TUI's 100,000-flow replay, glibc's
-/// malloc and free took a quarter of the tracking thread (BENCHMARKS.md).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 create_exception!(
     _engine,
     CaptureError,
