@@ -15,7 +15,7 @@ use super::gzmember::strerror;
 use super::map::Map;
 
 /// Bytes read between two givings-back of a mapped file's pages.
-const DISCARD_EVERY: usize = 32 << 20;
+const DISCARD_EVERY: usize = 4 << 20;
 
 /// Python's `pcapio.CHUNK`: the size of a refill read.
 pub(crate) const CHUNK: usize = 1 << 20;
