@@ -521,3 +521,31 @@ fn a_flow_that_comes_back_after_eviction_continues_its_record() {
     );
     assert!(t.flow(again).is_some_and(|f| f.continues.is_none()));
 }
+
+/// A kept frame reads back byte for byte whether it is kept inline (short) or on the heap.
+#[test]
+fn kept_frames_read_back_whole_inline_or_not() {
+    for len in [
+        0,
+        1,
+        60,
+        INLINE_FRAME - 1,
+        INLINE_FRAME,
+        INLINE_FRAME + 1,
+        1514,
+        65_535,
+    ] {
+        let frame: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let kept = FrameBytes::from(&frame[..]);
+        assert_eq!((&*kept, kept.len()), (&frame[..], len));
+        assert_eq!(matches!(kept, FrameBytes::Inline(..)), len <= INLINE_FRAME);
+    }
+}
+
+/// What a kept frame weighs besides its bytes (the doc of `FrameBytes` says it).
+#[test]
+fn kept_frame_size() {
+    let size = std::mem::size_of::<KeptFrame>();
+    eprintln!("size_of KeptFrame {size}");
+    assert!(size <= 512, "{size}");
+}
