@@ -44,17 +44,24 @@ impl std::hash::Hash for FlowKey {
 impl FlowKey {
     /// The key of a segment's flow; `low`: its sender is the lower endpoint.
     pub fn of(seg: &Segment, low: bool) -> FlowKey {
-        let (lo, hi, lo_port, hi_port) = if low {
-            (seg.src, seg.dst, seg.sport, seg.dport)
-        } else {
-            (seg.dst, seg.src, seg.dport, seg.sport)
-        };
+        let (lo, hi, lo_port, hi_port) = FlowKey::ends(seg, low);
         FlowKey {
             lo,
             hi,
             lo_port,
             hi_port,
             vlan: seg.vlan.clone(),
+        }
+    }
+
+    /// A segment's endpoints in key order: (lower address, higher address, their ports);
+    /// `low`: its sender is the lower endpoint.
+    #[inline]
+    pub fn ends(seg: &Segment, low: bool) -> (Addr, Addr, u16, u16) {
+        if low {
+            (seg.src, seg.dst, seg.sport, seg.dport)
+        } else {
+            (seg.dst, seg.src, seg.dport, seg.sport)
         }
     }
 }

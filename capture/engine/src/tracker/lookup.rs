@@ -21,11 +21,7 @@ impl KeyView<'_> {
     /// The key of a segment's flow; `low`: its sender is the lower endpoint (`FlowKey::of`).
     #[inline]
     pub(super) fn of(seg: &Segment, low: bool) -> KeyView<'_> {
-        let (lo, hi, lo_port, hi_port) = if low {
-            (seg.src, seg.dst, seg.sport, seg.dport)
-        } else {
-            (seg.dst, seg.src, seg.dport, seg.sport)
-        };
+        let (lo, hi, lo_port, hi_port) = FlowKey::ends(seg, low);
         KeyView {
             lo,
             hi,
