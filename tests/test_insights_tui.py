@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from captures import engine
 from textual.pilot import Pilot
+from tui_wait import wait_until
 
 from tui.app import TcpwatchApp
 from tui.insights_screen import InsightsScreen, summary
@@ -16,15 +15,6 @@ from widgets.insights_list import InsightsList
 
 DATA = Path(__file__).parent / "data"
 ESPN = DATA / "chrissanders_http_espn_fail.pcapng"  # 16 flows, 9 of them unanswered SYNs
-TIMEOUT = 15.0
-
-
-async def wait_until(pilot: Pilot[None], cond: Callable[[], bool]) -> None:
-    """Let the app run until `cond()` holds; fail after TIMEOUT seconds."""
-    deadline = time.monotonic() + TIMEOUT
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await pilot.pause()
 
 
 async def open_insights(pilot: Pilot[None], app: TcpwatchApp) -> InsightsScreen:

@@ -6,13 +6,11 @@ says how many of all tracked flows that is."""
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 from captures import engine, frames_of, keep_all, tracked
-from textual.pilot import Pilot
+from tui_wait import wait_until
 
 from capture.engine_source import EngineSource
 from tui.app import TcpwatchApp
@@ -23,14 +21,6 @@ from widgets.status_bar import StatusBar
 DATA = Path(__file__).parent / "data"
 ESPN = DATA / "chrissanders_http_espn_fail.pcapng"  # 16 flows, one reset by the server
 NMAP = DATA / "zeek_nmap-vsn.pcap"  # 17 flows: refused, reset, unanswered, closed
-TIMEOUT = 15.0
-
-
-async def wait_until(pilot: Pilot[None], cond: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await pilot.pause()
 
 
 def truth(path: Path, ids: set[int] | None = None) -> tuple[list[int], Counter[int], Counter[str]]:

@@ -15,11 +15,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from live_traffic import needs_root, veth_pair
-from textual.pilot import Pilot
+from tui_wait import wait_until
 
 from capture.live import LiveSource
 from tui.app import TcpwatchApp
@@ -95,14 +95,6 @@ def running(cmd: list[str]) -> Iterator[subprocess.Popen[str]]:
         proc.wait(timeout=10)
 
 
-async def wait_until(pilot: Pilot[None], cond: Callable[[], bool]) -> None:
-    """Let the app run until `cond()` holds; fail after TIMEOUT seconds."""
-    deadline = time.monotonic() + TIMEOUT
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await pilot.pause()
-
-
 def _notices(app: TcpwatchApp) -> list[str]:
     return [str(n.message) for n in app._notifications if n.severity == "error"]
 
@@ -131,31 +123,31 @@ async def test_interface_gone_keeps_the_flows_and_the_app(pair) -> None:
             async with app.run_test(size=(120, 30)) as pilot:
                 # GIVEN two flows seen, one closed, one established
                 with running(["ip", "netns", "exec", ns_a, sys.executable, "-c", CLIENT]):
-                    await wait_until(pilot, lambda: len(app.main.model) == 2)
+                    await wait_until(pilot, lambda: len(app.main.model) == 2, TIMEOUT)
                     shown = _ids(app)
                     assert all(f"198.51.100.2:{PORT}" in row for row in _rows(app)), _rows(app)
                     # WHEN the interface goes away
                     subprocess.run(["ip", "-n", ns_a, "link", "del", "twa"], check=True, timeout=20)
-                    await wait_until(pilot, lambda: bool(_notices(app)))
+                    await wait_until(pilot, lambda: bool(_notices(app)), TIMEOUT)
                 # THEN a notice says so, and the status bar too
                 assert _notices(app) == [
                     "live capture on twa stopped: Network is down\n"
                     "The flows seen so far stay in view; q quits."
                 ]
                 bar = app.main.query_one(StatusBar)
-                await wait_until(pilot, lambda: "STOPPED" in bar.render().plain)
+                await wait_until(pilot, lambda: "STOPPED" in bar.render().plain, TIMEOUT)
                 assert "live twa" in bar.render().plain
                 # AND the flows stay, even once the closed one's linger has run out
                 last = max(flow.last_ts for flow in app.tracker.flows.values())
                 ticks = app.ticks
-                await wait_until(pilot, lambda: time.time() > last + 2 * LINGER)
-                await wait_until(pilot, lambda: app.ticks > ticks + 3)
+                await wait_until(pilot, lambda: time.time() > last + 2 * LINGER, TIMEOUT)
+                await wait_until(pilot, lambda: app.ticks > ticks + 3, TIMEOUT)
                 assert _ids(app) == shown
                 assert all(f"198.51.100.2:{PORT}" in row for row in _rows(app)), _rows(app)
                 assert app.is_running
                 # AND q quits
                 await pilot.press("q")
-                await wait_until(pilot, lambda: not app.is_running)
+                await wait_until(pilot, lambda: not app.is_running, TIMEOUT)
     finally:
         source.stop()
     assert source.finished and app.return_code == 0

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import shutil
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from captures import engine, pcap_records, read_segments
 from rich.console import Console
 from textual.pilot import Pilot
+from tui_wait import wait_until
 
 from capture.engine_source import EngineSource
 from tui.app import TcpwatchApp
@@ -25,17 +24,6 @@ from widgets.text import safe_text
 DATA = Path(__file__).parent / "data"
 V4V6 = DATA / "chrissanders_http_ip4and6.pcapng"  # one IPv4 and one IPv6 HTTP flow
 NMAP = DATA / "zeek_nmap-vsn.pcap"  # 17 flows to ports 80 and 443
-TIMEOUT = 15.0
-
-
-async def wait_until(
-    pilot: Pilot[None], cond: Callable[[], bool], timeout: float = TIMEOUT
-) -> None:
-    """Let the app run until `cond()` holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await pilot.pause()
 
 
 async def loaded(pilot: Pilot[None], app: TcpwatchApp) -> None:

@@ -8,13 +8,12 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from captures import engine, read_segments
 from live_traffic import echo_server, needs_root
-from textual.pilot import Pilot
+from tui_wait import wait_until
 
 from capture.engine_source import EngineSource
 from capture.live import LiveSource
@@ -28,14 +27,6 @@ from widgets.units import byte_rate
 DATA = Path(__file__).parent / "data"
 SSH = DATA / "zeek_ssh_single-conn.pcap"  # one SSH connection, 12 KB over 8.6 s
 ESPN = DATA / "chrissanders_http_espn_fail.pcapng"  # 16 flows
-TIMEOUT = 15.0
-
-
-async def wait_until(pilot: Pilot[None], cond: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await pilot.pause()
 
 
 def cells(app: TcpwatchApp, key: str) -> dict[int, str]:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import struct
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from captures import engine, read_segments
-from textual.pilot import Pilot
+from tui_wait import wait_until
 
 from capture.pcapio import PcapWriter
 from tui.app import TcpwatchApp
@@ -47,13 +45,6 @@ def write_many_flows(path: Path) -> None:
     writer.close()
 
 
-async def wait_until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await pilot.pause()
-
-
 async def test_rows_built_are_bounded_by_the_screen_not_the_flows(tmp_path: Path) -> None:
     """10,000 flows: a full repaint builds at most a screenful of rows; a cursor move two."""
     capture = tmp_path / "many.pcap"
@@ -68,7 +59,7 @@ async def test_rows_built_are_bounded_by_the_screen_not_the_flows(tmp_path: Path
             return (app.drain.finished and not app.main._pending
                     and len(app.main.model) == FLOWS and table.now == app.now())  # fmt: skip
 
-        await wait_until(pilot, settled)
+        await wait_until(pilot, settled, 60.0)
         await pilot.pause()
         assert app.main.model.category_counts.get("established") == FLOWS
         built: list[int] = []
@@ -81,17 +72,17 @@ async def test_rows_built_are_bounded_by_the_screen_not_the_flows(tmp_path: Path
         table._row_strip = counting  # type: ignore[method-assign]
         table._cache.clear()
         table.refresh()
-        await wait_until(pilot, lambda: len(built) > 0)
+        await wait_until(pilot, lambda: len(built) > 0, 60.0)
         await pilot.pause()
         assert 0 < len(built) <= table.size.height
         built.clear()
         await pilot.press("down")
-        await wait_until(pilot, lambda: len(built) >= 2)
+        await wait_until(pilot, lambda: len(built) >= 2, 60.0)
         await pilot.pause()
         assert len(built) == 2  # the row the cursor left and the row it reached
         built.clear()
         await pilot.press("end")
-        await wait_until(pilot, lambda: table.cursor_row == FLOWS - 1)
+        await wait_until(pilot, lambda: table.cursor_row == FLOWS - 1, 60.0)
         await pilot.pause()
         assert len(built) <= table.size.height  # jumping 10,000 rows builds one screenful
         assert any(f"10.0.{(FLOWS - 1) >> 8}.{(FLOWS - 1) & 255}:" in table.render_line(y).text
