@@ -206,12 +206,6 @@ impl State {
         }
     }
 
-    /// Take the frames the tracker let go of (rings emptied to stay within the budgets), for
-    /// the caller to free once it has let go of the lock: tens of thousands at a time.
-    fn emptied(&mut self) -> Vec<std::collections::VecDeque<Arc<crate::tracker::KeptFrame>>> {
-        self.tracker.take_emptied()
-    }
-
     /// Forget per-second counts older than `SECONDS_KEPT` before the latest second (a UI that
     /// stopped asking does not make them grow without bound).
     fn trim_seconds(&mut self) {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
 use super::handoff::{self, Consumer, FrameBatch, Producer, BATCH_BYTES, BATCH_FRAMES};
-use super::source::{publish_counters, BATCH};
+use super::source::{end_batch, BATCH};
 use super::{Loss, State};
 use crate::decode::Decoder;
 use crate::live::LiveCapture;
@@ -108,11 +108,7 @@ fn hand_over(
         for (seg, i) in pending.by_ref().take(BATCH) {
             st.take(seg, frames.get(i).3);
         }
-        publish_counters(&mut st.decoder, decoder);
-        st.trim_seconds();
-        let emptied = st.emptied();
-        drop(st);
-        drop(emptied); // freed without the lock
+        end_batch(st, decoder);
         if pending.peek().is_none() {
             break;
         }

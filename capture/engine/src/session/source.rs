@@ -2,7 +2,7 @@
 //! (a live capture reads on a thread of its own: `super::live`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -55,11 +55,7 @@ impl Batch {
             st.take(seg, &self.frames[start..end]);
         }
         self.frames.clear();
-        publish_counters(&mut st.decoder, decoder);
-        st.trim_seconds();
-        let emptied = st.emptied();
-        drop(st);
-        drop(emptied); // freed without the lock
+        end_batch(st, decoder);
     }
 }
 
@@ -132,9 +128,20 @@ pub(super) fn spawn(
         .map_err(|e| format!("cannot start the capture thread: {e}"))
 }
 
+/// End a batch's hand-over: publish the decoder's counters, forget old per-second counts, let
+/// go of the lock, then free the frames the tracker let go of (rings emptied to stay within
+/// the budgets: tens of thousands at a time, not to be freed while the UI waits for the lock).
+pub(super) fn end_batch(mut st: MutexGuard<'_, State>, decoder: &Decoder) {
+    publish_counters(&mut st.decoder, decoder);
+    st.trim_seconds();
+    let emptied = st.tracker.take_emptied();
+    drop(st);
+    drop(emptied);
+}
+
 /// The decoder's counters, for the UI (its kept malformed frames stay with the source: a
 /// thousand of them would be copied at every batch).
-pub(super) fn publish_counters(shown: &mut Decoder, source: &Decoder) {
+fn publish_counters(shown: &mut Decoder, source: &Decoder) {
     shown.frames = source.frames;
     shown.tcp = source.tcp;
     shown.non_tcp = source.non_tcp;
