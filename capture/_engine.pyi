@@ -211,6 +211,7 @@ class Session:
         linger: float | None = None,
         verify_checksums: bool = False,
         seed: int | None = None,
+        clock: float | None = None,
     ) -> None: ...
     @staticmethod
     def live(

@@ -76,6 +76,9 @@ class EngineSource:
                 max_flows=max_flows,
                 seed=seed,
                 frames_per_flow=ALL_FRAMES if speed is None else FRAMES_PER_FLOW,
+                # a replay by the caller's clock follows it from the first record, not the
+                # wall clock until the first step sets it
+                clock=None if clock is None else clock(),
             )
         except engine.CaptureError as exc:
             raise CaptureError(str(exc)) from None

@@ -45,12 +45,13 @@ impl PySession {
 #[pymethods]
 impl PySession {
     /// Start reading `path` (`-` = standard input; `name` is what messages call it); `speed`
-    /// replays it at its recorded pace times `speed`. Raises `CaptureError` (one line) when it
-    /// cannot be read.
+    /// replays it at its recorded pace times `speed`; `clock`: the replay is paced by the
+    /// caller's clock from the first record on (seconds since it began, then `set_clock`).
+    /// Raises `CaptureError` (one line) when it cannot be read.
     #[new]
     #[pyo3(signature = (path, *, name=None, speed=None, max_flows=100_000, frames_per_flow=64,
         frame_budget=250_000, frame_bytes=256 << 20, linger=None, verify_checksums=false,
-        seed=None))]
+        seed=None, clock=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -64,6 +65,7 @@ impl PySession {
         linger: Option<f64>,
         verify_checksums: bool,
         seed: Option<u64>,
+        clock: Option<f64>,
     ) -> PyResult<PySession> {
         if speed.is_some_and(|s| s <= 0.0 || s.is_nan()) {
             return Err(PyValueError::new_err("the replay speed must be positive"));
@@ -82,7 +84,13 @@ impl PySession {
         };
         // Opening standard input may wait for a writer: without the GIL.
         let session = py
-            .allow_threads(|| Session::start(spec, cfg))
+            .allow_threads(|| {
+                let session = Session::open(spec, cfg)?;
+                if let Some(seconds) = clock {
+                    session.set_clock(seconds); // before any record is read
+                }
+                session.run().map(|()| session)
+            })
             .map_err(CaptureError::new_err)?;
         Ok(PySession::wrap(session))
     }
