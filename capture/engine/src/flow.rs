@@ -50,6 +50,8 @@ impl EndKind {
 pub struct Kept {
     pub ring: Option<std::collections::VecDeque<Arc<KeptFrame>>>,
     pub special: Vec<Arc<KeptFrame>>,
+    /// Where the frame rings list this flow among those holding a ring (while `ring` is).
+    pub holder: usize,
 }
 
 /// One TCP connection (or attempt), as the tracker has seen it so far (Python: `flow.Flow`).

@@ -176,6 +176,23 @@ pub struct KeptFrame {
     pub marks: Marks,
 }
 
+impl KeptFrame {
+    pub fn new(seg: &Segment, frame: &[u8], marks: Marks) -> KeptFrame {
+        KeptFrame {
+            seg: seg.clone(),
+            frame: frame.into(),
+            marks,
+        }
+    }
+
+    /// Become `new(seg, frame, marks)` in place, reusing this frame's memory where it can.
+    pub fn set(&mut self, seg: &Segment, frame: &[u8], marks: Marks) {
+        self.seg.clone_from(seg);
+        self.frame.set(frame);
+        self.marks = marks;
+    }
+}
+
 /// Frames of at most this many bytes are kept inline (see `FrameBytes`).
 pub const INLINE_FRAME: usize = 176;
 
@@ -200,6 +217,20 @@ impl From<&[u8]> for FrameBytes {
                 FrameBytes::Inline(len, bytes)
             }
             _ => FrameBytes::Heap(frame.into()),
+        }
+    }
+}
+
+impl FrameBytes {
+    /// Hold `frame` instead, in the memory held now when it fits as well.
+    pub fn set(&mut self, frame: &[u8]) {
+        match self {
+            FrameBytes::Inline(len, bytes) if frame.len() <= INLINE_FRAME => {
+                bytes[..frame.len()].copy_from_slice(frame);
+                *len = frame.len() as u8; // at most INLINE_FRAME
+            }
+            FrameBytes::Heap(bytes) if bytes.len() == frame.len() => bytes.copy_from_slice(frame),
+            _ => *self = FrameBytes::from(frame),
         }
     }
 }
@@ -519,12 +550,7 @@ fn steady(flow: &mut Flow, low: bool, seg: &Segment, frame: &[u8], books: &mut B
     flow.last_ts = ts;
     let mut over = false;
     if books.rings.per_flow != 0 {
-        let kept = std::sync::Arc::new(KeptFrame {
-            seg: seg.clone(),
-            frame: frame.into(),
-            marks,
-        });
-        over = books.rings.keep(flow, kept);
+        over = books.rings.keep(flow, seg, frame, marks, None);
     }
     books.touch(flow.id);
     over

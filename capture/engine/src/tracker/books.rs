@@ -3,7 +3,6 @@
 //! eviction order, the changed ids and the flows that left.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
 
 use super::departed::Departed;
 use super::eviction::EvictionOrder;
@@ -11,7 +10,6 @@ use super::rings::FrameRings;
 use super::updates::{
     analyze, check_illegal, count_rare, illegal_names, on_ack, on_fin, on_rst, on_syn, seq_space,
 };
-use super::KeptFrame;
 use crate::flow::Flow;
 use crate::segment::{Segment, ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
 use crate::tcpstate::{advance_into, append_log, TcpState, Transition};
@@ -127,18 +125,8 @@ impl Books {
             self.touch(flow.id);
             return false;
         }
-        let kept = Arc::new(KeptFrame {
-            seg: seg.clone(),
-            frame: frame.into(),
-            marks,
-        });
-        if flags & (SYN | FIN | RST) != 0 || moved {
-            let special = &mut flow.kept.get_or_insert_with(Default::default).special;
-            if special.len() < KEEP_SPECIAL {
-                special.push(kept.clone());
-            }
-        }
-        let over = self.rings.keep(flow, kept);
+        let special = (flags & (SYN | FIN | RST) != 0 || moved).then_some(KEEP_SPECIAL);
+        let over = self.rings.keep(flow, seg, frame, marks, special);
         self.touch(flow.id);
         over
     }

@@ -265,8 +265,8 @@ fn forget(
         by_key.remove(&flow.key);
     }
     // The ring stops counting but stays with the flow: whoever takes it may read its frames.
-    if let Some(ring) = flow.kept.as_ref().and_then(|k| k.ring.as_ref()) {
-        books.rings.drop_ring(id, ring);
+    if let Some(kept) = flow.kept.as_deref() {
+        books.rings.drop_ring(flows, id, kept);
     }
     Some(flow)
 }

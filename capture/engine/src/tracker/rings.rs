@@ -11,21 +11,28 @@
 //! with when each was last seen) so that a trim reads one table instead of every flow, and the
 //! frames of the emptied rings can be handed to the caller to free after it lets go of the lock
 //! (`defer_frees`).
+//!
+//! At that pace most kept segments live well under a second, and allocating each one and
+//! freeing it again took a fifth of the session thread. So the frames of emptied rings are kept
+//! as spares (up to a quarter of the budget: what one trim empties, and what the keeps until
+//! the next one take back), and a new kept segment is written over a spare, or over the frame
+//! that falls out of its own full ring, unless a view still holds that one.
 
 use std::collections::VecDeque;
-
-use hashbrown::HashMap;
 
 use super::Flows;
 use std::sync::Arc;
 
-use crate::flow::Flow;
+use crate::flow::analysis::Marks;
+use crate::flow::{Flow, Kept};
+use crate::segment::Segment;
 use crate::tracker::KeptFrame;
 
 /// A flow holding a ring: when it was last seen (its `last_ts` when its latest frame was
 /// kept) and the bytes of its ring's frames (so that letting a ring go reads none of them).
 #[derive(Clone, Copy, Debug)]
 struct Holder {
+    id: u64,
     last_ts: f64,
     bytes: usize,
 }
@@ -40,11 +47,20 @@ pub struct FrameRings {
     pub kept: usize,
     /// Bytes of their frames.
     pub kept_bytes: usize,
-    /// The flows whose ring holds frames, by id (see `Holder`).
-    holders: HashMap<u64, Holder>,
+    /// The flows whose ring holds frames (see `Holder`), each at its `Kept::holder`.
+    holders: Vec<Holder>,
     /// Rings emptied by `trim`, for the caller to free (when asked: `defer_frees`).
     emptied: Option<Vec<VecDeque<Arc<KeptFrame>>>>,
+    /// Emptied rings whose frames are written over by the next kept segments.
+    spare: Vec<VecDeque<Arc<KeptFrame>>>,
+    /// Frames in `spare`.
+    spare_frames: usize,
+    /// Spare rings drained of their frames, for flows that start a ring.
+    spare_rings: Vec<VecDeque<Arc<KeptFrame>>>,
 }
+
+/// Drained rings kept for reuse, at most.
+const SPARE_RINGS: usize = 4096;
 
 impl FrameRings {
     pub fn new(per_flow: usize, budget: usize, max_bytes: usize) -> FrameRings {
@@ -54,8 +70,11 @@ impl FrameRings {
             max_bytes: max_bytes.max(1),
             kept: 0,
             kept_bytes: 0,
-            holders: HashMap::new(),
+            holders: Vec::new(),
             emptied: None,
+            spare: Vec::new(),
+            spare_frames: 0,
+            spare_rings: Vec::new(),
         }
     }
 
@@ -73,43 +92,91 @@ impl FrameRings {
             .unwrap_or_default()
     }
 
-    /// Put `frame` in `flow`'s ring (its oldest falls out of a full ring). True when a budget
-    /// is exceeded: the caller then calls `trim`.
-    pub fn keep(&mut self, flow: &mut Flow, frame: Arc<KeptFrame>) -> bool {
+    /// Keep `seg` (captured as `frame`, with its `marks`) in `flow`'s ring, and among its
+    /// handshake and teardown segments when `special` (up to `limit` of those). The oldest
+    /// falls out of a full ring. True when a budget is exceeded: the caller then calls `trim`.
+    pub fn keep(
+        &mut self,
+        flow: &mut Flow,
+        seg: &Segment,
+        frame: &[u8],
+        marks: Marks,
+        special: Option<usize>,
+    ) -> bool {
         let size = self.per_flow;
         if size == 0 {
             return false;
         }
         let kept = flow.kept.get_or_insert_with(Default::default);
-        let ring = kept
-            .ring
-            .get_or_insert_with(|| VecDeque::with_capacity(size.min(8)));
-        let holder = self.holders.entry(flow.id).or_insert(Holder {
-            last_ts: flow.last_ts,
-            bytes: 0,
-        });
+        let ring = match &mut kept.ring {
+            Some(ring) => ring,
+            none => {
+                kept.holder = self.holders.len();
+                self.holders.push(Holder {
+                    id: flow.id,
+                    last_ts: flow.last_ts,
+                    bytes: 0,
+                });
+                let ring = self.spare_rings.pop();
+                none.insert(ring.unwrap_or_else(|| VecDeque::with_capacity(size.min(8))))
+            }
+        };
+        let holder = &mut self.holders[kept.holder];
+        let mut old = None;
         if ring.len() < size {
             self.kept += 1;
-        } else if let Some(old) = ring.pop_front() {
-            self.kept_bytes -= old.frame.len();
-            holder.bytes -= old.frame.len();
+        } else if let Some(out) = ring.pop_front() {
+            self.kept_bytes -= out.frame.len();
+            holder.bytes -= out.frame.len();
+            old = Some(out);
         }
-        self.kept_bytes += frame.frame.len();
-        holder.bytes += frame.frame.len();
+        let new = match old {
+            Some(mut out) => match Arc::get_mut(&mut out) {
+                Some(slot) => {
+                    slot.set(seg, frame, marks);
+                    out
+                }
+                None => Arc::new(KeptFrame::new(seg, frame, marks)),
+            },
+            None => reuse(
+                &mut self.spare,
+                &mut self.spare_frames,
+                &mut self.spare_rings,
+                seg,
+                frame,
+                marks,
+            ),
+        };
+        self.kept_bytes += new.frame.len();
+        holder.bytes += new.frame.len();
         holder.last_ts = flow.last_ts;
-        ring.push_back(frame);
+        if special.is_some_and(|limit| kept.special.len() < limit) {
+            kept.special.push(new.clone());
+        }
+        ring.push_back(new);
         self.kept > self.budget || self.kept_bytes > self.max_bytes
     }
 
-    /// Stop counting the ring of flow `id`, which is let go (the flow left, or it was emptied).
-    pub fn drop_ring(&mut self, id: u64, ring: &VecDeque<Arc<KeptFrame>>) {
+    /// Stop counting the ring of flow `id` (`kept`: its frames), which is let go (the flow
+    /// left, or it was emptied). `flows`: the flows tracked (one of them may move in
+    /// `holders`).
+    pub fn drop_ring(&mut self, flows: &mut Flows, id: u64, kept: &Kept) {
+        let Some(ring) = kept.ring.as_ref() else {
+            return;
+        };
         self.kept -= ring.len();
-        if let Some(holder) = self.holders.remove(&id) {
-            debug_assert_eq!(
-                holder.bytes,
-                ring.iter().map(|k| k.frame.len()).sum::<usize>()
-            );
-            self.kept_bytes -= holder.bytes;
+        let at = kept.holder;
+        debug_assert_eq!(self.holders.get(at).map(|h| h.id), Some(id));
+        let holder = self.holders.swap_remove(at);
+        debug_assert_eq!(
+            holder.bytes,
+            ring.iter().map(|k| k.frame.len()).sum::<usize>()
+        );
+        self.kept_bytes -= holder.bytes;
+        if let Some(moved) = self.holders.get(at) {
+            if let Some(kept) = flows.get_mut(&moved.id).and_then(|f| f.kept.as_mut()) {
+                kept.holder = at;
+            }
         }
     }
 
@@ -125,7 +192,7 @@ impl FrameRings {
         let mut with_rings: Vec<(f64, u64)> = self
             .holders
             .iter()
-            .map(|(&id, holder)| (holder.last_ts + 0.0, id)) // -0.0 == 0.0 to Python
+            .map(|holder| (holder.last_ts + 0.0, holder.id)) // -0.0 == 0.0 to Python
             .collect();
         debug_assert!(with_rings
             .iter()
@@ -166,19 +233,50 @@ impl FrameRings {
             if self.kept <= goal && self.kept_bytes <= goal_bytes {
                 return true;
             }
-            let ring = flows
-                .get_mut(&id)
-                .and_then(|f| f.kept.as_mut())
-                .and_then(|k| k.ring.take());
+            let Some(mut kept) = flows.get_mut(&id).and_then(|f| f.kept.take()) else {
+                continue;
+            };
+            self.drop_ring(flows, id, &kept);
+            let ring = kept.ring.take();
+            if let Some(flow) = flows.get_mut(&id) {
+                flow.kept = Some(kept);
+            }
             if let Some(ring) = ring {
-                self.drop_ring(id, &ring);
-                if let Some(emptied) = self.emptied.as_mut() {
+                if self.spare_frames < self.budget / 4 {
+                    self.spare_frames += ring.len();
+                    self.spare.push(ring);
+                } else if let Some(emptied) = self.emptied.as_mut() {
                     emptied.push(ring);
                 }
             }
         }
         self.kept <= goal && self.kept_bytes <= goal_bytes
     }
+}
+
+/// A kept segment written over a spare frame no view holds, or a new one.
+fn reuse(
+    spare: &mut Vec<VecDeque<Arc<KeptFrame>>>,
+    spare_frames: &mut usize,
+    spare_rings: &mut Vec<VecDeque<Arc<KeptFrame>>>,
+    seg: &Segment,
+    frame: &[u8],
+    marks: Marks,
+) -> Arc<KeptFrame> {
+    while let Some(ring) = spare.last_mut() {
+        let Some(mut out) = ring.pop_front() else {
+            if let Some(ring) = spare.pop().filter(|_| spare_rings.len() < SPARE_RINGS) {
+                spare_rings.push(ring);
+            }
+            continue;
+        };
+        *spare_frames -= 1;
+        if let Some(slot) = Arc::get_mut(&mut out) {
+            slot.set(seg, frame, marks);
+            return out;
+        }
+    }
+    Arc::new(KeptFrame::new(seg, frame, marks))
 }
 
 fn has_ring(flow: &Flow) -> bool {

@@ -1,6 +1,8 @@
 //! FlowTracker's bounds and outputs on hand-built segments: eviction, kept frames, changed ids,
 //! linger, and a property test over any segment sequence (Python: tests/test_flows.py).
 
+use std::sync::Arc;
+
 use super::segmaker::{Conv, Send};
 use super::tests_flows::{at, feed, handshake, last, tracker, with};
 use super::*;
@@ -520,6 +522,74 @@ fn a_flow_that_comes_back_after_eviction_continues_its_record() {
         &[],
     );
     assert!(t.flow(again).is_some_and(|f| f.continues.is_none()));
+}
+
+/// Kept segments are written over the frames of emptied rings and over those falling out of
+/// full rings (`FrameRings::keep`): whatever the mix of sizes, every frame a flow holds is the
+/// segment it was kept for, and frames a view holds are never written over.
+#[test]
+fn reused_frames_hold_their_own_segment_and_views_keep_theirs() {
+    let mut t = with(TrackerConfig {
+        frames_per_flow: 3,
+        frame_budget: 200,
+        frame_bytes: 30_000,
+        ..TrackerConfig::default()
+    });
+    // the bytes of frame `n`: 40 to 339 of them (inline and on the heap, lengths repeating)
+    let bytes = |n: u64| -> Vec<u8> {
+        (0..40 + (n * 37 % 300) as usize)
+            .map(|i| (n as usize + i) as u8)
+            .collect()
+    };
+    let holds_its_own = |k: &KeptFrame| {
+        *k.frame == bytes(k.seg.frame_no)[..] && u64::from(k.seg.payload_len) == k.seg.frame_no % 7
+    };
+    let mut convs: Vec<Conv> = (0..300u16)
+        .map(|i| Conv::new(("10.3.0.1", 1000 + i), ("10.0.0.2", 80)))
+        .collect();
+    let mut held: Vec<Arc<KeptFrame>> = Vec::new();
+    let mut frame_no = 0u64;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut trims = 0;
+    for step in 0..6000u32 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let i = (state % 300) as usize;
+        // now and then a FIN or RST: kept apart too, so shared with the ring
+        let flags = match state % 97 {
+            0 => "F.",
+            1 => "R.",
+            _ => "P.",
+        };
+        frame_no += 1;
+        let mut seg = convs[i].send(
+            true,
+            flags,
+            (frame_no % 7) as u32,
+            Send {
+                at: Some(1000.0 + f64::from(step) * 0.01),
+                ..Send::default()
+            },
+        );
+        seg.frame_no = frame_no;
+        let before = t.kept();
+        let id = t.ingest(seg, &bytes(frame_no));
+        trims += usize::from(t.kept() < before);
+        if step % 500 == 0 {
+            held.extend(t.flow(id).map(Flow::kept_frames).unwrap_or_default());
+        }
+    }
+    assert!(trims > 20, "the budgets were reached {trims} times");
+    let mut frames = 0;
+    t.for_each_flow(|f| {
+        for k in f.frames() {
+            assert!(holds_its_own(k), "flow {}: frame {}", f.id, k.seg.frame_no);
+            frames += 1;
+        }
+    });
+    assert!(frames > 150, "{frames} frames kept");
+    assert!(held.len() >= 12 && held.iter().all(|k| holds_its_own(k)));
 }
 
 /// A kept frame reads back byte for byte whether it is kept inline (short) or on the heap.
