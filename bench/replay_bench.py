@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -199,7 +200,12 @@ def run_tui(capture: Path, loops: int, buffer_kib: int | None = None) -> dict[st
         if line.strip() != "ready":
             raise RuntimeError(f"the TUI did not start: {line!r}; {tui_err.read_text()[-2000:]}")
         time.sleep(1.0)  # tcpdump attached too
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
         replayed = replay(capture, loops)
+        replay_wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        replay_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
         time.sleep(1.0)
         assert tui.stdin is not None
         tui.stdin.write("stop\n")
@@ -217,6 +223,8 @@ def run_tui(capture: Path, loops: int, buffer_kib: int | None = None) -> dict[st
                 proc.kill()
                 proc.wait(timeout=30)
     result: dict[str, object] = dict(replay_and_dump(replayed.stdout, dump_err))
+    # tcpreplay's wall time includes reading the capture into memory (--preload-pcap)
+    result["tcpreplay_cpu_s"], result["tcpreplay_wall_s"] = replay_cpu, replay_wall
     result.update({f"tui_{k}": v for k, v in json.loads(report).items()})
     shutil.rmtree(out, ignore_errors=True)
     return result
@@ -245,7 +253,11 @@ def tui_report(r: dict[str, object]) -> str:
         f"| {r['tui_flows_tracked']:,} / {r['tui_flows_in_table']:,} | {_ms(tick)} "
         f"| {r['tui_ui_cores']:.2f} |",
         "",
-        f"threads' CPU over the window ({r['tui_cpu_window_s']:.2f} s) and over the whole run:",
+        f"the machine over the window: {r['tui_machine_busy_cores']:.2f} cores busy, "
+        f"{r['tui_machine_stolen_cores']:.2f} stolen; tcpreplay {r['tcpreplay_cpu_s']:.2f} s CPU "
+        f"in {r['tcpreplay_wall_s']:.2f} s (preload included)",
+        f"the TUI's threads' CPU over the window ({r['tui_cpu_window_s']:.2f} s) and over the "
+        "whole run:",
     ]
     for name, row in sorted(threads.items(), key=lambda kv: -kv[1]["cpu_s"]):
         rows.append(

@@ -26,6 +26,9 @@ The figures (the window: see `window` below):
                            screen's next compositor refresh after it), median / p95 / max
     ui_cores               CPU of the UI thread (the asyncio loop: the main thread) over the
                            window, from /proc/self/task/TID/stat sampled every 50 ms
+    machine_busy_cores     CPU the whole machine spent busy over the window (/proc/stat: all
+                           processes, tcpreplay and tcpdump included; out of os.cpu_count()),
+                           and machine_stolen_cores, what the hypervisor took
     threads                per thread name: CPU cores over the window and CPU seconds over the
                            whole run (`tcpwatch-sniffe[r]`, `tcpwatch-tracke[r]`: the engine's
                            threads, names cut at 15 characters by the kernel)
@@ -87,19 +90,33 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
     return out
 
 
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds the whole machine has spent busy (not idle, not waiting for I/O) and stolen
+    by its hypervisor so far, over all CPUs (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    steal = fields[7] if len(fields) > 7 else 0
+    return (sum(fields[:8]) - idle - steal) / CLK_TCK, steal / CLK_TCK
+
+
 class Sampler(threading.Thread):
-    """Reads every thread's CPU time every SAMPLE_EVERY, off the UI thread."""
+    """Reads every thread's CPU time (and the machine's) every SAMPLE_EVERY, off the UI
+    thread; the machine's under the key 0, as (busy, stolen) seconds."""
 
     def __init__(self) -> None:
         super().__init__(name="bench-sampler", daemon=True)
-        self.samples: list[tuple[float, dict[int, tuple[str, float]]]] = []
+        self.samples: list[tuple[float, dict[int, Any]]] = []
         self.done = threading.Event()
 
     def run(self) -> None:
-        while not self.done.is_set():
-            self.samples.append((time.perf_counter(), thread_cpu()))
+        while True:
+            now: dict[int, Any] = dict(thread_cpu())
+            now[0] = machine_cpu()
+            self.samples.append((time.perf_counter(), now))
+            if self.done.is_set():
+                return
             self.done.wait(SAMPLE_EVERY)
-        self.samples.append((time.perf_counter(), thread_cpu()))
 
     def around(self, t0: float, t1: float) -> tuple[Any, Any]:
         """The last sample at or before t0 and the first at or after t1 (or the nearest)."""
@@ -221,7 +238,12 @@ def figures(app: TcpwatchApp, probe: Probe, sampler: Sampler) -> dict[str, Any]:
     main = os.getpid()
     threads: dict[str, dict[str, float]] = {}
     last = sampler.samples[-1][1]
+    (busy0, steal0), (busy1, steal1) = cpu0[0], cpu1[0]
+    out["machine_busy_cores"] = (busy1 - busy0) / wall
+    out["machine_stolen_cores"] = (steal1 - steal0) / wall
     for tid, (name, total) in last.items():
+        if tid == 0:
+            continue
         key = name
         if tid == main:
             key = "UI (main)"
