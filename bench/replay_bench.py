@@ -126,9 +126,10 @@ def run(capture: Path, loops: int, buffer_kib: int | None = None) -> dict[str, o
     ).stdout.splitlines()
     # A looped replay sends each flow again: only a single pass compares with `-r`.
     same = comparable(live) == comparable(offline) if loops == 1 else "n/a (looped)"
+    peers = replay_and_dump(replayed.stdout, dump_err)
     shutil.rmtree(out, ignore_errors=True)
     return {
-        **replay_and_dump(replayed.stdout, dump_err),
+        **peers,
         "tcpwatch_frames": int(frames.group(1)) if frames else None,
         "tcpwatch_kernel_drops": int(kdrops.group(1)) if kdrops else 0,
         "tcpwatch_queue_drops": int(qdrops.group(1)) if qdrops else 0,
