@@ -12,6 +12,22 @@ records equal those of `tcpwatch -r` on the same capture (timestamps and uids as
 
     sudo .venv/bin/python bench/replay_bench.py [--packets 1000000] [--loops 1] [--buffer KiB]
 
+With `--tui`, the capture beside tcpdump is the TUI instead of the headless export: the real
+`TcpwatchApp` on `-i VETH` (the live source built as the CLI builds it, default `-B` unless
+`--buffer`), headless at 200x60, in `ip netns exec NS .venv/bin/python bench/replay_tui.py`.
+The child says `ready` once the App runs with the capture attached; tcpreplay starts then; one
+second after it ends the parent writes `stop`; the child lets the engine hand over what is
+queued, then reports (bench/replay_tui.py says how each figure is taken): frames, kernel and
+queue drops (the status bar's counters), segments tracked, flows tracked and in the table,
+tracked packets/s (segments over the time the App took to see them all: from its last drain
+with none yet to its first drain with all of them, a lower bound), tick (drain + update +
+render, as bench/tui_bench.py) median/p95/max over that window, the UI thread's CPU cores over
+it, and the CPU of each thread (the engine's `tcpwatch-sniffer` and `tcpwatch-tracker`) over it
+and over the whole run. The targets it is read against: no kernel or queue drop where tcpdump
+has none, >= 500,000 packets/s tracked, tick p95 <= 50 ms, UI thread <= 1 core.
+
+    sudo .venv/bin/python bench/replay_bench.py --tui [--packets 1000000] [--loops 1]
+
 Needs root, iproute2, tcpreplay and tcpdump (Debian packages).
 """
 
@@ -21,6 +37,8 @@ import argparse
 import json
 import os
 import re
+import resource
+import select
 import shutil
 import signal
 import subprocess
@@ -31,6 +49,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TCPWATCH = str(ROOT / ".venv" / "bin" / "tcpwatch")
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+TUI_CHILD = str(ROOT / "bench" / "replay_tui.py")
 sys.path.insert(0, str(ROOT / "bench"))
 from ingest_bench import ensure_capture  # noqa: E402
 
@@ -84,30 +104,14 @@ def run(capture: Path, loops: int, buffer_kib: int | None = None) -> dict[str, o
             stderr=err,
             stdout=subprocess.DEVNULL,
         )
-    with dump_err.open("w") as err:
-        tcpdump = subprocess.Popen(
-            in_ns(NS_B, "tcpdump", "-i", VETH_B, "-n", "-B", "32768", "-w", "/dev/null"),
-            stderr=err,
-        )
+    tcpdump = start_tcpdump(dump_err)
     time.sleep(2.0)  # both attached (tcpwatch imports, opens, drops nothing here: root)
-    replay = subprocess.run(
-        in_ns(NS_A, "tcpreplay", "--topspeed", "--preload-pcap", f"--loop={loops}", "-i", VETH_A)
-        + [str(capture)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
+    replayed = replay(capture, loops)
     time.sleep(1.0)
     for proc in (tcpwatch, tcpdump):
         proc.send_signal(signal.SIGINT)
     tcpwatch.wait(timeout=120)
     tcpdump.wait(timeout=30)
-    rate = re.search(r"Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps", replay.stdout)
-    sent = re.search(r"Actual: (\d+) packets", replay.stdout)
-    dump = dump_err.read_text()
-    got = re.search(r"(\d+) packets captured", dump)
-    dropped = re.search(r"(\d+) packets dropped by kernel", dump)
     totals = tw_err.read_text().strip().splitlines()[-1]
     frames = re.search(r"(\d+) frames", totals)
     kdrops = re.search(r"(\d+) kernel drops", totals)
@@ -122,12 +126,10 @@ def run(capture: Path, loops: int, buffer_kib: int | None = None) -> dict[str, o
     ).stdout.splitlines()
     # A looped replay sends each flow again: only a single pass compares with `-r`.
     same = comparable(live) == comparable(offline) if loops == 1 else "n/a (looped)"
+    peers = replay_and_dump(replayed.stdout, dump_err)
     shutil.rmtree(out, ignore_errors=True)
     return {
-        "sent": int(sent.group(1)) if sent else None,
-        "offered_pps": float(rate.group(1)) if rate else None,
-        "tcpdump_captured": int(got.group(1)) if got else None,
-        "tcpdump_dropped": int(dropped.group(1)) if dropped else None,
+        **peers,
         "tcpwatch_frames": int(frames.group(1)) if frames else None,
         "tcpwatch_kernel_drops": int(kdrops.group(1)) if kdrops else 0,
         "tcpwatch_queue_drops": int(qdrops.group(1)) if qdrops else 0,
@@ -137,12 +139,141 @@ def run(capture: Path, loops: int, buffer_kib: int | None = None) -> dict[str, o
     }
 
 
+def start_tcpdump(err_path: Path) -> subprocess.Popen[bytes]:
+    with err_path.open("w") as err:
+        return subprocess.Popen(
+            in_ns(NS_B, "tcpdump", "-i", VETH_B, "-n", "-B", "32768", "-w", "/dev/null"),
+            stderr=err,
+        )
+
+
+def replay(capture: Path, loops: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        in_ns(NS_A, "tcpreplay", "--topspeed", "--preload-pcap", f"--loop={loops}", "-i", VETH_A)
+        + [str(capture)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+
+
+def replay_and_dump(replay_out: str, dump_err: Path) -> dict[str, int | float | None]:
+    """What tcpreplay sent and offered, what tcpdump captured and dropped."""
+    rate = re.search(r"Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps", replay_out)
+    sent = re.search(r"Actual: (\d+) packets", replay_out)
+    dump = dump_err.read_text()
+    got = re.search(r"(\d+) packets captured", dump)
+    dropped = re.search(r"(\d+) packets dropped by kernel", dump)
+    return {
+        "sent": int(sent.group(1)) if sent else None,
+        "offered_pps": float(rate.group(1)) if rate else None,
+        "tcpdump_captured": int(got.group(1)) if got else None,
+        "tcpdump_dropped": int(dropped.group(1)) if dropped else None,
+    }
+
+
+def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The child's next line of standard output, waiting `timeout` s at most ('' at its end)."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        raise TimeoutError(f"no line from the TUI within {timeout:g} s")
+    return proc.stdout.readline()
+
+
+def run_tui(capture: Path, loops: int, buffer_kib: int | None = None) -> dict[str, object]:
+    """One replay with the TUI (bench/replay_tui.py) and tcpdump capturing; their figures."""
+    out = Path(tempfile.mkdtemp(prefix="tcpwatch-replay-"))
+    tui_err, dump_err = out / "tui.err", out / "tcpdump.err"
+    cmd = in_ns(NS_B, PYTHON, TUI_CHILD, "-i", VETH_B)
+    with tui_err.open("w") as err:
+        tui = subprocess.Popen(
+            cmd + (["-B", str(buffer_kib)] if buffer_kib else []),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    tcpdump = start_tcpdump(dump_err)
+    try:
+        line = read_line(tui, 90.0)  # ready: the App runs and the capture is attached
+        if line.strip() != "ready":
+            raise RuntimeError(f"the TUI did not start: {line!r}; {tui_err.read_text()[-2000:]}")
+        time.sleep(1.0)  # tcpdump attached too
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        replayed = replay(capture, loops)
+        replay_wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        replay_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+        time.sleep(1.0)
+        assert tui.stdin is not None
+        tui.stdin.write("stop\n")
+        tui.stdin.close()
+        tcpdump.send_signal(signal.SIGINT)
+        tcpdump.wait(timeout=30)
+        report = read_line(tui, 120.0)  # the child lets the engine settle (60 s at most)
+        tui.wait(timeout=30)
+        if not report.startswith("{"):
+            tail = tui_err.read_text()[-2000:]
+            raise RuntimeError(f"no figures from the TUI: {report!r}; {tail}")
+    finally:
+        for proc in (tui, tcpdump):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+    result: dict[str, object] = dict(replay_and_dump(replayed.stdout, dump_err))
+    # tcpreplay's wall time includes reading the capture into memory (--preload-pcap)
+    result["tcpreplay_cpu_s"], result["tcpreplay_wall_s"] = replay_cpu, replay_wall
+    result.update({f"tui_{k}": v for k, v in json.loads(report).items()})
+    shutil.rmtree(out, ignore_errors=True)
+    return result
+
+
+def _ms(s: dict[str, float]) -> str:
+    return f"{s['median']:.1f} / {s['p95']:.1f} / {s['max']:.1f} (n={s['n']:.0f})"
+
+
+def tui_report(r: dict[str, object]) -> str:
+    """The TUI run's figures beside tcpdump's, one table row, then the threads' CPU."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    tick = r["tui_tick_ms"]
+    threads = r["tui_threads"]
+    assert isinstance(tick, dict) and isinstance(threads, dict)
+    rows = [
+        f"load average {load}; {os.cpu_count()} CPUs",
+        "",
+        "| offered packets/s | tcpdump captured / dropped | TUI frames / kernel drops / queue"
+        " drops | segments tracked | tracked packets/s (window s) | flows tracked / in the table"
+        " | tick ms median / p95 / max | UI thread cores |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {r['offered_pps']:,.0f} | {r['tcpdump_captured']:,} / {r['tcpdump_dropped']:,} "
+        f"| {r['tui_frames']:,} / {r['tui_kernel_drops']:,} / {r['tui_queue_drops']:,} "
+        f"| {r['tui_segments']:,} | {r['tui_tracked_per_s']:,.0f} ({r['tui_window_s']:.2f}) "
+        f"| {r['tui_flows_tracked']:,} / {r['tui_flows_in_table']:,} | {_ms(tick)} "
+        f"| {r['tui_ui_cores']:.2f} |",
+        "",
+        f"the machine over the window: {r['tui_machine_busy_cores']:.2f} cores busy, "
+        f"{r['tui_machine_stolen_cores']:.2f} stolen; tcpreplay {r['tcpreplay_cpu_s']:.2f} s CPU "
+        f"in {r['tcpreplay_wall_s']:.2f} s (preload included)",
+        f"the TUI's threads' CPU over the window ({r['tui_cpu_window_s']:.2f} s) and over the "
+        "whole run:",
+    ]
+    for name, row in sorted(threads.items(), key=lambda kv: -kv[1]["cpu_s"]):
+        rows.append(
+            f"  {name} (x{row['threads']}): {row['window_cores']:.2f} cores, {row['cpu_s']:.2f} s"
+        )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--flows", type=int, default=44_000)
     ap.add_argument("--loops", type=int, default=1)
     ap.add_argument("--buffer", type=int, default=None, help="tcpwatch's -B (KiB)")
+    ap.add_argument("--tui", action="store_true", help="the TUI (headless App), not --export")
     args = ap.parse_args(argv)
     for tool in ("tcpreplay", "tcpdump", "ip"):
         if shutil.which(tool) is None:
@@ -151,12 +282,14 @@ def main(argv: list[str] | None = None) -> int:
     capture, packets = ensure_capture(args.packets, args.flows, 1)
     setup()
     try:
-        result = run(capture, args.loops, args.buffer)
+        result = (run_tui if args.tui else run)(capture, args.loops, args.buffer)
     finally:
         teardown()
     print(f"capture: {capture} ({packets:,} packets) x {args.loops}")
     for key, value in result.items():
         print(f"  {key}: {value}")
+    if args.tui:
+        print(tui_report(result))
     return 0
 
 
