@@ -24,7 +24,7 @@ use crate::flow::Flow;
 use crate::live::LiveCounters;
 use crate::print::Printer;
 use crate::reader::CaptureReader;
-use crate::segment::Segment;
+use crate::segment::{Segment, SYN};
 use crate::tracker::{ConfigError, FlowTracker, TrackerConfig};
 use events::{Event, EventKind, EventQueue};
 
@@ -166,8 +166,10 @@ impl State {
             let brief = events::Brief::of(&seg);
             let copy = printing.then(|| seg.clone());
             let id = self.tracker.ingest(seg, frame);
-            if let Some(flow) = self.tracker.flow(id) {
-                if self.ui {
+            // events are made of SYNs and state changes only: other segments need no look
+            let eventful = self.ui && (flags & SYN != 0 || self.tracker.moved());
+            if let Some(flow) = self.tracker.flow(id).filter(|_| eventful || printing) {
+                if eventful {
                     events::notice(flow, &brief, &mut self.events);
                 }
                 if let (Some(out), Some(copy)) = (self.outputs.as_deref_mut(), &copy) {
@@ -185,6 +187,9 @@ impl State {
         self.segments += 1;
         if ts > self.capture_ts {
             self.capture_ts = ts;
+        }
+        if !self.tracker.has_gone() {
+            return;
         }
         for flow in self.tracker.take_gone() {
             if let Some(out) = self.outputs.as_deref_mut() {

@@ -314,6 +314,17 @@ impl FlowTracker {
         self.books.rings.kept_bytes
     }
 
+    /// Whether the segment ingested last moved an endpoint of its flow (a state change: the
+    /// only segments besides SYNs that events are made of).
+    pub fn moved(&self) -> bool {
+        self.books.moved
+    }
+
+    /// Flows that left and wait for `take_gone`.
+    pub fn has_gone(&self) -> bool {
+        !self.books.gone.is_empty()
+    }
+
     /// Every flow ever started, tracked or gone.
     pub fn flow_count(&self) -> u64 {
         self.next_id - 1
@@ -385,6 +396,7 @@ impl FlowTracker {
 
     /// `ingest` of a segment the caller keeps.
     pub fn ingest_ref(&mut self, seg: &Segment, frame: &[u8]) -> u64 {
+        self.books.moved = false;
         let low = sender_is_low(seg);
         let found = self.by_key.get(&KeyView::of(seg, low)).copied();
         let flags = seg.flags;

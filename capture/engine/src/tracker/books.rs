@@ -43,6 +43,8 @@ pub(crate) struct Books {
     pub uid_seed: u64,
     /// Scratch for one segment's transitions.
     moves: Vec<Transition>,
+    /// The segment accounted last moved an endpoint of its flow (`FlowTracker::moved`).
+    pub moved: bool,
 }
 
 impl Books {
@@ -64,6 +66,7 @@ impl Books {
             departed: Departed::default(),
             uid_seed,
             moves: Vec::new(),
+            moved: false,
         }
     }
 
@@ -119,6 +122,7 @@ impl Books {
         }
         flow.last_ts = seg.ts;
         let moved = self.slow(flow, seg, is_orig);
+        self.moved = moved;
         let marks = analyze(flow, seg, is_orig);
         flow.zeek.update(is_orig, seg);
         if self.rings.per_flow == 0 {

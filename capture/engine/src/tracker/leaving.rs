@@ -266,7 +266,7 @@ fn forget(
     }
     // The ring stops counting but stays with the flow: whoever takes it may read its frames.
     if let Some(kept) = flow.kept.as_deref() {
-        books.rings.drop_ring(flows, id, kept);
+        books.rings.drop_ring(id, kept);
     }
     Some(flow)
 }

@@ -47,8 +47,11 @@ pub struct FrameRings {
     pub kept: usize,
     /// Bytes of their frames.
     pub kept_bytes: usize,
-    /// The flows whose ring holds frames (see `Holder`), each at its `Kept::holder`.
+    /// The flows whose ring holds frames (see `Holder`), each at its `Kept::holder`; the
+    /// slots of rings let go hold id 0 (no flow's) until they are taken again.
     holders: Vec<Holder>,
+    /// The free slots of `holders`.
+    free: Vec<usize>,
     /// Rings emptied by `trim`, for the caller to free (when asked: `defer_frees`).
     emptied: Option<Vec<VecDeque<Arc<KeptFrame>>>>,
     /// Emptied rings whose frames are written over by the next kept segments.
@@ -71,6 +74,7 @@ impl FrameRings {
             kept: 0,
             kept_bytes: 0,
             holders: Vec::new(),
+            free: Vec::new(),
             emptied: None,
             spare: Vec::new(),
             spare_frames: 0,
@@ -111,12 +115,21 @@ impl FrameRings {
         let ring = match &mut kept.ring {
             Some(ring) => ring,
             none => {
-                kept.holder = self.holders.len();
-                self.holders.push(Holder {
+                let holder = Holder {
                     id: flow.id,
                     last_ts: flow.last_ts,
                     bytes: 0,
-                });
+                };
+                kept.holder = match self.free.pop() {
+                    Some(at) => {
+                        self.holders[at] = holder;
+                        at
+                    }
+                    None => {
+                        self.holders.push(holder);
+                        self.holders.len() - 1
+                    }
+                };
                 let ring = self.spare_rings.pop();
                 none.insert(ring.unwrap_or_else(|| VecDeque::with_capacity(size.min(8))))
             }
@@ -158,26 +171,28 @@ impl FrameRings {
     }
 
     /// Stop counting the ring of flow `id` (`kept`: its frames), which is let go (the flow
-    /// left, or it was emptied). `flows`: the flows tracked (one of them may move in
-    /// `holders`).
-    pub fn drop_ring(&mut self, flows: &mut Flows, id: u64, kept: &Kept) {
+    /// left, or it was emptied).
+    pub fn drop_ring(&mut self, id: u64, kept: &Kept) {
         let Some(ring) = kept.ring.as_ref() else {
             return;
         };
         self.kept -= ring.len();
         let at = kept.holder;
         debug_assert_eq!(self.holders.get(at).map(|h| h.id), Some(id));
-        let holder = self.holders.swap_remove(at);
+        let holder = std::mem::replace(
+            &mut self.holders[at],
+            Holder {
+                id: 0,
+                last_ts: 0.0,
+                bytes: 0,
+            },
+        );
+        self.free.push(at);
         debug_assert_eq!(
             holder.bytes,
             ring.iter().map(|k| k.frame.len()).sum::<usize>()
         );
         self.kept_bytes -= holder.bytes;
-        if let Some(moved) = self.holders.get(at) {
-            if let Some(kept) = flows.get_mut(&moved.id).and_then(|f| f.kept.as_mut()) {
-                kept.holder = at;
-            }
-        }
     }
 
     /// Empty the rings of the idlest flows until both budgets are down to three quarters.
@@ -192,6 +207,7 @@ impl FrameRings {
         let mut with_rings: Vec<(f64, u64)> = self
             .holders
             .iter()
+            .filter(|holder| holder.id != 0)
             .map(|holder| (holder.last_ts + 0.0, holder.id)) // -0.0 == 0.0 to Python
             .collect();
         debug_assert!(with_rings
@@ -233,14 +249,11 @@ impl FrameRings {
             if self.kept <= goal && self.kept_bytes <= goal_bytes {
                 return true;
             }
-            let Some(mut kept) = flows.get_mut(&id).and_then(|f| f.kept.take()) else {
+            let Some(kept) = flows.get_mut(&id).and_then(|f| f.kept.as_deref_mut()) else {
                 continue;
             };
-            self.drop_ring(flows, id, &kept);
+            self.drop_ring(id, kept);
             let ring = kept.ring.take();
-            if let Some(flow) = flows.get_mut(&id) {
-                flow.kept = Some(kept);
-            }
             if let Some(ring) = ring {
                 if self.spare_frames < self.budget / 4 {
                     self.spare_frames += ring.len();
