@@ -84,9 +84,11 @@ pub struct Flow {
     /// Illegal flag combinations in the order first seen, with counts.
     pub illegal: Option<Box<Vec<(&'static str, u64)>>>,
     /// Kept segments (a tracker with `frames_per_flow`).
-    pub kept: Option<Box<Kept>>,
+    pub kept: Kept,
     /// Both endpoints ESTABLISHED: a plain ACK segment needs no state work.
     pub steady: bool,
+    /// Noted among the tracker's changed flows since they were last taken (`Books::touch`).
+    pub noted: bool,
     /// A newer flow took over the 4-tuple (port reuse); no more segments come here.
     pub superseded: bool,
     /// (pid, process name) owning each end, orig then resp; set by the caller (live mode).
@@ -138,8 +140,9 @@ impl Flow {
             rst_state: TcpState::Unknown,
             end_kind: None,
             illegal: None,
-            kept: None,
+            kept: Kept::default(),
             steady: false,
+            noted: false,
             superseded: false,
             procs: None,
             uid_seed: 0,
@@ -287,9 +290,7 @@ impl Flow {
     }
 
     fn kept_in_order(&self) -> Vec<&Arc<KeptFrame>> {
-        let Some(kept) = &self.kept else {
-            return Vec::new();
-        };
+        let kept = &self.kept;
         let mut out: Vec<&Arc<KeptFrame>> = kept.special.iter().collect();
         if let Some(ring) = &kept.ring {
             out.extend(ring.iter());

@@ -159,13 +159,14 @@ impl State {
 
 impl State {
     /// Give one decoded segment (with its frame) to the tracker and note what it did.
-    fn take(&mut self, seg: Segment, frame: &[u8]) {
+    /// Read in place: a `Segment` is big enough for a move to be a copy.
+    fn take(&mut self, seg: &Segment, frame: &[u8]) {
         let (ts, flags) = (seg.ts, seg.flags);
         let printing = self.outputs.as_ref().is_some_and(|o| o.printer.is_some());
         if self.ui || printing {
-            let brief = events::Brief::of(&seg);
+            let brief = events::Brief::of(seg);
             let copy = printing.then(|| seg.clone());
-            let id = self.tracker.ingest(seg, frame);
+            let id = self.tracker.ingest_ref(seg, frame);
             // events are made of SYNs and state changes only: other segments need no look
             let eventful = self.ui && (flags & SYN != 0 || self.tracker.moved());
             if let Some(flow) = self.tracker.flow(id).filter(|_| eventful || printing) {
@@ -182,7 +183,7 @@ impl State {
             }
         } else {
             // Nothing reads the flow back: SYN-only flows may stay packed, as a file's do.
-            self.tracker.add(seg, frame);
+            self.tracker.add_ref(seg, frame);
         }
         self.segments += 1;
         if ts > self.capture_ts {

@@ -564,7 +564,7 @@ fn steady(flow: &mut Flow, low: bool, seg: &Segment, frame: &[u8], books: &mut B
     if books.rings.per_flow != 0 {
         over = books.rings.keep(flow, seg, frame, marks, None);
     }
-    books.touch(flow.id);
+    books.touch_flow(flow);
     over
 }
 

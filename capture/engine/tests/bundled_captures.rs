@@ -303,23 +303,14 @@ fn frame_budget_empties_the_idlest_rings_first() {
         assert!(t.kept() <= 40);
         let mut in_rings = 0;
         t.for_each_flow(|f| {
-            in_rings += f
-                .kept
-                .as_ref()
-                .and_then(|k| k.ring.as_ref())
-                .map_or(0, |r| r.len());
+            in_rings += f.kept.ring.as_ref().map_or(0, |r| r.len());
         });
         assert_eq!(t.kept(), in_rings);
     }
     let mut flows = Vec::new();
     t.for_each_flow(|f| flows.push(f.clone()));
     assert!(segs.len() > 40 && flows.len() > 5);
-    let has_ring = |f: &Flow| {
-        f.kept
-            .as_ref()
-            .and_then(|k| k.ring.as_ref())
-            .is_some_and(|r| !r.is_empty())
-    };
+    let has_ring = |f: &Flow| f.kept.ring.as_ref().is_some_and(|r| !r.is_empty());
     let (with, without): (Vec<&Flow>, Vec<&Flow>) = flows.iter().partition(|f| has_ring(f));
     assert!(!with.is_empty() && !without.is_empty());
     let oldest_with = with.iter().map(|f| f.last_ts).fold(f64::INFINITY, f64::min);
@@ -329,11 +320,7 @@ fn frame_budget_empties_the_idlest_rings_first() {
         .fold(f64::NEG_INFINITY, f64::max);
     assert!(oldest_with >= newest_without);
     for f in without {
-        let mut special: Vec<u64> = f
-            .kept
-            .as_ref()
-            .map(|k| k.special.iter().map(|s| s.seg.frame_no).collect())
-            .unwrap_or_default();
+        let mut special: Vec<u64> = f.kept.special.iter().map(|s| s.seg.frame_no).collect();
         special.sort_unstable();
         let frames: Vec<u64> = f.frames().iter().map(|k| k.seg.frame_no).collect();
         assert_eq!(frames, special, "flow {}", f.id);

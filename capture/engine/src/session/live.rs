@@ -102,17 +102,21 @@ fn hand_over(
     decoder: &Decoder,
     state: &Mutex<State>,
 ) {
-    let mut pending = segs.drain(..).peekable();
+    // at least one hand-over, which publishes the counters of frames that were not TCP
+    let mut from = 0;
     loop {
+        let part = &segs[from..segs.len().min(from + BATCH)];
         let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
-        for (seg, i) in pending.by_ref().take(BATCH) {
-            st.take(seg, frames.get(i).3);
+        for (seg, i) in part {
+            st.take(seg, frames.get(*i).3);
         }
         end_batch(st, decoder);
-        if pending.peek().is_none() {
+        from += part.len();
+        if from == segs.len() {
             break;
         }
     }
+    segs.clear();
 }
 
 #[cfg(test)]

@@ -51,9 +51,10 @@ impl Batch {
     /// Give every segment to the tracker under one lock, with the decoder's counters.
     fn hand_over(&mut self, state: &Mutex<State>, decoder: &Decoder) {
         let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
-        for (seg, start, end) in self.segs.drain(..) {
-            st.take(seg, &self.frames[start..end]);
+        for (seg, start, end) in &self.segs {
+            st.take(seg, &self.frames[*start..*end]);
         }
+        self.segs.clear();
         self.frames.clear();
         end_batch(st, decoder);
     }

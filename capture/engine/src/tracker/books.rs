@@ -79,6 +79,18 @@ impl Books {
         }
     }
 
+    /// `touch` of a tracked flow: its `noted` mark says it is in the set already, which saves
+    /// a lookup in the set at every segment of a busy flow (the take clears the marks).
+    #[inline]
+    pub fn touch_flow(&mut self, flow: &mut Flow) {
+        if let Some(changed) = &mut self.changed {
+            if !flow.noted {
+                flow.noted = true;
+                changed.insert(flow.id);
+            }
+        }
+    }
+
     /// A flow leaves the tracker (evicted or released): note it, hand it over.
     pub fn hand_over(&mut self, flow: Box<Flow>) {
         self.touch(flow.id);
@@ -126,12 +138,12 @@ impl Books {
         let marks = analyze(flow, seg, is_orig);
         flow.zeek.update(is_orig, seg);
         if self.rings.per_flow == 0 {
-            self.touch(flow.id);
+            self.touch_flow(flow);
             return false;
         }
         let special = (flags & (SYN | FIN | RST) != 0 || moved).then_some(KEEP_SPECIAL);
         let over = self.rings.keep(flow, seg, frame, marks, special);
-        self.touch(flow.id);
+        self.touch_flow(flow);
         over
     }
 

@@ -129,6 +129,7 @@ impl FlowTracker {
         if changed.len() <= limit {
             let mut out: Vec<u64> = std::mem::take(changed).into_iter().collect();
             out.sort_unstable();
+            self.unmark(&out);
             return out;
         }
         let mut out: Vec<u64> = first
@@ -155,7 +156,17 @@ impl FlowTracker {
             }
         }
         out.sort_unstable();
+        self.unmark(&out);
         out
+    }
+
+    /// The flows of `ids` are no longer among the changed ones (`Books::touch_flow`).
+    fn unmark(&mut self, ids: &[u64]) {
+        for id in ids {
+            if let Some(flow) = self.flows.get_mut(id) {
+                flow.noted = false;
+            }
+        }
     }
 
     /// How many changed flows wait to be taken (`take_changed_upto`).
@@ -265,9 +276,7 @@ fn forget(
         by_key.remove(&flow.key);
     }
     // The ring stops counting but stays with the flow: whoever takes it may read its frames.
-    if let Some(kept) = flow.kept.as_deref() {
-        books.rings.drop_ring(id, kept);
-    }
+    books.rings.drop_ring(id, &flow.kept);
     Some(flow)
 }
 

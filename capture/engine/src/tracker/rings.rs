@@ -111,7 +111,7 @@ impl FrameRings {
         if size == 0 {
             return false;
         }
-        let kept = flow.kept.get_or_insert_with(Default::default);
+        let kept = &mut flow.kept;
         let ring = match &mut kept.ring {
             Some(ring) => ring,
             none => {
@@ -249,7 +249,7 @@ impl FrameRings {
             if self.kept <= goal && self.kept_bytes <= goal_bytes {
                 return true;
             }
-            let Some(kept) = flows.get_mut(&id).and_then(|f| f.kept.as_deref_mut()) else {
+            let Some(kept) = flows.get_mut(&id).map(|f| &mut f.kept) else {
                 continue;
             };
             self.drop_ring(id, kept);
@@ -293,8 +293,5 @@ fn reuse(
 }
 
 fn has_ring(flow: &Flow) -> bool {
-    flow.kept
-        .as_ref()
-        .and_then(|k| k.ring.as_ref())
-        .is_some_and(|r| !r.is_empty())
+    flow.kept.ring.as_ref().is_some_and(|r| !r.is_empty())
 }

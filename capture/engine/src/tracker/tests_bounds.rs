@@ -78,11 +78,7 @@ fn frame_budget_empties_the_idlest_rings() {
     }
     // 9 > 8 at the ninth: the idlest ring goes (5 left <= 6), then flow 3 fills its ring.
     assert_eq!((t.kept(), t.kept_bytes()), (8, 40));
-    let ring = |id| {
-        t.flow(id)
-            .and_then(|f| f.kept.as_ref())
-            .map(|k| k.ring.is_some())
-    };
+    let ring = |id| t.flow(id).map(|f| f.kept.ring.is_some());
     assert_eq!(
         (ring(1), ring(2), ring(3)),
         (Some(false), Some(true), Some(true))
@@ -139,11 +135,7 @@ fn trimmed_rings_are_always_the_idlest_among_many() {
         }
         let (mut newest_without, mut idlest_with) = ((f64::MIN, 0), (f64::MAX, u64::MAX));
         t.for_each_flow(|f| {
-            let has = f
-                .kept
-                .as_ref()
-                .and_then(|k| k.ring.as_ref())
-                .is_some_and(|r| !r.is_empty());
+            let has = f.kept.ring.as_ref().is_some_and(|r| !r.is_empty());
             let at = (f.last_ts, f.id);
             // a flow's first segment is kept apart (it moved the endpoints): no ring yet
             if has
@@ -188,6 +180,15 @@ fn take_changed() {
     let segs = vec![cs[1].s("S.", 0), cs[2].c("S", 0)];
     feed(&mut t, segs);
     assert_eq!(t.take_changed(), vec![2, 3]);
+    // noted as changed while the ids were watched, taken, changed again: taken again
+    for _ in 0..2 {
+        let segs = vec![cs[1].c(".", 0), cs[2].s("S.", 0), cs[1].c(".", 0)];
+        feed(&mut t, segs);
+        assert_eq!(t.take_changed(), vec![2, 3]);
+    }
+    let segs = vec![cs[2].c(".", 0)];
+    feed(&mut t, segs);
+    assert_eq!(t.take_changed_upto(1, &[]), vec![3]);
 }
 
 #[test]
@@ -353,7 +354,7 @@ fn frame_bytes_budget_counts_what_the_frames_weigh() {
         assert!(t.kept_bytes() <= 200_000);
         let (mut n, mut bytes) = (0, 0);
         t.for_each_flow(|f| {
-            if let Some(ring) = f.kept.as_ref().and_then(|k| k.ring.as_ref()) {
+            if let Some(ring) = f.kept.ring.as_ref() {
                 n += ring.len();
                 bytes += ring.iter().map(|k| k.frame.len()).sum::<usize>();
             }
