@@ -111,6 +111,7 @@ class Side:
     hi: int
     retrans: int
     zero_window: int
+    zero_window_open: bool
     mss: int | None
     wscale: int | None
     sack_perm: bool | None

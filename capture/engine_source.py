@@ -100,7 +100,8 @@ class EngineSource:
         self.speed = speed
         self.clock = clock
         self.flows: dict[int, Any] = {}
-        """Tracked flows by id, as snapshots (refreshed by `step`)."""
+        """Tracked flows by id, as snapshots (refreshed by `step`). Their `frames()` are the
+        handshake and teardown segments only; `flow(id)` has the recent ones too."""
         self.listen_ports: set[Any] = set()
         self.finished = False
         """Set once every segment of the capture has been taken in."""
@@ -154,6 +155,11 @@ class EngineSource:
         """Ids of the flows changed (or gone) since the last call."""
         out, self._changed = self._changed, set()
         return out
+
+    def flow(self, fid: int) -> Any | None:
+        """Flow `fid` as it is now, with every segment it keeps (the recent ring besides the
+        handshake and teardown): what a view of one flow reads. None once it is not tracked."""
+        return self.session.flow(fid)
 
     def all_flows(self) -> list[Any]:
         """The tracked flows in id order."""

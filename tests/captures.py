@@ -102,6 +102,10 @@ class Tracked:
         """The tracked flows in id order."""
         return [self.flows[i] for i in sorted(self.flows)]
 
+    def flow(self, fid: int) -> Any | None:
+        """Flow `fid` as it is now (`EngineSource.flow`); None when it is not tracked."""
+        return self.tracker.flow(fid)
+
     @property
     def evicted(self) -> int:
         return int(self.tracker.counters()["evicted"])

@@ -55,6 +55,34 @@ def test_a_file_session_holds_what_a_whole_read_holds() -> None:
     assert got["error"] is None
 
 
+def test_polled_snapshots_leave_the_recent_segments_to_flow() -> None:
+    """The snapshots a poll hands the table carry a flow's handshake and teardown segments
+    only (each of the ring's would be one more shared frame to count, a hundred thousand flows
+    over); `flow(id)` has every kept segment, for the flow screen."""
+    path = str(DATA / "chrissanders_http_espn_fail.pcapng")
+    session = _engine.Session(path, seed=7, frames_per_flow=1 << 30)  # every frame
+    snapshots: dict[int, Any] = {}
+    end = time.monotonic() + DEADLINE
+    while True:
+        p = session.poll()
+        snapshots.update({f.id: f for f in p["flows"] if f is not None})
+        if p["finished"] and not p["changed_left"]:
+            break
+        assert time.monotonic() < end, "the session did not finish"
+        time.sleep(0.01)
+    busy = max(snapshots.values(), key=lambda f: f.orig.pkts + f.resp.pkts)
+    full = session.flow(busy.id)
+    every = [s.frame_no for s in full.frames()]
+    assert len(every) == full.orig.pkts + full.resp.pkts > 20
+    ends = [s.frame_no for s in busy.frames()]
+    assert 3 <= len(ends) < len(every) and set(ends) <= set(every)
+    # the handshake and teardown (what moved an endpoint) all stay in the snapshot
+    moved = {t.frame_no for t in full.transitions}
+    assert moved <= set(ends)
+    assert all(s.flags & 0x07 or s.frame_no in moved for s in busy.frames())  # FIN, SYN, RST
+    assert [f.record() for f in snapshots.values()] == [session.flow(i).record() for i in snapshots]
+
+
 @pytest.mark.parametrize(
     ("capture", "kind", "detail"),
     [

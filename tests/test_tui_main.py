@@ -193,6 +193,26 @@ async def test_enter_opens_the_flow_and_escape_returns_to_the_same_flow() -> Non
         assert app.main.table.cursor_id == chosen
 
 
+async def test_the_flow_screen_shows_every_segment_the_table_s_snapshot_leaves_out() -> None:
+    """The table's snapshots carry a flow's handshake and teardown segments only; the flow
+    screen asks the engine for the flow whole: its ladder has a row for each kept segment."""
+    from tui.flow_screen import FlowScreen
+    from widgets.ladder import Ladder
+
+    app = file_app(DATA / "chrissanders_http_espn_fail.pcapng", linger=1e9)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        flows = app.tracker.flows
+        busy = max(flows.values(), key=lambda f: f.orig.pkts + f.resp.pkts)
+        segments = busy.orig.pkts + busy.resp.pkts
+        assert len(busy.frames()) < segments
+        assert app.main.table.move_to(busy.id)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, FlowScreen))
+        ladder = app.screen.query_one(Ladder)
+        await wait_until(pilot, lambda: len({r.frame_no for r in ladder.rows}) == segments)
+
+
 async def test_help_lists_every_main_key() -> None:
     """`?` opens the help screen; it names the keys; escape closes it."""
     app = file_app(NMAP)

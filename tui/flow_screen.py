@@ -117,7 +117,7 @@ class FlowScreen(Screen[None]):
         from scapy.layers import inet, inet6, l2  # noqa: F401, PLC0415
 
     def _lookup(self) -> Any:
-        flow = self.tracker.flows.get(self.flow_id)
+        flow = self.tracker.flow(self.flow_id)
         if flow is None:  # evicted (still exported): keep what we had, or search all we can
             flow = next((f for f in self.tracker.all_flows() if f.id == self.flow_id), None)
         return flow
@@ -133,9 +133,9 @@ class FlowScreen(Screen[None]):
 
     def refresh_flow(self) -> None:
         """Re-read the flow; rebuild the summary and the ladder if anything changed."""
-        # The tracker's flows are snapshots (the engine's): take this flow's latest one; an
-        # evicted flow keeps the last one seen.
-        latest = self.tracker.flows.get(self.flow_id)
+        # The engine's flow as it is now, with its recent segments (the table's snapshots hold
+        # only the handshake and teardown ones); an evicted flow keeps the last one seen.
+        latest = self.tracker.flow(self.flow_id)
         if latest is not None:
             self.flow = latest
         elif self.flow is None:

@@ -241,17 +241,14 @@ def _illegal(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
 
 
 def _zero_window(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
-    """Zero windows, split by whether they reopened (unknown without kept frames)."""
-    split: dict[str, list[FlowFacts]] = {"not recovered": [], "recovered": [], "seen": []}
+    """Zero windows, split by whether they reopened."""
+    split: dict[str, list[FlowFacts]] = {"not recovered": [], "recovered": []}
     for x in flows:
         sides = [s for s, n in (("orig", x.zero_window_orig), ("resp", x.zero_window_resp)) if n]
         if not sides:
             continue
         end = x.zero_window_end
-        if end is None:
-            split["seen"].append(x)
-        else:
-            split["not recovered" if any(end.get(s) for s in sides) else "recovered"].append(x)
+        split["not recovered" if any(end.get(s) for s in sides) else "recovered"].append(x)
     texts = {
         "not recovered": (
             "warning",
@@ -261,11 +258,6 @@ def _zero_window(flows: list[FlowFacts], th: Thresholds) -> list[Finding]:
         "recovered": (
             "info",
             "paused on a zero window and then reopened it: the receiver briefly fell behind",
-        ),
-        "seen": (
-            "info",
-            "advertised a zero window (the receiver's buffer was full); whether it "
-            "reopened is not known here, as no segments were kept",
         ),
     }
     return [

@@ -77,8 +77,9 @@ class FlowFacts:
     """Frames of SYNs (without ACK) carrying payload; None when unknown."""
     bad_synack: list[int] | None = None
     """Frames of SYN/ACKs whose ack is not the SYN's ISN + 1; None when unknown."""
-    zero_window_end: dict[str, bool] | None = None
-    """Per side (`orig`/`resp`): its last advertised window was zero; None when unknown."""
+    zero_window_end: dict[str, bool] = field(default_factory=dict)
+    """Per side (`orig`/`resp`): its last advertised window was zero (the engine tracks it
+    for every segment, kept or not)."""
     tfo: bool = False
     rst_by: str = ""
     """Who sent the first RST (`orig`/`resp`), and in which of its states."""
@@ -199,11 +200,7 @@ def facts_of(flow: Any) -> FlowFacts:
     )
     if getattr(o, "syn_data", 0) or getattr(r, "syn_data", 0):
         ff.syn_data = [0]  # the frame is known only from kept frames
-    # A tracker that keeps "its last advertised window was zero" per side answers recovery
-    # even when no frames are kept (headless runs).
-    open_o, open_r = getattr(o, "zero_window_open", None), getattr(r, "zero_window_open", None)
-    if open_o is not None and open_r is not None:
-        ff.zero_window_end = {"orig": bool(open_o), "resp": bool(open_r)}
+    ff.zero_window_end = {"orig": o.zero_window_open, "resp": r.zero_window_open}
     frames = flow.frames()
     if frames:
         _from_frames(ff, frames, flow.orig_addr, flow.orig_port)
@@ -246,7 +243,6 @@ class FactsCache:
 def _from_frames(ff: FlowFacts, frames: list[Segment], orig_addr: bytes, orig_port: int) -> None:
     """Facts only the segments show (done where frames are kept: the TUI, tests)."""
     ff.rst_data, ff.syn_data, ff.bad_synack = [], [], []
-    last_win: dict[str, int] = {}
     isn_orig: int | None = None
     syn_len = 0
     ff.frame_first = frames[0].frame_no
@@ -267,10 +263,6 @@ def _from_frames(ff: FlowFacts, frames: list[Segment], orig_addr: bytes, orig_po
             and _bad_ack(seg, isn_orig, syn_len)
         ):
             ff.bad_synack.append(seg.frame_no)
-        if not flags & (SYN | RST):
-            last_win[side] = seg.window
-    if ff.zero_window_end is None:
-        ff.zero_window_end = {side: win == 0 for side, win in last_win.items()}
 
 
 def _bad_ack(seg: Segment, isn: int, syn_len: int) -> bool:

@@ -340,6 +340,17 @@ impl FlowTracker {
         self.flows.get(&id).map(|f| &**f)
     }
 
+    /// A copy of a tracked flow without its ring of recent segments (its handshake and
+    /// teardown segments are in it): what a view of many flows reads, at a fraction of the
+    /// cost (a ring shares up to `frames_per_flow` frames); `flow` has them all.
+    pub fn snapshot(&mut self, id: u64) -> Option<Flow> {
+        let flow = self.flows.get_mut(&id)?;
+        let ring = flow.kept.ring.take();
+        let copy = Flow::clone(flow);
+        flow.kept.ring = ring;
+        Some(copy)
+    }
+
     /// A tracked flow by id, to annotate it (`Flow::set_proc`).
     pub fn flow_mut(&mut self, id: u64) -> Option<&mut Flow> {
         self.flows.get_mut(&id).map(|f| &mut **f)

@@ -98,6 +98,8 @@ pub struct Side {
     pub hi: Option<u32>,
     pub retrans: u64,
     pub zero_window: u64,
+    /// Its last segment without SYN or RST advertised a zero window (it has not reopened).
+    pub zero_window_open: bool,
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
     pub sack_perm: Option<bool>,
@@ -147,6 +149,7 @@ impl Side {
             hi: None,
             retrans: 0,
             zero_window: 0,
+            zero_window_open: false,
             mss: None,
             wscale: None,
             sack_perm: None,

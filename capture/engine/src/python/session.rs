@@ -213,7 +213,9 @@ impl PySession {
     }
 
     /// What changed since the last poll: `changed` (flow ids, sorted) with `flows` (their
-    /// snapshots, None for a flow no longer tracked), `gone` (flows that left, as snapshots),
+    /// snapshots, None for a flow no longer tracked; their `frames()` are the handshake and
+    /// teardown segments only, `flow(id)` has the recent ones too), `gone` (flows that left,
+    /// as snapshots, with every kept segment),
     /// the segments counted since, per (second * 512 + flag bits): `flag_totals` over every
     /// flow and `flag_matched` over the flows `matching` (a `Filter`) selects (None without
     /// one), both as `(key, segments)` in time order, and `per_second` (`(second, segments)`),
@@ -247,10 +249,7 @@ impl PySession {
             } else {
                 Vec::new()
             };
-            let flows = changed
-                .iter()
-                .map(|&id| st.tracker.flow(id).cloned())
-                .collect();
+            let flows = changed.iter().map(|&id| st.tracker.snapshot(id)).collect();
             let gone = std::mem::take(&mut st.gone);
             let flags = std::mem::take(&mut st.flag_counts);
             Polled {

@@ -314,6 +314,11 @@ impl PySide {
     fn zero_window(&self) -> u64 {
         self.side.zero_window
     }
+    /// Its last segment without SYN or RST advertised a zero window (not reopened since).
+    #[getter]
+    fn zero_window_open(&self) -> bool {
+        self.side.zero_window_open
+    }
     #[getter]
     fn mss(&self) -> Option<u16> {
         self.side.mss

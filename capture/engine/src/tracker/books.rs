@@ -132,6 +132,9 @@ impl Books {
         if seg.window == 0 && flags & (SYN | FIN | RST) == 0 {
             snd.zero_window += 1;
         }
+        if flags & (SYN | RST) == 0 {
+            snd.zero_window_open = seg.window == 0;
+        }
         flow.last_ts = seg.ts;
         let moved = self.slow(flow, seg, is_orig);
         self.moved = moved;

@@ -42,6 +42,7 @@ pub fn count_plain(snd: &mut Side, ip_len: u32, plen: u32, seq: u32, flags: u16,
     if window == 0 {
         snd.zero_window += 1;
     }
+    snd.zero_window_open = window == 0;
 }
 
 /// Advance the sender's high-water mark; a segment starting below it is a retransmission.
