@@ -202,10 +202,14 @@ pub const INLINE_FRAME: usize = 176;
 /// a fifth of the session thread; inline, it costs 8-13% less CPU a segment there. The price:
 /// a kept frame weighs 376 bytes besides any heap bytes (was ~210 plus its bytes), ~90 bytes
 /// more for a bare ACK, ~170 more for a full-size frame, about the same for 150-byte ones.
+///
+/// A kept segment written over another (see `rings`) keeps the other's heap buffer when the
+/// new frame fills at least three quarters of it: the frame budget counts what the buffers
+/// take (`weight`), not only the frames' bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FrameBytes {
     Inline(u8, [u8; INLINE_FRAME]),
-    Heap(Box<[u8]>),
+    Heap(Vec<u8>),
 }
 
 impl From<&[u8]> for FrameBytes {
@@ -216,21 +220,37 @@ impl From<&[u8]> for FrameBytes {
                 bytes[..frame.len()].copy_from_slice(frame);
                 FrameBytes::Inline(len, bytes)
             }
-            _ => FrameBytes::Heap(frame.into()),
+            _ => FrameBytes::Heap(frame.to_vec()),
         }
     }
 }
 
 impl FrameBytes {
-    /// Hold `frame` instead, in the memory held now when it fits as well.
+    /// Hold `frame` instead, in the memory held now when it fits as well (a heap buffer: when
+    /// the frame fills at least three quarters of it).
     pub fn set(&mut self, frame: &[u8]) {
         match self {
             FrameBytes::Inline(len, bytes) if frame.len() <= INLINE_FRAME => {
                 bytes[..frame.len()].copy_from_slice(frame);
                 *len = frame.len() as u8; // at most INLINE_FRAME
             }
-            FrameBytes::Heap(bytes) if bytes.len() == frame.len() => bytes.copy_from_slice(frame),
+            FrameBytes::Heap(bytes)
+                if frame.len() > INLINE_FRAME
+                    && frame.len() <= bytes.capacity()
+                    && frame.len() >= bytes.capacity() - bytes.capacity() / 4 =>
+            {
+                bytes.clear();
+                bytes.extend_from_slice(frame);
+            }
             _ => *self = FrameBytes::from(frame),
+        }
+    }
+
+    /// What the frame's bytes take: their heap buffer's size, or their length inline.
+    pub fn weight(&self) -> usize {
+        match self {
+            FrameBytes::Inline(len, _) => usize::from(*len),
+            FrameBytes::Heap(bytes) => bytes.capacity(),
         }
     }
 }

@@ -45,7 +45,7 @@ pub struct FrameRings {
     pub max_bytes: usize,
     /// Segments held in all the rings now.
     pub kept: usize,
-    /// Bytes of their frames.
+    /// Bytes their frames take (`FrameBytes::weight`).
     pub kept_bytes: usize,
     /// The flows whose ring holds frames (see `Holder`), each at its `Kept::holder`; the
     /// slots of rings let go hold id 0 (no flow's) until they are taken again.
@@ -139,8 +139,8 @@ impl FrameRings {
         if ring.len() < size {
             self.kept += 1;
         } else if let Some(out) = ring.pop_front() {
-            self.kept_bytes -= out.frame.len();
-            holder.bytes -= out.frame.len();
+            self.kept_bytes -= out.frame.weight();
+            holder.bytes -= out.frame.weight();
             old = Some(out);
         }
         let new = match old {
@@ -160,8 +160,8 @@ impl FrameRings {
                 marks,
             ),
         };
-        self.kept_bytes += new.frame.len();
-        holder.bytes += new.frame.len();
+        self.kept_bytes += new.frame.weight();
+        holder.bytes += new.frame.weight();
         holder.last_ts = flow.last_ts;
         if special.is_some_and(|limit| kept.special.len() < limit) {
             kept.special.push(new.clone());
@@ -190,7 +190,7 @@ impl FrameRings {
         self.free.push(at);
         debug_assert_eq!(
             holder.bytes,
-            ring.iter().map(|k| k.frame.len()).sum::<usize>()
+            ring.iter().map(|k| k.frame.weight()).sum::<usize>()
         );
         self.kept_bytes -= holder.bytes;
     }

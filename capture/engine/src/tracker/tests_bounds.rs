@@ -356,7 +356,7 @@ fn frame_bytes_budget_counts_what_the_frames_weigh() {
         t.for_each_flow(|f| {
             if let Some(ring) = f.kept.ring.as_ref() {
                 n += ring.len();
-                bytes += ring.iter().map(|k| k.frame.len()).sum::<usize>();
+                bytes += ring.iter().map(|k| k.frame.weight()).sum::<usize>();
             }
         });
         assert_eq!((t.kept(), t.kept_bytes()), (n, bytes));
