@@ -45,6 +45,8 @@ class EngineStep:
     events_dropped: int = 0
     """Events the engine's queue has dropped so far (nobody read them in time)."""
     finished_now: bool = False
+    queue_fill: float = 0.0
+    """Live: the share of the queue from the capture thread to tracking in use (0 to 1)."""
 
 
 class EngineSource:
@@ -194,6 +196,7 @@ class EngineSource:
             segments=polled["segments"] - self.segments,
             events=polled["events"],
             events_dropped=polled["events_dropped"],
+            queue_fill=polled["queue_fill"],
         )
         self.segments = polled["segments"]
         self.capture_ts = polled["capture_ts"]

@@ -189,6 +189,7 @@ def test_a_consumer_that_does_not_poll_loses_nothing() -> None:
     stats = src.stats()
     assert stats.queue_drops == stats.kernel_drops == 0
     assert sum(f.orig.pkts + f.resp.pkts for f in src.flows.values()) == stats.tcp == stats.frames
+    assert src.polled["queue_fill"] == 0.0  # every batch was taken off the queue
 
 
 FLOOD = """

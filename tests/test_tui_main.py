@@ -368,6 +368,29 @@ async def test_sips_between_ticks_take_segments_into_the_model_without_painting(
         assert sum(1 for line in screen_text(app) if ":80 " in line or ":443 " in line) == 17
 
 
+async def test_sips_wait_while_live_tracking_is_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the engine's queue to tracking is filling (`tui.drain.BEHIND_AT`), sips take in
+    nothing, leaving the CPU to the tracker; the ticks still do, and the sips resume after."""
+    import tui.app
+    from tui.drain import BEHIND_AT
+
+    monkeypatch.setattr(tui.app, "TICK", 3600.0)  # neither timer fires by itself here
+    monkeypatch.setattr(tui.app, "SIP_EVERY", 3600.0)
+    app = file_app(NMAP)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_until(pilot, lambda: app.main.is_mounted and app.main.table.size.height > 0)
+        app.drain.queue_fill = BEHIND_AT  # as a live step reads it from the engine
+        for _ in range(5):
+            app.sip()
+        assert app.drain.segments == 0 and len(app.main.model) == 0
+        app.drain.queue_fill = BEHIND_AT / 2
+        for _ in range(50):
+            app.sip()
+            if app.drain.finished:
+                break
+        assert app.drain.finished and len(app.main.model) == 17
+
+
 async def test_w_saves_every_frame_of_a_flow_read_from_a_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

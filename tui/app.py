@@ -182,9 +182,11 @@ class TcpwatchApp(App[None]):
         """Between ticks: take in what the engine did and fold it into the model, painting
         nothing. A busy capture changes thousands of flows a tick; taken in a few times between
         ticks, the snapshots and model updates are spread over the frame instead of landing on
-        the tick that also paints (a key waits one sip at most)."""
+        the tick that also paints (a key waits one sip at most). Not while live tracking is
+        behind (`tui.drain.BEHIND_AT`): the ticks alone take in what changed, and the CPU the
+        sips took is the tracker's."""
         done = self.drain.finished and not self.drain.backlog
-        if self.quit_requested or not self.main.is_mounted or done:
+        if self.quit_requested or not self.main.is_mounted or done or self.drain.behind:
             return
         drained = self.drain.step(self.main.table.visible_ids(), self.main.model.predicate)
         self.main.note_bytes(drained, self.now())

@@ -21,6 +21,11 @@ the next steps (ticks and sips, 60 a second: 24,000 flows a second), the rows on
 A key waits for the step under way at most: at 100,000 busy flows, 400 kept the keys' p95
 under 70 ms where 1,000 let it reach 106 ms, and the UI thread at a third of a core
 (BENCHMARKS.md)."""
+BEHIND_AT = 0.125
+"""Live: tracking is behind when this share of its queue from the capture thread is in use
+(8 of the 64 batches by default, ~30,000 frames). The App then takes in what changed at its
+ticks only (`TcpwatchApp.sip`), leaving the CPU to the tracker: on a busy two-core machine the
+UI thread's sips were what the tracker lacked to keep up, and a full queue drops frames."""
 
 
 @dataclass(slots=True)
@@ -54,6 +59,8 @@ class Drain:
         self.segments = 0
         self.per_second: Counter[int] = Counter()
         self.finished = False
+        self.queue_fill = 0.0
+        """Live: how full tracking's queue was at the last step (see `BEHIND_AT`)."""
 
     def now(self) -> float:
         """The view's clock: wall time live, the replay's position in a replay, else the
@@ -75,6 +82,7 @@ class Drain:
         self.segments += got.segments
         self.per_second.update(got.per_second)
         self.capture_ts = max(self.capture_ts, self.source.capture_ts)
+        self.queue_fill = got.queue_fill
         if got.finished_now:
             self.finished = True
         self._trim()
@@ -93,6 +101,11 @@ class Drain:
     def flag_minute(self, matching: Any = None) -> list[tuple[int, int]]:
         """The last minute's flag counts of the flows `matching` selects (a new filter)."""
         return list(self.source.flag_minute(matching))
+
+    @property
+    def behind(self) -> bool:
+        """Live tracking is behind the capture (`BEHIND_AT`)."""
+        return self.queue_fill >= BEHIND_AT
 
     @property
     def backlog(self) -> int:

@@ -127,6 +127,8 @@ pub struct Loss {
     pub kernel: Arc<LiveCounters>,
     /// Frames the capture thread dropped because tracking was that far behind (`handoff`).
     pub queue: Arc<AtomicU64>,
+    /// How full the queue to tracking is.
+    pub backlog: Arc<handoff::Backlog>,
 }
 
 impl State {
@@ -142,6 +144,11 @@ impl State {
         self.loss
             .as_ref()
             .map_or(0, |l| l.queue.load(Ordering::Relaxed))
+    }
+
+    /// Live: the share of the queue to tracking in use (0 for a file: nothing waits there).
+    pub fn queue_fill(&self) -> f64 {
+        self.loss.as_ref().map_or(0.0, |l| l.backlog.fill())
     }
 
     /// Seconds of replay elapsed (the caller's clock, or the wall clock since the first record).

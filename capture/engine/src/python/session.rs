@@ -220,7 +220,9 @@ impl PySession {
     /// flow and `flag_matched` over the flows `matching` (a `Filter`) selects (None without
     /// one), both as `(key, segments)` in time order, and `per_second` (`(second, segments)`),
     /// `events` (tuples `(ts, flow_id, kind, detail)`), and the running totals `segments`,
-    /// `capture_ts`, `finished`, `error`, `events_dropped`.
+    /// `capture_ts`, `finished`, `error`, `events_dropped`; live, `queue_fill`: the share of
+    /// the queue from the capture thread to tracking in use (0 to 1: past it, frames are
+    /// dropped), how far tracking is behind.
     ///
     /// `max_changed` bounds the flows taken (the ids in `first` that changed come first, then
     /// the others in turn; see `FlowTracker::take_changed_upto`); `changed_left` says how many
@@ -265,6 +267,7 @@ impl PySession {
                 position: st.replay_position(),
                 kernel_drops: st.kernel_drops(),
                 queue_drops: st.queue_drops(),
+                queue_fill: st.queue_fill(),
                 linktype: st.live.as_ref().map(|l| l.0),
                 outputs,
                 finished: st.finished,
@@ -322,6 +325,7 @@ impl PySession {
         out.set_item("position", taken.position)?;
         out.set_item("kernel_drops", taken.kernel_drops)?;
         out.set_item("queue_drops", taken.queue_drops)?;
+        out.set_item("queue_fill", taken.queue_fill)?;
         out.set_item("linktype", taken.linktype)?;
         if let Some((lines, records)) = taken.outputs {
             out.set_item("lines", PyBytes::new(py, &lines))?;
@@ -433,6 +437,7 @@ struct Polled {
     position: Option<f64>,
     kernel_drops: u64,
     queue_drops: u64,
+    queue_fill: f64,
     linktype: Option<i32>,
     outputs: Option<(Vec<u8>, std::io::Result<Vec<u8>>)>,
     finished: bool,

@@ -13,7 +13,7 @@
 //! malformed frames and the tracker keeps frames for the views from the bytes libpcap gave, so
 //! the tracking thread sees exactly what a `-w` file or `-r` would give it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
 
@@ -102,6 +102,20 @@ impl FrameBatch {
     }
 }
 
+/// How far tracking is behind: batches on the queue, not yet taken, of how many fit.
+#[derive(Debug)]
+pub struct Backlog {
+    waiting: AtomicUsize,
+    capacity: usize,
+}
+
+impl Backlog {
+    /// The share of the queue in use, 0 (tracking keeps up) to 1 (the next batch is dropped).
+    pub fn fill(&self) -> f64 {
+        self.waiting.load(Ordering::Relaxed) as f64 / self.capacity as f64
+    }
+}
+
 /// The capture thread's end.
 pub struct Producer {
     tx: SyncSender<FrameBatch>,
@@ -112,6 +126,7 @@ pub struct Producer {
     /// The number the next frame pushed gets.
     next_no: u64,
     drops: Arc<AtomicU64>,
+    backlog: Arc<Backlog>,
     /// The tracking thread is gone: nothing is handed over any more.
     closed: bool,
 }
@@ -120,6 +135,7 @@ pub struct Producer {
 pub struct Consumer {
     rx: Receiver<FrameBatch>,
     emptied: Sender<FrameBatch>,
+    backlog: Arc<Backlog>,
 }
 
 /// A queue holding `queued` batches at most (at least 1); frames dropped because it was full
@@ -127,6 +143,10 @@ pub struct Consumer {
 pub fn channel(queued: usize, drops: Arc<AtomicU64>) -> (Producer, Consumer) {
     let (tx, rx) = mpsc::sync_channel(queued.max(1));
     let (emptied, back) = mpsc::channel();
+    let backlog = Arc::new(Backlog {
+        waiting: AtomicUsize::new(0),
+        capacity: queued.max(1),
+    });
     let producer = Producer {
         tx,
         emptied: back,
@@ -134,9 +154,15 @@ pub fn channel(queued: usize, drops: Arc<AtomicU64>) -> (Producer, Consumer) {
         spare: None,
         next_no: 1,
         drops,
+        backlog: Arc::clone(&backlog),
         closed: false,
     };
-    (producer, Consumer { rx, emptied })
+    let consumer = Consumer {
+        rx,
+        emptied,
+        backlog,
+    };
+    (producer, consumer)
 }
 
 impl Producer {
@@ -163,14 +189,20 @@ impl Producer {
         }
         let next = self.spare.take().or_else(|| self.emptied.try_recv().ok());
         let full = std::mem::replace(&mut self.batch, next.unwrap_or_else(FrameBatch::new));
+        // counted before it is sent: the consumer may take it at once
+        self.backlog.waiting.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(full) {
             Ok(()) => {}
             Err(TrySendError::Full(lost)) => {
+                self.backlog.waiting.fetch_sub(1, Ordering::Relaxed);
                 self.drops.fetch_add(lost.len() as u64, Ordering::Relaxed);
                 // the lost batch is filled again at once (it is warm in the cache)
                 self.spare = Some(std::mem::replace(&mut self.batch, lost));
             }
-            Err(TrySendError::Disconnected(_)) => self.closed = true,
+            Err(TrySendError::Disconnected(_)) => {
+                self.backlog.waiting.fetch_sub(1, Ordering::Relaxed);
+                self.closed = true;
+            }
         }
         self.batch.clear(self.next_no);
         !self.closed
@@ -183,7 +215,10 @@ impl Producer {
             return;
         }
         let rest = std::mem::replace(&mut self.batch, FrameBatch::new());
-        let _ = self.tx.send(rest);
+        self.backlog.waiting.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(rest).is_err() {
+            self.backlog.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Frames dropped so far because the queue was full.
@@ -196,7 +231,14 @@ impl Consumer {
     /// The next batch, waiting for it; None once the capture thread has finished and every
     /// batch has been taken.
     pub fn recv(&self) -> Option<FrameBatch> {
-        self.rx.recv().ok()
+        let batch = self.rx.recv().ok()?;
+        self.backlog.waiting.fetch_sub(1, Ordering::Relaxed);
+        Some(batch)
+    }
+
+    /// How far behind the consumer is (shared with the producer).
+    pub fn backlog(&self) -> Arc<Backlog> {
+        Arc::clone(&self.backlog)
     }
 
     /// Give an emptied batch back to be filled again.

@@ -39,12 +39,13 @@ pub(super) fn sniff(
     stop: &Arc<AtomicBool>,
 ) -> Option<String> {
     let queue = Arc::new(AtomicU64::new(0));
+    let queued = queued_batches(capture.config().buffer_kib);
+    let (producer, consumer) = handoff::channel(queued, Arc::clone(&queue));
     state.lock().unwrap_or_else(PoisonError::into_inner).loss = Some(Loss {
         kernel: capture.counters(),
-        queue: Arc::clone(&queue),
+        queue,
+        backlog: consumer.backlog(),
     });
-    let queued = queued_batches(capture.config().buffer_kib);
-    let (producer, consumer) = handoff::channel(queued, queue);
     let stop_capture = Arc::clone(stop);
     let capturing = thread::Builder::new()
         .name("tcpwatch-sniffer".into())

@@ -116,3 +116,28 @@ fn the_capture_learns_when_tracking_is_gone() {
     assert!(!producer.push(2.0, 60, &frame(2, 60), 1));
     assert_eq!(producer.drops(), 0);
 }
+
+#[test]
+fn the_backlog_says_how_much_of_the_queue_waits_for_the_consumer() {
+    let (mut producer, consumer) = channel(4, Arc::default());
+    let backlog = consumer.backlog();
+    assert_eq!(backlog.fill(), 0.0);
+    for no in 1..=3u64 {
+        producer.push(0.0, 60, &frame(no, 60), 1);
+        producer.flush();
+    }
+    assert_eq!(backlog.fill(), 0.75);
+    let taken = consumer.recv().map(|b| b.len());
+    assert_eq!((taken, backlog.fill()), (Some(1), 0.5));
+    for no in 4..=6u64 {
+        producer.push(0.0, 60, &frame(no, 60), 1);
+        producer.flush(); // the sixth finds the queue full: dropped, not waiting
+    }
+    assert_eq!((backlog.fill(), producer.drops()), (1.0, 1));
+    producer.push(0.0, 60, &frame(7, 60), 1);
+    drop(consumer.recv());
+    producer.finish();
+    assert_eq!(backlog.fill(), 1.0);
+    while consumer.recv().is_some() {}
+    assert_eq!(backlog.fill(), 0.0);
+}
