@@ -370,25 +370,32 @@ async def test_sips_between_ticks_take_segments_into_the_model_without_painting(
 
 async def test_sips_wait_while_live_tracking_is_behind(monkeypatch: pytest.MonkeyPatch) -> None:
     """While the engine's queue to tracking is filling (`tui.drain.BEHIND_AT`), sips take in
-    nothing, leaving the CPU to the tracker; the ticks still do, and the sips resume after."""
+    nothing and a step takes a quarter of the flows, leaving the CPU to the tracker; the sips
+    resume after."""
     import tui.app
+    import tui.drain
     from tui.drain import BEHIND_AT
 
     monkeypatch.setattr(tui.app, "TICK", 3600.0)  # neither timer fires by itself here
     monkeypatch.setattr(tui.app, "SIP_EVERY", 3600.0)
+    monkeypatch.setattr(tui.drain, "CHANGED_PER_STEP", 8)
     app = file_app(NMAP)
     async with app.run_test(size=(160, 30)) as pilot:
         await wait_until(pilot, lambda: app.main.is_mounted and app.main.table.size.height > 0)
+        await wait_until(pilot, lambda: app.source.session.poll(0)["finished"])
         app.drain.queue_fill = BEHIND_AT  # as a live step reads it from the engine
         for _ in range(5):
             app.sip()
         assert app.drain.segments == 0 and len(app.main.model) == 0
-        app.drain.queue_fill = BEHIND_AT / 2
+        app.tick()
+        await wait_until(pilot, lambda: app.ticks == 1)
+        assert len(app.main.model) == 2  # 8 // 4
+        # a file's engine has no queue: the tick's poll said 0, and the sips take the rest
         for _ in range(50):
             app.sip()
-            if app.drain.finished:
+            if app.drain.finished and not app.drain.backlog:
                 break
-        assert app.drain.finished and len(app.main.model) == 17
+        assert len(app.main.model) == 17
 
 
 async def test_w_saves_every_frame_of_a_flow_read_from_a_file(

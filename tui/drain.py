@@ -24,8 +24,10 @@ under 70 ms where 1,000 let it reach 106 ms, and the UI thread at a third of a c
 BEHIND_AT = 0.125
 """Live: tracking is behind when this share of its queue from the capture thread is in use
 (8 of the 64 batches by default, ~30,000 frames). The App then takes in what changed at its
-ticks only (`TcpwatchApp.sip`), leaving the CPU to the tracker: on a busy two-core machine the
-UI thread's sips were what the tracker lacked to keep up, and a full queue drops frames."""
+ticks only (`TcpwatchApp.sip`), and a quarter as many flows a step (`BEHIND_SHARE`), leaving
+the CPU to the tracker: on a busy two-core machine what the UI thread spent on them was what
+the tracker lacked to keep up, and a full queue drops frames (BENCHMARKS.md)."""
+BEHIND_SHARE = 4
 
 
 @dataclass(slots=True)
@@ -76,9 +78,11 @@ class Drain:
 
     def step(self, first: Sequence[int] = (), matching: Any = None) -> Drained:
         """Take in what the engine did since the last step: at most `CHANGED_PER_STEP` changed
-        flows, those of `first` (the rows on screen) that changed among them; the flag counts
+        flows (a quarter while live tracking is `behind`), those of `first` (the rows on
+        screen) that changed among them; the flag counts
         of the flows `matching` (the view's compiled filter) selects apart."""
-        got = self.source.step(CHANGED_PER_STEP, first, matching)
+        limit = CHANGED_PER_STEP // BEHIND_SHARE if self.behind else CHANGED_PER_STEP
+        got = self.source.step(limit, first, matching)
         self.segments += got.segments
         self.per_second.update(got.per_second)
         self.capture_ts = max(self.capture_ts, self.source.capture_ts)
