@@ -134,6 +134,7 @@ class Probe:
         self.ticks: list[tuple[float, float]] = []  # (start, duration) of `tick` (the drain)
         self.updates: list[tuple[float, float]] = []  # of `show_tick`
         self.renders: list[tuple[float, float]] = []  # of the main screen's refresh
+        self.sips: list[tuple[float, float]] = []  # of `sip` (a step between ticks)
         drain, step = app.drain, app.drain.step
 
         def timed_step(*args: Any, **kwargs: Any) -> Any:
@@ -142,7 +143,7 @@ class Probe:
             return out
 
         drain.step = timed_step  # type: ignore[method-assign]
-        for name, series in (("tick", self.ticks), ("show_tick", self.updates)):
+        for name, series in (("tick", self.ticks), ("show_tick", self.updates), ("sip", self.sips)):
             setattr(app, name, self._timed(getattr(app, name), series))
         app.main._on_timer_update = self._timed(  # type: ignore[method-assign]
             app.main._on_timer_update, self.renders
@@ -232,6 +233,11 @@ def figures(app: TcpwatchApp, probe: Probe, sampler: Sampler) -> dict[str, Any]:
         "tracked_per_s": segments / (t1 - t0) if t1 > t0 else 0.0,
         "tick_ms": summary(probe.tick_times(t0, t1)),
         "ticks_total": app.ticks,
+        # where the UI thread's time goes: repaints and sips in the window, each a second
+        "render_ms": summary([d for s, d in probe.renders if t0 <= s <= t1]),
+        "renders_per_s": sum(t0 <= s <= t1 for s, _ in probe.renders) / max(t1 - t0, 1e-9),
+        "sip_ms": summary([d for s, d in probe.sips if t0 <= s <= t1]),
+        "sips_per_s": sum(t0 <= s <= t1 for s, _ in probe.sips) / max(t1 - t0, 1e-9),
     }
     (s0, cpu0), (s1, cpu1) = sampler.around(t0, t1)
     wall = max(s1 - s0, 1e-9)

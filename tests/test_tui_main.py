@@ -352,7 +352,7 @@ async def test_sips_between_ticks_take_segments_into_the_model_without_painting(
     async with app.run_test(size=(160, 30)) as pilot:
         await wait_until(pilot, lambda: app.main.is_mounted and app.main.table.size.height > 0)
         table = app.main.table
-        painted = table._last_painted
+        painted, size = table._last_painted, table.virtual_size
         for _ in range(50):
             app.sip()
             if app.drain.finished:
@@ -360,11 +360,13 @@ async def test_sips_between_ticks_take_segments_into_the_model_without_painting(
         assert app.drain.finished and app.drain.segments == app.source.stats().tcp
         assert len(app.main.model) == len(app.tracker.flows) == 17
         assert table._last_painted == painted  # placed, not yet painted
+        assert table.virtual_size == size  # a new size repaints the scrollbar and all at once
         assert app.ticks == 0
         app.tick()
         await wait_until(pilot, lambda: app.ticks == 1)
         await pilot.pause()
         assert table._last_painted != painted
+        assert table.virtual_size.height == 17 + 1
         assert sum(1 for line in screen_text(app) if ":80 " in line or ":443 " in line) == 17
 
 

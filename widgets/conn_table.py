@@ -121,17 +121,21 @@ class ConnectionTable(ScrollView, can_focus=True):
 
     def sync(self, now: float, repaint: bool = True) -> None:
         """Take the model's new order and the capture clock; keep the cursor on its flow.
-        `repaint=False` only keeps the cursor on its flow: a later `sync` repaints."""
+        `repaint=False` only keeps the cursor on its flow: a later `sync` repaints, sizes the
+        table to its rows and scrolls to the cursor (a new size or scroll position repaints
+        at once: between ticks, ~8 more repaints a second when flows keep coming)."""
         if repaint:
             self.now = now
         if self._fitted != self._fit_key(self.size.width):
             self._fit(self.size.width)
-        self.virtual_size = Size(self.size.width, len(self.model) + 1)
+        if repaint:
+            self.virtual_size = Size(self.size.width, len(self.model) + 1)
         previous = self.cursor_id
         row = self.model.row_of(previous) if previous is not None else None
         if row is None:
             row = min(self._cursor_row, len(self.model) - 1)
-        self._set_cursor_row(row, follow=previous is not None and row is not None, paint=False)
+        follow = repaint and previous is not None and row is not None
+        self._set_cursor_row(row, follow=follow, paint=False)
         if not repaint:
             return
         painted = self._painted()
