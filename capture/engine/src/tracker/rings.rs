@@ -96,9 +96,10 @@ impl FrameRings {
             .unwrap_or_default()
     }
 
-    /// Keep `seg` (captured as `frame`, with its `marks`) in `flow`'s ring, and among its
-    /// handshake and teardown segments when `special` (up to `limit` of those). The oldest
-    /// falls out of a full ring. True when a budget is exceeded: the caller then calls `trim`.
+    /// Keep `seg` (captured as `frame`, with its `marks`) in `flow`'s ring, and with `special`
+    /// (`Some(n)`) among its handshake and teardown segments too, while it has fewer than `n`.
+    /// The oldest falls out of a full ring. True when a budget is exceeded: the caller then
+    /// calls `trim`.
     pub fn keep(
         &mut self,
         flow: &mut Flow,
