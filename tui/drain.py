@@ -28,6 +28,7 @@ ticks only (`TcpwatchApp.sip`), and a quarter as many flows a step (`BEHIND_SHAR
 the CPU to the tracker: on a busy two-core machine what the UI thread spent on them was what
 the tracker lacked to keep up, and a full queue drops frames (BENCHMARKS.md)."""
 BEHIND_SHARE = 4
+"""While tracking is behind, a step takes `CHANGED_PER_STEP // BEHIND_SHARE` changed flows."""
 
 
 @dataclass(slots=True)
@@ -79,8 +80,8 @@ class Drain:
     def step(self, first: Sequence[int] = (), matching: Any = None) -> Drained:
         """Take in what the engine did since the last step: at most `CHANGED_PER_STEP` changed
         flows (a quarter while live tracking is `behind`), those of `first` (the rows on
-        screen) that changed among them; the flag counts
-        of the flows `matching` (the view's compiled filter) selects apart."""
+        screen) that changed among them; the flag counts of the flows `matching` (the view's
+        compiled filter) selects apart."""
         limit = CHANGED_PER_STEP // BEHIND_SHARE if self.behind else CHANGED_PER_STEP
         got = self.source.step(limit, first, matching)
         self.segments += got.segments
