@@ -313,7 +313,6 @@ impl FlowTracker {
         self.frames_per_flow
     }
 
-    /// Segments held in the flows' rings now (not counting handshake and teardown).
     /// Keep the frames of the rings emptied to stay within the budgets for `take_emptied`,
     /// rather than free them at once (see `rings`).
     pub fn defer_frees(&mut self) {
@@ -325,6 +324,7 @@ impl FlowTracker {
         self.books.rings.take_emptied()
     }
 
+    /// Segments held in the flows' rings now (not counting handshake and teardown).
     pub fn kept(&self) -> usize {
         self.books.rings.kept
     }
