@@ -171,17 +171,15 @@ impl State {
         let (ts, flags) = (seg.ts, seg.flags);
         let printing = self.outputs.as_ref().is_some_and(|o| o.printer.is_some());
         if self.ui || printing {
-            let brief = events::Brief::of(seg);
-            let copy = printing.then(|| seg.clone());
             let id = self.tracker.ingest_ref(seg, frame);
             // events are made of SYNs and state changes only: other segments need no look
             let eventful = self.ui && (flags & SYN != 0 || self.tracker.moved());
             if let Some(flow) = self.tracker.flow(id).filter(|_| eventful || printing) {
                 if eventful {
-                    events::notice(flow, &brief, &mut self.events);
+                    events::notice(flow, seg, &mut self.events);
                 }
-                if let (Some(out), Some(copy)) = (self.outputs.as_deref_mut(), &copy) {
-                    print_line(out, flow, copy);
+                if let Some(out) = self.outputs.as_deref_mut() {
+                    print_line(out, flow, seg);
                 }
             }
             if self.ui {
@@ -311,7 +309,7 @@ impl Session {
     pub fn open(spec: SourceSpec, cfg: TrackerConfig) -> Result<Session, String> {
         let mut tracker = FlowTracker::new(cfg.clone()).map_err(|e: ConfigError| e.to_string())?;
         // The frames of emptied rings are freed by the source thread after it lets go of the
-        // lock (`State::emptied`), not while the UI waits for it.
+        // lock (`source::end_batch`), not while the UI waits for it.
         tracker.defer_frees();
         let state = Arc::new(Mutex::new(State {
             tracker,

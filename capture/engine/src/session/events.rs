@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use crate::flow::Flow;
-use crate::segment::{Addr, Segment, ACK, RST, SYN};
+use crate::segment::{Segment, ACK, RST, SYN};
 use crate::tcpstate::{Side, TcpState};
 
 /// Events held at most; past it the oldest go (counted in `EventQueue::dropped`).
@@ -63,32 +63,9 @@ impl EventQueue {
     }
 }
 
-/// What `notice` reads of a segment, noted before the tracker takes it (a few words, where a
-/// clone of the segment would copy it whole).
-#[derive(Clone, Copy, Debug)]
-pub struct Brief {
-    pub ts: f64,
-    pub flags: u16,
-    pub frame_no: u64,
-    pub src: Addr,
-    pub sport: u16,
-}
-
-impl Brief {
-    pub fn of(seg: &Segment) -> Brief {
-        Brief {
-            ts: seg.ts,
-            flags: seg.flags,
-            frame_no: seg.frame_no,
-            src: seg.src,
-            sport: seg.sport,
-        }
-    }
-}
-
 /// The events the segment `seg` tells of caused in `flow`, which the tracker has just given it
 /// to.
-pub fn notice(flow: &Flow, seg: &Brief, out: &mut EventQueue) {
+pub fn notice(flow: &Flow, seg: &Segment, out: &mut EventQueue) {
     let flags = seg.flags;
     let at = |kind| Event {
         ts: seg.ts,
@@ -138,7 +115,7 @@ pub fn notice(flow: &Flow, seg: &Brief, out: &mut EventQueue) {
 }
 
 /// Which end sent `seg`.
-fn sender(flow: &Flow, seg: &Brief) -> Side {
+fn sender(flow: &Flow, seg: &Segment) -> Side {
     if (seg.src, seg.sport) == flow.orig_end() {
         Side::Orig
     } else {
