@@ -15,8 +15,8 @@
 //! At that pace most kept segments live well under a second, and allocating each one and
 //! freeing it again took a fifth of the session thread. So the frames of emptied rings are kept
 //! as spares (up to a quarter of the budget: what one trim empties, and what the keeps until
-//! the next one take back), and a new kept segment is written over a spare, or over the frame
-//! that falls out of its own full ring, unless a view still holds that one.
+//! the next one take back), and a new kept segment is written over the frame that falls out
+//! of its own full ring, or over a spare; a frame a view still holds is never written over.
 
 use std::collections::VecDeque;
 
@@ -144,23 +144,18 @@ impl FrameRings {
             holder.bytes -= out.frame.weight();
             old = Some(out);
         }
-        let new = match old {
-            Some(mut out) => match Arc::get_mut(&mut out) {
-                Some(slot) => {
-                    slot.set(seg, frame, marks);
-                    out
-                }
-                None => Arc::new(KeptFrame::new(seg, frame, marks)),
-            },
-            None => reuse(
-                &mut self.spare,
-                &mut self.spare_frames,
-                &mut self.spare_rings,
-                seg,
-                frame,
-                marks,
-            ),
-        };
+        let new = old
+            .and_then(|out| write_over(out, seg, frame, marks))
+            .unwrap_or_else(|| {
+                reuse(
+                    &mut self.spare,
+                    &mut self.spare_frames,
+                    &mut self.spare_rings,
+                    seg,
+                    frame,
+                    marks,
+                )
+            });
         self.kept_bytes += new.frame.weight();
         holder.bytes += new.frame.weight();
         holder.last_ts = flow.last_ts;
@@ -278,19 +273,29 @@ fn reuse(
     marks: Marks,
 ) -> Arc<KeptFrame> {
     while let Some(ring) = spare.last_mut() {
-        let Some(mut out) = ring.pop_front() else {
+        let Some(out) = ring.pop_front() else {
             if let Some(ring) = spare.pop().filter(|_| spare_rings.len() < SPARE_RINGS) {
                 spare_rings.push(ring);
             }
             continue;
         };
         *spare_frames -= 1;
-        if let Some(slot) = Arc::get_mut(&mut out) {
-            slot.set(seg, frame, marks);
-            return out;
+        if let Some(new) = write_over(out, seg, frame, marks) {
+            return new;
         }
     }
     Arc::new(KeptFrame::new(seg, frame, marks))
+}
+
+/// `out` made the kept segment, unless a view still holds it.
+fn write_over(
+    mut out: Arc<KeptFrame>,
+    seg: &Segment,
+    frame: &[u8],
+    marks: Marks,
+) -> Option<Arc<KeptFrame>> {
+    Arc::get_mut(&mut out)?.set(seg, frame, marks);
+    Some(out)
 }
 
 fn has_ring(flow: &Flow) -> bool {
