@@ -87,7 +87,8 @@ pub struct Flow {
     pub kept: Kept,
     /// Both endpoints ESTABLISHED: a plain ACK segment needs no state work.
     pub steady: bool,
-    /// Noted among the tracker's changed flows since they were last taken (`Books::touch`).
+    /// Noted among the tracker's changed flows since they were last taken
+    /// (`Books::touch_flow`).
     pub noted: bool,
     /// A newer flow took over the 4-tuple (port reuse); no more segments come here.
     pub superseded: bool,

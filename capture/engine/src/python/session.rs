@@ -215,10 +215,10 @@ impl PySession {
     /// What changed since the last poll: `changed` (flow ids, sorted) with `flows` (their
     /// snapshots, None for a flow no longer tracked; their `frames()` are the handshake and
     /// teardown segments only, `flow(id)` has the recent ones too), `gone` (flows that left,
-    /// as snapshots, with every kept segment),
-    /// the segments counted since, per (second * 512 + flag bits): `flag_totals` over every
-    /// flow and `flag_matched` over the flows `matching` (a `Filter`) selects (None without
-    /// one), both as `(key, segments)` in time order, and `per_second` (`(second, segments)`),
+    /// as snapshots, with every kept segment), the segments counted since, per (second * 512
+    /// + flag bits): `flag_totals` over every flow and `flag_matched` over the flows
+    /// `matching` (a `Filter`) selects (None without one), both as `(key, segments)` in time
+    /// order, and `per_second` (`(second, segments)`),
     /// `events` (tuples `(ts, flow_id, kind, detail)`), and the running totals `segments`,
     /// `capture_ts`, `finished`, `error`, `events_dropped`; live, `queue_fill`: the share of
     /// the queue from the capture thread to tracking in use (0 to 1: past it, frames are
