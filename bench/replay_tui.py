@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tui_bench import summary  # noqa: E402
+from tui_bench import summary, thread_cpu  # noqa: E402
 
 from tui.app import TcpwatchApp  # noqa: E402
 from tui.cli import build_parser  # noqa: E402
@@ -73,21 +73,6 @@ REPORT = os.dup(1)
 
 def say(line: str) -> None:
     os.write(REPORT, (line + "\n").encode())
-
-
-def thread_cpu() -> dict[int, tuple[str, float]]:
-    """Every thread of this process: its name and CPU seconds (user + system) so far."""
-    out = {}
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue  # the thread ended meanwhile
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
-    return out
 
 
 def machine_cpu() -> tuple[float, float]:

@@ -18,7 +18,6 @@ machine's speed drifts by a third within the hour.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,25 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from tui_bench import named_thread_cpu  # noqa: E402
+
 from capture import _engine  # noqa: E402
 
 POLLS_PER_S = 60
 CHANGED_PER_POLL = 400
 THREAD = "tcpwatch-reader"
-
-
-def thread_cpu(name: str) -> float | None:
-    """CPU seconds of this process's thread called `name` so far (None: not running)."""
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if f"({name})" in stat:
-            fields = stat.rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return None
 
 
 def run(capture: str, frames_per_flow: int, segments: int) -> dict[str, float]:
@@ -56,14 +43,14 @@ def run(capture: str, frames_per_flow: int, segments: int) -> dict[str, float]:
     start, cpu, done = time.perf_counter(), 0.0, 0
     deadline = start + 120.0
     while time.perf_counter() < deadline:
-        cpu = thread_cpu(THREAD) or cpu  # the last reading before the thread ends
+        cpu = named_thread_cpu(THREAD) or cpu  # the last reading before the thread ends
         polled = session.poll(CHANGED_PER_POLL, [])
         done = polled["segments"]
         if done >= segments or polled["finished"]:
             break
         time.sleep(1 / POLLS_PER_S)
     wall = time.perf_counter() - start
-    cpu = thread_cpu(THREAD) or cpu
+    cpu = named_thread_cpu(THREAD) or cpu
     session.stop()
     return {"segments": done, "wall_s": wall, "cpu_s": cpu, "us_per_segment": cpu / done * 1e6}
 

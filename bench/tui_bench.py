@@ -231,15 +231,29 @@ async def run(flows: int, rate: float, seconds: float) -> dict[str, Any]:
     return result
 
 
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """Every thread of this process: its name and CPU seconds (user + system) so far."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return out
+
+
+def named_thread_cpu(name: str) -> float | None:
+    """CPU seconds so far of this process's thread called `name` (None: none runs)."""
+    return next((cpu for named, cpu in thread_cpu().values() if named == name), None)
+
+
 def engine_cpu() -> float:
     """CPU seconds of the engine's reading thread so far (it names itself)."""
-    for tid in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{tid}/stat") as f:
-            stat = f.read()
-        if "(tcpwatch-reader)" in stat:
-            fields = stat.rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return 0.0
+    return named_thread_cpu("tcpwatch-reader") or 0.0
 
 
 async def keys(pilot: Any, probe: Probe) -> dict[str, dict[str, float]]:
