@@ -105,9 +105,7 @@ fn trimmed_rings_are_always_the_idlest_among_many() {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut trims = 0;
     for step in 0..4000u32 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        xorshift(&mut state);
         // a few busy flows and many quiet ones, frames of 60 to 1,500 bytes
         let pick = (state % 500) as usize;
         let i = if state.is_multiple_of(3) {
@@ -553,9 +551,7 @@ fn reused_frames_hold_their_own_segment_and_views_keep_theirs() {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut trims = 0;
     for step in 0..6000u32 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        xorshift(&mut state);
         let i = (state % 300) as usize;
         // now and then a FIN or RST: kept apart too, so shared with the ring
         let flags = match state % 97 {
@@ -619,4 +615,12 @@ fn kept_frame_size() {
     let size = std::mem::size_of::<KeptFrame>();
     eprintln!("size_of KeptFrame {size}");
     assert!(size <= 512, "{size}");
+}
+
+/// Move `state` to the next number of a xorshift64 sequence (Marsaglia's 13, 7, 17): the
+/// same pseudo-random segments on every run.
+fn xorshift(state: &mut u64) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
 }
