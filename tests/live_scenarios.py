@@ -43,8 +43,12 @@ def _drain(conn: socket.socket) -> None:
 
 
 def _echo(conn: socket.socket) -> None:
+    # The ACK of what came in goes out before the echo, whichever way the kernel would have
+    # gone: if its ACK is still delayed when recv returns, TCP_QUICKACK sends it now. Without
+    # this the echo sometimes carries the ACK, and the history reads ShADda.. for ShADad...
     with contextlib.suppress(OSError):
         while data := conn.recv(65536):
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
             conn.sendall(data)
 
 
