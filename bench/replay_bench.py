@@ -245,12 +245,13 @@ def tui_report(r: dict[str, object]) -> str:
         f"load average {load}; {os.cpu_count()} CPUs",
         "",
         "| offered packets/s | tcpdump captured / dropped | TUI frames / kernel drops / queue"
-        " drops | segments tracked | tracked packets/s (window s) | flows tracked / in the table"
-        " | tick ms median / p95 / max | UI thread cores |",
+        " drops | segments tracked / frames not kept | tracked packets/s (window s) | flows"
+        " tracked / in the table | tick ms median / p95 / max | UI thread cores |",
         "|---|---|---|---|---|---|---|---|",
         f"| {r['offered_pps']:,.0f} | {r['tcpdump_captured']:,} / {r['tcpdump_dropped']:,} "
         f"| {r['tui_frames']:,} / {r['tui_kernel_drops']:,} / {r['tui_queue_drops']:,} "
-        f"| {r['tui_segments']:,} | {r['tui_tracked_per_s']:,.0f} ({r['tui_window_s']:.2f}) "
+        f"| {r['tui_segments']:,} / {r['tui_frames_shed']:,} "
+        f"| {r['tui_tracked_per_s']:,.0f} ({r['tui_window_s']:.2f}) "
         f"| {r['tui_flows_tracked']:,} / {r['tui_flows_in_table']:,} | {_ms(tick)} "
         f"| {r['tui_ui_cores']:.2f} |",
         "",

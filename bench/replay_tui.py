@@ -19,6 +19,8 @@ The figures (the window: see `window` below):
     frames, segments       the engine's decoded frames and tracked TCP segments
     kernel_drops           the kernel's and interface's drops (`pcap_stats`), the status bar's
     queue_drops            frames the sniffer dropped because the tracker's queue was full
+    frames_shed            segments tracked without keeping their frames for the flow screen
+                           (the tracker sheds them while half its queue or more waits)
     flows_tracked          flows the engine holds; flows_in_table: rows of the main table
     tracked_per_s          segments over the window's wall time
     tick_ms                drain + update + render of each tick that began in the window
@@ -211,6 +213,7 @@ def figures(app: TcpwatchApp, probe: Probe, sampler: Sampler) -> dict[str, Any]:
         "frames": stats.frames,
         "kernel_drops": stats.kernel_drops,
         "queue_drops": stats.queue_drops,
+        "frames_shed": stats.frames_shed,
         "segments": app.drain.segments,
         "flows_tracked": len(app.tracker.flows),
         "flows_in_table": len(app.main.model),

@@ -138,6 +138,7 @@ class EngineSource:
             tcp=c["tcp"],
             non_tcp=c["non_tcp"],
             fragments=c["fragments"],
+            frames_shed=c["shed"],
             malformed=dict(c["malformed"]),
         )
 

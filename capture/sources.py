@@ -17,6 +17,9 @@ class SourceStats:
     fragments: int = 0
     kernel_drops: int = 0
     queue_drops: int = 0
+    frames_shed: int = 0
+    """Segments tracked without keeping their frames for the views: live, while tracking was
+    behind the capture (`capture._engine.Tracker.set_shedding`)."""
     malformed: dict[str, int] = field(default_factory=dict)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from captures import keep_all, read_segments, tracked
+from captures import Tracked, keep_all, read_segments, tracked
 from test_tui_flow import HTTP
 
 from widgets.ladder import arrow, fmt_dt
@@ -160,3 +160,60 @@ def test_windows_show_their_scale_once_both_syns_offered_it():
     assert "win 8192 " in rows[0].label(False) and "×" not in rows[0].label(False)
     assert rows[2].label(False).endswith("win 258×256")
     assert rows[4].label(False).endswith("win 4507")
+
+
+def _shed_between(name: str, start: int, stop: int | None) -> Tracked:
+    """Capture `name` fed to a tracker that keeps every frame, except segments start..stop-1
+    (0-based; None: to the end), fed while it sheds kept frames as a live session does when
+    tracking is behind (handshake and teardown segments are still kept)."""
+    segs = read_segments(name)
+    run = Tracked(**keep_all())
+    run.feed(segs[:start])
+    run.tracker.set_shedding(True)
+    run.feed(segs[start:stop])
+    run.tracker.set_shedding(False)
+    if stop is not None:
+        run.feed(segs[stop:])
+    return run
+
+
+def test_segments_shed_while_behind_show_as_a_counted_line_where_they_were():
+    """Frames 6-9 of the HTTP flow (data, nothing that moves a state) are not kept: one line
+    says 4 segments were not kept, between frames 5 and 10, and the frames around it are all
+    there in order."""
+    run = _shed_between(HTTP, 5, 9)
+    assert run.tracker.counters()["shed"] == 4
+    rows = [row for flow in run.all_flows() for row in build_rows(run.flow(flow.id))]
+    got = [(r.kind, r.frame_no, r.skipped) for r in rows if r.kind != "state"]
+    want = [("segment", n, 0) for n in range(1, 6)] + [("skip", 0, 4)]
+    want += [("segment", n, 0) for n in range(10, 16)]
+    assert got == want
+
+
+def test_shed_runs_add_up_to_what_the_flow_did_not_keep():
+    """Shedding from the capture's third frame to its end (flows with data and teardowns):
+    every segment that moved an endpoint (or has SYN, FIN or RST) is kept, and the lines
+    between them count the rest, each run where it lay (the places of the kept segments
+    around it differ by the count + 1)."""
+    run = _shed_between("chrissanders_http_espn_fail.pcapng", 2, None)
+    lines = 0
+    for snapshot in run.all_flows():
+        flow = run.flow(snapshot.id)
+        frames = sorted(flow.frames(), key=lambda s: s.frame_no)
+        rows = [r for r in build_rows(flow) if r.kind != "state"]
+        places = {s.frame_no: s.nth for s in frames}
+        last = 0
+        for i, row in enumerate(rows):
+            if row.kind == "skip":
+                after = rows[i + 1].frame_no if i + 1 < len(rows) else None
+                upto = places[after] - 1 if after else flow.orig.pkts + flow.resp.pkts
+                assert row.skipped == upto - last
+                last = upto
+                lines += 1
+            else:
+                assert places[row.frame_no] == last + 1, "a run not kept without its line"
+                last += 1
+        assert last == flow.orig.pkts + flow.resp.pkts
+        assert sum(r.skipped for r in rows if r.kind == "skip") == last - len(frames)
+    assert lines > 1
+    assert run.tracker.counters()["shed"] > 0

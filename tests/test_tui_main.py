@@ -213,6 +213,42 @@ async def test_the_flow_screen_shows_every_segment_the_table_s_snapshot_leaves_o
         await wait_until(pilot, lambda: len({r.frame_no for r in ladder.rows}) == segments)
 
 
+async def test_shed_frames_are_counted_in_the_status_bar_and_marked_on_the_ladder() -> None:
+    """A session that sheds kept frames (as live tracking does while it is behind the capture)
+    still tracks every segment; the status bar counts the segments whose frames were not kept,
+    and the flow screen's ladder shows a `not kept` line for them, with the handshake and
+    teardown rows still there."""
+    from tui.flow_screen import FlowScreen
+    from widgets.ladder import Ladder
+
+    clock = [0.0]
+    source = EngineSource(str(DATA / "chrissanders_http_espn_fail.pcapng"), speed=1.0,
+                          clock=lambda: clock[0], seed=0)  # fmt: skip
+    source.session.set_shedding(True)
+    app = TcpwatchApp(source, source, replay=True, linger=1e9)
+    async with app.run_test(size=(160, 40)) as pilot:
+        clock[0] = 1e6  # every record is due
+        await wait_until(pilot, lambda: app.drain.finished)
+        shed = source.stats().frames_shed
+        assert shed > 0
+        bar = app.main.query_one(StatusBar)
+        await wait_until(pilot, lambda: f"not kept {shed:,}" in bar.render().plain)
+        flows = app.tracker.flows
+        assert app.drain.segments == sum(f.orig.pkts + f.resp.pkts for f in flows.values())
+        busy = max(flows.values(), key=lambda f: f.orig.pkts + f.resp.pkts)
+        assert app.main.table.move_to(busy.id)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, FlowScreen))
+        ladder = app.screen.query_one(Ladder)
+        await wait_until(pilot, lambda: bool(ladder.rows))
+        kept = {r.frame_no for r in ladder.rows if r.kind == "segment"}
+        skipped = sum(r.skipped for r in ladder.rows if r.kind == "skip")
+        assert skipped > 0
+        assert len(kept) + skipped == busy.orig.pkts + busy.resp.pkts
+        assert ladder.rows[0].flags & 0x02, "the SYN is kept"
+        assert any("not kept" in ladder.row_text(i) for i in range(len(ladder.rows)))
+
+
 async def test_help_lists_every_main_key() -> None:
     """`?` opens the help screen; it names the keys; escape closes it."""
     app = file_app(NMAP)

@@ -226,6 +226,7 @@ class TcpwatchApp(App[None]):
             flows_total=len(self.tracker.flows),
             kernel_drops=stats.kernel_drops,
             queue_drops=stats.queue_drops,
+            frames_shed=stats.frames_shed,
             malformed=sum(stats.malformed.values()),
             mode=mode,
         )

@@ -208,7 +208,10 @@ class FlowScreen(Screen[None]):
             return
         self.inspected = None
         if row.kind == "skip":
-            why = "segments the flow did not keep (it keeps its ends and latest frames)"
+            why = (
+                "segments the flow did not keep (it keeps its ends and latest frames;"
+                " live, none of the latest while tracking is behind)"
+            )
         else:
             why = "a state change without a kept frame (the end of the capture decided it)"
         self.query_one(Inspector).show([Layer("No frame", 0, 0, (Row("this line", why),))])
@@ -277,7 +280,7 @@ class FlowScreen(Screen[None]):
         seen = self.flow.orig.pkts + self.flow.resp.pkts if self.flow is not None else count
         text = f"{count} of {seen} frames saved to {path}"
         if count + left_out < seen:
-            text += " (the rest were not kept: live, a flow keeps its ends and latest frames)"
+            text += " (the rest were not kept: a flow keeps its ends and latest frames)"
         if left_out:
             text += f" ({left_out} with another link type left out)"
         self.notify(escape_untrusted(text), title="pcap saved", markup=False)

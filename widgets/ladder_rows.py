@@ -147,7 +147,7 @@ def build_rows(flow: Any) -> list[LadderRow]:
         rows.append(_row(flow, seg, dirs, seg.ts - prev_ts, by_frame.pop(seg.frame_no, [])))
         prev_ts = seg.ts
     _add_loose_transitions(rows, by_frame)
-    _add_skipped(rows, flow, len(frames))
+    _add_skipped(rows, flow, frames)
     annotate(rows)
     return rows
 
@@ -217,22 +217,29 @@ def _add_loose_transitions(rows: list[LadderRow], loose: dict[int, list[Any]]) -
         rows.insert(at, row)
 
 
-def _add_skipped(rows: list[LadderRow], flow: Any, kept: int) -> None:
-    """One row for the segments of this flow the tracker's ring did not keep.
+def _add_skipped(rows: list[LadderRow], flow: Any, frames: list[Segment]) -> None:
+    """A row for each run of this flow's segments that was not kept, where the run lies.
 
-    The tracker keeps the handshake and teardown segments plus a ring of the most recent ones,
-    so what is missing lies before the oldest segment of the ring.
+    The tracker keeps the handshake and teardown segments and a ring of the most recent ones
+    (and live, while tracking is behind the capture, no recent ones for a moment). Each kept
+    segment knows its place in the flow (`nth`): a gap between two places is a run not kept.
     """
+    gaps: list[tuple[int | None, int]] = []  # (the kept frame after the run, or None; count)
+    last = 0
+    for seg in frames:
+        if seg.nth > last + 1:
+            gaps.append((seg.frame_no, seg.nth - last - 1))
+        last = max(last, seg.nth)
     total = flow.orig.pkts + flow.resp.pkts
-    if total <= kept:
+    if total > last:
+        gaps.append((None, total - last))
+    if not gaps:
         return
-    ring = getattr(flow, "ring", None)
-    first_recent = ring[0].frame_no if ring else None
-    at = next(
-        (i for i, r in enumerate(rows) if first_recent is not None and r.frame_no >= first_recent),
-        len(rows),
-    )
-    rows.insert(at, LadderRow(0, 0.0, 0.0, True, skipped=total - kept, kind="skip"))
+    at = {r.frame_no: i for i, r in enumerate(rows) if r.kind == "segment"}
+    end = max(at.values(), default=-1) + 1
+    for frame_no, count in reversed(gaps):  # from the end: the places before stay true
+        where = end if frame_no is None else at[frame_no]
+        rows.insert(where, LadderRow(0, 0.0, 0.0, True, skipped=count, kind="skip"))
 
 
 def annotate(rows: list[LadderRow]) -> None:

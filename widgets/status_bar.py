@@ -30,6 +30,9 @@ class Status:
     """Every flow tracked."""
     kernel_drops: int = 0
     queue_drops: int = 0
+    frames_shed: int = 0
+    """Segments tracked without their frames kept for the flow screen (live, while tracking
+    was behind the capture)."""
     malformed: int = 0
     bytes_per_s: float | None = None
     """Payload bytes a second of the flows the display filter selects (None: not known)."""
@@ -54,6 +57,7 @@ class StatusBar(Widget):
         "status-bar--live",
         "status-bar--paused",
         "status-bar--drops",
+        "status-bar--shed",
     }
 
     DEFAULT_CSS = """
@@ -62,6 +66,7 @@ class StatusBar(Widget):
     StatusBar > .status-bar--live { color: $success; text-style: bold; }
     StatusBar > .status-bar--paused { color: $warning; text-style: bold reverse; }
     StatusBar > .status-bar--drops { color: $error; text-style: bold; }
+    StatusBar > .status-bar--shed { color: $warning; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -131,6 +136,21 @@ class StatusBar(Widget):
                         drop_style,
                     ),
                 ),
+            ),
+            (
+                (
+                    3,
+                    _field(
+                        "not kept ",
+                        key,
+                        Text(
+                            f"{s.frames_shed:,}",
+                            self.get_component_rich_style("status-bar--shed"),
+                        ),
+                    ),
+                )
+                if s.frames_shed
+                else None
             ),
         ]
         return [p for p in parts if p is not None]

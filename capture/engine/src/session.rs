@@ -132,6 +132,31 @@ pub struct Loss {
 }
 
 impl State {
+    /// The state of a session (with a UI) that has taken nothing yet.
+    pub fn new(mut tracker: FlowTracker, verify_checksums: bool) -> State {
+        // The frames of emptied rings are freed by the source thread after it lets go of the
+        // lock (`source::end_batch`), not while the UI waits for it.
+        tracker.defer_frees();
+        State {
+            tracker,
+            decoder: Decoder::new(verify_checksums),
+            segments: 0,
+            capture_ts: 0.0,
+            flag_counts: FlagCounts::default(),
+            trimmed_at: i64::MIN,
+            events: EventQueue::default(),
+            gone: Vec::new(),
+            finished: false,
+            error: None,
+            pace: None,
+            manual_clock: Arc::default(),
+            loss: None,
+            live: None,
+            ui: true,
+            outputs: None,
+        }
+    }
+
     /// Live: frames the kernel dropped (as of the capture's last statistics reading).
     pub fn kernel_drops(&self) -> u64 {
         self.loss
@@ -307,28 +332,8 @@ impl Session {
     /// Open the source (errors: one line) without reading it yet: a live capture's handle is
     /// opened here, the one step that needs privilege, so the caller may drop it before `run`.
     pub fn open(spec: SourceSpec, cfg: TrackerConfig) -> Result<Session, String> {
-        let mut tracker = FlowTracker::new(cfg.clone()).map_err(|e: ConfigError| e.to_string())?;
-        // The frames of emptied rings are freed by the source thread after it lets go of the
-        // lock (`source::end_batch`), not while the UI waits for it.
-        tracker.defer_frees();
-        let state = Arc::new(Mutex::new(State {
-            tracker,
-            decoder: Decoder::new(cfg.verify_checksums),
-            segments: 0,
-            capture_ts: 0.0,
-            flag_counts: FlagCounts::default(),
-            trimmed_at: i64::MIN,
-            events: EventQueue::default(),
-            gone: Vec::new(),
-            finished: false,
-            error: None,
-            pace: None,
-            manual_clock: Arc::default(),
-            loss: None,
-            live: None,
-            ui: true,
-            outputs: None,
-        }));
+        let tracker = FlowTracker::new(cfg.clone()).map_err(|e: ConfigError| e.to_string())?;
+        let state = Arc::new(Mutex::new(State::new(tracker, cfg.verify_checksums)));
         let opened = source::open(spec)?;
         state.lock().unwrap_or_else(PoisonError::into_inner).live = opened.live();
         Ok(Session {

@@ -174,22 +174,27 @@ pub struct KeptFrame {
     pub frame: FrameBytes,
     /// What Wireshark's TCP analysis found in it (`flow::analysis`).
     pub marks: Marks,
+    /// Its place among its flow's segments, from 1: the segments between two kept ones whose
+    /// places are not consecutive were not kept (the ladder says how many, and where).
+    pub nth: u64,
 }
 
 impl KeptFrame {
-    pub fn new(seg: &Segment, frame: &[u8], marks: Marks) -> KeptFrame {
+    pub fn new(seg: &Segment, frame: &[u8], marks: Marks, nth: u64) -> KeptFrame {
         KeptFrame {
             seg: seg.clone(),
             frame: frame.into(),
             marks,
+            nth,
         }
     }
 
-    /// Become `new(seg, frame, marks)` in place, reusing this frame's memory where it can.
-    pub fn set(&mut self, seg: &Segment, frame: &[u8], marks: Marks) {
+    /// Become `new(seg, frame, marks, nth)` in place, reusing this frame's memory where it can.
+    pub fn set(&mut self, seg: &Segment, frame: &[u8], marks: Marks, nth: u64) {
         self.seg.clone_from(seg);
         self.frame.set(frame);
         self.marks = marks;
+        self.nth = nth;
     }
 }
 
@@ -327,6 +332,18 @@ impl FlowTracker {
     /// Segments held in the flows' rings now (not counting handshake and teardown).
     pub fn kept(&self) -> usize {
         self.books.rings.kept
+    }
+
+    /// Keep no segment in the rings of recent ones from now on (`on`), or keep them again:
+    /// what a live session does while tracking is behind the capture (`session::live`), so as
+    /// to catch up rather than drop frames. Handshake and teardown segments are kept still.
+    pub fn set_shedding(&mut self, on: bool) {
+        self.books.rings.shedding = on;
+    }
+
+    /// Segments the rings did not keep because they were shedding (`set_shedding`).
+    pub fn shed(&self) -> u64 {
+        self.books.rings.shed
     }
 
     /// Bytes of the frames of the segments in `kept`.

@@ -354,6 +354,12 @@ impl PySession {
         self.session.set_clock(seconds);
     }
 
+    /// Keep no recent segments for the views from now on (`on`), or keep them again, as live
+    /// tracking does by itself while it is behind the capture (`FlowTracker::set_shedding`).
+    fn set_shedding(&self, on: bool) {
+        self.session.lock().tracker.set_shedding(on);
+    }
+
     /// Name the process owning one end (`side`: "orig" or "resp") of a tracked flow, as live
     /// attribution finds it (`pid` None clears it); false when the flow is not tracked.
     #[pyo3(signature = (flow_id, side, pid, name))]

@@ -166,8 +166,16 @@ impl PyTracker {
             .collect())
     }
 
+    /// Keep no segment in the flows' rings of recent ones (`on`), or keep them again: what a
+    /// live session does while tracking is behind. Handshake and teardown segments are kept.
+    fn set_shedding(&self, on: bool) -> PyResult<()> {
+        self.lock()?.tracker.set_shedding(on);
+        Ok(())
+    }
+
     /// Counters: frames, tcp, non_tcp, fragments, truncated, malformed (reason -> count),
-    /// flows (every flow started), tracked, evicted, released, kept, kept_bytes.
+    /// flows (every flow started), tracked, evicted, released, kept, kept_bytes, shed (segments
+    /// not kept while shedding).
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         counters(py, &*self.lock()?)
     }
@@ -200,5 +208,6 @@ pub(crate) fn counters_of<'py>(
     out.set_item("released", t.released)?;
     out.set_item("kept", t.kept())?;
     out.set_item("kept_bytes", t.kept_bytes())?;
+    out.set_item("shed", t.shed())?;
     Ok(out)
 }

@@ -91,6 +91,11 @@ impl PySegment {
     fn ts(&self) -> f64 {
         self.kept.seg.ts
     }
+    /// Its place among its flow's segments, from 1.
+    #[getter]
+    fn nth(&self) -> u64 {
+        self.kept.nth
+    }
     #[getter]
     fn linktype(&self) -> i32 {
         self.kept.seg.linktype

@@ -23,6 +23,25 @@ use crate::segment::Segment;
 /// moments it does not get one.)
 pub const QUEUE_PER_RING: usize = 2;
 
+/// Tracking keeps no recent segments for the views (`FlowTracker::set_shedding`) once this
+/// share of the queue waits, until no more than `SHED_UNTIL` does. Keeping a copy of each frame
+/// for the flow screen and the inspector is most of what a segment costs tracking with a UI
+/// (about 0.9 of 1.5 µs on the realistic capture, `bench/session_bench.py`): without it,
+/// tracking catches up at three times the pace rather than dropping whole batches of frames
+/// from a full queue. Every segment is still tracked, and handshake and teardown segments are
+/// kept; the flow screen marks where segments were not kept, and the status bar counts them.
+pub const SHED_FROM: f64 = 0.5;
+pub const SHED_UNTIL: f64 = 0.125;
+
+/// Whether tracking sheds kept frames, given whether it did and how full the queue is now.
+pub fn shedding(was: bool, fill: f64) -> bool {
+    if was {
+        fill > SHED_UNTIL
+    } else {
+        fill >= SHED_FROM
+    }
+}
+
 /// Batches in the queue for a ring of `buffer_kib` (at least 8).
 pub fn queued_batches(buffer_kib: u32) -> usize {
     let ring = (buffer_kib as usize).saturating_mul(1024);
@@ -84,30 +103,47 @@ fn capture_into(mut capture: LiveCapture, producer: Producer, stop: &AtomicBool)
 
 /// The tracking side: each batch decoded, then given to the tracker `BATCH` segments under one
 /// lock (the UI waits for the lock no longer than that takes).
+/// Kept frames are shed while the queue is that far behind (`shedding`).
 fn track(consumer: &Consumer, decoder: &mut Decoder, state: &Mutex<State>) {
     let mut segs: Vec<(Segment, usize)> = Vec::with_capacity(BATCH_FRAMES);
+    let backlog = consumer.backlog();
+    let mut shed = false;
     while let Some(frames) = consumer.recv() {
         for (i, (no, ts, wire_len, data, linktype)) in frames.iter().enumerate() {
             if let Some(seg) = decoder.decode(data, ts, wire_len, linktype, no) {
                 segs.push((seg, i));
             }
         }
-        hand_over(&mut segs, &frames, decoder, state);
+        let was = shed;
+        shed = shedding(was, backlog.fill());
+        hand_over(
+            &mut segs,
+            &frames,
+            decoder,
+            state,
+            (shed != was).then_some(shed),
+        );
         consumer.give_back(frames);
     }
 }
 
+/// The decoded `segs` of `frames` to the tracker, `BATCH` under one lock; `shed`: whether to
+/// shed kept frames from now on, when that changes.
 fn hand_over(
     segs: &mut Vec<(Segment, usize)>,
     frames: &FrameBatch,
     decoder: &Decoder,
     state: &Mutex<State>,
+    shed: Option<bool>,
 ) {
     // at least one hand-over, which publishes the counters of frames that were not TCP
     let mut from = 0;
     loop {
         let part = &segs[from..segs.len().min(from + BATCH)];
         let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(on) = shed.filter(|_| from == 0) {
+            st.tracker.set_shedding(on);
+        }
         for (seg, i) in part {
             st.take(seg, frames.get(*i).3);
         }
@@ -122,7 +158,98 @@ fn hand_over(
 
 #[cfg(test)]
 mod tests {
-    use super::queued_batches;
+    use std::collections::HashMap;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::{Arc, Mutex};
+
+    use super::{handoff, queued_batches, shedding, track, SHED_FROM, SHED_UNTIL};
+    use crate::decode::Decoder;
+    use crate::reader::CaptureReader;
+    use crate::session::State;
+    use crate::tracker::{FlowTracker, TrackerConfig};
+
+    #[test]
+    fn shedding_starts_at_half_a_queue_and_lasts_until_an_eighth() {
+        assert!(!shedding(false, SHED_FROM - 0.01));
+        assert!(shedding(false, SHED_FROM));
+        assert!(shedding(true, SHED_FROM - 0.01));
+        assert!(shedding(true, SHED_UNTIL + 0.01));
+        assert!(!shedding(true, SHED_UNTIL));
+        assert!(!shedding(false, SHED_UNTIL + 0.01));
+    }
+
+    /// A capture's frames in `batches` batches, queued all at once before tracking starts (as
+    /// when tracking is stalled), then tracked as a live session tracks them: the batches
+    /// taken while half the queue or more waited, and on until an eighth did, keep nothing
+    /// but handshake and teardown segments; the last two keep their segments again. Every
+    /// segment is tracked either way.
+    #[test]
+    fn tracking_that_is_behind_sheds_kept_frames_and_catches_up() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/chrissanders_http_espn_fail.pcapng"
+        );
+        let mut reader = CaptureReader::open(path).expect("bundled capture");
+        let mut frames = Vec::new();
+        while let Some(r) = reader.next_record() {
+            frames.push((r.ts, r.wire_len, r.data.to_vec(), r.linktype));
+        }
+        let batches = 8;
+        let (mut producer, consumer) = handoff::channel(batches, Arc::new(AtomicU64::new(0)));
+        let per_batch = frames.len().div_ceil(batches);
+        for chunk in frames.chunks(per_batch) {
+            for (ts, wire_len, data, linktype) in chunk {
+                assert!(producer.push(*ts, *wire_len, data, *linktype));
+            }
+            assert!(producer.flush());
+        }
+        producer.finish();
+        assert_eq!(consumer.backlog().fill(), 1.0);
+
+        let tracker = FlowTracker::new(TrackerConfig::default()).unwrap();
+        let state = Mutex::new(State::new(tracker, false));
+        let mut decoder = Decoder::new(false);
+        track(&consumer, &mut decoder, &state);
+        let mut st = state.lock().unwrap();
+
+        // after batch k is taken 8 - k wait: 7/8 .. 2/8 shed (batches 1-6), 1/8 stops it
+        let first_kept = 6 * per_batch as u64 + 1;
+        let mut places: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
+        let mut segments = 0;
+        st.tracker.for_each_flow(|flow| {
+            segments += flow.orig.pkts + flow.resp.pkts;
+            for kept in flow.frames() {
+                places
+                    .entry(flow.id)
+                    .or_default()
+                    .push((kept.seg.frame_no, kept.nth));
+            }
+        });
+        assert_eq!(segments, st.segments);
+        let ring_kept = st.tracker.kept() as u64;
+        assert!(st.tracker.shed() > 0);
+        // every segment was either kept in a ring, shed, or fell out of a full ring
+        assert!(ring_kept + st.tracker.shed() <= segments);
+        for (id, mut kept) in places {
+            kept.sort_unstable();
+            let flow = st.tracker.flow(id).unwrap();
+            for pair in kept.windows(2) {
+                // places grow with frame numbers, and a flow's segments after the shedding
+                // ended are all kept (its ring holds 64)
+                assert!(pair[0].1 < pair[1].1, "{pair:?}");
+                if pair[0].0 >= first_kept {
+                    assert_eq!(pair[0].1 + 1, pair[1].1, "{pair:?}");
+                }
+            }
+            let total = flow.orig.pkts + flow.resp.pkts;
+            let last = kept.last().unwrap();
+            assert!(last.1 <= total);
+            if last.0 < first_kept {
+                continue;
+            }
+            assert_eq!(last.1, total, "flow {id}: its latest segment is kept");
+        }
+    }
 
     #[test]
     fn the_queue_follows_the_ring() {

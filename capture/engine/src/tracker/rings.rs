@@ -58,6 +58,10 @@ pub struct FrameRings {
     spare: Vec<VecDeque<Arc<KeptFrame>>>,
     /// Frames in `spare`.
     spare_frames: usize,
+    /// Keep only handshake and teardown segments for now (`FlowTracker::set_shedding`).
+    pub shedding: bool,
+    /// Segments not kept while shedding.
+    pub shed: u64,
     /// Spare rings drained of their frames, for flows that start a ring.
     spare_rings: Vec<VecDeque<Arc<KeptFrame>>>,
 }
@@ -78,6 +82,8 @@ impl FrameRings {
             emptied: None,
             spare: Vec::new(),
             spare_frames: 0,
+            shedding: false,
+            shed: 0,
             spare_rings: Vec::new(),
         }
     }
@@ -112,6 +118,11 @@ impl FrameRings {
         if size == 0 {
             return false;
         }
+        if self.shedding && special.is_none() {
+            self.shed += 1;
+            return false;
+        }
+        let nth = flow.orig.pkts + flow.resp.pkts;
         let kept = &mut flow.kept;
         let ring = match &mut kept.ring {
             Some(ring) => ring,
@@ -145,7 +156,7 @@ impl FrameRings {
             old = Some(out);
         }
         let new = old
-            .and_then(|out| write_over(out, seg, frame, marks))
+            .and_then(|out| write_over(out, seg, frame, marks, nth))
             .unwrap_or_else(|| {
                 reuse(
                     &mut self.spare,
@@ -154,6 +165,7 @@ impl FrameRings {
                     seg,
                     frame,
                     marks,
+                    nth,
                 )
             });
         self.kept_bytes += new.frame.weight();
@@ -271,6 +283,7 @@ fn reuse(
     seg: &Segment,
     frame: &[u8],
     marks: Marks,
+    nth: u64,
 ) -> Arc<KeptFrame> {
     while let Some(ring) = spare.last_mut() {
         let Some(out) = ring.pop_front() else {
@@ -280,11 +293,11 @@ fn reuse(
             continue;
         };
         *spare_frames -= 1;
-        if let Some(new) = write_over(out, seg, frame, marks) {
+        if let Some(new) = write_over(out, seg, frame, marks, nth) {
             return new;
         }
     }
-    Arc::new(KeptFrame::new(seg, frame, marks))
+    Arc::new(KeptFrame::new(seg, frame, marks, nth))
 }
 
 /// `out` made the kept segment, unless a view still holds it.
@@ -293,8 +306,9 @@ fn write_over(
     seg: &Segment,
     frame: &[u8],
     marks: Marks,
+    nth: u64,
 ) -> Option<Arc<KeptFrame>> {
-    Arc::get_mut(&mut out)?.set(seg, frame, marks);
+    Arc::get_mut(&mut out)?.set(seg, frame, marks, nth);
     Some(out)
 }
 
