@@ -26,6 +26,8 @@ The figures (the window: see `window` below):
     tick_ms                drain + update + render of each tick that began in the window
                            (as tui_bench: the App's `tick`, its `show_tick`, and the main
                            screen's next compositor refresh after it), median / p95 / max
+    tick_cpu_ms            the UI thread's CPU time in those (time.thread_time): what is left
+                           of tick_ms is the time the thread waited for a core
     ui_cores               CPU of the UI thread (the asyncio loop: the main thread) over the
                            window, from /proc/self/task/TID/stat sampled every 50 ms
     machine_busy_cores     CPU the whole machine spent busy over the window (/proc/stat: all
@@ -122,6 +124,7 @@ class Probe:
         self.updates: list[tuple[float, float]] = []  # of `show_tick`
         self.renders: list[tuple[float, float]] = []  # of the main screen's refresh
         self.sips: list[tuple[float, float]] = []  # of `sip` (a step between ticks)
+        self.cpu: dict[float, float] = {}  # the UI thread's CPU time of each of those, by start
         drain, step = app.drain, app.drain.step
 
         def timed_step(*args: Any, **kwargs: Any) -> Any:
@@ -136,12 +139,12 @@ class Probe:
             app.main._on_timer_update, self.renders
         )
 
-    @staticmethod
-    def _timed(fn: Any, series: list[tuple[float, float]]) -> Any:
+    def _timed(self, fn: Any, series: list[tuple[float, float]]) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
             out = fn(*args, **kwargs)
             series.append((t, time.perf_counter() - t))
+            self.cpu[t] = time.thread_time() - cpu
             return out
 
         return timed
@@ -156,9 +159,10 @@ class Probe:
         end = next(t for t, n in self.steps if n == final)
         return start, end, final
 
-    def tick_times(self, t0: float, t1: float) -> list[float]:
+    def tick_times(self, t0: float, t1: float, cpu: bool = False) -> list[float]:
         """drain + update + render of each tick begun within [t0, t1]: the update is the first
-        `show_tick` after the drain, the render the first repaint begun after the update."""
+        `show_tick` after the drain, the render the first repaint begun after the update
+        (`cpu`: the UI thread's CPU time in them, rather than the wall time)."""
         out = []
         u_starts = [s for s, _ in self.updates]
         r_starts = [s for s, _ in self.renders]
@@ -172,7 +176,11 @@ class Probe:
             j = bisect.bisect_left(r_starts, u_start + update)
             if j == len(r_starts):
                 continue
-            out.append(drain + update + self.renders[j][1])
+            r_start, render = self.renders[j]
+            if cpu:
+                out.append(self.cpu[start] + self.cpu[u_start] + self.cpu[r_start])
+            else:
+                out.append(drain + update + render)
         return out
 
 
@@ -220,6 +228,7 @@ def figures(app: TcpwatchApp, probe: Probe, sampler: Sampler) -> dict[str, Any]:
         "window_s": t1 - t0,
         "tracked_per_s": segments / (t1 - t0) if t1 > t0 else 0.0,
         "tick_ms": summary(probe.tick_times(t0, t1)),
+        "tick_cpu_ms": summary(probe.tick_times(t0, t1, cpu=True)),
         "ticks_total": app.ticks,
         # where the UI thread's time goes: repaints and sips in the window, each a second
         "render_ms": summary([d for s, d in probe.renders if t0 <= s <= t1]),
