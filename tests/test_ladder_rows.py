@@ -162,14 +162,14 @@ def test_windows_show_their_scale_once_both_syns_offered_it():
     assert rows[4].label(False).endswith("win 4507")
 
 
-def _shed_between(name: str, start: int, stop: int | None) -> Tracked:
+def _shed_between(name: str, start: int, stop: int | None, ends: bool = False) -> Tracked:
     """Capture `name` fed to a tracker that keeps every frame, except segments start..stop-1
     (0-based; None: to the end), fed while it sheds kept frames as a live session does when
-    tracking is behind (handshake and teardown segments are still kept)."""
+    tracking is behind (handshake and teardown segments are still kept, unless `ends`)."""
     segs = read_segments(name)
     run = Tracked(**keep_all())
     run.feed(segs[:start])
-    run.tracker.set_shedding(True)
+    run.tracker.set_shedding(True, ends)
     run.feed(segs[start:stop])
     run.tracker.set_shedding(False)
     if stop is not None:
@@ -217,3 +217,18 @@ def test_shed_runs_add_up_to_what_the_flow_did_not_keep():
         assert sum(r.skipped for r in rows if r.kind == "skip") == last - len(frames)
     assert lines > 1
     assert run.tracker.counters()["shed"] > 0
+
+
+def test_a_handshake_shed_too_leaves_its_state_changes_on_the_ladder():
+    """Far behind, live tracking keeps no frames at all for a moment: the HTTP flow's first
+    five segments, its handshake among them, are one `not kept` line, and the states the
+    handshake moved the endpoints through are still on the ladder, as lines of their own."""
+    run = _shed_between(HTTP, 0, 5, ends=True)
+    assert run.tracker.counters()["shed"] == 5
+    rows = build_rows(run.flow(1))
+    kinds = [(r.kind, r.frame_no, r.skipped) for r in rows]
+    assert kinds[0] == ("skip", 0, 5)
+    assert [r.frame_no for r in rows if r.kind == "segment"] == list(range(6, 16))
+    states = [r for r in rows if r.kind == "state"]
+    assert [r.frame_no for r in states] == [1, 2, 3]
+    assert "ESTABLISHED" in states[-1].orig_states + states[-1].resp_states

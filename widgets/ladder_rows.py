@@ -218,27 +218,26 @@ def _add_loose_transitions(rows: list[LadderRow], loose: dict[int, list[Any]]) -
 
 
 def _add_skipped(rows: list[LadderRow], flow: Any, frames: list[Segment]) -> None:
-    """A row for each run of this flow's segments that was not kept, where the run lies.
+    """A row for each run of this flow's segments that was not kept, where the run began.
 
     The tracker keeps the handshake and teardown segments and a ring of the most recent ones
-    (and live, while tracking is behind the capture, no recent ones for a moment). Each kept
-    segment knows its place in the flow (`nth`): a gap between two places is a run not kept.
+    (live, while tracking is behind the capture, fewer for a moment). Each kept segment knows
+    its place in the flow (`nth`): a gap between two places is a run not kept. Its row goes
+    right after the kept segment before it, ahead of the state changes made during the run.
     """
-    gaps: list[tuple[int | None, int]] = []  # (the kept frame after the run, or None; count)
-    last = 0
+    gaps: list[tuple[int | None, int]] = []  # (the kept frame before the run, or None; count)
+    last, last_frame = 0, None
     for seg in frames:
         if seg.nth > last + 1:
-            gaps.append((seg.frame_no, seg.nth - last - 1))
-        last = max(last, seg.nth)
+            gaps.append((last_frame, seg.nth - last - 1))
+        if seg.nth > last:
+            last, last_frame = seg.nth, seg.frame_no
     total = flow.orig.pkts + flow.resp.pkts
     if total > last:
-        gaps.append((None, total - last))
-    if not gaps:
-        return
+        gaps.append((last_frame, total - last))
     at = {r.frame_no: i for i, r in enumerate(rows) if r.kind == "segment"}
-    end = max(at.values(), default=-1) + 1
     for frame_no, count in reversed(gaps):  # from the end: the places before stay true
-        where = end if frame_no is None else at[frame_no]
+        where = 0 if frame_no is None else at[frame_no] + 1
         rows.insert(where, LadderRow(0, 0.0, 0.0, True, skipped=count, kind="skip"))
 
 

@@ -43,6 +43,7 @@ use embryo::{key_of, Embryo, Embryos};
 use eviction::Entry;
 use lookup::KeyView;
 use rings::FrameRings;
+pub use rings::Shed;
 use updates::count_plain;
 pub use updates::KEEP_TIMES;
 
@@ -334,11 +335,11 @@ impl FlowTracker {
         self.books.rings.kept
     }
 
-    /// Keep no segment in the rings of recent ones from now on (`on`), or keep them again:
-    /// what a live session does while tracking is behind the capture (`session::live`), so as
-    /// to catch up rather than drop frames. Handshake and teardown segments are kept still.
-    pub fn set_shedding(&mut self, on: bool) {
-        self.books.rings.shedding = on;
+    /// Keep fewer segments for the views from now on (`Shed`), or all again: what a live
+    /// session does while tracking is behind the capture (`session::live`), so as to catch up
+    /// rather than drop frames.
+    pub fn set_shedding(&mut self, shed: Shed) {
+        self.books.rings.shedding = shed;
     }
 
     /// Segments the rings did not keep because they were shedding (`set_shedding`).

@@ -354,10 +354,13 @@ impl PySession {
         self.session.set_clock(seconds);
     }
 
-    /// Keep no recent segments for the views from now on (`on`), or keep them again, as live
-    /// tracking does by itself while it is behind the capture (`FlowTracker::set_shedding`).
-    fn set_shedding(&self, on: bool) {
-        self.session.lock().tracker.set_shedding(on);
+    /// Keep no recent segments for the views from now on (`on`), nor handshake and teardown
+    /// ones (`ends` too), or keep them again, as live tracking does by itself while it is
+    /// behind the capture (`FlowTracker::set_shedding`).
+    #[pyo3(signature = (on, ends=false))]
+    fn set_shedding(&self, on: bool, ends: bool) {
+        let shed = super::tracker::shed_of(on, ends);
+        self.session.lock().tracker.set_shedding(shed);
     }
 
     /// Name the process owning one end (`side`: "orig" or "resp") of a tracked flow, as live

@@ -14,7 +14,7 @@ use super::{stop_check, view_config, CaptureError};
 use crate::decode::Decoder;
 use crate::flow::random_seed;
 use crate::reader::CaptureReader;
-use crate::tracker::{FlowTracker, TrackerConfig};
+use crate::tracker::{FlowTracker, Shed, TrackerConfig};
 
 struct Inner {
     tracker: FlowTracker,
@@ -166,10 +166,11 @@ impl PyTracker {
             .collect())
     }
 
-    /// Keep no segment in the flows' rings of recent ones (`on`), or keep them again: what a
-    /// live session does while tracking is behind. Handshake and teardown segments are kept.
-    fn set_shedding(&self, on: bool) -> PyResult<()> {
-        self.lock()?.tracker.set_shedding(on);
+    /// Keep no recent segments for the views (`on`), nor handshake and teardown ones (`ends`
+    /// too), or keep them again: what a live session does while tracking is behind.
+    #[pyo3(signature = (on, ends=false))]
+    fn set_shedding(&self, on: bool, ends: bool) -> PyResult<()> {
+        self.lock()?.tracker.set_shedding(shed_of(on, ends));
         Ok(())
     }
 
@@ -210,4 +211,13 @@ pub(crate) fn counters_of<'py>(
     out.set_item("kept_bytes", t.kept_bytes())?;
     out.set_item("shed", t.shed())?;
     Ok(out)
+}
+
+/// `set_shedding`'s arguments as a `Shed`.
+pub(crate) fn shed_of(on: bool, ends: bool) -> Shed {
+    match (on, ends) {
+        (false, _) => Shed::Nothing,
+        (true, false) => Shed::Recent,
+        (true, true) => Shed::All,
+    }
 }

@@ -15,6 +15,7 @@ use super::{Loss, State};
 use crate::decode::Decoder;
 use crate::live::LiveCapture;
 use crate::segment::Segment;
+use crate::tracker::Shed;
 
 /// Frames waiting for the tracker, at most, as a multiple of the kernel's ring (`-B`): by
 /// default 64 MiB behind the 32 MiB ring, ~120,000 frames of the realistic capture (~560 bytes
@@ -23,23 +24,36 @@ use crate::segment::Segment;
 /// moments it does not get one.)
 pub const QUEUE_PER_RING: usize = 2;
 
-/// Tracking keeps no recent segments for the views (`FlowTracker::set_shedding`) once this
-/// share of the queue waits, until no more than `SHED_UNTIL` does. Keeping a copy of each frame
-/// for the flow screen and the inspector is most of what a segment costs tracking with a UI
-/// (about 0.9 of 1.5 µs on the realistic capture, `bench/session_bench.py`): without it,
-/// tracking catches up at three times the pace rather than dropping whole batches of frames
-/// from a full queue. Every segment is still tracked, and handshake and teardown segments are
-/// kept; the flow screen marks where segments were not kept, and the status bar counts them.
-pub const SHED_FROM: f64 = 0.5;
-pub const SHED_UNTIL: f64 = 0.125;
+/// Tracking that falls behind keeps fewer frames for the views (`FlowTracker::set_shedding`):
+/// no recent segments once `RECENT_FROM` of the queue waits, until no more than `RECENT_UNTIL`
+/// does, and none at all (handshake and teardown too) from `ALL_FROM` until `ALL_UNTIL`.
+/// Keeping a copy of each frame for the flow screen and the inspector is most of what a
+/// segment costs tracking with a UI (about 0.9 of 1.5 µs on the realistic capture,
+/// `bench/session_bench.py`): without it, tracking catches up at about three times the pace
+/// rather than drop whole batches of frames from a full queue. Every segment is still tracked;
+/// the status bar counts the segments not kept and the flow screen says where they were.
+pub const RECENT_FROM: f64 = 0.25;
+pub const RECENT_UNTIL: f64 = 1.0 / 16.0;
+pub const ALL_FROM: f64 = 0.5;
+pub const ALL_UNTIL: f64 = 0.125;
 
-/// Whether tracking sheds kept frames, given whether it did and how full the queue is now.
-pub fn shedding(was: bool, fill: f64) -> bool {
-    if was {
-        fill > SHED_UNTIL
+/// What tracking sheds, given what it shed and how full the queue is now (see `RECENT_FROM`).
+pub fn shedding(was: Shed, fill: f64) -> Shed {
+    let entered = if fill >= ALL_FROM {
+        Shed::All
+    } else if fill >= RECENT_FROM {
+        Shed::Recent
     } else {
-        fill >= SHED_FROM
-    }
+        Shed::Nothing
+    };
+    let held = if fill > ALL_UNTIL {
+        Shed::All
+    } else if fill > RECENT_UNTIL {
+        Shed::Recent
+    } else {
+        Shed::Nothing
+    };
+    entered.max(was.min(held))
 }
 
 /// Batches in the queue for a ring of `buffer_kib` (at least 8).
@@ -107,7 +121,7 @@ fn capture_into(mut capture: LiveCapture, producer: Producer, stop: &AtomicBool)
 fn track(consumer: &Consumer, decoder: &mut Decoder, state: &Mutex<State>) {
     let mut segs: Vec<(Segment, usize)> = Vec::with_capacity(BATCH_FRAMES);
     let backlog = consumer.backlog();
-    let mut shed = false;
+    let mut shed = Shed::Nothing;
     while let Some(frames) = consumer.recv() {
         for (i, (no, ts, wire_len, data, linktype)) in frames.iter().enumerate() {
             if let Some(seg) = decoder.decode(data, ts, wire_len, linktype, no) {
@@ -127,22 +141,22 @@ fn track(consumer: &Consumer, decoder: &mut Decoder, state: &Mutex<State>) {
     }
 }
 
-/// The decoded `segs` of `frames` to the tracker, `BATCH` under one lock; `shed`: whether to
-/// shed kept frames from now on, when that changes.
+/// The decoded `segs` of `frames` to the tracker, `BATCH` under one lock; `shed`: what to shed
+/// from now on, when that changes.
 fn hand_over(
     segs: &mut Vec<(Segment, usize)>,
     frames: &FrameBatch,
     decoder: &Decoder,
     state: &Mutex<State>,
-    shed: Option<bool>,
+    shed: Option<Shed>,
 ) {
     // at least one hand-over, which publishes the counters of frames that were not TCP
     let mut from = 0;
     loop {
         let part = &segs[from..segs.len().min(from + BATCH)];
         let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(on) = shed.filter(|_| from == 0) {
-            st.tracker.set_shedding(on);
+        if let Some(shed) = shed.filter(|_| from == 0) {
+            st.tracker.set_shedding(shed);
         }
         for (seg, i) in part {
             st.take(seg, frames.get(*i).3);
@@ -162,26 +176,40 @@ mod tests {
     use std::sync::atomic::AtomicU64;
     use std::sync::{Arc, Mutex};
 
-    use super::{handoff, queued_batches, shedding, track, SHED_FROM, SHED_UNTIL};
+    use super::{handoff, queued_batches, shedding, track};
+    use super::{ALL_FROM, ALL_UNTIL, RECENT_FROM, RECENT_UNTIL};
     use crate::decode::Decoder;
     use crate::reader::CaptureReader;
+    use crate::segment::{FIN, RST, SYN};
     use crate::session::State;
-    use crate::tracker::{FlowTracker, TrackerConfig};
+    use crate::tracker::{FlowTracker, Shed, TrackerConfig};
 
     #[test]
-    fn shedding_starts_at_half_a_queue_and_lasts_until_an_eighth() {
-        assert!(!shedding(false, SHED_FROM - 0.01));
-        assert!(shedding(false, SHED_FROM));
-        assert!(shedding(true, SHED_FROM - 0.01));
-        assert!(shedding(true, SHED_UNTIL + 0.01));
-        assert!(!shedding(true, SHED_UNTIL));
-        assert!(!shedding(false, SHED_UNTIL + 0.01));
+    fn each_level_of_shedding_starts_at_its_mark_and_lasts_down_to_its_own() {
+        let below = |x: f64| x - 0.01;
+        let above = |x: f64| x + 0.01;
+        for (was, fill, now) in [
+            (Shed::Nothing, below(RECENT_FROM), Shed::Nothing),
+            (Shed::Nothing, RECENT_FROM, Shed::Recent),
+            (Shed::Nothing, ALL_FROM, Shed::All),
+            (Shed::Recent, below(RECENT_FROM), Shed::Recent),
+            (Shed::Recent, above(RECENT_UNTIL), Shed::Recent),
+            (Shed::Recent, RECENT_UNTIL, Shed::Nothing),
+            (Shed::Recent, ALL_FROM, Shed::All),
+            (Shed::All, below(ALL_FROM), Shed::All),
+            (Shed::All, above(ALL_UNTIL), Shed::All),
+            (Shed::All, ALL_UNTIL, Shed::Recent),
+            (Shed::All, RECENT_UNTIL, Shed::Nothing),
+        ] {
+            assert_eq!(shedding(was, fill), now, "{was:?} at {fill}");
+        }
     }
 
-    /// A capture's frames in `batches` batches, queued all at once before tracking starts (as
-    /// when tracking is stalled), then tracked as a live session tracks them: the batches
-    /// taken while half the queue or more waited, and on until an eighth did, keep nothing
-    /// but handshake and teardown segments; the last two keep their segments again. Every
+    /// A capture's frames in 32 batches, queued all at once before tracking starts (as when
+    /// tracking is stalled), then tracked as a live session tracks them. After batch k is
+    /// taken 32 - k wait: batches 1-27 keep no frames (more than 4/32 wait), batches 28 and 29
+    /// keep handshake and teardown segments only (SYN, FIN or RST, or one that moved an
+    /// endpoint's state), batches 30-32 keep every segment again (2/32 or fewer wait). Every
     /// segment is tracked either way.
     #[test]
     fn tracking_that_is_behind_sheds_kept_frames_and_catches_up() {
@@ -194,9 +222,10 @@ mod tests {
         while let Some(r) = reader.next_record() {
             frames.push((r.ts, r.wire_len, r.data.to_vec(), r.linktype));
         }
-        let batches = 8;
+        let batches = 32;
         let (mut producer, consumer) = handoff::channel(batches, Arc::new(AtomicU64::new(0)));
         let per_batch = frames.len().div_ceil(batches);
+        assert_eq!(frames.len().div_ceil(per_batch), batches);
         for chunk in frames.chunks(per_batch) {
             for (ts, wire_len, data, linktype) in chunk {
                 assert!(producer.push(*ts, *wire_len, data, *linktype));
@@ -212,42 +241,57 @@ mod tests {
         track(&consumer, &mut decoder, &state);
         let mut st = state.lock().unwrap();
 
-        // after batch k is taken 8 - k wait: 7/8 .. 2/8 shed (batches 1-6), 1/8 stops it
-        let first_kept = 6 * per_batch as u64 + 1;
+        let batch_of = |frame_no: u64| (frame_no as usize - 1) / per_batch + 1;
         let mut places: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
         let mut segments = 0;
+        let mut kept_ends = 0;
         st.tracker.for_each_flow(|flow| {
             segments += flow.orig.pkts + flow.resp.pkts;
             for kept in flow.frames() {
-                places
-                    .entry(flow.id)
-                    .or_default()
-                    .push((kept.seg.frame_no, kept.nth));
+                let no = kept.seg.frame_no;
+                match batch_of(no) {
+                    1..=27 => panic!("frame {no} was kept while all were shed"),
+                    28 | 29 => {
+                        kept_ends += 1;
+                        let moved = flow.moves.iter().any(|t| t.frame_no == no);
+                        let ends = kept.seg.flags & (SYN | FIN | RST) != 0;
+                        assert!(ends || moved, "frame {no}: neither handshake nor teardown");
+                    }
+                    _ => {}
+                }
+                places.entry(flow.id).or_default().push((no, kept.nth));
             }
         });
         assert_eq!(segments, st.segments);
-        let ring_kept = st.tracker.kept() as u64;
-        assert!(st.tracker.shed() > 0);
-        // every segment was either kept in a ring, shed, or fell out of a full ring
-        assert!(ring_kept + st.tracker.shed() <= segments);
+        // what was shed: every segment of batches 1-27, and some of batches 28 and 29, the
+        // rest of which was kept
+        let mut tcp = [0u64; 33];
+        let mut count = Decoder::new(false);
+        for (i, (ts, wire_len, data, linktype)) in frames.iter().enumerate() {
+            let no = i as u64 + 1;
+            if count.decode(data, *ts, *wire_len, *linktype, no).is_some() {
+                tcp[batch_of(no)] += 1;
+            }
+        }
+        let shed_ends = st.tracker.shed() - tcp[1..=27].iter().sum::<u64>();
+        let ends = tcp[28] + tcp[29];
+        assert!(shed_ends > 0 && shed_ends < ends, "{shed_ends} of {ends}");
+        assert_eq!(kept_ends + shed_ends, ends);
         for (id, mut kept) in places {
             kept.sort_unstable();
             let flow = st.tracker.flow(id).unwrap();
             for pair in kept.windows(2) {
-                // places grow with frame numbers, and a flow's segments after the shedding
-                // ended are all kept (its ring holds 64)
+                // places grow with frame numbers, and once shedding has ended every segment of
+                // a flow is kept (its ring holds 64)
                 assert!(pair[0].1 < pair[1].1, "{pair:?}");
-                if pair[0].0 >= first_kept {
+                if batch_of(pair[0].0) >= 30 {
                     assert_eq!(pair[0].1 + 1, pair[1].1, "{pair:?}");
                 }
             }
-            let total = flow.orig.pkts + flow.resp.pkts;
             let last = kept.last().unwrap();
-            assert!(last.1 <= total);
-            if last.0 < first_kept {
-                continue;
+            if batch_of(last.0) >= 30 {
+                assert_eq!(last.1, flow.orig.pkts + flow.resp.pkts, "flow {id}");
             }
-            assert_eq!(last.1, total, "flow {id}: its latest segment is kept");
         }
     }
 

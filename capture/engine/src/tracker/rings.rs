@@ -58,12 +58,25 @@ pub struct FrameRings {
     spare: Vec<VecDeque<Arc<KeptFrame>>>,
     /// Frames in `spare`.
     spare_frames: usize,
-    /// Keep only handshake and teardown segments for now (`FlowTracker::set_shedding`).
-    pub shedding: bool,
+    /// What not to keep for now (`FlowTracker::set_shedding`).
+    pub shedding: Shed,
     /// Segments not kept while shedding.
     pub shed: u64,
     /// Spare rings drained of their frames, for flows that start a ring.
     spare_rings: Vec<VecDeque<Arc<KeptFrame>>>,
+}
+
+/// Which segments the rings do not keep for a while (live tracking that is behind sheds them
+/// to catch up: `session::live::shedding`), counted in `FrameRings::shed`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Shed {
+    /// Keep as always.
+    #[default]
+    Nothing,
+    /// Keep no recent segments, only those of the handshake and teardown.
+    Recent,
+    /// Keep none.
+    All,
 }
 
 /// Drained rings kept for reuse, at most.
@@ -82,7 +95,7 @@ impl FrameRings {
             emptied: None,
             spare: Vec::new(),
             spare_frames: 0,
-            shedding: false,
+            shedding: Shed::Nothing,
             shed: 0,
             spare_rings: Vec::new(),
         }
@@ -118,7 +131,7 @@ impl FrameRings {
         if size == 0 {
             return false;
         }
-        if self.shedding && special.is_none() {
+        if self.shedding == Shed::All || self.shedding == Shed::Recent && special.is_none() {
             self.shed += 1;
             return false;
         }
