@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from captures import engine, pcap_records, read_segments
 from rich.console import Console
+from textual.geometry import Region
 from textual.pilot import Pilot
 from tui_wait import wait_until
 
@@ -138,6 +139,35 @@ async def test_sort_cycles_and_cursor_stays_on_its_flow() -> None:
         volumes = [flows[i].orig.payload + flows[i].resp.payload for i in shown_ids(app)]
         assert volumes == sorted(volumes, reverse=True)
         assert table.cursor_id == chosen
+
+
+async def test_every_line_a_tick_changes_is_repainted() -> None:
+    """A replay stepped through its capture time: after each tick, what the table shows (its
+    lines as Textual keeps them painted) is what it would draw afresh, line for line, though a
+    tick repaints only the lines that changed (here the header's legend at most ticks, and the
+    rows of the flows that moved)."""
+    clock = [0.0]
+    source = EngineSource(str(NMAP), speed=1.0, clock=lambda: clock[0], seed=0)
+    app = TcpwatchApp(source, source, replay=True, linger=1e9)
+    # 10 rows of 17 flows (the others change off screen), wide enough for the header's legend
+    async with app.run_test(size=(220, 16)) as pilot:
+        table = app.main.table
+        await wait_until(pilot, lambda: app.ticks > 0)
+        seen: set[tuple[str, ...]] = set()
+        for step in range(1, 21):
+            clock[0] = step * 0.1
+            ticks = app.ticks
+            for _ in range(250):  # (a bare pause waits for an idle process: up to 1 s here)
+                if app.ticks > ticks + 1:
+                    break
+                await pilot.pause(0.02)
+            assert app.ticks > ticks + 1, "two ticks within 5 s"
+            region = Region(0, 0, table.size.width, table.size.height)
+            shown = tuple(strip.text for strip in table.render_lines(region))
+            fresh = tuple(table.render_line(y).text for y in range(table.size.height))
+            assert shown == fresh, f"step {step}"
+            seen.add(shown)
+        assert len(seen) > 5, "the table changed from tick to tick"
 
 
 async def test_pause_freezes_rows_while_counters_move() -> None:
