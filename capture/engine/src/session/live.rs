@@ -116,8 +116,8 @@ fn capture_into(mut capture: LiveCapture, producer: Producer, stop: &AtomicBool)
 }
 
 /// The tracking side: each batch decoded, then given to the tracker `BATCH` segments under one
-/// lock (the UI waits for the lock no longer than that takes).
-/// Kept frames are shed while the queue is that far behind (`shedding`).
+/// lock (the UI waits for the lock no longer than that takes), shedding kept frames while the
+/// queue is far behind (`shedding`).
 fn track(consumer: &Consumer, decoder: &mut Decoder, state: &Mutex<State>) {
     let mut segs: Vec<(Segment, usize)> = Vec::with_capacity(BATCH_FRAMES);
     let backlog = consumer.backlog();
