@@ -145,7 +145,8 @@ async def test_every_line_a_tick_changes_is_repainted() -> None:
     """A replay stepped through its capture time: after each tick, what the table shows (its
     lines as Textual keeps them painted) is what it would draw afresh, line for line, though a
     tick repaints only the lines that changed (here the header's legend at most ticks, and the
-    rows of the flows that moved)."""
+    rows of the flows that moved); and its scroll range and scrollbar follow the rows, though
+    a tick that adds rows resizes them alone, without laying out the screen again."""
     clock = [0.0]
     source = EngineSource(str(NMAP), speed=1.0, clock=lambda: clock[0], seed=0)
     app = TcpwatchApp(source, source, replay=True, linger=1e9)
@@ -167,7 +168,20 @@ async def test_every_line_a_tick_changes_is_repainted() -> None:
             fresh = tuple(table.render_line(y).text for y in range(table.size.height))
             assert shown == fresh, f"step {step}"
             seen.add(shown)
+            # the scroll range follows the rows, and so does the scrollbar once it is shown
+            rows = len(app.main.model)
+            assert table.virtual_size.height == rows + 1
+            assert table.show_vertical_scrollbar == (rows + 1 > table.container_size.height)
+            assert not table.show_horizontal_scrollbar, "the columns fit the width"
+            if table.show_vertical_scrollbar:
+                assert table.vertical_scrollbar.window_virtual_size == rows + 1
+                assert table.max_scroll_y == rows + 1 - table.container_size.height
         assert len(seen) > 5, "the table changed from tick to tick"
+        assert table.show_vertical_scrollbar, "more rows than fit, by the end"
+        await pilot.press("end")
+        last = app.main.model.id_at(len(app.main.model) - 1)
+        await wait_until(pilot, lambda: table.cursor_id == last)
+        assert round(table.scroll_y) == table.max_scroll_y
 
 
 async def test_pause_freezes_rows_while_counters_move() -> None:

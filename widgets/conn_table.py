@@ -53,7 +53,7 @@ class ConnectionTable(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    ConnectionTable { height: 1fr; }
+    ConnectionTable { height: 1fr; overflow-x: hidden; }
     ConnectionTable > .conn-table--header { text-style: bold; background: $panel; }
     ConnectionTable > .conn-table--sorted { text-style: bold underline; background: $panel; }
     ConnectionTable > .conn-table--cursor { background: $block-cursor-background; }
@@ -129,7 +129,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         if self._fitted != self._fit_key(self.size.width):
             self._fit(self.size.width)
         if repaint:
-            self.virtual_size = Size(self.size.width, len(self.model) + 1)
+            self._resize(Size(self.size.width, len(self.model) + 1))
         previous = self.cursor_id
         row = self.model.row_of(previous) if previous is not None else None
         if row is None:
@@ -155,6 +155,26 @@ class ConnectionTable(ScrollView, can_focus=True):
         for y, (now, before) in enumerate(zip(lines, last[2], strict=True), start=1):
             if now != before:
                 self.refresh(Region(0, y, width, 1))
+
+    def _resize(self, size: Size) -> None:
+        """Make the table `size` (one row per flow, and the header) to scroll through.
+
+        Live, the row count changes at every tick; as a reactive with layout, a new virtual
+        size made Textual lay out and repaint the whole screen each time (most of a tick's
+        render at 500,000 packets/s). While the vertical scrollbar stays shown (or hidden),
+        nothing but it and the scroll range change: those are updated alone."""
+        old = self.virtual_size
+        if size == old:
+            return
+        height = self.container_size.height  # as Textual decides whether to show it
+        if size.width != old.width or (size.height > height) != (old.height > height):
+            self.virtual_size = size  # the scrollbar comes or goes: the layout changes
+            return
+        self.set_reactive(ConnectionTable.virtual_size, size)
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.window_virtual_size = size.height
+            self.vertical_scrollbar.refresh()
+        self.scroll_y = self.validate_scroll_y(self.scroll_y)
 
     def _painted(self) -> tuple[Any, ...]:
         """What the table's lines depend on, as (every line, the header, each row's line); a
