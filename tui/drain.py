@@ -23,7 +23,7 @@ under 70 ms where 1,000 let it reach 106 ms, and the UI thread at a third of a c
 (BENCHMARKS.md)."""
 BEHIND_AT = 0.125
 """Live: tracking is behind when this share of its queue from the capture thread is in use
-(8 of the 64 batches by default, ~30,000 frames). The App then takes in what changed at its
+(16 of the 128 batches by default, ~60,000 frames). The App then takes in what changed at its
 ticks only (`TcpwatchApp.sip`), and a quarter as many flows a step (`BEHIND_SHARE`), leaving
 the CPU to the tracker: on a busy two-core machine what the UI thread spent on them was what
 the tracker lacked to keep up, and a full queue drops frames (BENCHMARKS.md)."""

@@ -18,11 +18,13 @@ use crate::segment::Segment;
 use crate::tracker::Shed;
 
 /// Frames waiting for the tracker, at most, as a multiple of the kernel's ring (`-B`): by
-/// default 64 MiB behind the 32 MiB ring, ~120,000 frames of the realistic capture (~560 bytes
-/// a frame), a quarter of a second of tcpreplay's 500,000 frames/s; a larger `-B` makes both
-/// larger. (The tracker's own pace is ~2 million frames/s of a core; the queue is for the
-/// moments it does not get one.)
-pub const QUEUE_PER_RING: usize = 2;
+/// default 128 MiB behind the 32 MiB ring, ~240,000 frames of the realistic capture (~560 bytes
+/// a frame), half a second of tcpreplay's 500,000 frames/s; a larger `-B` makes both larger.
+/// (Headless, the tracker's own pace is ~2 million frames/s of a core; the queue is for the
+/// moments it does not get one. With the TUI on a busy machine those last longer: at twice the
+/// ring, the queue still filled in 6 of 53 runs of `bench/replay_bench.py --tui`, shedding
+/// included; at four times, in none of 6.) Batches are made as the queue grows.
+pub const QUEUE_PER_RING: usize = 4;
 
 /// Tracking that falls behind keeps fewer frames for the views (`FlowTracker::set_shedding`):
 /// no recent segments once `RECENT_FROM` of the queue waits, until no more than `RECENT_UNTIL`
@@ -297,8 +299,8 @@ mod tests {
 
     #[test]
     fn the_queue_follows_the_ring() {
-        assert_eq!(queued_batches(crate::live::DEFAULT_BUFFER_KIB), 64);
-        assert_eq!(queued_batches(131_072), 256);
+        assert_eq!(queued_batches(crate::live::DEFAULT_BUFFER_KIB), 128);
+        assert_eq!(queued_batches(131_072), 512);
         assert_eq!(queued_batches(256), 8);
     }
 }
