@@ -7,7 +7,8 @@
 //! its frames counted as queue drops, so a tracking stall never stops the ring from draining:
 //! the kernel ring and this queue together are what absorbs a burst. Emptied batches come back
 //! to be filled again (a batch allocated on one thread and freed on the other costs both
-//! allocators dearly, see `headless::decoding`).
+//! allocators dearly, see `headless::decoding`), `SPARE_BATCHES` of them: those a burst made
+//! beyond are freed once tracking has caught up.
 //!
 //! Whole frames are copied, not only their headers: the decoder judges truncation, keeps
 //! malformed frames and the tracker keeps frames for the views from the bytes libpcap gave, so
@@ -102,17 +103,28 @@ impl FrameBatch {
     }
 }
 
+/// Emptied batches kept to be filled again, at most: the rest of those a burst made are freed
+/// once tracking has caught up (a full queue is 128 of them by default: 128 MiB).
+pub const SPARE_BATCHES: usize = 8;
+
 /// How far tracking is behind: batches on the queue, not yet taken, of how many fit.
 #[derive(Debug)]
 pub struct Backlog {
     waiting: AtomicUsize,
     capacity: usize,
+    /// Emptied batches given back and not yet taken again.
+    idle: AtomicUsize,
 }
 
 impl Backlog {
     /// The share of the queue in use, 0 (tracking keeps up) to 1 (the next batch is dropped).
     pub fn fill(&self) -> f64 {
         self.waiting.load(Ordering::Relaxed) as f64 / self.capacity as f64
+    }
+
+    /// Emptied batches waiting to be filled again (`SPARE_BATCHES` at most).
+    pub fn idle(&self) -> usize {
+        self.idle.load(Ordering::Relaxed)
     }
 }
 
@@ -146,6 +158,7 @@ pub fn channel(queued: usize, drops: Arc<AtomicU64>) -> (Producer, Consumer) {
     let backlog = Arc::new(Backlog {
         waiting: AtomicUsize::new(0),
         capacity: queued.max(1),
+        idle: AtomicUsize::new(0),
     });
     let producer = Producer {
         tx,
@@ -187,7 +200,11 @@ impl Producer {
             self.batch.clear(self.next_no);
             return !self.closed;
         }
-        let next = self.spare.take().or_else(|| self.emptied.try_recv().ok());
+        let next = self.spare.take().or_else(|| {
+            let back = self.emptied.try_recv().ok()?;
+            self.backlog.idle.fetch_sub(1, Ordering::Relaxed);
+            Some(back)
+        });
         let full = std::mem::replace(&mut self.batch, next.unwrap_or_else(FrameBatch::new));
         // counted before it is sent: the consumer may take it at once
         self.backlog.waiting.fetch_add(1, Ordering::Relaxed);
@@ -241,9 +258,16 @@ impl Consumer {
         Arc::clone(&self.backlog)
     }
 
-    /// Give an emptied batch back to be filled again.
+    /// Give an emptied batch back to be filled again (freed instead when `SPARE_BATCHES` wait
+    /// already).
     pub fn give_back(&self, batch: FrameBatch) {
-        let _ = self.emptied.send(batch);
+        if self.backlog.idle.load(Ordering::Relaxed) >= SPARE_BATCHES {
+            return;
+        }
+        self.backlog.idle.fetch_add(1, Ordering::Relaxed);
+        if self.emptied.send(batch).is_err() {
+            self.backlog.idle.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

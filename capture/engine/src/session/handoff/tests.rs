@@ -2,7 +2,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 
-use super::{channel, BATCH_BYTES, BATCH_FRAMES};
+use super::{channel, BATCH_BYTES, BATCH_FRAMES, SPARE_BATCHES};
 
 /// Frame `no`: its number in its first 8 bytes, then `len - 8` bytes of `no as u8`.
 fn frame(no: u64, len: usize) -> Vec<u8> {
@@ -140,4 +140,34 @@ fn the_backlog_says_how_much_of_the_queue_waits_for_the_consumer() {
     assert_eq!(backlog.fill(), 1.0);
     while consumer.recv().is_some() {}
     assert_eq!(backlog.fill(), 0.0);
+}
+
+#[test]
+fn the_batches_a_burst_made_are_freed_once_tracking_catches_up_but_a_few() {
+    // A burst fills a queue of 20 batches while tracking is stalled; each flush needed a new
+    // batch. Tracking then takes and gives back every one: SPARE_BATCHES stay to be filled
+    // again, the others are freed. The next flushes reuse those spares, and frames still
+    // arrive whole.
+    let (mut producer, consumer) = channel(20, Arc::default());
+    let backlog = consumer.backlog();
+    for no in 1..=20u64 {
+        producer.push(0.0, 60, &frame(no, 60), 1);
+        assert!(producer.flush());
+    }
+    assert_eq!((backlog.fill(), backlog.idle()), (1.0, 0));
+    for _ in 0..20 {
+        let batch = consumer.recv().expect("a queued batch");
+        consumer.give_back(batch);
+    }
+    assert_eq!(backlog.idle(), SPARE_BATCHES);
+    for no in 21..=23u64 {
+        producer.push(0.0, 60, &frame(no, 60), 1);
+        assert!(producer.flush());
+    }
+    assert_eq!(backlog.idle(), SPARE_BATCHES - 3);
+    producer.finish();
+    let got: Vec<u64> = std::iter::from_fn(|| consumer.recv())
+        .flat_map(|b| b.iter().map(|(no, ..)| no).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(got, vec![21, 22, 23]);
 }
