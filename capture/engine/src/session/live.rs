@@ -41,20 +41,13 @@ pub const ALL_UNTIL: f64 = 0.125;
 
 /// What tracking sheds, given what it shed and how full the queue is now (see `RECENT_FROM`).
 pub fn shedding(was: Shed, fill: f64) -> Shed {
-    let entered = if fill >= ALL_FROM {
-        Shed::All
-    } else if fill >= RECENT_FROM {
-        Shed::Recent
-    } else {
-        Shed::Nothing
+    let level = |all: bool, recent: bool| match (all, recent) {
+        (true, _) => Shed::All,
+        (false, true) => Shed::Recent,
+        (false, false) => Shed::Nothing,
     };
-    let held = if fill > ALL_UNTIL {
-        Shed::All
-    } else if fill > RECENT_UNTIL {
-        Shed::Recent
-    } else {
-        Shed::Nothing
-    };
+    let entered = level(fill >= ALL_FROM, fill >= RECENT_FROM);
+    let held = level(fill > ALL_UNTIL, fill > RECENT_UNTIL);
     entered.max(was.min(held))
 }
 
