@@ -107,7 +107,8 @@ impl FrameBatch {
 /// once tracking has caught up (a full queue is 128 of them by default: 128 MiB).
 pub const SPARE_BATCHES: usize = 8;
 
-/// How far tracking is behind: batches on the queue, not yet taken, of how many fit.
+/// How far tracking is behind (batches on the queue, not yet taken, of how many fit), and the
+/// emptied batches waiting to be filled again.
 #[derive(Debug)]
 pub struct Backlog {
     waiting: AtomicUsize,

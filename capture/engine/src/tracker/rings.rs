@@ -58,12 +58,12 @@ pub struct FrameRings {
     spare: Vec<VecDeque<Arc<KeptFrame>>>,
     /// Frames in `spare`.
     spare_frames: usize,
+    /// Spare rings drained of their frames, for flows that start a ring.
+    spare_rings: Vec<VecDeque<Arc<KeptFrame>>>,
     /// What not to keep for now (`FlowTracker::set_shedding`).
     pub shedding: Shed,
     /// Segments not kept while shedding.
     pub shed: u64,
-    /// Spare rings drained of their frames, for flows that start a ring.
-    spare_rings: Vec<VecDeque<Arc<KeptFrame>>>,
 }
 
 /// Which segments the rings do not keep for a while (live tracking that is behind sheds them
@@ -95,9 +95,9 @@ impl FrameRings {
             emptied: None,
             spare: Vec::new(),
             spare_frames: 0,
+            spare_rings: Vec::new(),
             shedding: Shed::Nothing,
             shed: 0,
-            spare_rings: Vec::new(),
         }
     }
 
