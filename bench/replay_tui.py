@@ -20,7 +20,8 @@ The figures (the window: see `window` below):
     kernel_drops           the kernel's and interface's drops (`pcap_stats`), the status bar's
     queue_drops            frames the sniffer dropped because the tracker's queue was full
     frames_shed            segments tracked without keeping their frames for the flow screen
-                           (the tracker sheds them while half its queue or more waits)
+                           (the tracker sheds them while its queue is a quarter full or more:
+                           `session::live::shedding` in the engine)
     flows_tracked          flows the engine holds; flows_in_table: rows of the main table
     tracked_per_s          segments over the window's wall time
     tick_ms                drain + update + render of each tick that began in the window
@@ -120,11 +121,11 @@ class Probe:
 
     def __init__(self, app: TcpwatchApp) -> None:
         self.steps: list[tuple[float, int]] = []  # (end of a drain step, segments so far)
-        self.ticks: list[tuple[float, float]] = []  # (start, duration) of `tick` (the drain)
-        self.updates: list[tuple[float, float]] = []  # of `show_tick`
-        self.renders: list[tuple[float, float]] = []  # of the main screen's refresh
-        self.sips: list[tuple[float, float]] = []  # of `sip` (a step between ticks)
-        self.cpu: dict[float, float] = {}  # the UI thread's CPU time of each of those, by start
+        # (start, duration, the UI thread's CPU time in it) of `tick` (the drain)
+        self.ticks: list[tuple[float, float, float]] = []
+        self.updates: list[tuple[float, float, float]] = []  # of `show_tick`
+        self.renders: list[tuple[float, float, float]] = []  # of the main screen's refresh
+        self.sips: list[tuple[float, float, float]] = []  # of `sip` (a step between ticks)
         drain, step = app.drain, app.drain.step
 
         def timed_step(*args: Any, **kwargs: Any) -> Any:
@@ -139,12 +140,12 @@ class Probe:
             app.main._on_timer_update, self.renders
         )
 
-    def _timed(self, fn: Any, series: list[tuple[float, float]]) -> Any:
+    @staticmethod
+    def _timed(fn: Any, series: list[tuple[float, float, float]]) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:
             t, cpu = time.perf_counter(), time.thread_time()
             out = fn(*args, **kwargs)
-            series.append((t, time.perf_counter() - t))
-            self.cpu[t] = time.thread_time() - cpu
+            series.append((t, time.perf_counter() - t, time.thread_time() - cpu))
             return out
 
         return timed
@@ -164,21 +165,21 @@ class Probe:
         `show_tick` after the drain, the render the first repaint begun after the update
         (`cpu`: the UI thread's CPU time in them, rather than the wall time)."""
         out = []
-        u_starts = [s for s, _ in self.updates]
-        r_starts = [s for s, _ in self.renders]
-        for start, drain in self.ticks:
+        u_starts = [s for s, _, _ in self.updates]
+        r_starts = [s for s, _, _ in self.renders]
+        for start, drain, drain_cpu in self.ticks:
             if not t0 <= start <= t1:
                 continue
             i = bisect.bisect_left(u_starts, start + drain)
             if i == len(u_starts):
                 continue
-            u_start, update = self.updates[i]
+            u_start, update, update_cpu = self.updates[i]
             j = bisect.bisect_left(r_starts, u_start + update)
             if j == len(r_starts):
                 continue
-            r_start, render = self.renders[j]
+            _, render, render_cpu = self.renders[j]
             if cpu:
-                out.append(self.cpu[start] + self.cpu[u_start] + self.cpu[r_start])
+                out.append(drain_cpu + update_cpu + render_cpu)
             else:
                 out.append(drain + update + render)
         return out
@@ -231,10 +232,10 @@ def figures(app: TcpwatchApp, probe: Probe, sampler: Sampler) -> dict[str, Any]:
         "tick_cpu_ms": summary(probe.tick_times(t0, t1, cpu=True)),
         "ticks_total": app.ticks,
         # where the UI thread's time goes: repaints and sips in the window, each a second
-        "render_ms": summary([d for s, d in probe.renders if t0 <= s <= t1]),
-        "renders_per_s": sum(t0 <= s <= t1 for s, _ in probe.renders) / max(t1 - t0, 1e-9),
-        "sip_ms": summary([d for s, d in probe.sips if t0 <= s <= t1]),
-        "sips_per_s": sum(t0 <= s <= t1 for s, _ in probe.sips) / max(t1 - t0, 1e-9),
+        "render_ms": summary([d for s, d, _ in probe.renders if t0 <= s <= t1]),
+        "renders_per_s": sum(t0 <= s <= t1 for s, _, _ in probe.renders) / max(t1 - t0, 1e-9),
+        "sip_ms": summary([d for s, d, _ in probe.sips if t0 <= s <= t1]),
+        "sips_per_s": sum(t0 <= s <= t1 for s, _, _ in probe.sips) / max(t1 - t0, 1e-9),
     }
     (s0, cpu0), (s1, cpu1) = sampler.around(t0, t1)
     wall = max(s1 - s0, 1e-9)
