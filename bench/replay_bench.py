@@ -257,6 +257,11 @@ def tui_report(r: dict[str, object]) -> str:
         "",
         f"the UI thread's CPU time in those ticks, ms median / p95 / max: "
         f"{_ms(r['tui_tick_cpu_ms'])}",  # type: ignore[arg-type]
+        "  by part: "
+        + ", ".join(
+            f"{part} {_ms(s)}"
+            for part, s in r["tui_tick_parts_cpu_ms"].items()  # type: ignore[attr-defined]
+        ),
         f"the machine over the window: {r['tui_machine_busy_cores']:.2f} cores busy, "
         f"{r['tui_machine_stolen_cores']:.2f} stolen; tcpreplay {r['tcpreplay_cpu_s']:.2f} s CPU "
         f"in {r['tcpreplay_wall_s']:.2f} s (preload included)",

@@ -29,6 +29,8 @@ The figures (the window: see `window` below):
                            screen's next compositor refresh after it), median / p95 / max
     tick_cpu_ms            the UI thread's CPU time in those (time.thread_time): what is left
                            of tick_ms is the time the thread waited for a core
+    tick_parts_ms, tick_parts_cpu_ms
+                           the same for each part of the ticks apart: drain, update, render
     ui_cores               CPU of the UI thread (the asyncio loop: the main thread) over the
                            window, from /proc/self/task/TID/stat sampled every 50 ms
     machine_busy_cores     CPU the whole machine spent busy over the window (/proc/stat: all
@@ -164,6 +166,10 @@ class Probe:
         """drain + update + render of each tick begun within [t0, t1]: the update is the first
         `show_tick` after the drain, the render the first repaint begun after the update
         (`cpu`: the UI thread's CPU time in them, rather than the wall time)."""
+        return [sum(parts) for parts in self.tick_parts(t0, t1, cpu)]
+
+    def tick_parts(self, t0: float, t1: float, cpu: bool = False) -> list[tuple[float, ...]]:
+        """(drain, update, render) of each tick `tick_times` sums."""
         out = []
         u_starts = [s for s, _, _ in self.updates]
         r_starts = [s for s, _, _ in self.renders]
@@ -179,9 +185,9 @@ class Probe:
                 continue
             _, render, render_cpu = self.renders[j]
             if cpu:
-                out.append(drain_cpu + update_cpu + render_cpu)
+                out.append((drain_cpu, update_cpu, render_cpu))
             else:
-                out.append(drain + update + render)
+                out.append((drain, update, render))
         return out
 
 
@@ -230,6 +236,14 @@ def figures(app: TcpwatchApp, probe: Probe, sampler: Sampler) -> dict[str, Any]:
         "tracked_per_s": segments / (t1 - t0) if t1 > t0 else 0.0,
         "tick_ms": summary(probe.tick_times(t0, t1)),
         "tick_cpu_ms": summary(probe.tick_times(t0, t1, cpu=True)),
+        "tick_parts_ms": {
+            part: summary([parts[i] for parts in probe.tick_parts(t0, t1)])
+            for i, part in enumerate(("drain", "update", "render"))
+        },
+        "tick_parts_cpu_ms": {
+            part: summary([parts[i] for parts in probe.tick_parts(t0, t1, cpu=True)])
+            for i, part in enumerate(("drain", "update", "render"))
+        },
         "ticks_total": app.ticks,
         # where the UI thread's time goes: repaints and sips in the window, each a second
         "render_ms": summary([d for s, d, _ in probe.renders if t0 <= s <= t1]),
