@@ -57,7 +57,7 @@ async def test_a_filter_scopes_every_count_and_the_status_bar_says_how_many_matc
     async with app.run_test(size=(200, 30)) as pilot:
         await wait_until(pilot, lambda: app.drain.finished and app.ticks > 2)
         status = app.main.query_one(StatusBar)
-        shown = status.render().plain
+        shown = status.shown()
         assert "flows 16  " in shown and f"open {open_flows(truth(ESPN)[2])}  " in shown
         end = int(app.drain.capture_ts)
         _flags, every_second, _cats = truth(ESPN)
@@ -70,7 +70,7 @@ async def test_a_filter_scopes_every_count_and_the_status_bar_says_how_many_matc
         ids = set(app.main.model._matched)
         assert len(ids) == len(app.main.model) == 1
         flags, seconds, cats = truth(ESPN, ids)
-        shown = status.render().plain
+        shown = status.shown()
         assert "flows 1 of 16 match  " in shown and "open 0  " in shown
         breakdown = app.main.breakdown
         assert breakdown.totals[:9] == flags
@@ -93,7 +93,7 @@ async def test_counts_do_not_drop_when_finished_flows_leave_the_rows() -> None:
         await wait_until(pilot, lambda: app.ticks > ticks + 1)
         flags, _seconds, cats = truth(NMAP)
         assert app.main.breakdown.totals[:9] == flags
-        assert "SYN 17" in app.main.breakdown.render().plain
+        assert "SYN 17" in app.main.breakdown.shown()
         assert legend(app) == dict(cats)
-        shown = app.main.query_one(StatusBar).render().plain
+        shown = app.main.query_one(StatusBar).shown()
         assert "flows 17  " in shown and f"open {open_flows(cats)}  " in shown

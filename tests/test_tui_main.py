@@ -278,7 +278,7 @@ async def test_shed_frames_are_counted_in_the_status_bar_and_marked_on_the_ladde
         shed = source.stats().frames_shed
         assert shed > 0
         bar = app.main.query_one(StatusBar)
-        await wait_until(pilot, lambda: f"not kept {shed:,}" in bar.render().plain)
+        await wait_until(pilot, lambda: f"not kept {shed:,}" in bar.shown())
         flows = app.tracker.flows
         assert app.drain.segments == sum(f.orig.pkts + f.resp.pkts for f in flows.values())
         busy = max(flows.values(), key=lambda f: f.orig.pkts + f.resp.pkts)
@@ -379,9 +379,9 @@ async def test_untrusted_source_name_is_escaped_in_the_status_bar(tmp_path: Path
     async with app.run_test(size=(200, 30)) as pilot:
         await loaded(pilot, app)
         bar = app.main.query_one(StatusBar)
-        rendered = bar.render()
-        assert "\x1b" not in rendered.plain
-        assert "x\\x1b[2Jy[red].pcap" in rendered.plain
+        shown = bar.shown()
+        assert "\x1b" not in shown
+        assert "x\\x1b[2Jy[red].pcap" in shown
 
 
 def flag_totals_from_segments(path: Path, port: int | None = None) -> list[int]:
@@ -402,7 +402,7 @@ async def test_flag_breakdown_counts_what_is_shown() -> None:
         await loaded(pilot, app)
         breakdown = app.main.breakdown
         assert breakdown.totals[:9] == flag_totals_from_segments(NMAP)
-        assert "SYN 17" in breakdown.render().plain
+        assert "SYN 17" in breakdown.shown()
         segments = list(read_segments(NMAP))
         assert sum(app.main.rates.spark(app.now())) == len(segments)
         await pilot.press("slash", *"port 443", "enter")

@@ -70,7 +70,7 @@ async def test_a_replay_shows_each_flows_current_rate_and_the_total() -> None:
         assert cells(app, "rate") == {fid: byte_rate(window / WINDOW)}
         flow = app.tracker.flows[fid]
         assert cells(app, "avg") == {fid: byte_rate(average_rate(flow))}
-        status = app.main.query_one(StatusBar).render().plain
+        status = app.main.query_one(StatusBar).shown()
         assert f"rate {byte_rate(window / WINDOW)}" in status.split("  "), status
         while app.main.model.sort != "rate":
             await pilot.press("s")
@@ -98,7 +98,7 @@ async def test_a_file_read_whole_shows_average_rates_only() -> None:
         assert shown and all(text == byte_rate(average_rate(flows[i])) for i, text in shown.items())
         span = segs[-1].ts - min(s.ts for s in segs)
         total = sum(s.payload_len for s in segs)
-        status = app.main.query_one(StatusBar).render().plain
+        status = app.main.query_one(StatusBar).shown()
         assert f"avg {byte_rate(total / span)}" in status.split("  "), status
         assert "rate " not in status
         await pilot.press("s")
@@ -143,7 +143,7 @@ async def test_live_loopback_traffic_shows_its_rate_then_none_once_it_stops() ->
                     per_second = 2 * 2000 / (0.1 + 0.001)  # both ways, one send a ~0.1 s
                     assert 0.6 * per_second < rates.rate(fid, app.now()) < 1.3 * per_second
                     assert cells(app, "rate")[fid].endswith("K/s")
-                    status = app.main.query_one(StatusBar).render().plain
+                    status = app.main.query_one(StatusBar).shown()
                     assert "rate " in status and "K/s" in status, status
                 finally:
                     stop.set()

@@ -194,10 +194,10 @@ async def test_a_finished_file_shows_no_rates() -> None:
     app = file_app(ESPN, linger=1e9)
     async with app.run_test(size=(200, 30)) as pilot:
         await loaded(pilot, app)
-        status = app.main.query_one(StatusBar).render().plain
+        status = app.main.query_one(StatusBar).shown()
         assert "END" in status and "rate " not in status, status
         assert status.count("/s") == 1 and re.search(r" avg [0-9.]+K/s ", status), status
-        flags = app.main.breakdown.render().plain
+        flags = app.main.breakdown.shown()
         assert "/s" not in flags, flags
         assert "SYN " in flags
 

@@ -180,7 +180,7 @@ async def test_live_status_at_120_columns_names_the_interface(kernel_drops: int)
     app = _StatusHost(status)
     async with app.run_test(size=(120, 5)) as pilot:
         await pilot.pause()
-        shown = app.query_one(StatusBar).render().plain
+        shown = app.query_one(StatusBar).shown()
     assert shown.startswith("● LIVE  live enp0s31f6 (tcp port 443)  "), shown
     assert "flows 23,456 of 234,567 match" in shown
     assert ("drops kernel 1,234,567" in shown) == bool(kernel_drops)
@@ -192,5 +192,25 @@ async def test_source_is_the_last_part_dropped() -> None:
     app = _StatusHost(dataclasses.replace(LIVE_BUSY, kernel_drops=5))
     async with app.run_test(size=(40, 5)) as pilot:
         await pilot.pause()
-        shown = app.query_one(StatusBar).render().plain
+        shown = app.query_one(StatusBar).shown()
     assert shown == "● LIVE  live enp0s31f6 (tcp port 443)", shown
+
+
+async def test_status_bar_shows_outside_text_escaped_and_cuts_what_does_not_fit() -> None:
+    """A file name and a filter come from outside: their control and bidi characters show as
+    escapes, markup as the text it is. A line too long even for the mode ends in an ellipsis."""
+    status = dataclasses.replace(
+        LIVE_BUSY, source="evil\x1b]0;title\x07[bold]\u202e.pcap", display_filter="host \x9b2J"
+    )
+    app = _StatusHost(status)
+    async with app.run_test(size=(160, 5)) as pilot:
+        await pilot.pause()
+        bar = app.query_one(StatusBar)
+        segments = list(bar.render_line(0))
+    shown = "".join(seg.text for seg in segments)
+    assert "evil\\x1b]0;title\\x07[bold]\\u202e.pcap" in shown, shown
+    assert "filter host \\x9b2J" in shown, shown
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in shown)
+    async with _StatusHost(status).run_test(size=(6, 5)) as pilot:  # 4 cells inside the padding
+        await pilot.pause()
+        assert pilot.app.query_one(StatusBar).shown() == "● L…"

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, ClassVar
 
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
 from textual.widget import Widget
 
 from capture.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
@@ -168,26 +170,44 @@ class FlagBreakdown(Widget):
             self.live = live
             self.refresh()
 
-    def render(self) -> Text:
-        label = self.get_component_rich_style("flag-breakdown--label")
-        count = self.get_component_rich_style("flag-breakdown--count")
-        rate = self.get_component_rich_style("flag-breakdown--rate")
-        text = Text(no_wrap=True, overflow="ellipsis")
-        # Narrow terminals get counts only; rates per flag need about 110 cells.
-        with_rates = self.live and self.content_size.width >= WIDE
-        for i, key in enumerate(FLAG_KEYS):
-            text.append(LABELS[key] + " ", label)
-            text.append(f"{self.totals[i]:,}", count)
-            text.append(f" {self.rates[i]}/s  " if with_rates else "  ", rate)
-        line2 = Text(no_wrap=True)
+    def render_line(self, y: int) -> Strip:
+        """Line `y` (0: the flags, 1: illegal, segments a second, the sparkline), built as
+        segments: live, it changes at every tick, and a `Text` went through Textual's
+        conversion each time (most of the breakdown's repaint)."""
+        width = self.size.width
+        base = self.rich_style
+        if y > 1:
+            return Strip.blank(width, base)
+        rate = base + self.get_component_rich_style("flag-breakdown--rate")
+        if y == 0:
+            label = base + self.get_component_rich_style("flag-breakdown--label")
+            count = base + self.get_component_rich_style("flag-breakdown--count")
+            # Narrow terminals get counts only; rates per flag need about 110 cells.
+            with_rates = self.live and width >= WIDE
+            segments = []
+            for i, key in enumerate(FLAG_KEYS):
+                segments.append(Segment(LABELS[key] + " ", label))
+                segments.append(Segment(f"{self.totals[i]:,}", count))
+                segments.append(Segment(f" {self.rates[i]}/s  " if with_rates else "  ", rate))
+            return _cut(Strip(segments), width, base)
         illegal = self.totals[len(FLAG_KEYS)]
-        style = self.get_component_rich_style("flag-breakdown--illegal") if illegal else rate
-        line2.append(f"illegal {illegal:,}", style)
+        style = base + self.get_component_rich_style("flag-breakdown--illegal") if illegal else rate
         if self.live:
-            line2.append(f"   segs {self.rates[-1]:,}/s  last 60s ", rate)
+            per_s = f"   segs {self.rates[-1]:,}/s  last 60s "
         else:
-            line2.append("   segments a second over the capture's last 60 s ", rate)
-        width = min(self.content_size.width - line2.cell_len, 120)
-        spark_style = self.get_component_rich_style("flag-breakdown--spark")
-        line2.append(sparkline(self.spark, width), spark_style)
-        return Text("\n", no_wrap=True).join([text, line2])
+            per_s = "   segments a second over the capture's last 60 s "
+        text = Strip([Segment(f"illegal {illegal:,}", style), Segment(per_s, rate)])
+        spark = base + self.get_component_rich_style("flag-breakdown--spark")
+        bars = sparkline(self.spark, min(width - text.cell_length, 120))
+        return _cut(Strip([*text, Segment(bars, spark)]), width, base)
+
+    def shown(self) -> str:
+        """Both lines as they show now, as plain text."""
+        return "\n".join(self.render_line(y).text for y in range(2))
+
+
+def _cut(strip: Strip, width: int, style: Style) -> Strip:
+    """`strip` cut to `width` cells with an ellipsis, if it is wider."""
+    if strip.cell_length > width:
+        strip = Strip([*strip.crop(0, max(0, width - 1)), Segment("…", style)])
+    return strip.simplify()  # runs of one style as one segment

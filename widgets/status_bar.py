@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
-from widgets.text import safe_text
+from widgets.text import safe_str
 from widgets.units import byte_rate
+
+Piece = tuple[str, Style | None]
+"""A run of text and its style (None: the bar's own)."""
 
 
 @dataclass(slots=True)
@@ -79,17 +84,36 @@ class StatusBar(Widget):
             self.status = status
             self.refresh()
 
-    def render(self) -> Text:
+    def render_line(self, y: int) -> Strip:
+        """The bar's one line, built as segments: live, it changes at every tick, and a `Text`
+        went through Textual's conversion each time (most of the bar's repaint)."""
+        width = self.size.width
+        base = self.rich_style
+        if y:
+            return Strip.blank(width, base)
         parts = self._parts()
-        width = self.content_size.width or 200
         # Drop the least important parts until the line fits (the sort and capture filter
         # first, then zero drops, the display filter, the counts; the source last, mode never).
-        while len(parts) > 1 and sum(p.cell_len + 2 for _, p in parts) - 2 > width:
-            parts.remove(max(parts, key=lambda item: item[0]))
-        return Text("  ", no_wrap=True, overflow="ellipsis", end="").join(p for _, p in parts)
+        cells = [sum(cell_len(text) for text, _ in part) + 2 for _, part in parts]
+        while len(parts) > 1 and sum(cells) - 2 > width:
+            drop = max(range(len(parts)), key=lambda i: parts[i][0])
+            del parts[drop], cells[drop]
+        segments = []
+        for i, (_, part) in enumerate(parts):
+            if i:
+                segments.append(Segment("  ", base))
+            segments.extend(Segment(text, base + style if style else base) for text, style in part)
+        strip = Strip(segments)
+        if strip.cell_length > width:  # one part alone is too long: cut it, with an ellipsis
+            strip = Strip([*strip.crop(0, max(0, width - 1)), Segment("…", base)])
+        return strip.simplify()  # runs of one style as one segment
 
-    def _parts(self) -> list[tuple[int, Text]]:
-        """(priority, text) in display order; a higher priority number goes first when narrow.
+    def shown(self) -> str:
+        """The line as it shows now, as plain text."""
+        return self.render_line(0).text
+
+    def _parts(self) -> list[tuple[int, list[Piece]]]:
+        """(priority, pieces) in display order; a higher priority number goes first when narrow.
 
         What is being watched (the interface or file) matters most after the mode: counts and
         drops mean little without it. Drops that happened rank with the counts."""
@@ -105,53 +129,28 @@ class StatusBar(Widget):
         }
         drops = s.kernel_drops + s.queue_drops + s.malformed
         per_s = f" ({s.packets_per_s:,}/s)" if s.rates else ""
-        drop_style = self.get_component_rich_style("status-bar--drops") if drops else ""
-        parts = [
-            (0, Text(marks.get(s.mode, s.mode), self.get_component_rich_style(mode_style))),
-            (1, safe_text(s.source)),
-            (5, _field("capture ", key, safe_text(s.capture_filter))) if s.capture_filter else None,
-            (3, _field("filter ", key, safe_text(s.display_filter or "none"))),
-            (5, _field("sort ", key, Text(s.sort))) if s.sort else None,
-            (2, _field("pkts ", key, Text(f"{s.packets:,}" + per_s))),
-            (2, _field("flows ", key, Text(_flows(s)))),
+        drop_style = self.get_component_rich_style("status-bar--drops") if drops else None
+        shed_style = self.get_component_rich_style("status-bar--shed")
+        rate_label = "avg " if s.bytes_average else "rate "
+        drop_counts = f"kernel {s.kernel_drops:,} queue {s.queue_drops:,} malformed {s.malformed:,}"
+        parts: list[tuple[int, list[Piece]] | None] = [
+            (0, [(marks.get(s.mode, s.mode), self.get_component_rich_style(mode_style))]),
+            (1, [(safe_str(s.source), None)]),
+            (5, _field("capture ", key, safe_str(s.capture_filter))) if s.capture_filter else None,
+            (3, _field("filter ", key, safe_str(s.display_filter or "none"))),
+            (5, _field("sort ", key, s.sort)) if s.sort else None,
+            (2, _field("pkts ", key, f"{s.packets:,}" + per_s)),
+            (2, _field("flows ", key, _flows(s))),
             (
-                (
-                    3,
-                    _field(
-                        "avg " if s.bytes_average else "rate ", key, Text(byte_rate(s.bytes_per_s))
-                    ),
-                )
+                (3, _field(rate_label, key, byte_rate(s.bytes_per_s)))
                 if s.bytes_per_s is not None
                 else None
             ),
-            (4, _field("open ", key, Text(f"{s.flows_open:,}"))),
-            (
-                2 if drops else 4,
-                _field(
-                    "drops ",
-                    key,
-                    Text(
-                        f"kernel {s.kernel_drops:,} queue {s.queue_drops:,} "
-                        f"malformed {s.malformed:,}",
-                        drop_style,
-                    ),
-                ),
-            ),
-            (
-                (
-                    3,
-                    _field(
-                        "not kept ",
-                        key,
-                        Text(
-                            f"{s.frames_shed:,}",
-                            self.get_component_rich_style("status-bar--shed"),
-                        ),
-                    ),
-                )
-                if s.frames_shed
-                else None
-            ),
+            (4, _field("open ", key, f"{s.flows_open:,}")),
+            (2 if drops else 4, _field("drops ", key, drop_counts, drop_style)),
+            (3, _field("not kept ", key, f"{s.frames_shed:,}", shed_style))
+            if s.frames_shed
+            else None,
         ]
         return [p for p in parts if p is not None]
 
@@ -164,7 +163,5 @@ def _flows(s: Status) -> str:
     return f"{s.flows_total:,}"
 
 
-def _field(label: str, style: Style, value: Text) -> Text:
-    text = Text(label, style, end="")
-    text.append_text(value)
-    return text
+def _field(label: str, style: Style, value: str, value_style: Style | None = None) -> list[Piece]:
+    return [(label, style), (value, value_style)]
