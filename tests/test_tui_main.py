@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from captures import engine, pcap_records, read_segments
 from rich.console import Console
+from rich.style import Style
 from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.visual import Visual, visualize
+from textual.widget import Widget
 from tui_wait import wait_until
 
 from capture.engine_source import EngineSource
@@ -141,6 +144,19 @@ async def test_sort_cycles_and_cursor_stays_on_its_flow() -> None:
         assert table.cursor_id == chosen
 
 
+def painted(widget: Widget) -> list[list[tuple[str, Style | None]]]:
+    """A widget's lines as Textual keeps them painted (cached lines where nothing changed)."""
+    lines = widget.render_lines(Region(0, 0, *widget.size))
+    return [[(seg.text, seg.style) for seg in line] for line in lines]
+
+
+def drawn_afresh(widget: Widget) -> list[list[tuple[str, Style | None]]]:
+    """A widget's lines rendered anew from what it holds now."""
+    visual = visualize(widget, widget.render())
+    lines = Visual.to_strips(widget, visual, *widget.size, widget.visual_style)
+    return [[(seg.text, seg.style) for seg in line] for line in lines]
+
+
 async def test_every_line_a_tick_changes_is_repainted() -> None:
     """A replay stepped through its capture time: after each tick, what the table shows (its
     lines as Textual keeps them painted) is what it would draw afresh, line for line, though a
@@ -174,8 +190,10 @@ async def test_every_line_a_tick_changes_is_repainted() -> None:
             assert table.show_vertical_scrollbar == (rows + 1 > table.container_size.height)
             assert not table.show_horizontal_scrollbar, "the columns fit the width"
             if table.show_vertical_scrollbar:
-                assert table.vertical_scrollbar.window_virtual_size == rows + 1
+                bar = table.vertical_scrollbar
+                assert bar.window_virtual_size == rows + 1
                 assert table.max_scroll_y == rows + 1 - table.container_size.height
+                assert painted(bar) == drawn_afresh(bar), f"step {step}: the scrollbar"
         assert len(seen) > 5, "the table changed from tick to tick"
         assert table.show_vertical_scrollbar, "more rows than fit, by the end"
         await pilot.press("end")

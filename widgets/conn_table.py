@@ -10,6 +10,7 @@ updates, sorts and filters.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from math import ceil
 from typing import Any, ClassVar
 
 from rich.cells import set_cell_size
@@ -22,6 +23,7 @@ from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from widgets.conn_rows import CATEGORIES, FINISHED, Column, fit, fit_columns, fit_endpoint
@@ -172,8 +174,14 @@ class ConnectionTable(ScrollView, can_focus=True):
             return
         self.set_reactive(ConnectionTable.virtual_size, size)
         if self.show_vertical_scrollbar:
-            self.vertical_scrollbar.window_virtual_size = size.height
-            self.vertical_scrollbar.refresh()
+            bar = self.vertical_scrollbar
+            drawn = thumb(bar)
+            bar.set_reactive(ScrollBar.window_virtual_size, size.height)
+            # Repainting the bar goes through Rich and took longer than the rest of a tick's
+            # render; more rows seldom move its thumb by an eighth of a cell (at the top of
+            # the table, never once the thumb is one cell long).
+            if thumb(bar) != drawn:
+                bar.refresh()
         self.scroll_y = self.validate_scroll_y(self.scroll_y)
 
     def _painted(self) -> tuple[Any, ...]:
@@ -423,3 +431,14 @@ class ConnectionTable(ScrollView, can_focus=True):
         if self.now - flow.last_ts < CHANGED_FOR:
             return "•", "changed"
         return " ", ""
+
+
+def thumb(bar: ScrollBar) -> tuple[int, ...]:
+    """Where a vertical scrollbar's thumb is drawn: its height, and the thumb's ends in eighths
+    of a cell, as Textual's `ScrollBarRender.render_bar` places them (its glyphs are eighths)."""
+    size, virtual, window = bar.size.height, bar.window_virtual_size, bar.window_size
+    if not (window and size and virtual and size != virtual and virtual > window):
+        return (size,)
+    length = max(1, window / (virtual / size))
+    start = int((size - length) * (bar.position / (virtual - window)) * 8)
+    return size, start, start + ceil(length * 8)
