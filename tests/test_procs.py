@@ -163,3 +163,27 @@ def test_annotate_marks_owners_known_only_from_memory() -> None:
     assert seen_live.proc_orig == ME and seen_live.pid_orig == os.getpid()
     assert seen_late.proc_orig == f"{ME} (gone)" and seen_late.pid_orig == os.getpid()
     assert seen_late.proc_resp == ME  # the listener is still there
+
+
+def test_only_addresses_a_socket_here_may_hold_are_looked_up() -> None:
+    """`may_own` admits this host's addresses, any loopback address, and those the socket table
+    showed (a socket bound to another address), even after the socket went; not a foreign
+    host's, for which `owner` finds nothing either."""
+    bound_elsewhere = SimpleNamespace(
+        laddr=("192.0.2.7", 8080), raddr=(), status=psutil.CONN_LISTEN, pid=os.getpid()
+    )
+    table = [bound_elsewhere]
+    mapper = ProcessMapper(connections=lambda: list(table))
+    foreign, elsewhere = bytes([198, 51, 100, 1]), bytes([192, 0, 2, 7])
+    assert not mapper.may_own(elsewhere), "nothing is known before the first refresh"
+    mapper.refresh()
+    assert mapper.may_own(LO4) and mapper.may_own(bytes([127, 0, 0, 2])) and mapper.may_own(LO6)
+    assert mapper.may_own(elsewhere)
+    assert mapper.owner(elsewhere, 8080) is not None
+    assert not mapper.may_own(foreign)
+    assert mapper.owner(foreign, 8080, (LO4, 1)) is None
+    table.clear()
+    mapper.refresh()
+    assert mapper.may_own(elsewhere), "its owner is remembered, and so is the address"
+    gone = mapper.owner(elsewhere, 8080)
+    assert gone is not None and gone.stale

@@ -181,13 +181,16 @@ class LiveSource(EngineSource):
 
     def annotate(self, flow: Any) -> None:
         """Name the processes owning the flow's ends (in the engine, which keeps them)."""
-        if self.procs is None:
+        procs = self.procs
+        if procs is None:
             return
+        if not (procs.may_own(flow.orig_addr) or procs.may_own(flow.resp_addr)):
+            return  # passing by (a mirror port, a router): ~4 us a flow saved on the UI thread
         owners = _Owners(
             flow.orig_addr, flow.orig_port, flow.resp_addr, flow.resp_port,
             flow.pid_orig, flow.proc_orig, flow.pid_resp, flow.proc_resp,
         )  # fmt: skip
-        self.procs.annotate(owners)
+        procs.annotate(owners)
         for side in ("orig", "resp"):
             pid, name = getattr(owners, f"pid_{side}"), getattr(owners, f"proc_{side}")
             if (pid, name) != (getattr(flow, f"pid_{side}"), getattr(flow, f"proc_{side}")):

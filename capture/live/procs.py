@@ -76,6 +76,9 @@ class ProcessMapper:
         self._by_local: dict[Endpoint, ProcInfo] = {}
         self._listen: dict[Endpoint, ProcInfo] = {}
         self._local_addrs: frozenset[bytes] = frozenset()
+        self._seen_addrs: set[bytes] = set()
+        """Local addresses of every socket the table has shown (bounded: see `refresh`)."""
+        self._owning: frozenset[bytes] = frozenset()
         self._gone: OrderedDict[tuple[bytes, int, bytes, int], ProcInfo] = OrderedDict()
         self._gone_local: OrderedDict[Endpoint, ProcInfo] = OrderedDict()
         self._gone_listen: OrderedDict[Endpoint, ProcInfo] = OrderedDict()
@@ -135,6 +138,12 @@ class ProcessMapper:
         self._remember(self._listen, listen, self._gone_listen)
         self._local_addrs = _local_addresses()
         self._by_tuple, self._by_local, self._listen = by_tuple, by_local, listen
+        seen = {key[0] for table in (by_tuple, by_local, listen) for key in table}
+        self._seen_addrs |= seen
+        if len(self._seen_addrs) > REMEMBER:  # sockets bound to ever new (non-local) addresses
+            gone = (self._gone, self._gone_local, self._gone_listen)
+            self._seen_addrs = seen | {key[0] for table in gone for key in table}
+        self._owning = frozenset(self._seen_addrs | self._local_addrs)
         keys = {port if addr in (_WILD4, _WILD6) else (addr, port) for addr, port in listen}
         # In place, removals first: a tracker holding this set never sees it empty mid-refresh.
         self.listen_ports.difference_update(self.listen_ports - keys)
@@ -197,6 +206,12 @@ class ProcessMapper:
             if found is None and len(addr) == 4:  # a dual-stack listener on [::]
                 found = self._listen.get((_WILD6, port))
         return found
+
+    def may_own(self, addr: bytes) -> bool:
+        """Whether a socket here may own an endpoint at `addr`: it is one of this host's
+        addresses (loopback included), or one the socket table has shown (a socket bound to
+        another, `IP_TRANSPARENT`). `owner` finds no owner for any other address."""
+        return addr in self._owning or (len(addr) == 4 and addr[0] == 127)
 
     def listening(self) -> set[Endpoint]:
         """Listening endpoints; wildcard binds appear with an all-zero address."""
