@@ -44,6 +44,8 @@ class EngineStep:
     """Snapshots of the flows that left the tracker in this step (their events may name them)."""
     events_dropped: int = 0
     """Events the engine's queue has dropped so far (nobody read them in time)."""
+    events_skipped: int = 0
+    """Events older than the step's newest `max_events`, passed over unread."""
     finished_now: bool = False
     queue_fill: float = 0.0
     """Live: the share of the queue from the capture thread to tracking in use (0 to 1)."""
@@ -182,21 +184,26 @@ class EngineSource:
     # -- one step -----------------------------------------------------------------------------
 
     def step(
-        self, max_changed: int | None = None, first: Sequence[int] = (), matching: Any = None
+        self,
+        max_changed: int | None = None,
+        first: Sequence[int] = (),
+        matching: Any = None,
+        max_events: int | None = None,
     ) -> EngineStep:
         """Take in what the engine tracked since the last step: at most `max_changed` changed
         flows (all when None), those of `first` that changed among them (see the engine's
         `Session.poll`); `backlog` then says how many more changed flows wait. `matching`: a
         compiled filter (`capture.filterexpr.compile_filter`) whose flows' flag counts the
-        step sums apart."""
+        step sums apart. `max_events`: the newest events taken at most (all when None)."""
         if self.clock is not None:
             self.session.set_clock(self.clock())
-        polled = self.polled = self.session.poll(max_changed, list(first), matching)
+        polled = self.polled = self.session.poll(max_changed, list(first), matching, max_events)
         self.backlog = polled["changed_left"]
         out = EngineStep(
             segments=polled["segments"] - self.segments,
             events=polled["events"],
             events_dropped=polled["events_dropped"],
+            events_skipped=polled["events_skipped"],
             queue_fill=polled["queue_fill"],
         )
         self.segments = polled["segments"]

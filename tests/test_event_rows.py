@@ -8,10 +8,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from captures import DATA, read_segments
 
-from tui.drain import Drained
+from capture.engine_source import EngineSource
+from tui.drain import Drain, Drained
 from tui.event_history import EventHistory
 from widgets.event_rows import clock, endpoints, line, words
+
+ESPN = DATA / "chrissanders_http_espn_fail.pcapng"
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +93,29 @@ def test_history_keeps_the_last_events_and_counts_the_rest() -> None:
     assert history.gone == {}
     history.take(Drained(events_dropped=3))
     assert history.engine_dropped == 3
+
+
+def test_a_step_takes_only_the_events_the_history_keeps() -> None:
+    """Events older than the newest a step may take are left in the engine and counted: the
+    history ends with the same events, and as many let go, as if it had taken them all."""
+
+    def drained(events_kept: int | None) -> tuple[EventHistory, list[Drained]]:
+        source = EngineSource(str(ESPN), seed=0)
+        deadline = time.monotonic() + 30
+        while source.session.counters()["frames"] < len(read_segments(ESPN)):
+            assert time.monotonic() < deadline, "the engine read the capture"
+            time.sleep(0.01)
+        drain, history, steps = Drain(source, events_kept=events_kept), EventHistory(kept=10), []
+        while not drain.finished or drain.backlog:
+            assert time.monotonic() < deadline, "the engine finished"
+            steps.append(drain.step())
+            history.take(steps[-1])
+        return history, steps
+
+    every, _ = drained(None)
+    newest, steps = drained(10)
+    assert every.let_go == 86, "96 handshakes, FINs, resets and TIME_WAITs, 10 kept"
+    assert list(newest.events) == list(every.events)
+    assert newest.let_go == every.let_go
+    assert all(len(step.events) <= 10 for step in steps)
+    assert sum(step.events_skipped for step in steps) > 0

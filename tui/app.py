@@ -110,15 +110,15 @@ class TcpwatchApp(App[None]):
         self.source = source
         self.tracker = tracker
         self.replay = replay
-        self.drain = Drain(source, live=_is_live(source))
+        self.events = EventHistory()
+        """The engine's recent events, for the events screen (`e`)."""
+        self.drain = Drain(source, live=_is_live(source), events_kept=self.events.kept)
         self.main = MainScreen(
             tracker.flows,
             linger=linger,
             display_filter=display_filter,
             rates=self.drain.live or replay,
         )
-        self.events = EventHistory()
-        """The engine's recent events, for the events screen (`e`)."""
         self._error_shown: str | None = None
         self.ticks = 0
         """Ticks run so far; tests wait on it instead of sleeping."""

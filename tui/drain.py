@@ -50,14 +50,19 @@ class Drained:
     """Snapshots of the flows that left the tracker, by id (so their events can name them)."""
     events_dropped: int = 0
     """Events the engine's queue dropped so far, unread."""
+    events_skipped: int = 0
+    """Events of this step older than the newest `Drain.events_kept`, left in the engine."""
 
 
 class Drain:
     """Takes in what the engine behind a source tracked, and keeps the capture clock."""
 
-    def __init__(self, source: Any, *, live: bool = False) -> None:
+    def __init__(self, source: Any, *, live: bool = False, events_kept: int | None = None) -> None:
+        """`events_kept`: the events a step takes at most, the newest (the App's history keeps
+        no more: older ones would cost their Python objects only to be let go)."""
         self.source = source
         self.live = live
+        self.events_kept = events_kept
         self.capture_ts = 0.0
         self.segments = 0
         self.per_second: Counter[int] = Counter()
@@ -83,7 +88,7 @@ class Drain:
         screen) that changed among them; the flag counts of the flows `matching` (the view's
         compiled filter) selects apart."""
         limit = CHANGED_PER_STEP // BEHIND_SHARE if self.behind else CHANGED_PER_STEP
-        got = self.source.step(limit, first, matching)
+        got = self.source.step(limit, first, matching, self.events_kept)
         self.segments += got.segments
         self.per_second.update(got.per_second)
         self.capture_ts = max(self.capture_ts, self.source.capture_ts)
@@ -101,6 +106,7 @@ class Drain:
             events=got.events,
             gone=got.gone,
             events_dropped=got.events_dropped,
+            events_skipped=got.events_skipped,
         )
 
     def flag_minute(self, matching: Any = None) -> list[tuple[int, int]]:

@@ -27,6 +27,7 @@ class EventHistory:
     """The last `kept` events, what was let go, and the snapshots of the flows gone meanwhile."""
 
     def __init__(self, kept: int = KEPT) -> None:
+        self.kept = kept
         self.events: deque[Event] = deque(maxlen=kept)
         self.let_go = 0
         """Events that fell off the history's start."""
@@ -44,6 +45,7 @@ class EventHistory:
     def take(self, drained: Drained) -> None:
         """Keep what one drain brought in."""
         self.engine_dropped = max(self.engine_dropped, drained.events_dropped)
+        self.let_go += drained.events_skipped  # older than the newest `kept`: let go unread
         if drained.gone:
             self.gone.update(drained.gone)
             if len(self.gone) > (self.events.maxlen or 0):  # gone, but their events were not

@@ -165,12 +165,16 @@ class LiveSource(EngineSource):
         return stats
 
     def step(
-        self, max_changed: int | None = None, first: Sequence[int] = (), matching: Any = None
+        self,
+        max_changed: int | None = None,
+        first: Sequence[int] = (),
+        matching: Any = None,
+        max_events: int | None = None,
     ) -> Any:
         """`EngineSource.step`, then our listeners and the owners of the flows that changed."""
         if self.session is None:  # not started yet
             return EngineStep()
-        out = super().step(max_changed, first, matching)
+        out = super().step(max_changed, first, matching, max_events)
         if self.procs is not None:
             self.session.set_listen_ports(list(self.procs.listen_keys()))
             for fid in out.changed:

@@ -5,8 +5,9 @@
 //! stay here (`FlagMinute`): a poll sums those of the flows the view's filter selects.
 
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use std::sync::{Mutex, PoisonError};
 
@@ -226,14 +227,17 @@ impl PySession {
     ///
     /// `max_changed` bounds the flows taken (the ids in `first` that changed come first, then
     /// the others in turn; see `FlowTracker::take_changed_upto`); `changed_left` says how many
-    /// more wait for the next polls.
-    #[pyo3(signature = (max_changed=None, first=Vec::new(), matching=None))]
+    /// more wait for the next polls. `max_events` bounds the events: the newest are taken,
+    /// and `events_skipped` counts those passed over (a reader keeping no more events than
+    /// that would let them go anyway: each costs Python objects).
+    #[pyo3(signature = (max_changed=None, first=Vec::new(), matching=None, max_events=None))]
     fn poll<'py>(
         &self,
         py: Python<'py>,
         max_changed: Option<usize>,
         first: Vec<u64>,
         matching: Option<PyRef<'_, PyFilter>>,
+        max_events: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
         // Everything is taken out under the lock, and made into Python objects after it: the
         // sniffer thread waits for the lock no longer than a few moves take.
@@ -254,13 +258,15 @@ impl PySession {
             let flows = changed.iter().map(|&id| st.tracker.snapshot(id)).collect();
             let gone = std::mem::take(&mut st.gone);
             let flags = std::mem::take(&mut st.flag_counts);
+            let (events, events_skipped) = st.events.take(max_events.unwrap_or(usize::MAX));
             Polled {
                 changed,
                 flows,
                 changed_left: st.tracker.changed_left(),
                 gone,
                 flags,
-                events: st.events.take(),
+                events,
+                events_skipped,
                 events_dropped: st.events.dropped,
                 segments: st.segments,
                 capture_ts: st.capture_ts,
@@ -319,6 +325,7 @@ impl PySession {
             .map(|e| event_tuple(py, e))
             .collect::<PyResult<Vec<_>>>()?;
         out.set_item("events", events)?;
+        out.set_item("events_skipped", taken.events_skipped)?;
         out.set_item("events_dropped", taken.events_dropped)?;
         out.set_item("segments", taken.segments)?;
         out.set_item("capture_ts", taken.capture_ts)?;
@@ -440,6 +447,7 @@ struct Polled {
     /// The segments' flag counts since the last poll.
     flags: crate::session::FlagCounts,
     events: Vec<Event>,
+    events_skipped: usize,
     events_dropped: u64,
     segments: u64,
     capture_ts: f64,
@@ -491,28 +499,34 @@ pub fn default_interface() -> String {
 }
 
 fn event_tuple<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyTuple>> {
-    let (kind, detail): (&str, PyObject) = match &e.kind {
-        EventKind::Handshake { irtt } => ("handshake", irtt.into_pyobject(py)?.into_any().unbind()),
-        EventKind::Refused => ("refused", py.None()),
-        EventKind::Reset { by } => ("reset", by.name().into_pyobject(py)?.into_any().unbind()),
-        EventKind::Fin { by } => ("fin", by.name().into_pyobject(py)?.into_any().unbind()),
-        EventKind::TimeWait { side } => (
-            "time_wait",
-            side.name().into_pyobject(py)?.into_any().unbind(),
+    // Kinds and sides as interned strings: a busy capture makes tens of thousands of events a
+    // second, and a new string for each was a good part of their cost.
+    let side = |side: crate::tcpstate::Side| match side {
+        crate::tcpstate::Side::Orig => intern!(py, "orig").clone().into_any().unbind(),
+        crate::tcpstate::Side::Resp => intern!(py, "resp").clone().into_any().unbind(),
+    };
+    let (kind, detail): (&Bound<'py, PyString>, PyObject) = match &e.kind {
+        EventKind::Handshake { irtt } => (
+            intern!(py, "handshake"),
+            irtt.into_pyobject(py)?.into_any().unbind(),
         ),
+        EventKind::Refused => (intern!(py, "refused"), py.None()),
+        EventKind::Reset { by } => (intern!(py, "reset"), side(*by)),
+        EventKind::Fin { by } => (intern!(py, "fin"), side(*by)),
+        EventKind::TimeWait { side: which } => (intern!(py, "time_wait"), side(*which)),
         EventKind::SynRetry { n, gap } => (
-            "syn_retry",
+            intern!(py, "syn_retry"),
             (*n, *gap).into_pyobject(py)?.into_any().unbind(),
         ),
-        EventKind::Gone { evicted: true } => ("evicted", py.None()),
-        EventKind::Gone { evicted: false } => ("released", py.None()),
+        EventKind::Gone { evicted: true } => (intern!(py, "evicted"), py.None()),
+        EventKind::Gone { evicted: false } => (intern!(py, "released"), py.None()),
     };
     PyTuple::new(
         py,
         [
             e.ts.into_pyobject(py)?.into_any().unbind(),
             e.flow_id.into_pyobject(py)?.into_any().unbind(),
-            kind.into_pyobject(py)?.into_any().unbind(),
+            kind.clone().into_any().unbind(),
             detail,
         ],
     )

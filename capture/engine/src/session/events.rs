@@ -57,9 +57,13 @@ impl EventQueue {
         self.queue.push_back(event);
     }
 
-    /// Every queued event, oldest first; the queue is left empty.
-    pub fn take(&mut self) -> Vec<Event> {
-        self.queue.drain(..).collect()
+    /// The newest `at_most` queued events, oldest first, and how many older ones were passed
+    /// over (a reader keeping no more than `at_most` would let them go unread); the queue is
+    /// left empty.
+    pub fn take(&mut self, at_most: usize) -> (Vec<Event>, usize) {
+        let skipped = self.queue.len().saturating_sub(at_most);
+        let newest = self.queue.drain(..).skip(skipped).collect();
+        (newest, skipped)
     }
 }
 
@@ -120,5 +124,43 @@ fn sender(flow: &Flow, seg: &Segment) -> Side {
         Side::Orig
     } else {
         Side::Resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue_of(n: u64) -> EventQueue {
+        let mut q = EventQueue::default();
+        for i in 0..n {
+            q.push(Event {
+                ts: i as f64,
+                flow_id: i,
+                kind: EventKind::Refused,
+            });
+        }
+        q
+    }
+
+    #[test]
+    fn a_reader_takes_the_newest_events_it_keeps_and_learns_how_many_it_passed_over() {
+        let mut q = queue_of(10);
+        let (newest, skipped) = q.take(4);
+        assert_eq!(
+            newest.iter().map(|e| e.flow_id).collect::<Vec<_>>(),
+            [6, 7, 8, 9]
+        );
+        assert_eq!(skipped, 6);
+        assert_eq!(q.take(4), (Vec::new(), 0), "the queue is left empty");
+        let mut q = queue_of(3);
+        let (all, skipped) = q.take(usize::MAX);
+        assert_eq!((all.len(), skipped), (3, 0));
+        let mut full = queue_of(EVENTS_KEPT as u64 + 5);
+        assert_eq!(
+            full.dropped, 5,
+            "a full queue drops its oldest, counted apart"
+        );
+        assert_eq!(full.take(EVENTS_KEPT).1, 0);
     }
 }
