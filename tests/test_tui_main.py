@@ -7,6 +7,7 @@ import io
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from captures import engine, pcap_records, read_segments
@@ -200,6 +201,41 @@ async def test_every_line_a_tick_changes_is_repainted() -> None:
         last = app.main.model.id_at(len(app.main.model) - 1)
         await wait_until(pilot, lambda: table.cursor_id == last)
         assert round(table.scroll_y) == table.max_scroll_y
+
+
+async def test_rows_move_with_the_clock_a_few_at_a_tick() -> None:
+    """With nothing arriving, the clock alone moves the rows' ages: each row is repainted once
+    a second, at its own point of the second, so a tick repaints a few rows, never them all."""
+    clock = [0.0]
+    source = EngineSource(str(NMAP), speed=1.0, clock=lambda: clock[0], seed=0)
+    app = TcpwatchApp(source, source, replay=True, linger=1e9)
+    async with app.run_test(size=(220, 30)) as pilot:
+        table = app.main.table
+        clock[0] = 100.0  # past the capture's end: every flow is in
+        await wait_until(pilot, lambda: app.drain.finished and len(app.main.model) == 17)
+        await pilot.pause(0.2)
+        asked: list[Region | None] = []
+        refresh = table.refresh
+
+        def noted(*regions: Region, **kwargs: Any) -> Any:
+            asked.extend(regions or [None])  # None: the whole table
+            return refresh(*regions, **kwargs)
+
+        table.refresh = noted  # type: ignore[method-assign]
+        repainted: list[set[int]] = []
+        for step in range(1, 21):
+            clock[0] = 100.0 + step * 0.1
+            ticks = app.ticks
+            for _ in range(250):
+                if app.ticks > ticks + 1:
+                    break
+                await pilot.pause(0.02)
+            rows = range(1, 18) if None in asked else {r.y for r in asked if r.y > 0}
+            repainted.append({table.model.id_at(y - 1) for y in rows})
+            asked.clear()
+    assert all(len(rows) <= 8 for rows in repainted), repainted
+    for second in (repainted[:10], repainted[10:]):
+        assert set().union(*second) == set(shown_ids(app)), "each row once a second"
 
 
 async def test_pause_freezes_rows_while_counters_move() -> None:

@@ -191,10 +191,11 @@ class ConnectionTable(ScrollView, can_focus=True):
         end = min(len(self.model), top + max(0, self.size.height - 1))
         versions = self.model.versions
         lines = []
+        now = self.now
         for row in range(top, end):
             fid = self.model.id_at(row)
-            lines.append((fid, versions.get(fid, 0), row == self._cursor_row))
-        whole = (top, int(self.now), self._columns[0].width, self.empty_text,
+            lines.append((fid, versions.get(fid, 0), row == self._cursor_row, _second(fid, now)))
+        whole = (top, self._columns[0].width, self.empty_text,
                  self.model.sort, self.model.descending)  # fmt: skip
         return whole, tuple(self.model.category_counts.items()), lines
 
@@ -338,7 +339,7 @@ class ConnectionTable(ScrollView, can_focus=True):
                 )
             return Strip.blank(width, self._style(None, False))
         is_cursor = row == self._cursor_row
-        key = (fid, self.model.versions.get(fid, 0), int(self.now), width, is_cursor)
+        key = (fid, self.model.versions.get(fid, 0), _second(fid, self.now), width, is_cursor)
         strip = self._cache.get(key)
         if strip is None:
             strip = self._cache[key] = self._row_strip(fid, flow, width, is_cursor)
@@ -431,6 +432,13 @@ class ConnectionTable(ScrollView, can_focus=True):
         if self.now - flow.last_ts < CHANGED_FOR:
             return "•", "changed"
         return " ", ""
+
+
+def _second(fid: int, now: float) -> int:
+    """The second of the clock a flow's row shows its age, idle time and marks at. Each flow's
+    seconds start at its own point of the clock's, so that the rows on screen are not all
+    rebuilt and repainted in the same tick: the ticks of a second share them."""
+    return int(now + (fid * 0.6180339887) % 1.0)
 
 
 def thumb(bar: ScrollBar) -> tuple[int, ...]:
