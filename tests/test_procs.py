@@ -187,3 +187,23 @@ def test_only_addresses_a_socket_here_may_hold_are_looked_up() -> None:
     assert mapper.may_own(elsewhere), "its owner is remembered, and so is the address"
     gone = mapper.owner(elsewhere, 8080)
     assert gone is not None and gone.stale
+
+
+def test_the_listeners_version_moves_only_when_they_change() -> None:
+    """A refresh that finds the same listening endpoints leaves `listen_version` alone (the
+    live source hands them to the engine only when it moved)."""
+    listener = SimpleNamespace(
+        laddr=("0.0.0.0", 8080), raddr=(), status=psutil.CONN_LISTEN, pid=os.getpid()
+    )
+    table: list[SimpleNamespace] = []
+    mapper = ProcessMapper(connections=lambda: list(table))
+    mapper.refresh()
+    first = mapper.listen_version
+    table.append(listener)
+    mapper.refresh()
+    assert mapper.listen_version == first + 1 and mapper.listen_keys() == {8080}
+    mapper.refresh()
+    assert mapper.listen_version == first + 1
+    table.clear()
+    mapper.refresh()
+    assert mapper.listen_version == first + 2 and mapper.listen_keys() == set()

@@ -100,6 +100,8 @@ class LiveSource(EngineSource):
         self._started = False
         self.procs: ProcessMapper | None = ProcessMapper() if processes else None
         """Socket → process attribution (its own thread), started and stopped with the source."""
+        self._listeners_sent = -1
+        """The `listen_version` of the listening endpoints the engine has (-1: none yet)."""
 
     def start(self) -> None:
         """Open the capture (the step that needs privilege), drop privileges if asked, then
@@ -131,7 +133,7 @@ class LiveSource(EngineSource):
             # The first socket table, before segments are tracked: our listeners orient flows
             # already under way (bounded; a slow /proc only delays attribution).
             self.procs.wait_ready(1.0)
-            self.session.set_listen_ports(list(self.procs.listen_keys()))
+            self._send_listeners()
 
     def _keep_socket_owners(self) -> None:
         """About to drop root under sudo: a root helper keeps reading every socket's owner
@@ -176,12 +178,21 @@ class LiveSource(EngineSource):
             return EngineStep()
         out = super().step(max_changed, first, matching, max_events)
         if self.procs is not None:
-            self.session.set_listen_ports(list(self.procs.listen_keys()))
+            self._send_listeners()
             for fid in out.changed:
                 flow = self.flows.get(fid)
                 if flow is not None:
                     self.annotate(flow)
         return out
+
+    def _send_listeners(self) -> None:
+        """Hand the engine our listening endpoints when they changed (it takes its lock: each
+        step would wait for the tracker's batch in hand)."""
+        assert self.procs is not None
+        version = self.procs.listen_version
+        if version != self._listeners_sent:
+            self._listeners_sent = version
+            self.session.set_listen_ports(list(self.procs.listen_keys()))
 
     def annotate(self, flow: Any) -> None:
         """Name the processes owning the flow's ends (in the engine, which keeps them)."""

@@ -86,6 +86,8 @@ class ProcessMapper:
         self.listen_ports: set[Endpoint | int] = set()
         """Listening endpoints for `FlowTracker.listen_ports`, kept up to date in place:
         (addr, port), or the bare port for a wildcard bind (every local address)."""
+        self.listen_version = 0
+        """Bumped by each refresh that changed `listen_ports` (after changing it)."""
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -145,9 +147,12 @@ class ProcessMapper:
             self._seen_addrs = seen | {key[0] for table in gone for key in table}
         self._owning = frozenset(self._seen_addrs | self._local_addrs)
         keys = {port if addr in (_WILD4, _WILD6) else (addr, port) for addr, port in listen}
-        # In place, removals first: a tracker holding this set never sees it empty mid-refresh.
-        self.listen_ports.difference_update(self.listen_ports - keys)
-        self.listen_ports.update(keys)
+        if keys != self.listen_ports:
+            # In place, removals first: a tracker holding this set never sees it empty
+            # mid-refresh.
+            self.listen_ports.difference_update(self.listen_ports - keys)
+            self.listen_ports.update(keys)
+            self.listen_version += 1
         live = {info.pid for info in (*by_tuple.values(), *listen.values())}
         self._procs = {pid: v for pid, v in self._procs.items() if pid in live}
 
