@@ -548,6 +548,30 @@ async def test_sips_wait_while_live_tracking_is_behind(monkeypatch: pytest.Monke
         assert len(app.main.model) == 17
 
 
+async def test_a_live_tick_takes_a_quarter_of_a_step_and_the_sips_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Live, the tick's step (a repaint follows it) takes a quarter as many changed flows as
+    a sip's: the sips between ticks fold in the bulk."""
+    import tui.app
+    import tui.drain
+
+    monkeypatch.setattr(tui.app, "TICK", 3600.0)  # neither timer fires by itself here
+    monkeypatch.setattr(tui.app, "SIP_EVERY", 3600.0)
+    monkeypatch.setattr(tui.drain, "CHANGED_PER_STEP", 8)
+    app = file_app(NMAP, linger=1e12)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_until(pilot, lambda: app.main.is_mounted and app.main.table.size.height > 0)
+        await wait_until(pilot, lambda: app.source.session.poll(0)["finished"])
+        app.drain.live = True  # as a live capture's drain (the clock is the wall's then)
+        shown, ticks = len(app.main.model), app.ticks
+        app.tick()
+        await wait_until(pilot, lambda: app.ticks == ticks + 1)
+        assert len(app.main.model) == shown + 2  # 8 // 4
+        app.sip()
+        assert len(app.main.model) == shown + 2 + 8
+
+
 async def test_w_saves_every_frame_of_a_flow_read_from_a_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -178,7 +178,8 @@ class TcpwatchApp(App[None]):
             return
         if not self.main.is_mounted:
             return
-        drained = self.drain.step(self.main.table.visible_ids(), self.main.model.predicate)
+        table, predicate = self.main.table, self.main.model.predicate
+        drained = self.drain.step(table.visible_ids(), predicate, tick=True)
         self.main.note_bytes(drained, self.now())
         self.events.take(drained)
         self._report_error()

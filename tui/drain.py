@@ -24,11 +24,14 @@ under 70 ms where 1,000 let it reach 106 ms, and the UI thread at a third of a c
 BEHIND_AT = 0.125
 """Live: tracking is behind when this share of its queue from the capture thread is in use
 (16 of the 128 batches by default, ~60,000 frames). The App then takes in what changed at its
-ticks only (`TcpwatchApp.sip`), and a quarter as many flows a step (`BEHIND_SHARE`), leaving
+ticks only (`TcpwatchApp.sip`), and a quarter as many flows a step (`SMALL_SHARE`), leaving
 the CPU to the tracker: on a busy two-core machine what the UI thread spent on them was what
 the tracker lacked to keep up, and a full queue drops frames (BENCHMARKS.md)."""
-BEHIND_SHARE = 4
-"""While tracking is behind, a step takes `CHANGED_PER_STEP // BEHIND_SHARE` changed flows."""
+SMALL_SHARE = 4
+"""A step takes `CHANGED_PER_STEP // SMALL_SHARE` changed flows while live tracking is behind,
+and so does a live tick's step at any time: the tick paints right after, and the sips between
+ticks fold in the bulk (live, the UI thread waits for a core about as long as it computes, so
+a tick's work counts about twice)."""
 
 
 @dataclass(slots=True)
@@ -82,12 +85,13 @@ class Drain:
                 return max(self.capture_ts, at)
         return self.capture_ts
 
-    def step(self, first: Sequence[int] = (), matching: Any = None) -> Drained:
+    def step(self, first: Sequence[int] = (), matching: Any = None, tick: bool = False) -> Drained:
         """Take in what the engine did since the last step: at most `CHANGED_PER_STEP` changed
-        flows (a quarter while live tracking is `behind`), those of `first` (the rows on
-        screen) that changed among them; the flag counts of the flows `matching` (the view's
-        compiled filter) selects apart."""
-        limit = CHANGED_PER_STEP // BEHIND_SHARE if self.behind else CHANGED_PER_STEP
+        flows (a quarter while live tracking is `behind`, and for a live `tick`'s step), those
+        of `first` (the rows on screen) that changed among them first; the flag counts of the
+        flows `matching` (the view's compiled filter) selects apart."""
+        small = self.behind or (tick and self.live)
+        limit = CHANGED_PER_STEP // SMALL_SHARE if small else CHANGED_PER_STEP
         got = self.source.step(limit, first, matching, self.events_kept)
         self.segments += got.segments
         self.per_second.update(got.per_second)
