@@ -31,6 +31,8 @@ The figures (the window: see `window` below):
                            of tick_ms is the time the thread waited for a core
     tick_parts_ms, tick_parts_cpu_ms
                            the same for each part of the ticks apart: drain, update, render
+    tick_ms_each, tick_cpu_ms_each
+                           every tick's wall and CPU time, for figures pooled over runs
     ui_cores               CPU of the UI thread (the asyncio loop: the main thread) over the
                            window, from /proc/self/task/TID/stat sampled every 50 ms
     machine_busy_cores     CPU the whole machine spent busy over the window (/proc/stat: all
@@ -236,6 +238,9 @@ def figures(app: TcpwatchApp, probe: Probe, sampler: Sampler) -> dict[str, Any]:
         "tracked_per_s": segments / (t1 - t0) if t1 > t0 else 0.0,
         "tick_ms": summary(probe.tick_times(t0, t1)),
         "tick_cpu_ms": summary(probe.tick_times(t0, t1, cpu=True)),
+        # each tick's, in ms, for figures pooled over runs (`replay_bench.py --runs`)
+        "tick_ms_each": [round(t * 1e3, 2) for t in probe.tick_times(t0, t1)],
+        "tick_cpu_ms_each": [round(t * 1e3, 2) for t in probe.tick_times(t0, t1, cpu=True)],
         "tick_parts_ms": {
             part: summary([parts[i] for parts in probe.tick_parts(t0, t1)])
             for i, part in enumerate(("drain", "update", "render"))
