@@ -17,7 +17,8 @@ CHANGED_PER_STEP = 400
 """Changed flows a step takes in at most. Each costs a snapshot and a model update (~10 us at
 100,000 flows): a busy capture changes tens of thousands a tick, which taken at once would
 freeze the view for a second. The engine keeps the rest noted and hands them over in turn at
-the next steps (ticks and sips, 60 a second: 24,000 flows a second), the rows on screen first.
+the next steps (ticks and sips, 60 a second: 24,000 flows a second, 21,000 live, where a tick
+takes a quarter), the rows on screen first.
 A key waits for the step under way at most: at 100,000 busy flows, 400 kept the keys' p95
 under 70 ms where 1,000 let it reach 106 ms, and the UI thread at a third of a core
 (BENCHMARKS.md)."""

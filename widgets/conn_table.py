@@ -1,10 +1,10 @@
 """The connection table: a line-API `ScrollView` over `FlowList`, one row per flow.
 
 Only the rows on screen are ever built (`render_line`), and each built row is cached by the flow's
-version, the second of capture time it shows (age and idle move with it), the width and whether
-the cursor is on it. Cost per frame is therefore bounded by the terminal height, not by the
-number of flows. The cursor is a flow id, not a row number, so it stays on its flow across
-updates, sorts and filters.
+version, the second of the clock it shows (age and idle move with it; each row's second starts at
+its own point of the clock's, `_second`), the width and whether the cursor is on it. Cost per
+frame is therefore bounded by the terminal height, not by the number of flows. The cursor is a
+flow id, not a row number, so it stays on its flow across updates, sorts and filters.
 """
 
 from __future__ import annotations
@@ -175,12 +175,12 @@ class ConnectionTable(ScrollView, can_focus=True):
         self.set_reactive(ConnectionTable.virtual_size, size)
         if self.show_vertical_scrollbar:
             bar = self.vertical_scrollbar
-            drawn = thumb(bar)
+            drawn = _thumb(bar)
             bar.set_reactive(ScrollBar.window_virtual_size, size.height)
             # Repainting the bar goes through Rich and took longer than the rest of a tick's
             # render; more rows seldom move its thumb by an eighth of a cell (at the top of
             # the table, never once the thumb is one cell long).
-            if thumb(bar) != drawn:
+            if _thumb(bar) != drawn:
                 bar.refresh()
         self.scroll_y = self.validate_scroll_y(self.scroll_y)
 
@@ -441,7 +441,7 @@ def _second(fid: int, now: float) -> int:
     return int(now + (fid * 0.6180339887) % 1.0)
 
 
-def thumb(bar: ScrollBar) -> tuple[int, ...]:
+def _thumb(bar: ScrollBar) -> tuple[int, ...]:
     """Where a vertical scrollbar's thumb is drawn: its height, and the thumb's ends in eighths
     of a cell, as Textual's `ScrollBarRender.render_bar` places them (its glyphs are eighths)."""
     size, virtual, window = bar.size.height, bar.window_virtual_size, bar.window_size

@@ -13,12 +13,12 @@ from collections import deque
 from typing import Any, ClassVar
 
 from rich.segment import Segment
-from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
 from capture.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
 from widgets.flow_list import FLAG_KEYS
+from widgets.text import fit_strip
 
 LABELS: dict[str, str] = {
     "syn": "SYN",
@@ -189,7 +189,7 @@ class FlagBreakdown(Widget):
                 segments.append(Segment(LABELS[key] + " ", label))
                 segments.append(Segment(f"{self.totals[i]:,}", count))
                 segments.append(Segment(f" {self.rates[i]}/s  " if with_rates else "  ", rate))
-            return _cut(Strip(segments), width, base)
+            return fit_strip(Strip(segments), width, base)
         illegal = self.totals[len(FLAG_KEYS)]
         style = base + self.get_component_rich_style("flag-breakdown--illegal") if illegal else rate
         if self.live:
@@ -199,15 +199,8 @@ class FlagBreakdown(Widget):
         text = Strip([Segment(f"illegal {illegal:,}", style), Segment(per_s, rate)])
         spark = base + self.get_component_rich_style("flag-breakdown--spark")
         bars = sparkline(self.spark, min(width - text.cell_length, 120))
-        return _cut(Strip([*text, Segment(bars, spark)]), width, base)
+        return fit_strip(Strip([*text, Segment(bars, spark)]), width, base)
 
     def shown(self) -> str:
         """Both lines as they show now, as plain text."""
         return "\n".join(self.render_line(y).text for y in range(2))
-
-
-def _cut(strip: Strip, width: int, style: Style) -> Strip:
-    """`strip` cut to `width` cells with an ellipsis, if it is wider."""
-    if strip.cell_length > width:
-        strip = Strip([*strip.crop(0, max(0, width - 1)), Segment("…", style)])
-    return strip.simplify()  # runs of one style as one segment

@@ -11,7 +11,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from widgets.text import safe_str
+from widgets.text import fit_strip, safe_str
 from widgets.units import byte_rate
 
 Piece = tuple[str, Style | None]
@@ -103,10 +103,7 @@ class StatusBar(Widget):
             if i:
                 segments.append(Segment("  ", base))
             segments.extend(Segment(text, base + style if style else base) for text, style in part)
-        strip = Strip(segments)
-        if strip.cell_length > width:  # one part alone is too long: cut it, with an ellipsis
-            strip = Strip([*strip.crop(0, max(0, width - 1)), Segment("…", base)])
-        return strip.simplify()  # runs of one style as one segment
+        return fit_strip(Strip(segments), width, base)  # one part alone may be too long
 
     def shown(self) -> str:
         """The line as it shows now, as plain text."""

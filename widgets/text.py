@@ -7,8 +7,10 @@ unchanged. `safe_text` escapes controls first and builds a `Text` directly, so n
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
 
 from capture.safetext import escape_untrusted
 
@@ -16,6 +18,14 @@ from capture.safetext import escape_untrusted
 def safe_text(s: str, style: str | Style = "") -> Text:
     """`s` as a `Text` with controls escaped and markup left literal."""
     return Text(escape_untrusted(s), style=style, no_wrap=True, end="")
+
+
+def fit_strip(strip: Strip, width: int, style: Style) -> Strip:
+    """`strip` cut to `width` cells, ending in an ellipsis (of `style`) if it was wider, with
+    its runs of one style made one segment each."""
+    if strip.cell_length > width:
+        strip = Strip([*strip.crop(0, max(0, width - 1)), Segment("…", style)])
+    return strip.simplify()
 
 
 def safe_str(s: str) -> str:
