@@ -7,6 +7,7 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use std::sync::{Mutex, PoisonError};
@@ -498,13 +499,22 @@ pub fn default_interface() -> String {
     crate::live::default_interface()
 }
 
+/// `Side::name` of `side` as an interned Python string, made once.
+fn side_name(py: Python<'_>, side: Side) -> &Bound<'_, PyString> {
+    static NAMES: GILOnceCell<[Py<PyString>; 2]> = GILOnceCell::new();
+    let names = NAMES.get_or_init(py, || {
+        [Side::Orig, Side::Resp].map(|s| PyString::intern(py, s.name()).unbind())
+    });
+    match side {
+        Side::Orig => names[0].bind(py),
+        Side::Resp => names[1].bind(py),
+    }
+}
+
 fn event_tuple<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyTuple>> {
     // Kinds and sides as interned strings: a busy capture makes tens of thousands of events a
     // second, and a new string for each was a good part of their cost.
-    let side = |side: crate::tcpstate::Side| match side {
-        crate::tcpstate::Side::Orig => intern!(py, "orig").clone().into_any().unbind(),
-        crate::tcpstate::Side::Resp => intern!(py, "resp").clone().into_any().unbind(),
-    };
+    let side = |side: Side| side_name(py, side).clone().into_any().unbind();
     let (kind, detail): (&Bound<'py, PyString>, PyObject) = match &e.kind {
         EventKind::Handshake { irtt } => (
             intern!(py, "handshake"),
