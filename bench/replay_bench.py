@@ -27,6 +27,10 @@ and over the whole run. The targets it is read against: no kernel or queue drop 
 has none, >= 500,000 packets/s tracked, tick p95 <= 50 ms, UI thread <= 1 core.
 
     sudo .venv/bin/python bench/replay_bench.py --tui [--packets 1000000] [--loops 1] [--runs N]
+                                                      [--keys]
+
+With `--keys`, keys are pressed in turn while the replay runs and each one's key-to-screen is
+timed (bench/replay_tui.py): `j`, `/`, `escape`, `enter`, `escape`, the target <= 100 ms p95.
 
 With `--runs N` the replay runs N times (one TUI each) and, after each run's figures, the ticks
 of all runs are pooled: a run's window holds ~20 ticks, so its p95 is its second-worst tick,
@@ -187,11 +191,14 @@ def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
     return proc.stdout.readline()
 
 
-def run_tui(capture: Path, loops: int, buffer_kib: int | None = None) -> dict[str, object]:
-    """One replay with the TUI (bench/replay_tui.py) and tcpdump capturing; their figures."""
+def run_tui(
+    capture: Path, loops: int, buffer_kib: int | None = None, keys: bool = False
+) -> dict[str, object]:
+    """One replay with the TUI (bench/replay_tui.py) and tcpdump capturing; their figures
+    (`keys`: keys pressed and timed meanwhile)."""
     out = Path(tempfile.mkdtemp(prefix="tcpwatch-replay-"))
     tui_err, dump_err = out / "tui.err", out / "tcpdump.err"
-    cmd = in_ns(NS_B, PYTHON, TUI_CHILD, "-i", VETH_B)
+    cmd = in_ns(NS_B, PYTHON, TUI_CHILD, *(["--keys"] if keys else []), "-i", VETH_B)
     with tui_err.open("w") as err:
         tui = subprocess.Popen(
             cmd + (["-B", str(buffer_kib)] if buffer_kib else []),
@@ -277,6 +284,11 @@ def tui_report(r: dict[str, object]) -> str:
         rows.append(
             f"  {name} (x{row['threads']}): {row['window_cores']:.2f} cores, {row['cpu_s']:.2f} s"
         )
+    keys = r.get("tui_keys_ms")
+    if isinstance(keys, dict):
+        rows.append("key-to-screen in the window, ms median / p95 / max (the ticks above are")
+        rows.append("those of a run with keys: the flow screen hid the table while open):")
+        rows.extend(f"  {label}: {_ms(s)}" for label, s in keys.items())
     return "\n".join(rows)
 
 
@@ -288,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--buffer", type=int, default=None, help="tcpwatch's -B (KiB)")
     ap.add_argument("--tui", action="store_true", help="the TUI (headless App), not --export")
     ap.add_argument("--runs", type=int, default=1, help="with --tui: runs, ticks pooled")
+    ap.add_argument(
+        "--keys", action="store_true", help="with --tui: press keys and time key-to-screen"
+    )
     args = ap.parse_args(argv)
     for tool in ("tcpreplay", "tcpdump", "ip"):
         if shutil.which(tool) is None:
@@ -298,7 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.runs if args.tui else 1):
         setup()
         try:
-            result = (run_tui if args.tui else run)(capture, args.loops, args.buffer)
+            if args.tui:
+                result = run_tui(capture, args.loops, args.buffer, args.keys)
+            else:
+                result = run(capture, args.loops, args.buffer)
         finally:
             teardown()
         results.append(result)

@@ -6,6 +6,13 @@ is built as `tcpwatch -i VETH ...` builds it for the TUI (`tui.cli.build_parser`
 `tui.run.live_source`, `load_before_drop`, the early start, and `TcpwatchApp` with the CLI's
 linger), and the App runs headless at 200x60 (`App.run_test`, as bench/tui_bench.py does).
 
+With `--keys` (before the tcpwatch options), the keys of bench/tui_bench.py (`j`, `/`, `escape`,
+`enter`, `escape`) are pressed in turn from the first row shown until `stop`, each sent as a
+terminal's key reaches the App (a `Key` event from its driver) 50 ms after the screen showed the
+last one, and each one's key-to-screen is timed as tui_bench times it: from the press to the end
+of the first screen update after the key's action ran. The ticks' figures of such a run are not
+those of a run without keys: the flow screen hides the main screen while it is open.
+
 The protocol on the standard streams, every wait bounded:
 
     stdout  `ready` once the App has mounted, the capture is attached and a tick has run;
@@ -41,6 +48,8 @@ The figures (the window: see `window` below):
     threads                per thread name: CPU cores over the window and CPU seconds over the
                            whole run (`tcpwatch-sniffe[r]`, `tcpwatch-tracke[r]`: the engine's
                            threads, names cut at 15 characters by the kernel)
+    keys_ms                with `--keys`: per key, key-to-screen of the presses begun within
+                           the window, median / p95 / max
 
 The window runs from the last drain of the App (tick or sip, ~50 a second) that saw no segment
 yet to the first drain at which the tracked count had reached its final value: the time the App
@@ -60,11 +69,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from textual import events
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tui_bench import summary, thread_cpu  # noqa: E402
+from tui_bench import KEYS, summary, thread_cpu  # noqa: E402
 
 from tui.app import TcpwatchApp  # noqa: E402
 from tui.cli import build_parser  # noqa: E402
@@ -138,6 +149,25 @@ class Probe:
             return out
 
         drain.step = timed_step  # type: ignore[method-assign]
+        # key-to-screen, as bench/tui_bench.py: the end of each screen update, and of the
+        # last key's action
+        self.displays: list[float] = []
+        self.action_done = 0.0
+        self.keys: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in KEYS}
+        display, dispatch = app._display, app._dispatch_action
+
+        def timed_display(screen: Any, renderable: Any) -> None:
+            display(screen, renderable)
+            if renderable is not None:
+                self.displays.append(time.perf_counter())
+
+        async def timed_dispatch(*args: Any, **kwargs: Any) -> Any:
+            out = await dispatch(*args, **kwargs)
+            self.action_done = time.perf_counter()
+            return out
+
+        app._display = timed_display  # type: ignore[method-assign]
+        app._dispatch_action = timed_dispatch  # type: ignore[method-assign]
         for name, series in (("tick", self.ticks), ("show_tick", self.updates), ("sip", self.sips)):
             setattr(app, name, self._timed(getattr(app, name), series))
         app.main._on_timer_update = self._timed(  # type: ignore[method-assign]
@@ -191,6 +221,39 @@ class Probe:
             else:
                 out.append((drain, update, render))
         return out
+
+
+CHARS = {"slash": "/", "escape": "\x1b", "enter": "\r"}
+"""The character each named key of KEYS types (the others type themselves)."""
+
+
+def press(app: TcpwatchApp, key: str) -> None:
+    """A key pressed as a terminal sends it: a `Key` event from the App's driver. (Pilot's
+    `press` sends the same, then waits for the process to idle, which a busy engine thread
+    never lets it do: a second each time.)"""
+    event = events.Key(key, CHARS.get(key, key))
+    event.set_sender(app)
+    assert app._driver is not None
+    app._driver.send_message(event)
+
+
+async def press_keys(app: TcpwatchApp, probe: Probe, stop: threading.Event) -> None:
+    """Press KEYS in turn from the first row shown until `stop`, timing each (see `Probe`):
+    `enter` needs a flow under the cursor to open."""
+    await wait(lambda: len(app.main.model) > 0 or stop.is_set(), STOP_TIMEOUT, "a first row")
+    while not stop.is_set():
+        for label, key in KEYS:
+            probe.action_done = 0.0
+            t = time.perf_counter()
+            press(app, key)
+            await wait(
+                lambda: probe.action_done > 0 and probe.displays[-1] > probe.action_done,
+                READY_TIMEOUT,
+                f"the screen after {label}",
+            )
+            end = next(e for e in probe.displays if e > probe.action_done)
+            probe.keys[label].append((t, end - t))
+            await asyncio.sleep(0.05)
 
 
 def read_stop(stop: threading.Event) -> None:
@@ -256,6 +319,11 @@ def figures(app: TcpwatchApp, probe: Probe, sampler: Sampler) -> dict[str, Any]:
         "sip_ms": summary([d for s, d, _ in probe.sips if t0 <= s <= t1]),
         "sips_per_s": sum(t0 <= s <= t1 for s, _, _ in probe.sips) / max(t1 - t0, 1e-9),
     }
+    if any(probe.keys.values()):
+        out["keys_ms"] = {
+            label: summary([d for t, d in presses if t0 <= t <= t1])
+            for label, presses in probe.keys.items()
+        }
     (s0, cpu0), (s1, cpu1) = sampler.around(t0, t1)
     wall = max(s1 - s0, 1e-9)
     main = os.getpid()
@@ -286,8 +354,9 @@ def figures(app: TcpwatchApp, probe: Probe, sampler: Sampler) -> dict[str, Any]:
 
 
 async def run(argv: list[str]) -> dict[str, Any]:
+    keys = argv[:1] == ["--keys"]
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv[1:] if keys else argv)
     args.seed = int.from_bytes(os.urandom(8))  # as tui.cli.main: one seed for the run
     source = live_source(args)
     load_before_drop(args)
@@ -302,6 +371,8 @@ async def run(argv: list[str]) -> dict[str, Any]:
             sampler.start()
             await wait(lambda: app.main.is_mounted and app.ticks >= 1, READY_TIMEOUT, "ready")
             say("ready")
+            if keys:
+                await press_keys(app, probe, stop)
             await wait(stop.is_set, STOP_TIMEOUT, "stop")
             await settle(app)
             sampler.done.set()
