@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from test_tui_main import file_app, loaded, shown_ids
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from widgets.filter_bar import FilterBar
+from widgets.key_bar import KeyBar
 
 DATA = Path(__file__).parent / "data"
 ESPN = DATA / "chrissanders_http_espn_fail.pcapng"
@@ -17,8 +18,7 @@ ESPN = DATA / "chrissanders_http_espn_fail.pcapng"
 def footer_keys(app: object) -> str:
     """The footer's text (keys and their descriptions)."""
     screen = app.screen  # type: ignore[attr-defined]
-    footer = screen.query_one(Footer)
-    return " ".join(str(item.render()) for item in footer.children)
+    return screen.query_one(KeyBar).shown()
 
 
 async def test_typed_text_shows_in_the_bar() -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from captures import Tracked, keep_all, pcap_records, read_segments, tracked, tracker_over
 from textual.app import App
-from textual.widgets import Footer
 
 from capture.segment import endpoint
 from tui.flow_screen import FlowScreen
 from widgets.hexdump import HexDump
 from widgets.inspector import Inspector
+from widgets.key_bar import KeyBar
 from widgets.ladder import Ladder
 from widgets.units import duration
 
@@ -485,7 +485,7 @@ async def test_the_ladder_header_and_footer_say_how_sequence_numbers_count():
         screen, ladder = await open_screen(pilot)
 
         def footer() -> str:
-            return " ".join(str(item.render()) for item in screen.query_one(Footer).children)
+            return screen.query_one(KeyBar).shown()
 
         assert "seq/ack relative" in rendered(ladder, 0)
         assert "Absolute seq" in footer() and "Relative seq" not in footer()

@@ -16,12 +16,12 @@ from live_traffic import free_port, needs_root
 from rich.console import Console
 from test_tui_main import file_app, loaded, wait_until
 from textual.app import App, ComposeResult
-from textual.widgets import Footer
 
 from tui.app import TcpwatchApp
 from tui.filter_help import FILTER_KEYWORDS
 from tui.help_screen import key_table
 from widgets.flow_summary import summary_lines
+from widgets.key_bar import KeyBar
 from widgets.ladder import Ladder, fmt_dt
 from widgets.ladder_rows import LadderRow, build_rows
 from widgets.status_bar import StatusBar
@@ -32,8 +32,7 @@ ESPN = DATA / "chrissanders_http_espn_fail.pcapng"
 
 
 def footer_text(app: Any) -> str:
-    footer = app.screen.query_one(Footer)
-    return " ".join(str(item.render()) for item in footer.children)
+    return app.screen.query_one(KeyBar).shown()
 
 
 # -- the flow screen names processes -------------------------------------------------------

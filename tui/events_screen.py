@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from capture.insights.text import count
 from tui.event_history import Event, EventHistory
 from widgets.event_feed import EventFeed
+from widgets.key_bar import KeyBar
 from widgets.text import safe_text
 
 
@@ -59,7 +60,7 @@ class EventsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield self.title_bar
         yield self.feed
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.feed.focus()

@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from capture.dissect import Layer, Row, dissect_segment
 from capture.live.procs import RetrySchedule, retry_schedule
@@ -33,6 +33,7 @@ from capture.segment import ACK, Segment, endpoint
 from widgets.flow_summary import summary_lines
 from widgets.hexdump import HexDump
 from widgets.inspector import Inspector, with_relative
+from widgets.key_bar import KeyBar
 from widgets.ladder import Ladder
 from widgets.ladder_rows import LadderRow, build_rows
 from widgets.text import safe_text
@@ -95,7 +96,7 @@ class FlowScreen(Screen[None]):
         with Horizontal(id="flow-inspect"):
             yield Inspector(id="flow-inspector")
             yield HexDump(id="flow-hexdump")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         ladder = self.query_one(Ladder)

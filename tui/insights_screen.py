@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from capture.insights import Finding, analyse_facts, facts_of, flow_filter
 from capture.insights.facts import FactsCache
@@ -27,6 +27,7 @@ from capture.insights.listen import read_listen_queues
 from capture.insights.text import count
 from capture.safetext import escape_untrusted
 from widgets.insights_list import InsightsList
+from widgets.key_bar import KeyBar
 
 REFRESH = 1.0
 """Seconds between analyses while the screen is open (a live view reads as current)."""
@@ -68,7 +69,7 @@ class InsightsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield self.summary
         yield self.list
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_findings()

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from capture.filterexpr import FilterError, compile_filter
 from capture.safetext import escape_untrusted
@@ -23,6 +22,7 @@ from widgets.conn_table import ConnectionTable
 from widgets.filter_bar import FilterBar
 from widgets.flag_breakdown import FlagBreakdown, FlagRates
 from widgets.flow_list import SORT_KEYS, SORT_ORDER, FlowList
+from widgets.key_bar import KeyBar
 from widgets.status_bar import Status, StatusBar
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class MainScreen(Screen[None]):
         yield self.breakdown
         yield FilterBar(id="filter-bar")
         yield self.status_bar
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         if self._initial_filter:
