@@ -75,7 +75,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tui_bench import KEYS, summary, thread_cpu  # noqa: E402
+from tui_bench import KEYS, KeyClock, summary, thread_cpu  # noqa: E402
 
 from tui.app import TcpwatchApp  # noqa: E402
 from tui.cli import build_parser  # noqa: E402
@@ -149,25 +149,8 @@ class Probe:
             return out
 
         drain.step = timed_step  # type: ignore[method-assign]
-        # key-to-screen, as bench/tui_bench.py: the end of each screen update, and of the
-        # last key's action
-        self.displays: list[float] = []
-        self.action_done = 0.0
+        self.key_clock = KeyClock(app)  # key-to-screen, as bench/tui_bench.py times it
         self.keys: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in KEYS}
-        display, dispatch = app._display, app._dispatch_action
-
-        def timed_display(screen: Any, renderable: Any) -> None:
-            display(screen, renderable)
-            if renderable is not None:
-                self.displays.append(time.perf_counter())
-
-        async def timed_dispatch(*args: Any, **kwargs: Any) -> Any:
-            out = await dispatch(*args, **kwargs)
-            self.action_done = time.perf_counter()
-            return out
-
-        app._display = timed_display  # type: ignore[method-assign]
-        app._dispatch_action = timed_dispatch  # type: ignore[method-assign]
         for name, series in (("tick", self.ticks), ("show_tick", self.updates), ("sip", self.sips)):
             setattr(app, name, self._timed(getattr(app, name), series))
         app.main._on_timer_update = self._timed(  # type: ignore[method-assign]
@@ -243,16 +226,8 @@ async def press_keys(app: TcpwatchApp, probe: Probe, stop: threading.Event) -> N
     await wait(lambda: len(app.main.model) > 0 or stop.is_set(), STOP_TIMEOUT, "a first row")
     while not stop.is_set():
         for label, key in KEYS:
-            probe.action_done = 0.0
-            t = time.perf_counter()
-            press(app, key)
-            await wait(
-                lambda: probe.action_done > 0 and probe.displays[-1] > probe.action_done,
-                READY_TIMEOUT,
-                f"the screen after {label}",
-            )
-            end = next(e for e in probe.displays if e > probe.action_done)
-            probe.keys[label].append((t, end - t))
+            pressed = await probe.key_clock.measure(lambda key=key: press(app, key), READY_TIMEOUT)
+            probe.keys[label].append(pressed)
             await asyncio.sleep(0.05)
 
 

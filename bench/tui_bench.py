@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import random
 import statistics
 import struct
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +137,41 @@ def ensure_capture(flows: int, rate: float, seconds: float) -> Path:
     return path
 
 
+class KeyClock:
+    """Key-to-screen: from a key's press to the end of the first screen update after the
+    key's action ran (the App's display and its action dispatch, timed)."""
+
+    def __init__(self, app: TcpwatchApp) -> None:
+        self.displays: list[float] = []  # end times of any screen update
+        self.action_done = 0.0
+        display, dispatch = app._display, app._dispatch_action
+
+        def timed_display(screen: Any, renderable: Any) -> None:
+            display(screen, renderable)
+            if renderable is not None:
+                self.displays.append(time.perf_counter())
+
+        async def timed_dispatch(*args: Any, **kwargs: Any) -> Any:
+            out = await dispatch(*args, **kwargs)
+            self.action_done = time.perf_counter()
+            return out
+
+        app._display = timed_display  # type: ignore[method-assign]
+        app._dispatch_action = timed_dispatch  # type: ignore[method-assign]
+
+    async def measure(self, press: Callable[[], Any], timeout: float = 30.0) -> tuple[float, float]:
+        """(when, seconds): `press()` (awaited if it gives an awaitable) presses a key; the
+        seconds from then to the end of the screen update its action made."""
+        self.action_done = 0.0
+        t = time.perf_counter()
+        pressed = press()
+        if inspect.isawaitable(pressed):
+            await pressed
+        await wait(lambda: self.action_done > 0 and self.displays[-1] > self.action_done, timeout)
+        end = next(e for e in self.displays if e > self.action_done)
+        return t, end - t
+
+
 class Probe:
     """Times the App's ticks (drain, update) and the screens' updates."""
 
@@ -142,9 +179,8 @@ class Probe:
         self.drains: list[float] = []
         self.updates: list[float] = []
         self.renders: list[tuple[float, float]] = []  # (end time, duration) of main repaints
-        self.displays: list[float] = []  # end times of any screen update
         self.segments: list[int] = []
-        self.action_done = 0.0
+        self.keys = KeyClock(app)
         tick, show, sip = app.tick, app.show_tick, app.sip
         self.sips: list[float] = []
 
@@ -177,22 +213,6 @@ class Probe:
             self.renders.append((end, end - t))
 
         app.main._on_timer_update = timed_refresh  # type: ignore[method-assign]
-        display = app._display
-
-        def timed_display(screen: Any, renderable: Any) -> None:
-            display(screen, renderable)
-            if renderable is not None:
-                self.displays.append(time.perf_counter())
-
-        app._display = timed_display  # type: ignore[method-assign]
-        dispatch = app._dispatch_action
-
-        async def timed_dispatch(*args: Any, **kwargs: Any) -> Any:
-            out = await dispatch(*args, **kwargs)
-            self.action_done = time.perf_counter()
-            return out
-
-        app._dispatch_action = timed_dispatch  # type: ignore[method-assign]
 
     def clear(self) -> None:
         for series in (self.drains, self.updates, self.renders, self.segments, self.sips):
@@ -261,12 +281,8 @@ async def keys(pilot: Any, probe: Probe) -> dict[str, dict[str, float]]:
     lat: dict[str, list[float]] = {label: [] for label, _ in KEYS}
     for _ in range(12):
         for label, key in KEYS:
-            probe.action_done = 0.0
-            t = time.perf_counter()
-            await pilot.press(key)
-            await wait(lambda: probe.action_done > 0 and probe.displays[-1] > probe.action_done)
-            end = next(e for e in probe.displays if e > probe.action_done)
-            lat[label].append(end - t)
+            _, seconds = await probe.keys.measure(lambda key=key: pilot.press(key))
+            lat[label].append(seconds)
             await asyncio.sleep(0.05)
     return {label: summary(v) for label, v in lat.items()}
 
