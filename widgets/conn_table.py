@@ -187,15 +187,14 @@ class ConnectionTable(ScrollView, can_focus=True):
     def _painted(self) -> tuple[Any, ...]:
         """What the table's lines depend on, as (every line, the header, each row's line); a
         tick that changes none of it repaints nothing, one that changes a line that line."""
-        top = round(self.scroll_y)
-        end = min(len(self.model), top + max(0, self.size.height - 1))
+        rows = self._rows_in_view()
         versions = self.model.versions
         lines = []
         now = self.now
-        for row in range(top, end):
+        for row in rows:
             fid = self.model.id_at(row)
             lines.append((fid, versions.get(fid, 0), row == self._cursor_row, _second(fid, now)))
-        whole = (top, self._columns[0].width, self.empty_text,
+        whole = (rows.start, self._columns[0].width, self.empty_text,
                  self.model.sort, self.model.descending)  # fmt: skip
         return whole, tuple(self.model.category_counts.items()), lines
 
@@ -214,9 +213,12 @@ class ConnectionTable(ScrollView, can_focus=True):
 
     def visible_ids(self) -> list[int]:
         """Ids of the flows on the rows in view (the engine hands their changes over first)."""
+        return [self.model.id_at(row) for row in self._rows_in_view()]
+
+    def _rows_in_view(self) -> range:
+        """The model's rows on screen, below the header."""
         top = round(self.scroll_y)
-        end = min(len(self.model), top + max(0, self.size.height - 1))
-        return [self.model.id_at(row) for row in range(top, end)]
+        return range(top, min(len(self.model), top + max(0, self.size.height - 1)))
 
     def _scroll_to_row(self, row: int) -> None:
         top = round(self.scroll_y)
