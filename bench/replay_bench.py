@@ -49,7 +49,6 @@ import resource
 import select
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,6 +61,7 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 TUI_CHILD = str(ROOT / "bench" / "replay_tui.py")
 sys.path.insert(0, str(ROOT / "bench"))
 from ingest_bench import ensure_capture  # noqa: E402
+from tui_bench import summary  # noqa: E402
 
 NS_A, NS_B = "twbenchA", "twbenchB"
 VETH_A, VETH_B = "twbA", "twbB"
@@ -331,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def pool(ms: list[float]) -> dict[str, float]:
+    """`summary` (as bench/replay_tui.py gives every figure) of values in milliseconds."""
+    return summary([t / 1e3 for t in ms])
+
+
 def pooled_report(results: list[dict[str, object]]) -> str:
     """The ticks of every run together, and how many runs' own p95 met the target."""
     walls = [t for r in results for t in r["tui_tick_ms_each"]]  # type: ignore[attr-defined]
@@ -338,18 +343,11 @@ def pooled_report(results: list[dict[str, object]]) -> str:
     met = sum(r["tui_tick_ms"]["p95"] <= 50.0 for r in results)  # type: ignore[index]
     return "\n".join(
         [
-            f"pooled over {len(results)} runs, ms median / p95 / max: tick {_ms(_pool(walls))}, "
-            f"its CPU {_ms(_pool(cpus))}",
+            f"pooled over {len(results)} runs, ms median / p95 / max: tick {_ms(pool(walls))}, "
+            f"its CPU {_ms(pool(cpus))}",
             f"runs whose own tick p95 is <= 50 ms: {met} of {len(results)}",
         ]
     )
-
-
-def _pool(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] if ordered else 0.0
-    middle = statistics.median(ordered) if ordered else 0.0
-    return {"n": len(ordered), "median": middle, "p95": p95, "max": ordered[-1] if ordered else 0}
 
 
 if __name__ == "__main__":
