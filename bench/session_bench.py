@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from tui_bench import named_thread_cpu  # noqa: E402
 
 from capture import _engine  # noqa: E402
+from tui.app import SIP_EVERY, TICK  # noqa: E402
+from tui.drain import CHANGED_PER_STEP as CHANGED_PER_POLL  # noqa: E402
 
-POLLS_PER_S = 60
-CHANGED_PER_POLL = 400
+POLLS_PER_S = round(1 / TICK + 1 / SIP_EVERY)  # the App's ticks and the sips between them
 THREAD = "tcpwatch-reader"
 
 
