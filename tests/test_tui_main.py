@@ -145,6 +145,17 @@ async def test_sort_cycles_and_cursor_stays_on_its_flow() -> None:
         assert table.cursor_id == chosen
 
 
+async def two_more_ticks(pilot: Pilot[None], app: TcpwatchApp) -> None:
+    """Let the App run until two more ticks have (within 5 s), in short pauses: a bare pause
+    waits for an idle process, up to 1 s while a replay runs."""
+    ticks = app.ticks
+    for _ in range(250):
+        if app.ticks > ticks + 1:
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("two ticks within 5 s")
+
+
 def painted(widget: Widget) -> list[list[tuple[str, Style | None]]]:
     """A widget's lines as Textual keeps them painted (cached lines where nothing changed)."""
     lines = widget.render_lines(Region(0, 0, *widget.size))
@@ -174,12 +185,7 @@ async def test_every_line_a_tick_changes_is_repainted() -> None:
         seen: set[tuple[str, ...]] = set()
         for step in range(1, 21):
             clock[0] = step * 0.1
-            ticks = app.ticks
-            for _ in range(250):  # (a bare pause waits for an idle process: up to 1 s here)
-                if app.ticks > ticks + 1:
-                    break
-                await pilot.pause(0.02)
-            assert app.ticks > ticks + 1, "two ticks within 5 s"
+            await two_more_ticks(pilot, app)
             region = Region(0, 0, table.size.width, table.size.height)
             shown = tuple(strip.text for strip in table.render_lines(region))
             fresh = tuple(table.render_line(y).text for y in range(table.size.height))
@@ -225,11 +231,7 @@ async def test_rows_move_with_the_clock_a_few_at_a_tick() -> None:
         repainted: list[set[int]] = []
         for step in range(1, 21):
             clock[0] = 100.0 + step * 0.1
-            ticks = app.ticks
-            for _ in range(250):
-                if app.ticks > ticks + 1:
-                    break
-                await pilot.pause(0.02)
+            await two_more_ticks(pilot, app)
             rows = range(1, 18) if None in asked else {r.y for r in asked if r.y > 0}
             repainted.append({table.model.id_at(y - 1) for y in rows})
             asked.clear()
