@@ -79,6 +79,7 @@ class ProcessMapper:
         self._seen_addrs: set[bytes] = set()
         """Local addresses of every socket the table has shown (bounded: see `refresh`)."""
         self._owning: frozenset[bytes] = frozenset()
+        """`_seen_addrs` as of the last refresh, swapped in whole for readers."""
         self._gone: OrderedDict[tuple[bytes, int, bytes, int], ProcInfo] = OrderedDict()
         self._gone_local: OrderedDict[Endpoint, ProcInfo] = OrderedDict()
         self._gone_listen: OrderedDict[Endpoint, ProcInfo] = OrderedDict()
@@ -145,7 +146,7 @@ class ProcessMapper:
         if len(self._seen_addrs) > REMEMBER:  # sockets bound to ever new (non-local) addresses
             gone = (self._gone, self._gone_local, self._gone_listen)
             self._seen_addrs = seen | {key[0] for table in gone for key in table}
-        self._owning = frozenset(self._seen_addrs | self._local_addrs)
+        self._owning = frozenset(self._seen_addrs)
         keys = {port if addr in (_WILD4, _WILD6) else (addr, port) for addr, port in listen}
         if keys != self.listen_ports:
             # In place, removals first: a tracker holding this set never sees it empty
@@ -206,7 +207,7 @@ class ProcessMapper:
 
     def _listener(self, addr: bytes, port: int) -> ProcInfo | None:
         found = self._listen.get((addr, port))
-        if found is None and (addr in self._local_addrs or addr[:1] == b"\x7f" and len(addr) == 4):
+        if found is None and self._is_local(addr):
             found = self._listen.get((_WILD4 if len(addr) == 4 else _WILD6, port))
             if found is None and len(addr) == 4:  # a dual-stack listener on [::]
                 found = self._listen.get((_WILD6, port))
@@ -216,7 +217,11 @@ class ProcessMapper:
         """Whether a socket here may own an endpoint at `addr`: it is one of this host's
         addresses (loopback included), or one the socket table has shown (a socket bound to
         another, `IP_TRANSPARENT`). `owner` finds no owner for any other address."""
-        return addr in self._owning or (len(addr) == 4 and addr[0] == 127)
+        return addr in self._owning or self._is_local(addr)
+
+    def _is_local(self, addr: bytes) -> bool:
+        """One of this host's addresses, or any loopback address (127/8 is all this host's)."""
+        return addr in self._local_addrs or (len(addr) == 4 and addr[0] == 127)
 
     def listening(self) -> set[Endpoint]:
         """Listening endpoints; wildcard binds appear with an all-zero address."""
