@@ -341,13 +341,19 @@ def pooled_report(results: list[dict[str, object]]) -> str:
     walls = [t for r in results for t in r["tui_tick_ms_each"]]  # type: ignore[attr-defined]
     cpus = [t for r in results for t in r["tui_tick_cpu_ms_each"]]  # type: ignore[attr-defined]
     met = sum(r["tui_tick_ms"]["p95"] <= 50.0 for r in results)  # type: ignore[index]
-    return "\n".join(
-        [
-            f"pooled over {len(results)} runs, ms median / p95 / max: tick {_ms(pool(walls))}, "
-            f"its CPU {_ms(pool(cpus))}",
-            f"runs whose own tick p95 is <= 50 ms: {met} of {len(results)}",
-        ]
-    )
+    rows = [
+        f"pooled over {len(results)} runs, ms median / p95 / max: tick {_ms(pool(walls))}, "
+        f"its CPU {_ms(pool(cpus))}",
+        f"runs whose own tick p95 is <= 50 ms: {met} of {len(results)}",
+    ]
+    presses: dict[str, list[float]] = {}
+    for r in results:
+        for label, times in r.get("tui_keys_ms_each", {}).items():  # type: ignore[attr-defined]
+            presses.setdefault(label, []).extend(times)
+    if presses:
+        rows.append("key-to-screen pooled, ms median / p95 / max:")
+        rows.extend(f"  {label}: {_ms(pool(times))}" for label, times in presses.items())
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ The figures (the window: see `window` below):
                            whole run (`tcpwatch-sniffe[r]`, `tcpwatch-tracke[r]`: the engine's
                            threads, names cut at 15 characters by the kernel)
     keys_ms                with `--keys`: per key, key-to-screen of the presses begun within
-                           the window, median / p95 / max
+                           the window, median / p95 / max; keys_ms_each, every press's
 
 The window runs from the last drain of the App (tick or sip, ~50 a second) that saw no segment
 yet to the first drain at which the tracked count had reached its final value: the time the App
@@ -295,9 +295,13 @@ def figures(app: TcpwatchApp, probe: Probe, sampler: Sampler) -> dict[str, Any]:
         "sips_per_s": sum(t0 <= s <= t1 for s, _, _ in probe.sips) / max(t1 - t0, 1e-9),
     }
     if any(probe.keys.values()):
-        out["keys_ms"] = {
-            label: summary([d for t, d in presses if t0 <= t <= t1])
-            for label, presses in probe.keys.items()
+        window = {
+            label: [d for t, d in presses if t0 <= t <= t1] for label, presses in probe.keys.items()
+        }
+        out["keys_ms"] = {label: summary(times) for label, times in window.items()}
+        # each press's, in ms, for figures pooled over runs (`replay_bench.py --runs`)
+        out["keys_ms_each"] = {
+            label: [round(d * 1e3, 2) for d in times] for label, times in window.items()
         }
     (s0, cpu0), (s1, cpu1) = sampler.around(t0, t1)
     wall = max(s1 - s0, 1e-9)
