@@ -169,6 +169,29 @@ async def test_enter_opens_the_flow_and_escape_comes_back() -> None:
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
 
 
+async def test_a_flow_opened_from_the_events_over_a_flow_screen_gets_a_screen_of_its_own() -> None:
+    """Flow, events, flow: the App's kept flow screen is in the stack already, so the second
+    flow opens on a new one, and escape comes back to the first as it was."""
+    app = TcpwatchApp(*engine(str(ESPN)), linger=1e9)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot)
+        await pilot.press("end", "enter")
+        await until(pilot, lambda: isinstance(app.screen, FlowScreen))
+        kept = app.screen
+        assert isinstance(kept, FlowScreen)
+        first = kept.flow_id
+        screen, feed = await open_events(pilot)
+        await pilot.press("home", "enter")
+        await until(pilot, lambda: isinstance(app.screen, FlowScreen) and app.screen is not kept)
+        other = app.screen
+        assert isinstance(other, FlowScreen) and other.flow_id == feed.events[0][1] != first
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is kept)
+        assert kept.flow_id == first
+
+
 async def test_evicted_flows_are_named_but_not_opened() -> None:
     """Flows evicted at the cap keep their endpoints in the feed; enter on one only says so."""
     source = EngineSource(str(ESPN), max_flows=4)

@@ -77,3 +77,34 @@ async def test_a_key_shown_in_the_footer_clears_the_filter() -> None:
         assert app.main.display_filter == ""
         assert len(app.main.model) == everything
         assert "Clear filter" not in footer_keys(app)
+
+
+async def test_opening_and_closing_the_bar_repaints_its_line_alone() -> None:
+    """Closed, the bar is the rule above the flag breakdown; `/` turns that line into the
+    prompt and moves the focus there, `escape` turns it back: no other widget moves, and
+    neither the table nor the screen is repainted whole (the focus moving both ways)."""
+    app = file_app(ESPN, linger=1e9)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot, app)
+        main, table = app.main, app.main.table
+        bar = main.query_one(FilterBar)
+        regions = {w: w.region for w in (table, bar, main.breakdown, main.status_bar)}
+        assert bar.region.height == 1
+        whole: list[str] = []
+        for widget, name in ((table, "table"), (main, "screen")):
+
+            def noted(*regions: object, _refresh=widget.refresh, _name=name, **kw: object):
+                if not regions and kw.get("repaint", True):
+                    whole.append(_name)
+                return _refresh(*regions, **kw)
+
+            widget.refresh = noted  # type: ignore[method-assign]
+        await pilot.press("slash")
+        await pilot.pause()
+        assert bar.is_open and main.focused is bar.input
+        assert {w: w.region for w in regions} == regions
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not bar.is_open and main.focused is table
+        assert {w: w.region for w in regions} == regions
+        assert whole == []

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from captures import Tracked, keep_all, pcap_records, read_segments, tracked, tracker_over
+from rich.cells import cell_len
 from textual.app import App
 
 from capture.segment import endpoint
@@ -215,6 +216,28 @@ async def test_teaching_notes_toggle_under_handshake_and_teardown():
         assert any("server enters TIME_WAIT" in line for line in lines)
         await pilot.press("t")
         await wait_for(pilot, lambda: len(ladder.line_map) == len(ladder.rows), "notes off")
+
+
+async def test_the_ladder_scrolls_as_wide_as_its_widest_line_notes_and_all():
+    """The ladder's scroll width is its widest line's: wider with the notes on, and back."""
+    app = Host(tracked(HTTP, finish=False, **keep_all()), 1)
+    async with app.run_test(size=(100, 45)) as pilot:
+        _, ladder = await open_screen(pilot)
+
+        def widest() -> int:
+            widths = [cell_len(ladder.row_text(i)) for i in range(len(ladder.rows))]
+            if ladder.notes:
+                widths += [cell_len(ladder.note_text(i)) for i, r in enumerate(ladder.rows)
+                           if r.note]  # fmt: skip
+            return max(widths)
+
+        plain = ladder.virtual_size.width
+        assert plain == widest()
+        await pilot.press("t")
+        await wait_for(pilot, lambda: ladder.virtual_size.width != plain, "notes' width")
+        assert ladder.virtual_size.width == widest() > plain
+        await pilot.press("t")
+        await wait_for(pilot, lambda: ladder.virtual_size.width == plain, "back to rows' width")
 
 
 async def test_summary_panel_names_isns_options_close_and_conn_state_frames():

@@ -31,6 +31,7 @@ from widgets.text import safe_text
 DATA = Path(__file__).parent / "data"
 V4V6 = DATA / "chrissanders_http_ip4and6.pcapng"  # one IPv4 and one IPv6 HTTP flow
 NMAP = DATA / "zeek_nmap-vsn.pcap"  # 17 flows to ports 80 and 443
+ESPN = DATA / "chrissanders_http_espn_fail.pcapng"  # HTTP flows of a dozen segments and more
 
 
 async def loaded(pilot: Pilot[None], app: TcpwatchApp) -> None:
@@ -293,6 +294,65 @@ async def test_enter_opens_the_flow_and_escape_returns_to_the_same_flow() -> Non
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is app.main)
         assert app.main.table.cursor_id == chosen
+
+
+class CountedFlows:
+    """A tracker whose `flow` lookups are counted (the flow screen's refreshes make them)."""
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker, self.lookups = tracker, 0
+
+    def flow(self, flow_id: int) -> Any:
+        self.lookups += 1
+        return self.tracker.flow(flow_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tracker, name)
+
+
+async def test_the_next_flow_opens_on_the_kept_screen_as_a_new_screen_shows_it() -> None:
+    """The App keeps one flow screen: the next flow opened shows on it as on a new screen,
+    whatever the last one left (absolute numbers, notes, the inspector open, the cursor down
+    the ladder); hidden, the screen does not refresh."""
+    from tui.flow_screen import FlowScreen
+    from widgets.ladder import Ladder
+    from widgets.ladder_rows import build_rows
+
+    app = file_app(ESPN, linger=1e9)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, FlowScreen))
+        kept = app.screen
+        assert isinstance(kept, FlowScreen)
+        ladder = kept.query_one(Ladder)
+        await wait_until(pilot, lambda: bool(ladder.rows) and ladder.size.height > 0)
+        first = kept.flow_id
+        await pilot.press("a", "t", "down", "down", "enter")
+        await wait_until(pilot, lambda: kept.inspected is not None)
+        assert ladder.absolute and ladder.notes and ladder.cursor == 2
+        await pilot.press("escape", "escape")
+        await wait_until(pilot, lambda: app.screen is app.main)
+        # hidden, it reads no flow
+        kept.tracker = counted = CountedFlows(kept.tracker)
+        await two_more_ticks(pilot, app)
+        await two_more_ticks(pilot, app)
+        assert counted.lookups == 0
+        # WHEN another flow is opened
+        await pilot.press("down", "enter")
+        second = app.main.table.cursor_id
+        await wait_until(pilot, lambda: app.screen is kept and kept.flow_id == second)
+        assert second != first
+        await wait_until(pilot, lambda: counted.lookups > 1)  # shown, it refreshes again
+        # THEN it shows that flow as a new screen would
+        flow = app.tracker.flow(second)
+        assert [r.frame_no for r in ladder.rows] == [r.frame_no for r in build_rows(flow)]
+        assert not ladder.absolute and not ladder.notes and ladder.cursor == 0
+        assert kept.inspected is None and not kept.query_one("#flow-inspect").has_class("-open")
+        assert kept.focused is ladder and ladder.scroll_offset.y == 0
+        header = ladder.render_line(0).text
+        assert f"{flow.orig_port}" in header and "seq/ack relative" in header
+        assert kept.check_action("toggle_absolute", ())  # the key bar offers `a` absolute
 
 
 async def test_the_flow_screen_shows_every_segment_the_table_s_snapshot_leaves_out() -> None:

@@ -10,11 +10,14 @@ refreshes itself from the tracker on its own timer.
 from __future__ import annotations
 
 import gc
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.message import Message
 
 from capture.insights import Thresholds
 from capture.safetext import escape_untrusted
@@ -23,6 +26,7 @@ from tui.errors import say
 from tui.event_history import EventHistory
 from tui.events_screen import EventsScreen
 from tui.help_screen import HelpScreen
+from tui.input_first import InputFirst
 from tui.main_screen import MainScreen
 from tui.terminal import terminal_problem
 from widgets.status_bar import Status
@@ -35,6 +39,17 @@ SIP_EVERY = 0.02
 """Between ticks the App takes in what the engine did every SIP_EVERY (`TcpwatchApp.sip`)."""
 
 
+INPUT = (
+    events.Key,
+    events.MouseDown,
+    events.MouseUp,
+    events.MouseScrollDown,
+    events.MouseScrollUp,
+    events.MouseScrollLeft,
+    events.MouseScrollRight,
+)
+"""The input events the App puts its own work off for (`tui.input_first`): not mouse moves."""
+
 FREEZE_TICKS = 20
 FREEZE_FLOWS = 20_000
 """From this many tracked flows, survivors are frozen every FREEZE_TICKS ticks (see below)."""
@@ -43,6 +58,8 @@ FREEZE_FLOWS = 20_000
 def _preload_flow_screen() -> None:
     """Import the flow screen once the table has been painted: its imports (the dissector,
     the ladder, process lookups) take ~50 ms, which the first `enter` would otherwise wait.
+    Scapy's layers, which the inspector dissects with (~0.3 s), are imported on a thread of
+    their own meanwhile.
 
     Then everything loaded so far (modules, Textual's and scapy's classes and tables, the main
     screen), which lives as long as the App, is moved out of the collector's reach: every
@@ -50,8 +67,13 @@ def _preload_flow_screen() -> None:
     (measured live, `bench/replay_bench.py --tui`, with 3,000 to 15,000 flows tracked)."""
     import tui.flow_screen  # noqa: F401, PLC0415
 
+    threading.Thread(target=_import_scapy, name="tcpwatch-scapy", daemon=True).start()
     gc.collect()
     gc.freeze()
+
+
+def _import_scapy() -> None:
+    from scapy.layers import inet, inet6, l2  # noqa: F401, PLC0415
 
 
 def freeze_survivors() -> None:
@@ -128,6 +150,17 @@ class TcpwatchApp(App[None]):
         self._stopped_at: float | None = None
         self.leaving = False
         """Set once the App is exiting: keys typed ahead of the exit open no screen."""
+        self._flow_screen: Any = None
+        """The flow screen `open_flow` keeps and shows each flow on (made at the first)."""
+        self.input_first = InputFirst()
+        """Sips, a tick and the garbage collector wait while an input is handled."""
+
+    def post_message(self, message: Message) -> bool:
+        """Queue `message` (as Textual does), noting each key, click and scroll as the driver
+        queues it (`tui.input_first`): before it waits in the App's queue."""
+        if isinstance(message, INPUT) and not message.is_forwarded:
+            self.input_first.noted()
+        return super().post_message(message)
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
         """Exit (as Textual does), and ignore screens asked for after this."""
@@ -151,11 +184,12 @@ class TcpwatchApp(App[None]):
 
     def on_mount(self) -> None:
         self.source.start()
-        self.set_interval(TICK, self.tick)
-        self.set_interval(SIP_EVERY, self.sip)
+        self.set_interval(TICK, self.tick, name="tick")
+        self.set_interval(SIP_EVERY, self.sip, name="sip")
         self.call_after_refresh(_preload_flow_screen)
 
     def on_unmount(self) -> None:
+        self.input_first.release()
         self.source.stop()
 
     def now(self) -> float:
@@ -170,13 +204,14 @@ class TcpwatchApp(App[None]):
         return self.drain.now()
 
     def tick(self) -> None:
-        """Drain, then (as the next message) update the main screen once."""
+        """Drain, then (as the next message) update the main screen once; put off once while
+        an input is handled (`tui.input_first`)."""
         if self.quit_requested:
             # Asked by SIGHUP/SIGTERM/SIGINT: leave as `q` does, so the terminal is restored
             # and on_unmount stops the source (the `-w` pcap is flushed and closed).
             self.exit()
             return
-        if not self.main.is_mounted:
+        if not self.main.is_mounted or self.input_first.put_off_tick():
             return
         table, predicate = self.main.table, self.main.model.predicate
         drained = self.drain.step(table.visible_ids(), predicate, tick=True)
@@ -193,9 +228,10 @@ class TcpwatchApp(App[None]):
         ticks, the snapshots and model updates are spread over the frame instead of landing on
         the tick that also paints (a key waits one sip at most). Not while live tracking is
         behind (`tui.drain.BEHIND_AT`): the ticks alone take in what changed, and the CPU the
-        sips took is the tracker's."""
+        sips took is the tracker's. Nor while an input is handled (`tui.input_first`)."""
+        busy = self.input_first.busy()
         done = self.drain.finished and not self.drain.backlog
-        if self.quit_requested or not self.main.is_mounted or done or self.drain.behind:
+        if self.quit_requested or not self.main.is_mounted or done or self.drain.behind or busy:
             return
         drained = self.drain.step(self.main.table.visible_ids(), self.main.model.predicate)
         self.main.note_bytes(drained, self.now())
@@ -258,12 +294,22 @@ class TcpwatchApp(App[None]):
             )
 
     def open_flow(self, flow_id: int) -> None:
-        """Push the flow screen for `flow_id`."""
+        """Push the flow screen for `flow_id`: the one kept (installed, so it outlives its pop)
+        showing it now, or a new one while the kept one is in the stack (a flow, its events,
+        another flow)."""
         from tui.flow_screen import FlowScreen  # noqa: PLC0415  (its own heavier imports)
 
         if self.leaving:
             return
-        self.push_screen(FlowScreen(self.tracker, flow_id))
+        screen = self._flow_screen
+        if screen is None:
+            screen = self._flow_screen = FlowScreen(self.tracker, flow_id)
+            self.install_screen(screen, name="flow")
+        elif screen in self.screen_stack:
+            screen = FlowScreen(self.tracker, flow_id)
+        else:
+            screen.show_flow(flow_id)
+        self.push_screen(screen)
 
     def action_insights(self) -> None:
         """Push the insights screen (findings over the tracked flows)."""

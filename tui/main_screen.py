@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 
 from capture.filterexpr import FilterError, compile_filter
 from capture.safetext import escape_untrusted
@@ -47,6 +49,11 @@ class MainScreen(Screen[None]):
         Binding("S", "reverse_sort", "Reverse", show=False),
     ]
 
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+    """As Textual's `Screen.focused`, without repainting the whole screen when the focus moves:
+    the widgets that gain and lose it repaint themselves. `/` moves it to the filter bar and
+    back; a repaint of every line made those keys cost as much as a whole tick's render."""
+
     def __init__(
         self, flows: Any, *, linger: float, display_filter: str = "", rates: bool = True
     ) -> None:
@@ -75,8 +82,8 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield self.table
-        yield self.breakdown
         yield FilterBar(id="filter-bar")
+        yield self.breakdown
         yield self.status_bar
         yield KeyBar()
 
@@ -222,22 +229,30 @@ class MainScreen(Screen[None]):
             self.model.rates.forget_totals()
         bar.remember(expression)
         self.table.sync(self.tcp_app.now())
+        # The status bar says the filter and its matches now, not at the next tick (a key
+        # puts that off: `tui.input_first`).
+        self.tcp_app.refresh_status()
         self.refresh_bindings()
         return True
 
     def on_filter_bar_submitted(self, event: FilterBar.Submitted) -> None:
         if self.apply_filter(event.expression):
             self.query_one(FilterBar).close()
-            self.table.focus()
+            self.focus_table()
 
     def on_filter_bar_cancelled(self, event: FilterBar.Cancelled) -> None:
-        self.table.focus()
+        self.focus_table()
+
+    def focus_table(self) -> None:
+        """Give the table the focus, without the repaint of all its lines that Textual's
+        `Widget.focus` asks for (the table looks the same with or without it)."""
+        self.set_focus(self.table, scroll_visible=False)
 
     def action_clear_filter(self) -> None:
         """Show every flow again (the bar closes if it was open)."""
         if self.apply_filter(""):
             self.query_one(FilterBar).close()
-            self.table.focus()
+            self.focus_table()
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

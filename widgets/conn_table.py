@@ -119,6 +119,22 @@ class ConnectionTable(ScrollView, can_focus=True):
         self.empty_text = ""
         """Said on the first row while no flow is shown (waiting for traffic, no match)."""
 
+    # Textual's own focus and blur handlers repaint the whole widget; the table's look does
+    # not depend on its focus (its styles would repaint it if they did), and a repaint of
+    # every row was most of what `/` cost (the filter bar takes the focus, and gives it back).
+
+    def _on_focus(self, event: events.Focus) -> None:
+        event.prevent_default()  # Textual's: `has_focus`, a repaint, and tell the parent
+        self.has_focus = True
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantFocus(self))
+
+    def _on_blur(self, event: events.Blur) -> None:
+        event.prevent_default()
+        self.has_focus = False
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantBlur(self))
+
     # -- data -------------------------------------------------------------------------------
 
     def sync(self, now: float, repaint: bool = True) -> None:

@@ -134,6 +134,8 @@ class Ladder(ScrollView, can_focus=True):
         self._lane_key: tuple[int, int, int] | None = None
         self._styles: dict[str, Style] | None = None
         self._lane_w = MIN_LANE
+        self._width_key: tuple[object, ...] | None = None
+        self._width = 0
         self._wanted_state_w = STATE_W
         self._state_w = STATE_W
 
@@ -163,6 +165,13 @@ class Ladder(ScrollView, can_focus=True):
         if follow and rows:
             # Wherever the cursor is once laid out (something may have moved it meanwhile).
             self.call_after_refresh(self._settle)
+
+    def clear(self) -> None:
+        """No rows, the cursor and the view back at the top (another flow's rows come next)."""
+        self.rows = []
+        self.cursor = 0
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self._invalidate()
 
     def _settle(self) -> None:
         """After a layout: scroll to the cursor wherever it is now (something may have moved it
@@ -256,11 +265,18 @@ class Ladder(ScrollView, can_focus=True):
         return min(widest, MARK_MAX)
 
     def _content_width(self) -> int:
+        """The widest line's cells. Memoised per width, rows and modes: it builds every row's
+        text, and opening a flow asks for it several times over the same rows (its endpoints,
+        its rows, the first layout, the first values of `absolute` and `notes`)."""
         lane = self._lane()
-        widths = [sum(cell_len(t) for t, _ in self._texts(i, lane)) for i in range(len(self.rows))]
-        if self.notes:
-            widths += [cell_len(self.note_text(i)) for i, r in enumerate(self.rows) if r.note]
-        return max(widths, default=0)
+        key = (lane, self._state_w, id(self.rows), len(self.rows), self.absolute, self.notes)
+        if self._width_key != key:
+            rows = range(len(self.rows))
+            widths = [sum(cell_len(t) for t, _ in self._texts(i, lane)) for i in rows]
+            if self.notes:
+                widths += [cell_len(self.note_text(i)) for i, r in enumerate(self.rows) if r.note]
+            self._width_key, self._width = key, max(widths, default=0)
+        return self._width
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
