@@ -355,6 +355,49 @@ async def test_the_next_flow_opens_on_the_kept_screen_as_a_new_screen_shows_it()
         assert kept.check_action("toggle_absolute", ())  # the key bar offers `a` absolute
 
 
+async def test_a_cursor_move_repaints_its_two_rows_and_a_new_theme_every_row() -> None:
+    """`j` repaints the row it leaves and the row it lands on, nothing else; after a flow is
+    opened and closed, the rows already built are reused (the styles came back unchanged);
+    a new theme rebuilds them in its colours."""
+    app = file_app(NMAP, linger=1e9)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await loaded(pilot, app)
+        table = app.main.table
+        asked: list[Region | None] = []
+        refresh = table.refresh
+
+        def noted(*regions: Region, **kwargs: Any) -> Any:
+            asked.extend(regions or [None])
+            return refresh(*regions, **kwargs)
+
+        table.refresh = noted  # type: ignore[method-assign]
+        await pilot.press("j")
+        await pilot.pause()
+        assert table.cursor_row == 1
+        assert sorted(r.y for r in asked if r is not None) == [1, 2] and None not in asked
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is not app.main)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.main)
+        built = 0
+        row_strip = table._row_strip
+
+        def counted(*args: Any) -> Any:
+            nonlocal built
+            built += 1
+            return row_strip(*args)
+
+        table._row_strip = counted  # type: ignore[method-assign]
+        await pilot.press("j")
+        await pilot.pause()
+        assert built <= 2  # at most the two rows whose cursor changed (17 rows on screen)
+        before = list(table.render_line(4))[-1].style
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await pilot.pause()
+        after = list(table.render_line(4))[-1].style
+        assert before is not None and after is not None and before.color != after.color
+
+
 async def test_the_flow_screen_shows_every_segment_the_table_s_snapshot_leaves_out() -> None:
     """The table's snapshots carry a flow's handshake and teardown segments only; the flow
     screen asks the engine for the flow whole: its ladder has a row for each kept segment."""

@@ -116,6 +116,9 @@ class ConnectionTable(ScrollView, can_focus=True):
         self._last_painted: tuple[Any, ...] = ()
         self._styles: dict[tuple[str | None, bool, str], Style] = {}
         self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(1024)
+        self._look: tuple[Style, ...] = ()
+        """The styles the rows and `_styles` were built with (`_check_look`)."""
+        self._look_checked = False
         self.empty_text = ""
         """Said on the first row while no flow is shown (waiting for traffic, no match)."""
 
@@ -154,8 +157,14 @@ class ConnectionTable(ScrollView, can_focus=True):
             row = min(self._cursor_row, len(self.model) - 1)
         follow = repaint and previous is not None and row is not None
         self._set_cursor_row(row, follow=follow, paint=False)
-        if not repaint:
-            return
+        if repaint:
+            self._repaint_changed()
+
+    def _repaint_changed(self) -> None:
+        """Repaint the lines whose content changed since the last repaint: all of them after a
+        scroll, a new width, sort or filter; else those alone. Live, the header's legend counts
+        change at every tick while most rows on screen stay as they were (at 500,000 packets/s,
+        repainting them all was most of a tick's render); a cursor moved one row changes two."""
         painted, last = self._painted(), self._last_painted
         if painted == last:
             return
@@ -164,9 +173,6 @@ class ConnectionTable(ScrollView, can_focus=True):
         if not last or whole != last[0] or len(lines) != len(last[2]):
             self.refresh()
             return
-        # Only the lines that changed: live, the header's legend counts change at every tick
-        # while most rows on screen stay as they were (at 500,000 packets/s, repainting them
-        # all was most of a tick's render).
         width = self.size.width
         if header != last[1]:
             self.refresh(Region(0, 0, width, 1))
@@ -225,7 +231,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         if follow and n:
             self._scroll_to_row(row)
         if paint:
-            self.refresh()
+            self._repaint_changed()
 
     def visible_ids(self) -> list[int]:
         """Ids of the flows on the rows in view (the engine hands their changes over first)."""
@@ -330,15 +336,31 @@ class ConnectionTable(ScrollView, can_focus=True):
         self._cache.clear()
 
     def notify_style_update(self) -> None:
-        """Styles changed (theme): rebuilt rows and styles are stale."""
+        """Styles were applied again (a theme, the focus, the screen coming back): the rows and
+        styles built are checked at the next paint, and dropped if the look changed. A screen
+        that comes back applies every style again, unchanged; dropping them made the first key
+        after `escape` from a flow build every row on screen anew."""
         super().notify_style_update()
-        self._cache.clear()
-        self._styles.clear()
+        self._look_checked = False
+
+    def _check_look(self) -> None:
+        if self._look_checked:
+            return
+        self._look_checked = True
+        look = (
+            self.rich_style,
+            *map(self.get_component_rich_style, sorted(self.COMPONENT_CLASSES)),
+        )
+        if look != self._look:
+            self._look = look
+            self._cache.clear()
+            self._styles.clear()
 
     # -- rendering ---------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
         """Line `y` of the widget: the header, a row (cached), or blank."""
+        self._check_look()
         width = self.size.width
         if y == 0:
             return self._header(width)
