@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events
 from textual.app import App
@@ -30,6 +30,9 @@ from tui.input_first import InputFirst
 from tui.main_screen import MainScreen
 from tui.terminal import terminal_problem
 from widgets.status_bar import Status
+
+if TYPE_CHECKING:
+    from tui.flow_screen import FlowScreen
 
 EXIT_NO_TERMINAL = 2
 """The exit status of the TUI started without a terminal (as for other bad usage)."""
@@ -150,7 +153,7 @@ class TcpwatchApp(App[None]):
         self._stopped_at: float | None = None
         self.leaving = False
         """Set once the App is exiting: keys typed ahead of the exit open no screen."""
-        self._flow_screen: Any = None
+        self._flow_screen: FlowScreen | None = None
         """The flow screen `open_flow` keeps and shows each flow on (made at the first)."""
         self.input_first = InputFirst()
         """Sips, a tick and the garbage collector wait while an input is handled."""
