@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from replay_tui import press  # noqa: E402
-from tui_bench import KEYS, KeyClock, ensure_capture  # noqa: E402
+from tui_bench import KEYS, KeyClock, ensure_capture, wait  # noqa: E402
 
 from tui.app import TcpwatchApp  # noqa: E402
 from tui.cli import build_parser  # noqa: E402
@@ -46,12 +46,9 @@ async def run(capture: Path, profile: str) -> tuple[dict[str, list[float]], cPro
     prof = cProfile.Profile()
     times: dict[str, list[float]] = {label: [] for label, _ in KEYS}
     async with app.run_test(size=(200, 60)) as pilot:
-        for _ in range(int(LOAD_TIMEOUT / 0.05)):
-            if app.drain.finished and not app.drain.backlog and app.ticks > 5:
-                break
-            await pilot.pause(0.05)
-        else:
-            raise TimeoutError(f"{capture} not loaded within {LOAD_TIMEOUT:g} s")
+        await wait(
+            lambda: app.drain.finished and not app.drain.backlog and app.ticks > 5, LOAD_TIMEOUT
+        )
         await pilot.pause(0.5)
         for round_ in range(ROUNDS):
             for label, key in KEYS:
